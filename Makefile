@@ -1,0 +1,50 @@
+# Mining Eco — every target does its own set-up (Debian packages + venv) first.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+PLUGIN    := mining_eco_plugin
+VERSION   := $(shell sed -n 's/^version=//p' $(PLUGIN)/metadata.txt)
+QGIS_ENV  := QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=/tmp/runtime-$(shell id -u)
+# where `make deploy` installs the plugin (QGIS 3 default profile)
+QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
+
+.PHONY: setup test unit demo zip deploy bench clean
+
+setup: $(VENV)/.setup-done
+
+$(VENV)/.setup-done: scripts/setup.sh requirements-dev.txt
+	VENV=$(VENV) bash scripts/setup.sh
+
+# every test: core unit tests, algorithms through processing.run, qgis_process and Modeler models
+test: setup
+	$(QGIS_ENV) $(PY) -m pytest test
+
+# the fast core/raster tests only
+unit: setup
+	$(QGIS_ENV) $(PY) -m pytest test/unit
+
+demo: setup
+	$(QGIS_ENV) $(PY) scripts/demo.py demo_output
+
+bench: setup
+	$(QGIS_ENV) $(PY) bench/run_bench.py
+
+$(PLUGIN)/resources_rc.py: $(PLUGIN)/resources.qrc $(PLUGIN)/icon.svg
+	cd $(PLUGIN) && pyrcc5 -o resources_rc.py resources.qrc
+
+zip: setup $(PLUGIN)/resources_rc.py
+	rm -rf build/zip && mkdir -p build/zip dist
+	cp -r $(PLUGIN) build/zip/
+	find build/zip -name '__pycache__' -prune -exec rm -rf {} +
+	cp LICENSE build/zip/$(PLUGIN)/ 2>/dev/null || true
+	rm -f dist/$(PLUGIN)-$(VERSION).zip
+	cd build/zip && zip -qr ../../dist/$(PLUGIN)-$(VERSION).zip $(PLUGIN)
+	@echo "zip: dist/$(PLUGIN)-$(VERSION).zip (QGIS: Plugins > Manage and Install > Install from ZIP)"
+
+deploy: zip
+	mkdir -p $(QGIS_PROFILE)/python/plugins
+	rm -rf $(QGIS_PROFILE)/python/plugins/$(PLUGIN)
+	cd $(QGIS_PROFILE)/python/plugins && unzip -q $(CURDIR)/dist/$(PLUGIN)-$(VERSION).zip
+	@echo "deploy: installed into $(QGIS_PROFILE)/python/plugins/$(PLUGIN); enable it in Plugins > Manage and Install"
+
+clean:
+	rm -rf build dist demo_output bench_output .pytest_cache
