@@ -1,0 +1,490 @@
+"""Remote Sensing Ecological Index (RSEI): block-wise statistics, PCA, rescaling, grades.
+
+Pure numpy: no file I/O, no qgis import.
+
+Source: Xu H. (2013) "A remote sensing urban ecological index and its application",
+Acta Ecologica Sinica 33(24); as used in the Ningdong seed (RSEI, EG index and
+Geodetector, section 3.1, eqs. 12-13; grades in section 4.1).
+
+RSEI combines four components, each normalised to [0, 1] with its min/max over the
+study area (eq. 12)::
+
+    I_N = (I - I_min) / (I_max - I_min)
+
+    greenness NDVI, wetness WET  -> good for ecology
+    dryness NDBSI, heat LST      -> bad for ecology
+
+The normalised components are combined by principal component analysis; the first
+principal component PC1 is rescaled to [0, 1] with its own min/max (eq. 13)::
+
+    RSEI = (PC1 - PC1_min) / (PC1_max - PC1_min)
+
+The sign of a principal component is arbitrary.  Xu (2013) computes RSEI_0 = 1 - PC1
+when PC1 comes out with NDVI/WET loadings negative; here PC1 is oriented instead so
+that the loadings of the "positive" components (NDVI, WET) sum to > 0, which gives the
+same ranking (higher RSEI = better ecology) without a separate inversion step.
+
+The seed leaves the PCA flavour implicit (GEE / ENVI-style covariance PCA on the
+normalised bands); this module uses the covariance matrix (ddof=1) of the normalised,
+mean-centred sample, identical to scikit-learn's ``PCA`` (``explained_variance_``).
+PC1 scores are centred on the sample mean; the centring cancels in eq. 13.
+
+Large rasters are processed block by block in passes:
+
+1. for each block compute the components, update a :class:`RunningMinMax` (exact
+   min/max over every valid pixel) and collect the pixels chosen by
+   :func:`block_sample_mask` into a :class:`SampleCollector`;
+2. :func:`normalisation_bounds`, :func:`normalise` the sample, :func:`pca`;
+3. for each block :func:`normalise`, :func:`pc1_scores` and track PC1 min/max;
+4. for each block :func:`rescale` (eq. 13), :func:`grade`, :func:`histogram`.
+
+The sample is chosen by a hash of the *global* pixel index, and the collector returns
+it sorted by that index, so every statistic (min/max, sample, PCA) is bit-for-bit
+independent of the block (tile) size and of the block order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "COMPONENTS",
+    "GRADE_BREAKS",
+    "GRADE_LABELS",
+    "PC1_CONTRIBUTION_THRESHOLD",
+    "DEFAULT_SAMPLE_SEED",
+    "block_sample_mask",
+    "sample_probability",
+    "RunningMinMax",
+    "SampleCollector",
+    "normalisation_bounds",
+    "normalise",
+    "PcaResult",
+    "pca",
+    "pc1_scores",
+    "rescale",
+    "grade",
+    "grade_area_table",
+    "histogram",
+]
+
+#: Component order used throughout (bands of the component stack, PCA columns).
+COMPONENTS = ("NDVI", "WET", "NDBSI", "LST")
+#: Upper-inclusive class limits of the five RSEI grades (Ningdong seed, section 4.1):
+#: worst [0, 0.2], poor (0.2, 0.4], moderate (0.4, 0.6], good (0.6, 0.8], excellent (0.8, 1].
+GRADE_BREAKS = (0.2, 0.4, 0.6, 0.8)
+GRADE_LABELS = ("Worst", "Poor", "Moderate", "Good", "Excellent")
+#: PC1 variance contribution usually required for RSEI to be meaningful (seed, section 3.1: 60 %).
+PC1_CONTRIBUTION_THRESHOLD = 0.60
+DEFAULT_SAMPLE_SEED = 20130707
+
+_U64 = np.uint64
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+
+
+# --------------------------------------------------------------------------- sampling
+def _splitmix64_scalar(x: int) -> int:
+    """splitmix64 of a Python int (exact 64-bit arithmetic)."""
+    z = (x + _GOLDEN) & _MASK64
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _splitmix64_array(x: np.ndarray) -> np.ndarray:
+    """Vectorised splitmix64 finaliser on a uint64 array (wrap-around arithmetic, in place)."""
+    with np.errstate(over="ignore"):
+        x += _U64(_GOLDEN)
+        x ^= x >> _U64(30)
+        x *= _U64(_MIX1)
+        x ^= x >> _U64(27)
+        x *= _U64(_MIX2)
+        x ^= x >> _U64(31)
+    return x
+
+
+def block_sample_mask(
+    row_off: int,
+    col_off: int,
+    shape: tuple[int, int],
+    raster_width: int,
+    probability: float,
+    seed: int = DEFAULT_SAMPLE_SEED,
+) -> np.ndarray:
+    """Boolean mask of the pixels of a block that belong to the statistics sample.
+
+    Pixel (row, col) of the raster is in the sample when
+    ``splitmix64(row * raster_width + col  XOR  splitmix64(seed)) / 2**64 < probability``
+    (top 53 bits compared, so the decision is exact).  The decision depends only on the
+    global pixel index and ``seed``, never on the block layout, so the same pixels are
+    chosen whatever the tile size.  ``probability >= 1`` selects every pixel,
+    ``probability <= 0`` none.
+
+    :param row_off, col_off: global offset of the block's top-left pixel.
+    :param shape: ``(rows, cols)`` of the block.
+    :param raster_width: number of columns of the full raster.
+    """
+    rows, cols = int(shape[0]), int(shape[1])
+    if rows < 0 or cols < 0:
+        raise ValueError(f"invalid block shape {shape!r}")
+    if row_off < 0 or col_off < 0:
+        raise ValueError("block offsets must be >= 0")
+    if col_off + cols > raster_width:
+        raise ValueError(
+            f"block columns {col_off}..{col_off + cols} exceed the raster width {raster_width}"
+        )
+    if not np.isfinite(probability) and probability != np.inf:
+        raise ValueError("sample probability must be a number")
+    if probability >= 1.0:
+        return np.ones((rows, cols), dtype=bool)
+    if probability <= 0.0:
+        return np.zeros((rows, cols), dtype=bool)
+
+    key = _splitmix64_scalar(int(seed) & _MASK64)
+    r = np.arange(row_off, row_off + rows, dtype=_U64) * _U64(raster_width)
+    c = np.arange(col_off, col_off + cols, dtype=_U64)
+    idx = r[:, None] + c[None, :]
+    idx ^= _U64(key)
+    h = _splitmix64_array(idx)
+    threshold = int(probability * (1 << 53))  # probability in (0, 1) -> [0, 2**53)
+    return (h >> _U64(11)) < _U64(threshold)
+
+
+def sample_probability(n_pixels: int, target: int = 200_000) -> float:
+    """Sampling probability giving about ``target`` sampled pixels: ``min(1, target / n_pixels)``."""
+    if target <= 0:
+        raise ValueError("target sample size must be > 0")
+    if n_pixels <= 0:
+        return 1.0
+    return min(1.0, float(target) / float(n_pixels))
+
+
+# --------------------------------------------------------------------------- accumulators
+class RunningMinMax:
+    """Per-column minimum / maximum / valid count accumulated over blocks.
+
+    Non-finite values (NaN, +-inf: nodata or division by zero in an index) are ignored.
+    ``minimum`` / ``maximum`` are NaN for a column that has seen no valid value.
+    The result is exact and independent of how the pixels are split into blocks.
+    """
+
+    def __init__(self, k: int):
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        self.k = int(k)
+        self._min = np.full(self.k, np.inf)
+        self._max = np.full(self.k, -np.inf)
+        self.count = np.zeros(self.k, dtype=np.int64)
+
+    def update(self, values: np.ndarray) -> None:
+        """Add ``values`` of shape ``(n, k)`` (or ``(..., k)``; ``(n,)`` when k == 1)."""
+        v = np.asarray(values, dtype=np.float64)
+        if self.k == 1 and v.ndim == 1:
+            v = v[:, None]
+        if v.shape[-1] != self.k:
+            raise ValueError(f"expected {self.k} columns, got array of shape {v.shape}")
+        v = v.reshape(-1, self.k)
+        if v.shape[0] == 0:
+            return
+        finite = np.isfinite(v)
+        self.count += finite.sum(axis=0)
+        self._min = np.minimum(self._min, np.where(finite, v, np.inf).min(axis=0))
+        self._max = np.maximum(self._max, np.where(finite, v, -np.inf).max(axis=0))
+
+    def merge(self, other: "RunningMinMax") -> None:
+        """Combine with another accumulator (e.g. from a parallel worker)."""
+        if other.k != self.k:
+            raise ValueError("cannot merge accumulators with different k")
+        self.count += other.count
+        self._min = np.minimum(self._min, other._min)
+        self._max = np.maximum(self._max, other._max)
+
+    @property
+    def minimum(self) -> np.ndarray:
+        return np.where(self.count > 0, self._min, np.nan)
+
+    @property
+    def maximum(self) -> np.ndarray:
+        return np.where(self.count > 0, self._max, np.nan)
+
+
+class SampleCollector:
+    """Collects the sampled pixels of every block, in a block-size independent order.
+
+    A pixel is kept when :func:`block_sample_mask` selects it and all its ``k`` values
+    are finite.  :meth:`array` returns the rows sorted by global pixel index, so the
+    sample (and hence the PCA, to the last bit) does not depend on tiling or block order.
+    """
+
+    def __init__(self, k: int, raster_width: int, probability: float,
+                 seed: int = DEFAULT_SAMPLE_SEED):
+        self.k = int(k)
+        self.raster_width = int(raster_width)
+        self.probability = float(probability)
+        self.seed = int(seed)
+        self._index: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
+
+    def add(self, row_off: int, col_off: int, values: np.ndarray) -> int:
+        """Add a block of values with shape ``(rows, cols, k)``; returns the number kept."""
+        v = np.asarray(values)
+        if v.ndim == 2 and self.k == 1:
+            v = v[:, :, None]
+        if v.ndim != 3 or v.shape[2] != self.k:
+            raise ValueError(f"expected a (rows, cols, {self.k}) block, got shape {v.shape}")
+        rows, cols = v.shape[:2]
+        mask = block_sample_mask(row_off, col_off, (rows, cols), self.raster_width,
+                                 self.probability, self.seed)
+        mask &= np.isfinite(v).all(axis=2)
+        rr, cc = np.nonzero(mask)
+        if rr.size == 0:
+            return 0
+        gidx = (rr.astype(np.int64) + row_off) * self.raster_width + (cc.astype(np.int64) + col_off)
+        self._index.append(gidx)
+        self._values.append(np.asarray(v[rr, cc, :], dtype=np.float64))
+        return int(rr.size)
+
+    def __len__(self) -> int:
+        return int(sum(i.size for i in self._index))
+
+    def indices(self) -> np.ndarray:
+        """Global pixel indices (row * width + col) of the sample, sorted."""
+        if not self._index:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate(self._index))
+
+    def array(self) -> np.ndarray:
+        """The sample, shape ``(n, k)`` float64, rows sorted by global pixel index."""
+        if not self._index:
+            return np.zeros((0, self.k), dtype=np.float64)
+        idx = np.concatenate(self._index)
+        vals = np.concatenate(self._values, axis=0)
+        order = np.argsort(idx, kind="stable")
+        return vals[order]
+
+
+# --------------------------------------------------------------------------- normalisation
+def _component_name(j: int, k: int) -> str:
+    return COMPONENTS[j] if k == len(COMPONENTS) else f"#{j + 1}"
+
+
+def normalisation_bounds(
+    minmax: RunningMinMax, sample: np.ndarray, clip_percent: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower / upper bounds used by :func:`normalise` for each component.
+
+    ``clip_percent == 0``: the exact min / max over all valid pixels (eq. 12).
+    ``clip_percent > 0``: the ``clip_percent`` and ``100 - clip_percent`` percentiles of
+    each sample column (robust to outliers such as hot roofs or cloud residue; values
+    outside are clipped to 0 / 1 by :func:`normalise`).  This is an option, not in the seed.
+
+    Raises ``ValueError`` naming the component when it has no valid value or is
+    constant (``hi <= lo``), since eq. 12 is then undefined.
+    """
+    k = minmax.k
+    clip = float(clip_percent)
+    if not (0.0 <= clip < 50.0):
+        raise ValueError(f"clip_percent must be in [0, 50), got {clip_percent}")
+    for j in range(k):
+        if minmax.count[j] == 0:
+            raise ValueError(
+                f"component {_component_name(j, k)} has no valid pixel "
+                "(all nodata / NaN); check its input bands and masks"
+            )
+    if clip == 0.0:
+        lo = minmax.minimum.astype(np.float64)
+        hi = minmax.maximum.astype(np.float64)
+    else:
+        s = np.asarray(sample, dtype=np.float64).reshape(-1, k)
+        if s.shape[0] == 0:
+            raise ValueError("the sample is empty; cannot compute percentile bounds")
+        lo = np.nanpercentile(s, clip, axis=0)
+        hi = np.nanpercentile(s, 100.0 - clip, axis=0)
+    for j in range(k):
+        if not (hi[j] > lo[j]):
+            raise ValueError(
+                f"component {_component_name(j, k)} is constant over the valid pixels "
+                f"(min = max = {lo[j]:.6g}); it cannot be normalised (eq. 12). "
+                "Check its input bands, the scale factors and the mask."
+            )
+    return lo, hi
+
+
+def normalise(values: np.ndarray, lo, hi) -> np.ndarray:
+    """Eq. 12: ``(x - lo) / (hi - lo)`` clipped to [0, 1]; ``values`` has shape ``(..., k)``.
+
+    NaN stays NaN.  Returns float64.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    out = (v - lo) / (hi - lo)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+# --------------------------------------------------------------------------- PCA
+@dataclass
+class PcaResult:
+    """Result of :func:`pca` (all arrays float64)."""
+
+    eigenvalues: np.ndarray      # (k,) descending covariance eigenvalues (ddof=1)
+    loadings: np.ndarray         # (k, k) columns = unit eigenvectors (PC1 first), oriented
+    explained_ratio: np.ndarray  # (k,) eigenvalue / total variance
+    mean: np.ndarray             # (k,) mean of the normalised sample
+
+    @property
+    def pc1_contribution(self) -> float:
+        """Share of variance carried by PC1 (the seed expects >= 0.60)."""
+        return float(self.explained_ratio[0])
+
+
+def pca(sample: np.ndarray, positive: tuple[int, ...] = (0, 1)) -> PcaResult:
+    """Principal component analysis of the normalised sample ``(n, k)``.
+
+    Eigen-decomposition (``np.linalg.eigh``) of the covariance matrix with ddof=1 of the
+    mean-centred sample; equal to scikit-learn's ``PCA`` (``explained_variance_``,
+    ``explained_variance_ratio_``, ``components_`` up to sign).  Rows containing a
+    non-finite value are dropped.
+
+    Orientation: each PC is signed so that the sum of its loadings over the ``positive``
+    columns (NDVI and WET by default) is > 0; when that sum is 0 the largest-magnitude
+    loading is made positive.  Hence higher PC1 = greener / wetter = better ecology
+    (replaces Xu's ``1 - PC1`` inversion).
+
+    Raises ``ValueError`` with fewer than ``k + 1`` valid rows or zero total variance.
+    """
+    s = np.asarray(sample, dtype=np.float64)
+    if s.ndim != 2:
+        raise ValueError(f"sample must be 2-D (n, k), got shape {s.shape}")
+    n_all, k = s.shape
+    s = s[np.isfinite(s).all(axis=1)]
+    n = s.shape[0]
+    if n < k + 1:
+        raise ValueError(
+            f"PCA needs at least {k + 1} valid sample pixels, got {n} (of {n_all}); "
+            "the valid area is too small or the sample probability too low"
+        )
+    for p in positive:
+        if not -k <= p < k:
+            raise ValueError(f"positive column {p} out of range for k={k}")
+    mean = s.mean(axis=0)
+    x = s - mean
+    cov = (x.T @ x) / (n - 1)
+    cov = (cov + cov.T) / 2.0
+    w, v = np.linalg.eigh(cov)
+    order = np.argsort(w)[::-1]
+    w = np.clip(w[order], 0.0, None)
+    v = v[:, order].copy()
+    total = w.sum()
+    if not total > 0:
+        raise ValueError("the normalised sample has zero variance; PCA is undefined")
+    pos = list(positive)
+    for j in range(k):
+        col = v[:, j]
+        ref = col[pos].sum() if pos else 0.0
+        if abs(ref) <= 1e-12:
+            ref = col[np.argmax(np.abs(col))]
+        if ref < 0:
+            v[:, j] = -col
+    return PcaResult(eigenvalues=w, loadings=v, explained_ratio=w / total, mean=mean)
+
+
+def pc1_scores(normalised: np.ndarray, result: PcaResult) -> np.ndarray:
+    """PC1 score of every pixel: ``(normalised - mean) @ loadings[:, 0]``; shape ``(...)``.
+
+    A pixel with any NaN component gets NaN.
+    """
+    x = np.asarray(normalised, dtype=np.float64)
+    return (x - result.mean) @ result.loadings[:, 0]
+
+
+def rescale(pc1, lo: float, hi: float) -> np.ndarray:
+    """Eq. 13: ``RSEI = (PC1 - PC1_min) / (PC1_max - PC1_min)``, clipped to [0, 1].
+
+    ``lo`` / ``hi`` are the exact PC1 min / max over all valid pixels (clipping only
+    removes round-off).  NaN stays NaN.
+    """
+    lo = float(lo)
+    hi = float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or not hi > lo:
+        raise ValueError(f"PC1 is constant or undefined (min {lo}, max {hi}); RSEI cannot be rescaled")
+    out = (np.asarray(pc1, dtype=np.float64) - lo) / (hi - lo)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+# --------------------------------------------------------------------------- grades & tables
+def grade(rsei: np.ndarray, breaks=GRADE_BREAKS) -> np.ndarray:
+    """Grade code (uint8) ``1 .. len(breaks) + 1``; 0 where NaN (nodata).
+
+    Intervals are upper-inclusive as in the seed (section 4.1): with the default breaks
+    ``[.., 0.2] -> 1 Worst, (0.2, 0.4] -> 2 Poor, (0.4, 0.6] -> 3 Moderate,
+    (0.6, 0.8] -> 4 Good, (0.8, ..] -> 5 Excellent``.
+    For float32 input the breaks are compared in float32 so that a stored 0.2 is graded 1.
+    """
+    v = np.asarray(rsei)
+    if not np.issubdtype(v.dtype, np.floating):
+        v = v.astype(np.float64)
+    b = np.asarray(breaks, dtype=v.dtype)
+    if b.ndim != 1 or b.size == 0:
+        raise ValueError("breaks must be a non-empty 1-D sequence")
+    if np.any(np.diff(b) <= 0):
+        raise ValueError(f"breaks must be strictly increasing, got {tuple(breaks)}")
+    if b.size + 1 > 255:
+        raise ValueError("too many grades for uint8")
+    out = np.searchsorted(b, v, side="left").astype(np.uint8)
+    out += 1
+    out[np.isnan(v)] = 0
+    return out
+
+
+def grade_area_table(counts: np.ndarray, pixel_area_m2: float, labels=GRADE_LABELS) -> list[dict]:
+    """Area per grade.
+
+    ``counts`` holds the pixel count of each grade, either ``len(labels)`` values
+    (grades 1..n) or ``len(labels) + 1`` values where index 0 is the nodata count (as
+    from ``np.bincount(grade_codes, minlength=n + 1)``), which is left out.
+
+    Returns rows ``{"grade", "label", "pixels", "area_km2", "percent"}``; ``percent`` is
+    the share of the graded (valid) area and sums to 100 (0 everywhere if empty).
+    """
+    c = np.asarray(counts).ravel()
+    n = len(labels)
+    if c.size == n + 1:
+        c = c[1:]
+    elif c.size != n:
+        raise ValueError(f"expected {n} or {n + 1} counts for {n} grades, got {c.size}")
+    if np.any(c < 0):
+        raise ValueError("pixel counts must be >= 0")
+    area = float(pixel_area_m2)
+    if not area > 0:
+        raise ValueError("pixel area must be > 0")
+    total = float(c.sum())
+    rows = []
+    for i in range(n):
+        px = int(c[i])
+        rows.append({
+            "grade": i + 1,
+            "label": str(labels[i]),
+            "pixels": px,
+            "area_km2": px * area / 1e6,
+            "percent": (100.0 * px / total) if total > 0 else 0.0,
+        })
+    return rows
+
+
+def histogram(values, bins: int = 20, range=(0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
+    """Histogram with fixed ``bins`` / ``range`` so that counts of blocks can be summed.
+
+    Non-finite values and values outside ``range`` are ignored (the last bin includes
+    the upper edge, as ``np.histogram``).  Returns ``(counts int64, edges float64)``.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    counts, edges = np.histogram(v, bins=bins, range=(float(range[0]), float(range[1])))
+    return counts.astype(np.int64), edges

@@ -1,0 +1,325 @@
+"""Unit tests for mining_eco_plugin.core.rsei (RSEI, Ningdong seed section 3.1 / 4.1)."""
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from mining_eco_plugin.core import rsei
+from mining_eco_plugin.core.rsei import (
+    COMPONENTS,
+    GRADE_LABELS,
+    RunningMinMax,
+    SampleCollector,
+    block_sample_mask,
+    grade,
+    grade_area_table,
+    histogram,
+    normalisation_bounds,
+    normalise,
+    pc1_scores,
+    pca,
+    rescale,
+    sample_probability,
+)
+
+
+def _correlated(n=2000, seed=1):
+    rng = np.random.default_rng(seed)
+    cov = np.array([
+        [1.0, 0.6, -0.5, -0.4],
+        [0.6, 1.0, -0.3, -0.2],
+        [-0.5, -0.3, 1.0, 0.5],
+        [-0.4, -0.2, 0.5, 1.0],
+    ])
+    x = rng.multivariate_normal([0.5, 0.4, 0.3, 0.6], cov * 0.02, size=n)
+    return x
+
+
+def test_no_qgis_import():
+    import sys
+    import subprocess
+
+    code = (
+        "import sys, mining_eco_plugin.core.rsei;"
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('qgis','osgeo','PyQt5')];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- PCA
+def test_pca_matches_sklearn():
+    x = _correlated()
+    res = pca(x)
+    sk = PCA().fit(x)
+    np.testing.assert_allclose(res.eigenvalues, sk.explained_variance_, rtol=1e-10)
+    np.testing.assert_allclose(res.explained_ratio, sk.explained_variance_ratio_, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(res.loadings), np.abs(sk.components_.T), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.mean, sk.mean_, rtol=1e-12)
+    assert np.all(np.diff(res.eigenvalues) <= 0)
+    # orthonormal loadings
+    np.testing.assert_allclose(res.loadings.T @ res.loadings, np.eye(4), atol=1e-12)
+    # orientation rule: loadings over NDVI + WET sum > 0 for every PC
+    assert np.all(res.loadings[[0, 1], :].sum(axis=0) > 0)
+    # PC1 scores equal sklearn's transform up to the sign
+    scores = pc1_scores(x, res)
+    sk_scores = sk.transform(x)[:, 0]
+    sign = np.sign(res.loadings[:, 0] @ sk.components_[0])
+    assert sign in (-1.0, 1.0)
+    np.testing.assert_allclose(scores, sign * sk_scores, rtol=1e-10, atol=1e-12)
+
+
+def test_pca_orientation_ndvi_wet_positive():
+    rng = np.random.default_rng(7)
+    eco = rng.uniform(0, 1, 5000)  # latent "ecological quality"
+    noise = lambda: rng.normal(0, 0.05, eco.size)  # noqa: E731
+    x = np.column_stack([eco + noise(), 0.8 * eco + noise(), 1 - eco + noise(), 0.9 - 0.7 * eco + noise()])
+    res = pca(x)
+    l1 = res.loadings[:, 0]
+    assert l1[0] > 0 and l1[1] > 0
+    assert l1[2] < 0 and l1[3] < 0
+    assert res.pc1_contribution > 0.6
+    # a greener pixel scores higher
+    s = pc1_scores(np.array([[0.9, 0.8, 0.1, 0.2], [0.1, 0.1, 0.9, 0.8]]), res)
+    assert s[0] > s[1]
+    # swapping the sign convention of the input columns flips loadings, not the rule
+    res2 = pca(x[:, [2, 3, 0, 1]], positive=(2, 3))
+    assert res2.loadings[2, 0] > 0 and res2.loadings[0, 0] < 0
+
+
+def test_pca_too_few_samples_and_nan_rows():
+    with pytest.raises(ValueError):
+        pca(np.random.default_rng(0).random((4, 4)))
+    x = _correlated(100)
+    xn = np.vstack([x, np.full((3, 4), np.nan)])
+    a, b = pca(x), pca(xn)
+    np.testing.assert_array_equal(a.eigenvalues, b.eigenvalues)
+    with pytest.raises(ValueError):
+        pca(np.ones((50, 4)))
+
+
+# --------------------------------------------------------------------------- sampling
+def test_block_sample_mask_fraction_and_determinism():
+    p = 0.05
+    m = block_sample_mask(0, 0, (1000, 1000), 1000, p)
+    assert m.dtype == bool and m.shape == (1000, 1000)
+    frac = m.mean()
+    assert abs(frac - p) < 5 * np.sqrt(p * (1 - p) / m.size)
+    np.testing.assert_array_equal(m, block_sample_mask(0, 0, (1000, 1000), 1000, p))
+    other = block_sample_mask(0, 0, (1000, 1000), 1000, p, seed=1)
+    assert (m != other).any()
+    assert block_sample_mask(3, 4, (5, 6), 100, 1.0).all()
+    assert block_sample_mask(3, 4, (5, 6), 100, 2.5).all()
+    assert not block_sample_mask(3, 4, (5, 6), 100, 0.0).any()
+    # a sub-block equals the corresponding window of the whole mask
+    np.testing.assert_array_equal(block_sample_mask(100, 250, (37, 300), 1000, p), m[100:137, 250:550])
+    # no visible stripes: rows and columns both sampled evenly
+    assert m.sum(axis=0).std() < 3 * np.sqrt(1000 * p)
+    assert m.sum(axis=1).std() < 3 * np.sqrt(1000 * p)
+
+
+def test_block_sample_mask_fast():
+    import time
+
+    t = time.perf_counter()
+    m = block_sample_mask(123456, 0, (256, 8000), 8000, 0.01)
+    assert m.shape == (256, 8000)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_sample_probability():
+    assert sample_probability(100) == 1.0
+    assert sample_probability(0) == 1.0
+    assert sample_probability(1_000_000) == pytest.approx(0.2)
+    assert sample_probability(1_000_000, target=10) == pytest.approx(1e-5)
+
+
+# --------------------------------------------------------------------------- block invariance
+def _blocks(h, w, bh, bw):
+    for r in range(0, h, bh):
+        for c in range(0, w, bw):
+            yield r, c, min(bh, h - r), min(bw, w - c)
+
+
+def _accumulate(field, bh, bw, p):
+    h, w, k = field.shape
+    mm = RunningMinMax(k)
+    col = SampleCollector(k, w, p)
+    raw_idx = []
+    for r, c, nh, nw in _blocks(h, w, bh, bw):
+        block = field[r:r + nh, c:c + nw]
+        mm.update(block.reshape(-1, k))
+        col.add(r, c, block)
+        mask = block_sample_mask(r, c, (nh, nw), w, p)
+        rr, cc = np.nonzero(mask)
+        raw_idx.append((rr + r) * w + (cc + c))
+    return mm, col, np.sort(np.concatenate(raw_idx))
+
+
+def test_block_size_invariance():
+    rng = np.random.default_rng(42)
+    h, w = 300, 257
+    field = rng.normal(size=(h, w, 4)) @ np.array(
+        [[1, 0.5, -0.4, -0.3], [0, 1, -0.2, -0.1], [0, 0, 1, 0.4], [0, 0, 0, 1.0]]
+    )
+    field[rng.random((h, w)) < 0.03, 2] = np.nan  # nodata holes in one component
+    p = 0.1
+    results = []
+    for bh, bw in [(64, 64), (37, 300), (h, w)]:
+        mm, col, idx = _accumulate(field, bh, bw, p)
+        sample = col.array()
+        lo, hi = normalisation_bounds(mm, sample)
+        res = pca(normalise(sample, lo, hi))
+        results.append((mm, col, idx, sample, res))
+    mm0, col0, idx0, s0, r0 = results[0]
+    assert 0.07 < idx0.size / (h * w) < 0.13
+    np.testing.assert_array_equal(mm0.minimum, np.nanmin(field.reshape(-1, 4), axis=0))
+    np.testing.assert_array_equal(mm0.maximum, np.nanmax(field.reshape(-1, 4), axis=0))
+    np.testing.assert_array_equal(mm0.count, np.isfinite(field.reshape(-1, 4)).sum(axis=0))
+    for mm, col, idx, s, r in results[1:]:
+        np.testing.assert_array_equal(idx, idx0)
+        np.testing.assert_array_equal(col.indices(), col0.indices())
+        np.testing.assert_array_equal(np.sort(s, axis=0), np.sort(s0, axis=0))
+        np.testing.assert_array_equal(s, s0)  # collector order is canonical too
+        np.testing.assert_array_equal(mm.minimum, mm0.minimum)
+        np.testing.assert_array_equal(mm.maximum, mm0.maximum)
+        np.testing.assert_array_equal(mm.count, mm0.count)
+        np.testing.assert_array_equal(r.eigenvalues, r0.eigenvalues)
+        np.testing.assert_array_equal(r.loadings, r0.loadings)
+        np.testing.assert_array_equal(r.mean, r0.mean)
+    # the collector drops pixels with a NaN component
+    assert np.isfinite(s0).all()
+    assert len(col0) < idx0.size
+
+
+def test_running_minmax_nan_and_empty():
+    mm = RunningMinMax(2)
+    mm.update(np.zeros((0, 2)))
+    assert np.isnan(mm.minimum).all() and (mm.count == 0).all()
+    mm.update(np.array([[np.nan, 1.0], [np.inf, 3.0]]))
+    mm.update(np.array([[2.0, -1.0]]))
+    np.testing.assert_array_equal(mm.minimum, [2.0, -1.0])
+    np.testing.assert_array_equal(mm.maximum, [2.0, 3.0])
+    np.testing.assert_array_equal(mm.count, [1, 3])
+    with pytest.raises(ValueError):
+        mm.update(np.zeros((3, 3)))
+
+
+# --------------------------------------------------------------------------- normalise / rescale / grade
+def test_normalise_hand_values():
+    v = np.array([[0.0, 10.0], [5.0, 20.0], [10.0, 30.0], [12.0, np.nan], [-1.0, 15.0]])
+    out = normalise(v, [0.0, 10.0], [10.0, 30.0])
+    expected = np.array([[0, 0], [0.5, 0.5], [1, 1], [1, np.nan], [0, 0.25]])
+    np.testing.assert_allclose(out, expected)
+    # works on (rows, cols, k) blocks
+    assert normalise(v.reshape(5, 1, 2), [0, 10], [10, 30]).shape == (5, 1, 2)
+
+
+def test_normalisation_bounds_exact_and_percentile():
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(5000, 4))
+    mm = RunningMinMax(4)
+    mm.update(data)
+    lo, hi = normalisation_bounds(mm, data[:1000])
+    np.testing.assert_array_equal(lo, data.min(axis=0))
+    np.testing.assert_array_equal(hi, data.max(axis=0))
+    lo, hi = normalisation_bounds(mm, data[:1000], clip_percent=2.0)
+    np.testing.assert_allclose(lo, np.percentile(data[:1000], 2.0, axis=0))
+    np.testing.assert_allclose(hi, np.percentile(data[:1000], 98.0, axis=0))
+    with pytest.raises(ValueError):
+        normalisation_bounds(mm, data, clip_percent=60)
+
+
+def test_constant_component_names_it():
+    data = np.random.default_rng(0).random((100, 4))
+    data[:, 3] = 25.0
+    mm = RunningMinMax(4)
+    mm.update(data)
+    with pytest.raises(ValueError, match="LST"):
+        normalisation_bounds(mm, data)
+    with pytest.raises(ValueError, match="LST"):
+        normalisation_bounds(mm, data, clip_percent=1.0)
+    data[:, 1] = np.nan
+    mm = RunningMinMax(4)
+    mm.update(data)
+    with pytest.raises(ValueError, match="WET"):
+        normalisation_bounds(mm, data)
+    assert COMPONENTS == ("NDVI", "WET", "NDBSI", "LST")
+
+
+def test_rescale_eq13():
+    pc1 = np.array([-2.0, 0.0, 2.0, np.nan])
+    np.testing.assert_allclose(rescale(pc1, -2.0, 2.0), [0.0, 0.5, 1.0, np.nan])
+    with pytest.raises(ValueError):
+        rescale(pc1, 1.0, 1.0)
+
+
+def test_grade_boundaries():
+    v = np.array([0.0, 0.2, 0.2 + 1e-9, 0.2000001, 0.4, 0.5, 0.6, 0.7, 0.8, 0.8 + 1e-9, 1.0, np.nan])
+    g = grade(v)
+    assert g.dtype == np.uint8
+    np.testing.assert_array_equal(g, [1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 0])
+    # float32 rasters: a stored 0.2 is still "worst"
+    np.testing.assert_array_equal(grade(np.array([0.2, 0.4, 0.8], dtype=np.float32)), [1, 2, 4])
+    # 2-D blocks and custom breaks
+    np.testing.assert_array_equal(grade(np.array([[0.1, 0.6]]), breaks=(0.5,)), [[1, 2]])
+    with pytest.raises(ValueError):
+        grade(v, breaks=(0.5, 0.3))
+
+
+def test_grade_area_table():
+    counts = np.array([10, 200, 500, 250, 40])
+    rows = grade_area_table(counts, 900.0)
+    assert [r["grade"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["label"] for r in rows] == list(GRADE_LABELS)
+    assert rows[1]["pixels"] == 200
+    assert rows[1]["area_km2"] == pytest.approx(0.18)
+    assert rows[2]["area_km2"] == pytest.approx(0.45)
+    assert rows[0]["percent"] == pytest.approx(1.0)
+    assert sum(r["percent"] for r in rows) == pytest.approx(100.0)
+    # bincount layout with index 0 = nodata
+    rows2 = grade_area_table(np.concatenate([[999], counts]), 900.0)
+    assert rows2 == rows
+    with pytest.raises(ValueError):
+        grade_area_table(counts[:3], 900.0)
+
+
+def test_histogram_accumulates_over_blocks():
+    rng = np.random.default_rng(5)
+    v = rng.random((100, 90))
+    v[v > 0.97] = np.nan
+    total, edges = histogram(v)
+    acc = np.zeros(20, dtype=np.int64)
+    for r in range(0, 100, 33):
+        c, e = histogram(v[r:r + 33])
+        np.testing.assert_array_equal(e, edges)
+        acc += c
+    np.testing.assert_array_equal(acc, total)
+    assert total.sum() == np.isfinite(v).sum()
+    assert edges[0] == 0.0 and edges[-1] == 1.0 and len(edges) == 21
+
+
+def test_end_to_end_small_raster():
+    """Full pipeline on a tiny raster: RSEI in [0, 1], greener pixels rank higher."""
+    rng = np.random.default_rng(11)
+    h, w = 40, 50
+    eco = np.linspace(0, 1, w)[None, :].repeat(h, axis=0)
+    n = lambda: rng.normal(0, 0.03, (h, w))  # noqa: E731
+    comp = np.stack([0.1 + 0.6 * eco + n(), -0.2 + 0.1 * eco + 0.01 * n(), 0.3 - 0.4 * eco + n(),
+                     45 - 15 * eco + 30 * n()], axis=-1)
+    mm = RunningMinMax(4)
+    col = SampleCollector(4, w, sample_probability(h * w, target=500))
+    for r in range(0, h, 16):
+        blk = comp[r:r + 16]
+        mm.update(blk.reshape(-1, 4))
+        col.add(r, 0, blk)
+    lo, hi = normalisation_bounds(mm, col.array())
+    res = pca(normalise(col.array(), lo, hi))
+    pc1 = pc1_scores(normalise(comp, lo, hi), res)
+    r = rescale(pc1, pc1.min(), pc1.max())
+    assert r.min() == 0.0 and r.max() == 1.0
+    assert r[:, -5:].mean() > r[:, :5].mean() + 0.5
+    g = grade(r)
+    counts = np.bincount(g.ravel(), minlength=6)
+    rows = grade_area_table(counts, 900.0)
+    assert sum(row["pixels"] for row in rows) == h * w
+    assert rsei.GRADE_BREAKS == (0.2, 0.4, 0.6, 0.8)
