@@ -1,0 +1,126 @@
+"""Spectral index calculator: any of the seed indices, LST and a custom band expression."""
+from __future__ import annotations
+
+import os
+import re
+
+from qgis.core import (
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
+
+from ..core import indices as ix
+from ..core.expression import BandExpression, ExpressionError
+from ..core.scene import REFLECTIVE, product_bands
+from ..raster.engine import GeoTiffWriter, RasterStack
+from ..styles.palettes import ramp_for
+from ..styles.qgis_styles import RasterStyle, style_output
+from .scene_algorithm import SceneAlgorithm
+from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
+                           resolve_scene)
+
+PRODUCTS = list(ix.INDICES) + ["LST"]
+
+
+def product_title(key):
+    if key == "LST":
+        return "LST: land surface temperature, deg C (needs the thermal band)"
+    spec = ix.INDICES[key]
+    return f"{key}: {spec.title} = {spec.formula}"
+
+
+class SpectralIndexAlgorithm(SceneAlgorithm):
+    ID = "spectralindices"
+    NAME = "Spectral index calculator"
+    GROUP = "indices"
+    SUMMARY = ("Computes vegetation, salinity, wetness and dryness indices (and LST) from a Landsat or Sentinel-2 "
+               "scene, on reflectance 0-1 after the chosen radiometric conversion, block by block. Several "
+               "indices go into one multi-band raster (band descriptions = index keys) and/or one GeoTIFF per "
+               "index. Undefined pixels (zero denominator, negative square root) and cloud-masked pixels are nodata. "
+               "A custom index can be typed as a band expression, e.g. (NIR-R)/(NIR+R); it may use band roles "
+               "B G R NIR SWIR1 SWIR2, index keys such as NDVI, numbers, + - * / ** and sqrt abs log log10 exp "
+               "min max.")
+    SOURCE = ("INDICES.md of the project (each index's source is in its description: Rouse 1974, Huete, "
+              "Kaufman & Tanre 1992, Crist 1985, Huang 2002, Baig 2014, Xu 2008, Douaoui 2006, Abbas & Khan 2007, "
+              "Bannari 2008, Gao 1996, Scudiero 2014 ...).")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterEnum("INDICES", "Indices", [product_title(k) for k in PRODUCTS],
+                                            allowMultiple=True, defaultValue=[0], optional=True),
+                 "One or more indices; each becomes a band (or a file) named by its key.")
+        self.add(QgsProcessingParameterString("CUSTOM_EXPRESSION", "Custom index expression", optional=True,
+                                              defaultValue=""),
+                 "A band expression such as (NIR-R)/(NIR+R) or sqrt(G*R); parsed, never executed as code.")
+        self.add(QgsProcessingParameterString("CUSTOM_NAME", "Custom index name", defaultValue="CUSTOM"),
+                 "Band description / file name of the custom index.", advanced=True)
+        add_scene_parameters(self)
+        self.add_wet_parameter()
+        add_lst_parameters(self)
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Indices (multi-band)", optional=True,
+                                                                createByDefault=True),
+                        "All indices in one GeoTIFF, one band each, band description = index key.")
+        self.add_output(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Folder for one file per index",
+                                                                optional=True, createByDefault=False),
+                        "If set, also writes <folder>/<KEY>.tif for every index (each styled).")
+        self.addOutput(QgsProcessingOutputMultipleLayers("INDEX_FILES", "One file per index"))
+
+    def run_tool(self, parameters, context, feedback):
+        keys = [PRODUCTS[i] for i in self.parameterAsEnums(parameters, "INDICES", context)]
+        text = self.parameterAsString(parameters, "CUSTOM_EXPRESSION", context).strip()
+        exprs = []
+        products = list(keys)
+        if text:
+            name = self.parameterAsString(parameters, "CUSTOM_NAME", context).strip() or "CUSTOM"
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                raise ValueError(f"CUSTOM_NAME: {name!r} is not a valid name; use letters, digits and _.")
+            try:
+                exprs.append(BandExpression(text, list(REFLECTIVE) + PRODUCTS))
+            except ExpressionError as err:
+                raise ValueError(f"CUSTOM_EXPRESSION: {err}") from None
+            products.append(name)
+        if not products:
+            raise ValueError("INDICES: choose at least one index or type a CUSTOM_EXPRESSION.")
+        out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        if not out_path and not folder:
+            raise ValueError("OUTPUT / OUTPUT_FOLDER: give a multi-band output file, an output folder, or both.")
+        roles = product_bands(keys + [n for e in exprs for n in e.names], radiometry_mode(self, parameters, context))
+        scene = resolve_scene(self, parameters, context, roles)
+        resampling = resampling_choice(self, parameters, context)
+        sources = keys + exprs
+        with RasterStack(scene.stack_refs(roles), resampling=resampling) as probe:
+            grid = probe.grid
+        writers, outputs, single = [], [], []
+        try:
+            if out_path:
+                multi = GeoTiffWriter(out_path, grid, len(products), band_names=products, label="OUTPUT")
+                writers.append(multi)
+                outputs += [(multi, i + 1, src) for i, src in enumerate(sources)]
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+                for name, src in zip(products, sources):
+                    wr = GeoTiffWriter(os.path.join(folder, f"{name}.tif"), grid, 1, band_names=[name],
+                                       label="OUTPUT_FOLDER")
+                    writers.append(wr)
+                    single.append((wr, name))
+                    outputs.append((wr, 1, src))
+            self.compute_products(scene, keys, exprs, outputs, feedback, 0, 95, resampling)
+            paths = [w.commit() for w in writers]
+        finally:
+            for w in writers:
+                w.__exit__(None, None, None)
+        results = {"OUTPUT": None, "OUTPUT_FOLDER": folder or None, "INDEX_FILES": []}
+        if out_path:
+            stats = writers[0].stats[0]
+            style_output(paths[0], RasterStyle("ramp", ramp_for(products[0]), stats.minimum, stats.maximum),
+                         context)
+            results["OUTPUT"] = paths[0]
+        for wr, name in single:
+            st = wr.stats[0]
+            style_output(wr.path, RasterStyle("ramp", ramp_for(name), st.minimum, st.maximum), context)
+            results["INDEX_FILES"].append(wr.path)
+        feedback.setProgress(100)
+        return results

@@ -1,0 +1,40 @@
+"""The Processing provider: id "miningeco", icon, and the list of algorithms (grouped)."""
+import os
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from .algorithms.index_calculator import SpectralIndexAlgorithm
+from .algorithms.lst import LandSurfaceTemperatureAlgorithm
+from .algorithms.rsei import RseiAlgorithm, RseiFromComponentsAlgorithm
+
+ALGORITHMS = (
+    # Indices
+    SpectralIndexAlgorithm,
+    LandSurfaceTemperatureAlgorithm,
+    # Ecology
+    RseiAlgorithm,
+    RseiFromComponentsAlgorithm,
+)
+
+
+class MiningEcoProvider(QgsProcessingProvider):
+    def id(self):
+        return "miningeco"
+
+    def name(self):
+        return "Mining Eco"
+
+    def longName(self):  # noqa: N802
+        from .metadata import plugin_version
+        return f"Mining Eco {plugin_version()}"
+
+    def icon(self):
+        return QIcon(os.path.join(os.path.dirname(__file__), "icon.svg"))
+
+    def svgIconPath(self):  # noqa: N802
+        return os.path.join(os.path.dirname(__file__), "icon.svg")
+
+    def loadAlgorithms(self):  # noqa: N802
+        for cls in ALGORITHMS:
+            self.addAlgorithm(cls())

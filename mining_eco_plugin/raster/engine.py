@@ -1,0 +1,428 @@
+"""Block-wise raster engine: grid checks, block reading with nodata as NaN, atomic tiled GeoTIFF writing.
+
+Every pixel the plugin reads or writes goes through here. Inputs are read one block (window)
+at a time, never a whole scene; outputs are written to a hidden temporary file beside the
+target and moved into place only when complete, so a cancelled or failed run leaves nothing.
+
+Progress and cancel use any object with ``setProgress(percent)`` and ``isCanceled()`` (a
+``QgsProcessingFeedback`` in the plugin); this module imports no QGIS.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+from osgeo import gdal, osr
+
+gdal.UseExceptions()
+
+# Blocks are strips of whole tile rows: aligned with the 256 x 256 output tiles, a few MB per band.
+TILE = 256
+DEFAULT_BLOCK_ROWS = 256
+# GDAL's block cache is process wide; a full-scene pass must not let it grow to GBs.
+MAX_GDAL_CACHE = 256 * 1024 * 1024
+
+RESAMPLING = {
+    "nearest": gdal.GRA_NearestNeighbour,
+    "bilinear": gdal.GRA_Bilinear,
+    "cubic": gdal.GRA_Cubic,
+    "average": gdal.GRA_Average,
+    "mode": gdal.GRA_Mode,
+}
+
+FLOAT_NODATA = -9999.0
+
+
+class RasterError(ValueError):
+    """A raster input or output problem, worded for the user (names the input and the fix)."""
+
+
+class Canceled(Exception):
+    """The user cancelled the run."""
+
+
+def _bound_gdal_cache():
+    if gdal.GetCacheMax() > MAX_GDAL_CACHE:
+        gdal.SetCacheMax(MAX_GDAL_CACHE)
+
+
+@dataclass(frozen=True)
+class Grid:
+    width: int
+    height: int
+    geotransform: tuple
+    wkt: str
+
+    @property
+    def pixel_size(self):
+        return abs(self.geotransform[1]), abs(self.geotransform[5])
+
+    @property
+    def is_geographic(self):
+        srs = osr.SpatialReference()
+        if not self.wkt:
+            return False
+        srs.ImportFromWkt(self.wkt)
+        return bool(srs.IsGeographic())
+
+    def pixel_area_m2(self):
+        """Area of one pixel in m2 for a projected CRS (linear unit applied); None for geographic CRS."""
+        if not self.wkt or self.is_geographic:
+            return None
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(self.wkt)
+        unit = srs.GetLinearUnits() or 1.0
+        gt = self.geotransform
+        return abs(gt[1] * gt[5] - gt[2] * gt[4]) * unit * unit
+
+    def row_areas_m2(self, w: "Window") -> np.ndarray:
+        """Pixel area (m2) of each row of window ``w``, shape (rows, 1).
+
+        Projected CRS: the constant cell area. Geographic CRS: the cell area on the authalic
+        sphere (R = 6371007.2 m): R^2 * dlon * |sin(lat1) - sin(lat2)|.
+        """
+        area = self.pixel_area_m2()
+        if area is not None:
+            return np.full((w.ysize, 1), area)
+        gt = self.geotransform
+        rows = np.arange(w.yoff, w.yoff + w.ysize + 1, dtype=np.float64)
+        lat = np.radians(np.clip(gt[3] + gt[5] * rows, -90.0, 90.0))
+        r = 6371007.2
+        return (r * r * np.radians(abs(gt[1])) * np.abs(np.diff(np.sin(lat))))[:, None]
+
+    def mismatch(self, other: "Grid") -> str | None:
+        """Why ``other`` is not on this grid, or None when it is."""
+        if self.wkt and other.wkt:
+            a, b = osr.SpatialReference(), osr.SpatialReference()
+            a.ImportFromWkt(self.wkt)
+            b.ImportFromWkt(other.wkt)
+            if not a.IsSame(b):
+                return f"its CRS differs ({_crs_name(b)} vs {_crs_name(a)})"
+        elif bool(self.wkt) != bool(other.wkt):
+            return "one of them has no CRS"
+        pa, pb = self.pixel_size, other.pixel_size
+        if not all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(pa, pb)):
+            return f"its pixel size differs ({pb[0]:g} x {pb[1]:g} vs {pa[0]:g} x {pa[1]:g})"
+        ga, gb = self.geotransform, other.geotransform
+        tol_x, tol_y = 1e-3 * pa[0], 1e-3 * pa[1]
+        if (self.width, self.height) != (other.width, other.height) or abs(ga[0] - gb[0]) > tol_x \
+                or abs(ga[3] - gb[3]) > tol_y:
+            return (f"its extent differs ({other.width} x {other.height} px from "
+                    f"({gb[0]:.3f}, {gb[3]:.3f}) vs {self.width} x {self.height} px from ({ga[0]:.3f}, {ga[3]:.3f}))")
+        return None
+
+
+def _crs_name(srs):
+    code = srs.GetAuthorityCode(None)
+    name = srs.GetName() or "unknown"
+    return f"EPSG:{code}" if code else name
+
+
+def grid_of(ds) -> Grid:
+    return Grid(ds.RasterXSize, ds.RasterYSize, tuple(ds.GetGeoTransform()), ds.GetProjection() or "")
+
+
+@dataclass(frozen=True)
+class BandRef:
+    """One band of one raster file; ``label`` names it in messages (e.g. "RED_BAND")."""
+    path: str
+    band: int = 1
+    label: str = ""
+
+    def describe(self):
+        name = os.path.basename(self.path)
+        return f"{self.label} ({name}, band {self.band})" if self.label else f"{name} band {self.band}"
+
+
+@dataclass(frozen=True)
+class Window:
+    xoff: int
+    yoff: int
+    xsize: int
+    ysize: int
+
+    @property
+    def shape(self):
+        return self.ysize, self.xsize
+
+
+def windows(grid: Grid, block_rows: int = DEFAULT_BLOCK_ROWS, block_cols: int | None = None):
+    """Windows covering the grid, row-major. Whole-width strips by default (aligned with tiles)."""
+    block_cols = block_cols or grid.width
+    for yoff in range(0, grid.height, block_rows):
+        for xoff in range(0, grid.width, block_cols):
+            yield Window(xoff, yoff, min(block_cols, grid.width - xoff), min(block_rows, grid.height - yoff))
+
+
+class RasterStack:
+    """Named band references opened together, checked to share one grid, read block by block.
+
+    ``refs`` maps a key (e.g. "R", "NIR", "QA") to a BandRef. The first ref (or ``reference``)
+    defines the grid. With ``resampling`` (a key of RESAMPLING) every other input is warped on
+    the fly (a GDAL VRT, still read block by block) onto that grid; without it a mismatch is a
+    RasterError naming the input.
+    """
+
+    def __init__(self, refs: dict, resampling: str | None = None, reference: str | None = None):
+        if not refs:
+            raise RasterError("No raster input was given.")
+        _bound_gdal_cache()
+        self.refs = dict(refs)
+        self._datasets = {}
+        ref_key = reference or next(iter(self.refs))
+        ref = self.refs[ref_key]
+        self.grid = grid_of(self._open(ref))
+        self._reference = ref
+        for key, r in self.refs.items():
+            ds = self._open(r)
+            if not 1 <= r.band <= ds.RasterCount:
+                raise RasterError(
+                    f"{r.label or key}: band {r.band} does not exist in {os.path.basename(r.path)}, "
+                    f"which has {ds.RasterCount} band(s). Fix the band number or the band mapping.")
+            why = self.grid.mismatch(grid_of(ds))
+            if why is None:
+                continue
+            if resampling is None:
+                raise RasterError(
+                    f"{r.describe()} is not on the grid of {ref.describe()}: {why}. "
+                    "Give inputs on one grid, or choose a resampling method to warp them onto the "
+                    "first input's grid.")
+            self._datasets[(r.path, "warped")] = self._warp(ds, resampling)
+        self._resampled = resampling is not None
+
+    def _open(self, ref: BandRef):
+        ds = self._datasets.get((ref.path, "raw"))
+        if ds is None:
+            try:
+                ds = gdal.Open(ref.path, gdal.GA_ReadOnly)
+            except RuntimeError as err:
+                raise RasterError(f"{ref.label or ref.path}: cannot open {ref.path} as a raster ({err}).") from None
+            self._datasets[(ref.path, "raw")] = ds
+        return ds
+
+    def _warp(self, ds, resampling):
+        g = self.grid
+        gt = g.geotransform
+        bounds = (gt[0], gt[3] + gt[5] * g.height, gt[0] + gt[1] * g.width, gt[3])
+        return gdal.Warp("", ds, format="VRT", outputBounds=bounds, width=g.width, height=g.height,
+                         dstSRS=g.wkt or None, resampleAlg=RESAMPLING[resampling], multithread=False)
+
+    def _band(self, key):
+        r = self.refs[key]
+        ds = self._datasets.get((r.path, "warped"))
+        if ds is None:
+            ds = self._datasets[(r.path, "raw")]
+        return ds.GetRasterBand(r.band)
+
+    def nodata(self, key):
+        return self._band(key).GetNoDataValue()
+
+    def description(self, key):
+        return self._band(key).GetDescription()
+
+    def read_raw(self, key, w: Window) -> np.ndarray:
+        """The block in the band's own data type (for QA bit fields)."""
+        return self._band(key).ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+
+    def read(self, key, w: Window) -> np.ndarray:
+        """The block as float32 with the band's nodata value (and NaN) as NaN."""
+        band = self._band(key)
+        arr = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize, buf_type=gdal.GDT_Float32)
+        nd = band.GetNoDataValue()
+        if nd is not None and not math.isnan(nd):
+            arr[arr == np.float32(nd)] = np.nan
+        return arr
+
+    def close(self):
+        self._datasets.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raster_info(path: str) -> tuple[Grid, int, list[str]]:
+    """Grid, band count and band descriptions of a raster file (RasterError if it cannot be opened)."""
+    try:
+        ds = gdal.Open(path, gdal.GA_ReadOnly)
+    except RuntimeError as err:
+        raise RasterError(f"Cannot open {path} as a raster ({err}).") from None
+    names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+    return grid_of(ds), ds.RasterCount, names
+
+
+_GDAL_TYPES = {
+    "float32": gdal.GDT_Float32,
+    "uint8": gdal.GDT_Byte,
+    "int16": gdal.GDT_Int16,
+    "uint16": gdal.GDT_UInt16,
+    "int32": gdal.GDT_Int32,
+}
+
+
+def check_writable(path: str, label: str = "OUTPUT"):
+    """RasterError unless a file can be created at ``path``."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        raise RasterError(f"{label}: the folder {folder} does not exist. Choose an output path in an existing folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RasterError(f"{label}: cannot write into {folder} (permission denied). Choose a writable folder.")
+    if os.path.isdir(path):
+        raise RasterError(f"{label}: {path} is a folder. Give a file name ending in .tif.")
+
+
+@dataclass
+class BandStats:
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    total: float = 0.0
+    total_sq: float = 0.0
+    count: int = 0
+
+    def update(self, valid: np.ndarray):
+        if valid.size:
+            self.minimum = min(self.minimum, float(valid.min()))
+            self.maximum = max(self.maximum, float(valid.max()))
+            v = valid.astype(np.float64)
+            self.total += float(v.sum())
+            self.total_sq += float(np.dot(v, v))
+            self.count += int(v.size)
+
+    @property
+    def mean(self):
+        return self.total / self.count if self.count else math.nan
+
+    @property
+    def std(self):
+        if not self.count:
+            return math.nan
+        return math.sqrt(max(self.total_sq / self.count - self.mean ** 2, 0.0))
+
+
+class GeoTiffWriter:
+    """Tiled, compressed GeoTIFF written to a temporary file and moved into place on ``commit``.
+
+    Float bands: NaN is written as ``nodata`` (-9999 by default). Integer bands: the caller
+    writes its own nodata code. BigTIFF when the file could pass 4 GB. Use as a context manager:
+    an exception (including Canceled) deletes the temporary file.
+    """
+
+    def __init__(self, path: str, grid: Grid, band_count: int = 1, dtype: str = "float32",
+                 nodata: float | None = None, band_names=(), label: str = "OUTPUT"):
+        check_writable(path, label)
+        self.path = os.path.abspath(path)
+        self.label = label
+        self.dtype = np.dtype(dtype)
+        self.is_float = self.dtype.kind == "f"
+        self.nodata = FLOAT_NODATA if (nodata is None and self.is_float) else nodata
+        self.grid = grid
+        folder = os.path.dirname(self.path)
+        fd, self.tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part.tif", dir=folder)
+        os.close(fd)
+        opts = ["TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE", "ZLEVEL=1",
+                "PREDICTOR=2" if not self.is_float else "PREDICTOR=1", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS"]
+        try:
+            drv = gdal.GetDriverByName("GTiff")
+            self.ds = drv.Create(self.tmp_path, grid.width, grid.height, band_count, _GDAL_TYPES[self.dtype.name], opts)
+        except RuntimeError as err:
+            self._remove_tmp()
+            raise RasterError(f"{label}: cannot create {path} ({err}).") from None
+        self.ds.SetGeoTransform(grid.geotransform)
+        if grid.wkt:
+            self.ds.SetProjection(grid.wkt)
+        self.stats = [BandStats() for _ in range(band_count)]
+        for i in range(band_count):
+            band = self.ds.GetRasterBand(i + 1)
+            if self.nodata is not None:
+                band.SetNoDataValue(self.nodata)
+            if i < len(band_names) and band_names[i]:
+                band.SetDescription(str(band_names[i]))
+        self._done = False
+
+    def write(self, band: int, w: Window, data: np.ndarray):
+        """Write one block of 1-based ``band``; float NaN (and inf) become nodata."""
+        if self.is_float:
+            data = np.asarray(data, dtype=self.dtype)
+            bad = ~np.isfinite(data)
+            valid = data[~bad]
+            if bad.any():
+                data = np.where(bad, self.dtype.type(self.nodata), data)
+        else:
+            data = np.asarray(data).astype(self.dtype, copy=False)
+            valid = data[data != self.nodata] if self.nodata is not None else data.ravel()
+        self.stats[band - 1].update(valid)
+        self.ds.GetRasterBand(band).WriteArray(data, w.xoff, w.yoff)
+
+    def flush(self):
+        self.ds.FlushCache()
+
+    def commit(self):
+        """Finish the file and move it onto the target path; returns the path."""
+        for i, st in enumerate(self.stats):
+            if st.count:
+                self.ds.GetRasterBand(i + 1).SetStatistics(st.minimum, st.maximum, st.mean, st.std)
+        self.ds.FlushCache()
+        self.ds = None
+        for stale in (self.path + ".aux.xml",):
+            if os.path.exists(stale):
+                os.remove(stale)
+        os.replace(self.tmp_path, self.path)
+        if os.path.exists(self.tmp_path + ".aux.xml"):
+            os.replace(self.tmp_path + ".aux.xml", self.path + ".aux.xml")
+        self._done = True
+        return self.path
+
+    def abort(self):
+        self.ds = None
+        self._remove_tmp()
+        self._done = True
+
+    def _remove_tmp(self):
+        for p in (self.tmp_path, self.tmp_path + ".aux.xml"):
+            if os.path.exists(p):
+                os.remove(p)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self._done:
+            self.abort()
+        return False
+
+
+@dataclass
+class Progress:
+    """Maps block progress of one pass onto [start, end] percent of the run; raises Canceled."""
+    feedback: object = None
+    start: float = 0.0
+    end: float = 100.0
+    total: int = 1
+    done: int = field(default=0)
+
+    def step(self):
+        self.done += 1
+        if self.feedback is None:
+            return
+        if self.feedback.isCanceled():
+            raise Canceled()
+        self.feedback.setProgress(self.start + (self.end - self.start) * self.done / max(self.total, 1))
+
+    def check(self):
+        if self.feedback is not None and self.feedback.isCanceled():
+            raise Canceled()
+
+
+def block_pass(grid: Grid, feedback=None, start=0.0, end=100.0, block_rows=DEFAULT_BLOCK_ROWS, block_cols=None):
+    """Yields the windows of one pass over ``grid``, reporting progress and honouring cancel."""
+    ws = list(windows(grid, block_rows, block_cols))
+    progress = Progress(feedback, start, end, len(ws))
+    progress.check()
+    for w in ws:
+        yield w
+        progress.step()

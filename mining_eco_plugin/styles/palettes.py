@@ -1,0 +1,46 @@
+"""Every palette of the plugin, as data: colour ramps for continuous outputs, class tables for
+classified ones. Styling code (``styles.qgis_styles``) reads these; nothing else defines colours.
+"""
+
+# Continuous ramps: (position 0..1, colour) stops, low value first.
+RAMPS = {
+    # red (bare, stressed) -> yellow -> green (dense vegetation / good ecology)
+    "ecology": [(0.0, "#a50026"), (0.25, "#f46d43"), (0.5, "#fee08b"), (0.75, "#a6d96a"), (1.0, "#006837")],
+    # dark blue (cool) -> yellow -> dark red (hot)
+    "temperature": [(0.0, "#313695"), (0.25, "#74add1"), (0.5, "#ffffbf"), (0.75, "#f46d43"), (1.0, "#a50026")],
+    # white-cream (low) -> brown (high salinity / dryness)
+    "salinity": [(0.0, "#ffffe5"), (0.25, "#fee391"), (0.5, "#fe9929"), (0.75, "#cc4c02"), (1.0, "#662506")],
+    # brown (dry) -> white -> blue (wet / water)
+    "moisture": [(0.0, "#8c510a"), (0.25, "#d8b365"), (0.5, "#f5f5f5"), (0.75, "#5ab4ac"), (1.0, "#01665e")],
+    "neutral": [(0.0, "#440154"), (0.25, "#3b528b"), (0.5, "#21918c"), (0.75, "#5ec962"), (1.0, "#fde725")],
+}
+
+# Which ramp each product uses (anything not listed: "neutral").
+PRODUCT_RAMP = {
+    "NDVI": "ecology", "DVI": "ecology", "RVI": "ecology", "EVI": "ecology", "ARVI": "ecology",
+    "RSEI": "ecology", "SRSI": "salinity",
+    "WET": "moisture", "WET_TM": "moisture", "WET_ETM": "moisture", "WET_OLI": "moisture",
+    "NDMI": "moisture", "MNDWI": "moisture",
+    "LST": "temperature",
+    "SI_BS": "salinity", "IBI": "salinity", "NDBSI": "salinity",
+    "SI_BR": "salinity", "SI_GR": "salinity", "SI1": "salinity", "SI2": "salinity", "SI3": "salinity",
+    "SI4": "salinity", "S1": "salinity", "S2": "salinity", "S3": "salinity", "S5": "salinity",
+    "S6": "salinity", "S8": "salinity", "S9": "salinity", "SSSI1": "salinity", "SSSI1_RN": "salinity",
+    "SSSI2": "salinity", "SSSI2_RN": "salinity", "NDSI": "salinity", "CRSI": "salinity",
+    "SAI": "salinity", "TRSI": "salinity", "SBCI": "salinity", "GOSI": "salinity",
+}
+
+# Classified outputs: (value, label, colour), worst first.
+CLASSES = {
+    "rsei_grade": [
+        (1, "Worst (0-0.2)", "#d7191c"),
+        (2, "Poor (0.2-0.4)", "#fdae61"),
+        (3, "Moderate (0.4-0.6)", "#ffffbf"),
+        (4, "Good (0.6-0.8)", "#a6d96a"),
+        (5, "Excellent (0.8-1)", "#1a9641"),
+    ],
+}
+
+
+def ramp_for(product: str) -> str:
+    return PRODUCT_RAMP.get(product.upper(), "neutral")
