@@ -22,6 +22,7 @@ gdal.UseExceptions()
 # Blocks are strips of whole tile rows: aligned with the 256 x 256 output tiles, a few MB per band.
 TILE = 256
 DEFAULT_BLOCK_ROWS = 256
+DEFAULT_BLOCK_COLS = None   # None = whole width
 # GDAL's block cache is process wide; a full-scene pass must not let it grow to GBs.
 MAX_GDAL_CACHE = 256 * 1024 * 1024
 
@@ -149,9 +150,10 @@ class Window:
         return self.ysize, self.xsize
 
 
-def windows(grid: Grid, block_rows: int = DEFAULT_BLOCK_ROWS, block_cols: int | None = None):
-    """Windows covering the grid, row-major. Whole-width strips by default (aligned with tiles)."""
-    block_cols = block_cols or grid.width
+def windows(grid: Grid, block_rows: int | None = None, block_cols: int | None = None):
+    """Windows covering the grid, row-major. Whole-width strips of DEFAULT_BLOCK_ROWS rows by default."""
+    block_rows = block_rows or DEFAULT_BLOCK_ROWS
+    block_cols = block_cols or DEFAULT_BLOCK_COLS or grid.width
     for yoff in range(0, grid.height, block_rows):
         for xoff in range(0, grid.width, block_cols):
             yield Window(xoff, yoff, min(block_cols, grid.width - xoff), min(block_rows, grid.height - yoff))
@@ -322,7 +324,11 @@ class GeoTiffWriter:
         self.nodata = FLOAT_NODATA if (nodata is None and self.is_float) else nodata
         self.grid = grid
         folder = os.path.dirname(self.path)
-        fd, self.tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part.tif", dir=folder)
+        try:
+            fd, self.tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part.tif",
+                                                 dir=folder)
+        except OSError as err:
+            raise RasterError(f"{label}: cannot write into {folder} ({err.strerror}). Choose a writable folder.") from None
         os.close(fd)
         opts = ["TILED=YES", f"BLOCKXSIZE={TILE}", f"BLOCKYSIZE={TILE}", "COMPRESS=DEFLATE", "ZLEVEL=1",
                 "PREDICTOR=2" if not self.is_float else "PREDICTOR=1", "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS"]
@@ -418,7 +424,7 @@ class Progress:
             raise Canceled()
 
 
-def block_pass(grid: Grid, feedback=None, start=0.0, end=100.0, block_rows=DEFAULT_BLOCK_ROWS, block_cols=None):
+def block_pass(grid: Grid, feedback=None, start=0.0, end=100.0, block_rows=None, block_cols=None):
     """Yields the windows of one pass over ``grid``, reporting progress and honouring cancel."""
     ws = list(windows(grid, block_rows, block_cols))
     progress = Progress(feedback, start, end, len(ws))
