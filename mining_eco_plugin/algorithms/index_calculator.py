@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import ExitStack
 
 from qgis.core import (
     QgsProcessingOutputMultipleLayers,
@@ -94,24 +95,22 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
         with RasterStack(scene.stack_refs(roles), resampling=resampling) as probe:
             grid = probe.grid
         writers, outputs, single = [], [], []
-        try:
+        with ExitStack() as cleanup:  # an error or cancel deletes every temporary file
             if out_path:
-                multi = GeoTiffWriter(out_path, grid, len(products), band_names=products, label="OUTPUT")
+                multi = cleanup.enter_context(GeoTiffWriter(out_path, grid, len(products), band_names=products,
+                                                            label="OUTPUT"))
                 writers.append(multi)
                 outputs += [(multi, i + 1, src) for i, src in enumerate(sources)]
             if folder:
                 os.makedirs(folder, exist_ok=True)
                 for name, src in zip(products, sources):
-                    wr = GeoTiffWriter(os.path.join(folder, f"{name}.tif"), grid, 1, band_names=[name],
-                                       label="OUTPUT_FOLDER")
+                    wr = cleanup.enter_context(GeoTiffWriter(os.path.join(folder, f"{name}.tif"), grid, 1,
+                                                             band_names=[name], label="OUTPUT_FOLDER"))
                     writers.append(wr)
                     single.append((wr, name))
                     outputs.append((wr, 1, src))
             self.compute_products(scene, keys, exprs, outputs, feedback, 0, 95, resampling)
             paths = [w.commit() for w in writers]
-        finally:
-            for w in writers:
-                w.__exit__(None, None, None)
         results = {"OUTPUT": None, "OUTPUT_FOLDER": folder or None, "INDEX_FILES": []}
         if out_path:
             stats = writers[0].stats[0]

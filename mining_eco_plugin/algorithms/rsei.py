@@ -106,16 +106,22 @@ class RseiBase(SceneAlgorithm):
         minmax = core.RunningMinMax(k)
         sampler = core.SampleCollector(k, grid.width, core.sample_probability(grid.width * grid.height, target), seed)
         water_px = 0
+        finite = np.zeros(k, dtype=np.int64)
         for w in block_pass(grid, feedback, 0, 35):
             comps, water = read(w)
             water_px += int(np.count_nonzero(water)) if water is not None else 0
-            valid = np.isfinite(comps).all(axis=2)
+            ok = np.isfinite(comps)
+            finite += ok.reshape(-1, k).sum(axis=0)
+            valid = ok.all(axis=2)
             minmax.update(comps[valid])
             sampler.add(w.yoff, w.xoff, np.where(valid[..., None], comps, np.nan))
+        for i in np.flatnonzero(finite == 0):
+            raise RasterError(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
+                              f"{self.component_inputs[i]} is all nodata (or masked as cloud / water). "
+                              "Check the input, its nodata value, the cloud mask and the MNDWI threshold.")
         if not minmax.count.all():
-            empty = [self.component_label(i) for i in range(k) if minmax.count[i] == 0]
-            raise RasterError(f"no valid pixel for {', '.join(empty)} (all nodata, masked or water). Check the inputs, "
-                              "the cloud mask and the MNDWI threshold.")
+            raise RasterError("no pixel has all four components valid (after the cloud and water masks). "
+                              "Check that the inputs overlap and the MNDWI threshold.")
         sample = sampler.array()
         lo, hi = core.normalisation_bounds(minmax, sample, clip)
         result = core.pca(core.normalise(sample, lo, hi))
@@ -182,9 +188,6 @@ class RseiBase(SceneAlgorithm):
             outputs["OUTPUT_REPORT"] = self.write_report(report_path, result, table, grade_rows, hist)
         feedback.setProgress(100)
         return outputs
-
-    def component_label(self, i):
-        return COMPONENT_PARAMS[i][2]
 
     @staticmethod
     def table_rows(result, lo, hi, means, mean_rsei, grade_rows, n_valid, water_px):
@@ -273,6 +276,8 @@ class RseiAlgorithm(RseiBase):
             roles = roles + ("T",)
         scene = resolve_scene(self, parameters, context, roles)
         stack = RasterStack(scene.stack_refs(roles), resampling=resampling_choice(self, parameters, context))
+        self.component_inputs = [", ".join(scene.refs[r].describe() for r in product_bands([n], scene.radiometry.mode))
+                                 for n in core.COMPONENTS]
 
         def read(w):
             raw = {r: stack.read(r, w) for r in roles}
@@ -318,6 +323,7 @@ class RseiFromComponentsAlgorithm(RseiBase):
             refs[key] = BandRef(layer.source().split("|")[0], band, pid)
         threshold = self.parameterAsDouble(parameters, "MNDWI_THRESHOLD", context)
         stack = RasterStack(refs)
+        self.component_inputs = [refs[n].describe() for n in core.COMPONENTS]
 
         def read(w):
             comps = np.stack([stack.read(n, w) for n in core.COMPONENTS], axis=2)
