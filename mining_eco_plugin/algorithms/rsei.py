@@ -50,12 +50,25 @@ TABLE_FIELDS = (("section", QVariant.String), ("name", QVariant.String), ("value
                 ("percent", QVariant.Double))
 
 
+def mask_water(comps, mndwi, threshold):
+    """Set the components of water pixels (MNDWI > threshold) to NaN in place; the water mask or None."""
+    if mndwi is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        water = mndwi > threshold
+    comps[water] = np.nan
+    return water
+
+
 class RseiBase(SceneAlgorithm):
     GROUP = "ecology"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
 
     def add_common_parameters(self):
+        self.add(QgsProcessingParameterNumber("MNDWI_THRESHOLD", "MNDWI water threshold",
+                                              QgsProcessingParameterNumber.Double, defaultValue=0.0),
+                 "Pixels with MNDWI = (G - SWIR1)/(G + SWIR1) above this value are water and left out.")
         self.add(QgsProcessingParameterNumber("CLIP_PERCENT", "Percentile clipping for normalisation (%)",
                                               QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
                                               maxValue=10.0),
@@ -262,9 +275,6 @@ class RseiAlgorithm(RseiBase):
         add_lst_parameters(self)
         self.add(QgsProcessingParameterBoolean("WATER_MASK", "Mask water (MNDWI)", defaultValue=True),
                  "Exclude water pixels (MNDWI above the threshold) before normalisation and PCA.")
-        self.add(QgsProcessingParameterNumber("MNDWI_THRESHOLD", "MNDWI water threshold",
-                                              QgsProcessingParameterNumber.Double, defaultValue=0.0),
-                 "Pixels with MNDWI = (G - SWIR1)/(G + SWIR1) above this value are water.")
         self.add_common_parameters()
 
     def component_source(self, parameters, context):
@@ -272,8 +282,6 @@ class RseiAlgorithm(RseiBase):
         threshold = self.parameterAsDouble(parameters, "MNDWI_THRESHOLD", context)
         names = list(core.COMPONENTS) + (["MNDWI"] if water else [])
         roles = product_bands(names, radiometry_mode(self, parameters, context))
-        if "T" not in roles:
-            roles = roles + ("T",)
         scene = resolve_scene(self, parameters, context, roles)
         stack = RasterStack(scene.stack_refs(roles), resampling=resampling_choice(self, parameters, context))
         self.component_inputs = [", ".join(scene.refs[r].describe() for r in product_bands([n], scene.radiometry.mode))
@@ -283,12 +291,7 @@ class RseiAlgorithm(RseiBase):
             raw = {r: stack.read(r, w) for r in roles}
             block = BlockProducts(raw, scene.radiometry, stack.read_raw("QA", w) if scene.qa else None)
             comps = np.stack([block.get(n) for n in core.COMPONENTS], axis=2)
-            mask = None
-            if water:
-                with np.errstate(invalid="ignore"):
-                    mask = block.index("MNDWI") > threshold
-                comps[mask] = np.nan
-            return comps, mask
+            return comps, mask_water(comps, block.index("MNDWI") if water else None, threshold)
         return stack, read
 
 
@@ -306,9 +309,6 @@ class RseiFromComponentsAlgorithm(RseiBase):
                  "Optional: pixels with MNDWI above the threshold are water and left out.")
         self.add(QgsProcessingParameterBand("MNDWI_BAND", "MNDWI band", 1, "MNDWI", optional=True),
                  "Band of MNDWI that holds the index.")
-        self.add(QgsProcessingParameterNumber("MNDWI_THRESHOLD", "MNDWI water threshold",
-                                              QgsProcessingParameterNumber.Double, defaultValue=0.0),
-                 "Pixels with MNDWI above this value are water.")
         self.add_common_parameters()
 
     def component_source(self, parameters, context):
@@ -327,10 +327,5 @@ class RseiFromComponentsAlgorithm(RseiBase):
 
         def read(w):
             comps = np.stack([stack.read(n, w) for n in core.COMPONENTS], axis=2)
-            mask = None
-            if "MNDWI" in refs:
-                with np.errstate(invalid="ignore"):
-                    mask = stack.read("MNDWI", w) > threshold
-                comps[mask] = np.nan
-            return comps, mask
+            return comps, mask_water(comps, stack.read("MNDWI", w) if "MNDWI" in refs else None, threshold)
         return stack, read
