@@ -418,6 +418,10 @@ class Progress:
         if self.feedback.isCanceled():
             raise Canceled()
         self.feedback.setProgress(self.start + (self.end - self.start) * self.done / max(self.total, 1))
+        # a cancel requested while the progress was reported (e.g. from a progressChanged slot, or
+        # during the last block of a pass) must still stop the run before any output is committed
+        if self.feedback.isCanceled():
+            raise Canceled()
 
     def check(self):
         if self.feedback is not None and self.feedback.isCanceled():

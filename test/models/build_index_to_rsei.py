@@ -1,0 +1,142 @@
+"""Build test/models/index_to_rsei.model3 with PyQGIS (the same model the Graphical Modeler would save).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python test/models/build_index_to_rsei.py [output.model3]
+
+The model chains three Mining Eco algorithms:
+
+* ``indices``  miningeco:spectralindices: NDVI, WET, NDBSI, MNDWI in one 4-band raster
+* ``lst``      miningeco:lst: land surface temperature (deg C)
+* ``rsei``     miningeco:rseicomponents: GREENNESS = indices band 1, WETNESS = band 2, DRYNESS = band 3,
+               HEAT = lst, MNDWI = indices band 4 (water mask)
+
+Model inputs: SENSOR, RADIOMETRY, MTL_FILE and the band layers BLUE ... THERMAL. Model outputs: the RSEI
+raster, the grades, the statistics table and the HTML report (parameters ``rsei:RSEI``,
+``rsei:RSEI_GRADES``, ``rsei:RSEI_TABLE``, ``rsei:RSEI_REPORT`` on the command line).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODEL_PATH = os.path.join(HERE, "index_to_rsei.model3")
+BAND_ROLES = (("BLUE", "Blue band"), ("GREEN", "Green band"), ("RED", "Red band"), ("NIR", "Near-infrared band"),
+              ("SWIR1", "Shortwave-infrared 1 band"), ("SWIR2", "Shortwave-infrared 2 band"),
+              ("THERMAL", "Thermal band"))
+INDEX_KEYS = ("NDVI", "WET", "NDBSI", "MNDWI")   # bands 1..4 of the indices output
+
+
+def build_model():
+    """The model as a QgsProcessingModelAlgorithm (needs the miningeco provider registered)."""
+    from qgis.core import (
+        QgsApplication,
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource as Source,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterEnum,
+        QgsProcessingParameterFile,
+        QgsProcessingParameterRasterLayer,
+    )
+    from qgis.PyQt.QtCore import QPointF
+
+    registry = QgsApplication.processingRegistry()
+    indices_alg = registry.algorithmById("miningeco:spectralindices")
+    if indices_alg is None:
+        raise RuntimeError("the miningeco provider is not registered")
+    options = indices_alg.parameterDefinition("INDICES").options()
+    index_values = [next(i for i, o in enumerate(options) if o.split(":")[0] == key) for key in INDEX_KEYS]
+
+    model = QgsProcessingModelAlgorithm("Index to RSEI", "Mining Eco models", "miningeco_models")
+    model.setHelpContent({
+        "ALG_DESC": "Spectral indices (NDVI, WET, NDBSI, MNDWI) and LST of a Landsat scene, then RSEI from the "
+                    "component rasters (water masked with MNDWI > 0).",
+        "ALG_CREATOR": "Mining Eco",
+    })
+
+    def add_param(definition, y):
+        component = QgsProcessingModelParameter(definition.name())
+        component.setPosition(QPointF(120, y))
+        model.addModelParameter(definition, component)
+
+    sensor = indices_alg.parameterDefinition("SENSOR")
+    radiometry = indices_alg.parameterDefinition("RADIOMETRY")
+    add_param(QgsProcessingParameterEnum("SENSOR", "Sensor", sensor.options(), defaultValue=2), 40)
+    add_param(QgsProcessingParameterEnum("RADIOMETRY", "Input product / radiometry", radiometry.options(),
+                                         defaultValue=1), 90)
+    add_param(QgsProcessingParameterFile("MTL_FILE", "Landsat MTL metadata file (*_MTL.txt)", extension="txt",
+                                         optional=True), 140)
+    for i, (role, label) in enumerate(BAND_ROLES):
+        add_param(QgsProcessingParameterRasterLayer(role, label), 190 + 50 * i)
+
+    def set_sources(child, sources):
+        # one addParameterSources call per parameter (setParameterSources with a dict crashes PyQGIS 3.22)
+        for name, value in sources.items():
+            child.addParameterSources(name, value)
+
+    scene = {name: [Source.fromModelParameter(name)] for name in ("SENSOR", "RADIOMETRY", "MTL_FILE")}
+
+    indices = QgsProcessingModelChildAlgorithm("miningeco:spectralindices")
+    indices.setChildId("indices")
+    indices.setDescription("Spectral indices NDVI, WET, NDBSI, MNDWI")
+    set_sources(indices, dict(scene, INDICES=[Source.fromStaticValue(index_values)],
+                              **{role: [Source.fromModelParameter(role)] for role, _ in BAND_ROLES
+                                 if role != "THERMAL"}))
+    indices.setPosition(QPointF(480, 160))
+    model.addChildAlgorithm(indices)
+
+    lst = QgsProcessingModelChildAlgorithm("miningeco:lst")
+    lst.setChildId("lst")
+    lst.setDescription("Land surface temperature")
+    set_sources(lst, dict(scene, **{role: [Source.fromModelParameter(role)] for role in ("RED", "NIR", "THERMAL")}))
+    lst.setPosition(QPointF(480, 360))
+    model.addChildAlgorithm(lst)
+
+    rsei = QgsProcessingModelChildAlgorithm("miningeco:rseicomponents")
+    rsei.setChildId("rsei")
+    rsei.setDescription("RSEI from the component rasters")
+    set_sources(rsei, {
+        "GREENNESS": [Source.fromChildOutput("indices", "OUTPUT")], "GREENNESS_BAND": [Source.fromStaticValue(1)],
+        "WETNESS": [Source.fromChildOutput("indices", "OUTPUT")], "WETNESS_BAND": [Source.fromStaticValue(2)],
+        "DRYNESS": [Source.fromChildOutput("indices", "OUTPUT")], "DRYNESS_BAND": [Source.fromStaticValue(3)],
+        "HEAT": [Source.fromChildOutput("lst", "OUTPUT")], "HEAT_BAND": [Source.fromStaticValue(1)],
+        "MNDWI": [Source.fromChildOutput("indices", "OUTPUT")], "MNDWI_BAND": [Source.fromStaticValue(4)],
+    })
+    outputs = {}
+    for name, child_output, description in (("RSEI", "OUTPUT", "RSEI"), ("RSEI_GRADES", "OUTPUT_GRADES", "RSEI grades"),
+                                            ("RSEI_TABLE", "OUTPUT_TABLE", "RSEI statistics"),
+                                            ("RSEI_REPORT", "OUTPUT_REPORT", "RSEI report")):
+        out = QgsProcessingModelOutput(name, description)
+        out.setChildId("rsei")
+        out.setChildOutputName(child_output)
+        out.setMandatory(name in ("RSEI", "RSEI_GRADES"))
+        outputs[name] = out
+    rsei.setModelOutputs(outputs)
+    rsei.setPosition(QPointF(820, 260))
+    model.addChildAlgorithm(rsei)
+    model.updateDestinationParameters()
+    return model
+
+
+def main(path=MODEL_PATH):
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from qgis.core import QgsApplication
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    from mining_eco_plugin.provider import MiningEcoProvider
+    provider = MiningEcoProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    model = build_model()
+    if not model.toFile(path):
+        raise SystemExit(f"cannot write {path}")
+    print(path)
+    del model
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
