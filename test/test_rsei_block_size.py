@@ -4,7 +4,7 @@ import numpy as np
 import processing
 from osgeo import gdal
 
-from conftest import L8
+from paths import L8
 from mining_eco_plugin.raster import engine
 
 BANDS = {"BLUE": 2, "GREEN": 3, "RED": 4, "NIR": 5, "SWIR1": 6, "SWIR2": 7, "THERMAL": 10}

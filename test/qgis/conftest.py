@@ -1,7 +1,6 @@
 """Fixtures of the QGIS-level tests: cached algorithm runs and a headless qgis_process set-up."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,22 +12,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import util  # noqa: E402  (test/qgis/util.py: the independent reference computations)
 
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"   # Debian's qgis_process wrapper passes an option 3.22 rejects
-
-
-def _reexport_root_constants():
-    """pytest imports every conftest.py without a package as the module "conftest", the last one winning;
-    test modules elsewhere do ``from conftest import L8``. So offer the constants of test/conftest.py here
-    too (a private copy of that module is loaded; its fixtures are not registered from here)."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conftest.py")
-    spec = importlib.util.spec_from_file_location("_mining_eco_root_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name, value in vars(module).items():
-        if name.isupper() and name not in globals():
-            globals()[name] = value
-
-
-_reexport_root_constants()
 
 
 @pytest.fixture(scope="session")

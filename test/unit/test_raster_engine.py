@@ -12,7 +12,7 @@ from mining_eco_plugin.raster import engine
 from mining_eco_plugin.raster.engine import (BandRef, Canceled, GeoTiffWriter, Grid, RasterError, RasterStack,
                                              Window, block_pass, windows)
 
-from conftest import L8
+from paths import L8
 
 L8_BANDS = {"B": "2", "G": "3", "R": "4", "NIR": "5", "SWIR1": "6", "SWIR2": "7", "T": "10"}
 

@@ -17,7 +17,7 @@ from osgeo import gdal
 
 from mining_eco_plugin.core import radiometry as rad
 from mining_eco_plugin.core.radiometry import MtlError
-from mining_eco_plugin.core.sensors import (ROLES, SENSORS, Sensor, band_role_from_name,
+from mining_eco_plugin.core.sensors import (ROLES, SENSORS, band_role_from_name,
                                             sensor_for_spacecraft)
 
 pytestmark = pytest.mark.filterwarnings("error")   # any RuntimeWarning fails a test
