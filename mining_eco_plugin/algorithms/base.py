@@ -10,13 +10,21 @@ from __future__ import annotations
 import os
 
 from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterDefinition,
+    QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
 from ..raster.engine import Canceled
+
+_FIELD_TYPES = {str: QVariant.String, float: QVariant.Double, int: QVariant.LongLong, bool: QVariant.Bool}
 
 GROUPS = {
     "indices": "Indices",
@@ -105,3 +113,19 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
 
     def run_tool(self, parameters, context, feedback):
         raise NotImplementedError
+
+    # -- outputs -----------------------------------------------------------------------------
+    def write_table(self, parameters, name, context, columns, rows):
+        """Write ``rows`` (sequences matching ``columns`` = [(field name, str|float|int|bool)]) to the
+        table sink parameter ``name`` (a geometry-less layer that the Modeler can chain); its id or None."""
+        fields = QgsFields()
+        for field, kind in columns:
+            fields.append(QgsField(field, _FIELD_TYPES[kind]))
+        sink, dest = self.parameterAsSink(parameters, name, context, fields, QgsWkbTypes.NoGeometry)
+        if sink is None:
+            return None
+        for row in rows:
+            feature = QgsFeature(fields)
+            feature.setAttributes([None if v is None else kind(v) for v, (_f, kind) in zip(row, columns)])
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return dest

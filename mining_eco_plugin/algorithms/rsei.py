@@ -6,11 +6,7 @@ import tempfile
 
 import numpy as np
 from qgis.core import (
-    QgsFeature,
     QgsProcessing,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsProcessingException,
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
@@ -19,9 +15,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core import rsei as core
 from ..core.scene import BlockProducts, product_bands
@@ -46,8 +40,7 @@ SUMMARY = ("Remote sensing ecological index (Xu 2013) as in the ningdong study, 
            "Statistics do not depend on the block size; memory stays bounded on full scenes.")
 SOURCE = ("Xu H. (2013) Acta Ecologica Sinica 33(24); ningdong seed section 3.1 eqs. 2-13, grades section 4.1; "
           "WET: Crist 1985 / Huang 2002 / Baig 2014; MNDWI: Xu 2006.")
-TABLE_FIELDS = (("section", QVariant.String), ("name", QVariant.String), ("value", QVariant.Double),
-                ("percent", QVariant.Double))
+TABLE_FIELDS = (("section", str), ("name", str), ("value", float), ("percent", float))
 
 
 def mask_water(comps, mndwi, threshold):
@@ -196,7 +189,7 @@ class RseiBase(SceneAlgorithm):
         style_output(grades_path, RasterStyle("classes", classes="rsei_grade"), context, "RSEI grades")
         outputs = {"OUTPUT": rsei_path, "OUTPUT_GRADES": grades_path, "PC1_SHARE": share,
                    "MEAN_RSEI": rsei_sum / max(n_valid, 1)}
-        outputs["OUTPUT_TABLE"] = self.write_table(parameters, context, table)
+        outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, table)
         if report_path:
             outputs["OUTPUT_REPORT"] = self.write_report(report_path, result, table, grade_rows, hist)
         feedback.setProgress(100)
@@ -220,18 +213,6 @@ class RseiBase(SceneAlgorithm):
         rows += [("grade area km2", r["label"], float(r["area_km2"]), float(r["percent"])) for r in grade_rows]
         return rows
 
-    def write_table(self, parameters, context, rows):
-        fields = QgsFields()
-        for name, kind in TABLE_FIELDS:
-            fields.append(QgsField(name, kind))
-        sink, dest = self.parameterAsSink(parameters, "OUTPUT_TABLE", context, fields, QgsWkbTypes.NoGeometry)
-        if sink is None:
-            return None
-        for row in rows:
-            f = QgsFeature(fields)
-            f.setAttributes([row[0], row[1], row[2], row[3]])
-            sink.addFeature(f, QgsFeatureSink.FastInsert)
-        return dest
 
     @staticmethod
     def write_report(path, result, table, grade_rows, hist):

@@ -225,6 +225,15 @@ class RasterStack:
     def description(self, key):
         return self._band(key).GetDescription()
 
+    def require_integer(self, key):
+        """RasterError unless band ``key`` holds integer codes (a class / category raster)."""
+        band = self._band(key)
+        if band.DataType in (gdal.GDT_Float32, gdal.GDT_Float64, gdal.GDT_CFloat32, gdal.GDT_CFloat64):
+            r = self.refs[key]
+            raise RasterError(f"{r.describe()} holds floating-point values ({gdal.GetDataTypeName(band.DataType)}), "
+                              "but a class raster of integer codes is needed. Reclassify it to integer classes "
+                              "first (e.g. with the RSEI grades output or r.reclass).")
+
     def read_raw(self, key, w: Window) -> np.ndarray:
         """The block in the band's own data type (for QA bit fields)."""
         return self._band(key).ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
@@ -237,6 +246,17 @@ class RasterStack:
         if nd is not None and not math.isnan(nd):
             arr[arr == np.float32(nd)] = np.nan
         return arr
+
+    def read_padded(self, key, w: Window, pad: int) -> np.ndarray:
+        """Window ``w`` grown by ``pad`` pixels on every side (for moving windows), float32 with
+        NaN for nodata and for the part outside the raster; shape (ysize + 2 pad, xsize + 2 pad)."""
+        g = self.grid
+        x0, y0 = max(w.xoff - pad, 0), max(w.yoff - pad, 0)
+        x1, y1 = min(w.xoff + w.xsize + pad, g.width), min(w.yoff + w.ysize + pad, g.height)
+        out = np.full((w.ysize + 2 * pad, w.xsize + 2 * pad), np.nan, dtype=np.float32)
+        oy, ox = y0 - (w.yoff - pad), x0 - (w.xoff - pad)
+        out[oy:oy + y1 - y0, ox:ox + x1 - x0] = self.read(key, Window(x0, y0, x1 - x0, y1 - y0))
+        return out
 
     def close(self):
         self._datasets.clear()

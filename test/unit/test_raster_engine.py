@@ -184,3 +184,23 @@ def test_engine_bounds_the_gdal_cache():
     gdal.SetCacheMax(2 * 1024 ** 3)
     engine._bound_gdal_cache()
     assert gdal.GetCacheMax() <= engine.MAX_GDAL_CACHE
+
+
+def test_padded_read_equals_a_nan_padded_whole_read(tmp_path):
+    data = np.arange(11 * 13, dtype=np.float32).reshape(11, 13)
+    path = make_raster(tmp_path / "a.tif", data)
+    padded_whole = np.pad(data, 2, constant_values=np.nan)
+    with RasterStack({"A": BandRef(path)}) as st:
+        for w in windows(st.grid, 4, 5):
+            block = st.read_padded("A", w, 2)
+            expected = padded_whole[w.yoff:w.yoff + w.ysize + 4, w.xoff:w.xoff + w.xsize + 4]
+            np.testing.assert_array_equal(block, expected)
+
+
+def test_float_class_raster_is_refused(tmp_path):
+    path = make_raster(tmp_path / "f.tif", np.ones((3, 3), np.float32))
+    ok = make_raster(tmp_path / "i.tif", np.ones((3, 3), np.float32), dtype=gdal.GDT_Byte)
+    with RasterStack({"LANDUSE": BandRef(path, 1, "LANDUSE"), "B": BandRef(ok)}) as st:
+        st.require_integer("B")
+        with pytest.raises(RasterError, match="LANDUSE.*floating-point"):
+            st.require_integer("LANDUSE")
