@@ -7,6 +7,8 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithms.index_calculator import SpectralIndexAlgorithm
 from .algorithms.lst import LandSurfaceTemperatureAlgorithm
 from .algorithms.rsei import RseiAlgorithm, RseiFromComponentsAlgorithm
+from .algorithms.class_areas import ClassAreasAlgorithm
+from .algorithms.transfer_matrix import TransferMatrixAlgorithm
 
 ALGORITHMS = (
     # Indices
@@ -15,6 +17,9 @@ ALGORITHMS = (
     # Ecology
     RseiAlgorithm,
     RseiFromComponentsAlgorithm,
+    # Change
+    TransferMatrixAlgorithm,
+    ClassAreasAlgorithm,
 )
 
 

@@ -44,3 +44,19 @@ CLASSES = {
 
 def ramp_for(product: str) -> str:
     return PRODUCT_RAMP.get(product.upper(), "neutral")
+
+
+# --- group "change": transfer matrix (miningeco:transfermatrix) ---------------------------------
+# Change map (codes from * 10^k + to): unchanged transitions grey; a changed pixel takes the colour
+# of the class it changed TO (qualitative list below, cycled by the class's position), mixed with
+# white by up to TRANSITION_MAX_LIGHTEN for later "from" classes so that the arrivals into one class
+# stay distinguishable.
+TRANSITION_UNCHANGED = "#c8c8c8"
+TRANSITION_MAX_LIGHTEN = 0.55
+QUALITATIVE = [
+    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#1b9e77",
+    "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#b8a000", "#17becf",
+]
+# Transfer-matrix heatmap (PNG): ramp of the off-diagonal (transferred) cells; the diagonal
+# (unchanged) cells are drawn in TRANSITION_UNCHANGED.
+HEATMAP_RAMP = [(0.0, "#fff7ec"), (0.35, "#fdbb84"), (0.7, "#e34a33"), (1.0, "#7f0000")]

@@ -1,0 +1,154 @@
+"""Build test/models/rsei_transfer.model3 with PyQGIS (the same model the Graphical Modeler would save).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python test/models/build_rsei_transfer.py [output.model3]
+
+The model chains three Mining Eco algorithms:
+
+* ``rsei1``     miningeco:rsei on the date-1 scene (bands DATE1_BLUE ... DATE1_THERMAL, DATE1_SENSOR, DATE1_MTL)
+* ``rsei2``     miningeco:rsei on the date-2 scene (DATE2_...)
+* ``transfer``  miningeco:transfermatrix: DATE1 = rsei1 grades, DATE2 = rsei2 grades, class names
+                1=Worst,2=Poor,3=Moderate,4=Good,5=Excellent (static: the RSEI grades are fixed; a model
+                parameter's default is not applied by qgis_process 3.22 when the parameter is left out),
+                areas in km2
+
+Both scenes share RADIOMETRY (1 = Level-1 DN with the MTL file; give every model parameter on the command
+line: qgis_process 3.22 does not fill in a left-out model parameter's default). Model outputs, on the command
+line: ``rsei1:DATE1_GRADES``, ``rsei2:DATE2_GRADES`` (the two grade rasters, mandatory), ``transfer:MATRIX``
+(the matrix table, mandatory), ``transfer:CHANGE`` (change raster from * 10 + to), ``transfer:LEGEND`` and
+``transfer:HEATMAP`` (PNG). Example (Landsat 7 2001 -> Landsat 8 2013, test/data/marburg)::
+
+    qgis_process.bin run test/models/rsei_transfer.model3 -- RADIOMETRY=1 \\
+      DATE1_SENSOR=1 DATE1_MTL=${L7}_MTL.txt DATE1_BLUE=${L7}_B1.TIF ... DATE1_THERMAL=${L7}_B6_VCID_1.TIF \\
+      DATE2_SENSOR=2 DATE2_MTL=${L8}_MTL.txt DATE2_BLUE=${L8}_B2.TIF ... DATE2_THERMAL=${L8}_B10.TIF \\
+      rsei1:DATE1_GRADES=/tmp/g1.tif rsei2:DATE2_GRADES=/tmp/g2.tif \\
+      transfer:MATRIX=/tmp/matrix.csv transfer:CHANGE=/tmp/change.tif
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODEL_PATH = os.path.join(HERE, "rsei_transfer.model3")
+BAND_ROLES = (("BLUE", "Blue band"), ("GREEN", "Green band"), ("RED", "Red band"), ("NIR", "Near-infrared band"),
+              ("SWIR1", "Shortwave-infrared 1 band"), ("SWIR2", "Shortwave-infrared 2 band"),
+              ("THERMAL", "Thermal band"))
+DATES = (("DATE1", "rsei1", "date 1", 1), ("DATE2", "rsei2", "date 2", 2))   # prefix, child id, label, default sensor
+GRADE_NAMES = "1=Worst,2=Poor,3=Moderate,4=Good,5=Excellent"
+
+
+def build_model():
+    """The model as a QgsProcessingModelAlgorithm (needs the miningeco provider registered)."""
+    from qgis.core import (
+        QgsApplication,
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource as Source,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterEnum,
+        QgsProcessingParameterFile,
+        QgsProcessingParameterRasterLayer,
+    )
+    from qgis.PyQt.QtCore import QPointF
+
+    registry = QgsApplication.processingRegistry()
+    rsei_alg = registry.algorithmById("miningeco:rsei")
+    if rsei_alg is None or registry.algorithmById("miningeco:transfermatrix") is None:
+        raise RuntimeError("the miningeco provider is not registered")
+
+    model = QgsProcessingModelAlgorithm("RSEI transfer between two dates", "Mining Eco models", "miningeco_models")
+    model.setHelpContent({
+        "ALG_DESC": "RSEI of two Landsat scenes of the same grid (miningeco:rsei, five grades each), then the "
+                    "transfer matrix of the grades from date 1 to date 2 (miningeco:transfermatrix): matrix in km2, "
+                    "change raster (from * 10 + to), legend and heatmap.",
+        "ALG_CREATOR": "Mining Eco",
+    })
+
+    def add_param(definition, x, y):
+        component = QgsProcessingModelParameter(definition.name())
+        component.setPosition(QPointF(x, y))
+        model.addModelParameter(definition, component)
+
+    def set_sources(child, sources):
+        # one addParameterSources call per parameter (setParameterSources with a dict crashes PyQGIS 3.22)
+        for name, value in sources.items():
+            child.addParameterSources(name, value)
+
+    radiometry = rsei_alg.parameterDefinition("RADIOMETRY")
+    sensors = rsei_alg.parameterDefinition("SENSOR").options()
+    add_param(QgsProcessingParameterEnum("RADIOMETRY", "Input product / radiometry (both dates)",
+                                         radiometry.options(), defaultValue=1), 120, 30)
+    for d, (prefix, child_id, label, sensor) in enumerate(DATES):
+        x, y0 = 120 + 380 * d, 140
+        add_param(QgsProcessingParameterEnum(f"{prefix}_SENSOR", f"Sensor, {label}", sensors, defaultValue=sensor),
+                  x, y0)
+        add_param(QgsProcessingParameterFile(f"{prefix}_MTL", f"Landsat MTL file (*_MTL.txt), {label}",
+                                             extension="txt", optional=True), x, y0 + 50)
+        for i, (role, text) in enumerate(BAND_ROLES):
+            add_param(QgsProcessingParameterRasterLayer(f"{prefix}_{role}", f"{text}, {label}"), x, y0 + 100 + 50 * i)
+
+        rsei = QgsProcessingModelChildAlgorithm("miningeco:rsei")
+        rsei.setChildId(child_id)
+        rsei.setDescription(f"RSEI, {label}")
+        sources = {"SENSOR": [Source.fromModelParameter(f"{prefix}_SENSOR")],
+                   "RADIOMETRY": [Source.fromModelParameter("RADIOMETRY")],
+                   "MTL_FILE": [Source.fromModelParameter(f"{prefix}_MTL")]}
+        sources.update({role: [Source.fromModelParameter(f"{prefix}_{role}")] for role, _ in BAND_ROLES})
+        set_sources(rsei, sources)
+        out = QgsProcessingModelOutput(f"{prefix}_GRADES", f"RSEI grades, {label}")
+        out.setChildId(child_id)
+        out.setChildOutputName("OUTPUT_GRADES")
+        out.setMandatory(True)      # the rsei child's grades output is not optional: a model output must name it
+        rsei.setModelOutputs({f"{prefix}_GRADES": out})
+        rsei.setPosition(QPointF(x + 200, 560))
+        model.addChildAlgorithm(rsei)
+
+    transfer = QgsProcessingModelChildAlgorithm("miningeco:transfermatrix")
+    transfer.setChildId("transfer")
+    transfer.setDescription("Transfer matrix of the RSEI grades")
+    set_sources(transfer, {
+        "DATE1": [Source.fromChildOutput("rsei1", "OUTPUT_GRADES")],
+        "DATE2": [Source.fromChildOutput("rsei2", "OUTPUT_GRADES")],
+        "CLASS_NAMES": [Source.fromStaticValue(GRADE_NAMES)],
+        "UNITS": [Source.fromStaticValue(0)],
+    })
+    outputs = {}
+    for name, child_output, description, mandatory in (
+            ("MATRIX", "OUTPUT_MATRIX", "Transfer matrix of the RSEI grades (km2)", True),
+            ("CHANGE", "OUTPUT_CHANGE", "RSEI grade change (from * 10 + to)", False),
+            ("LEGEND", "OUTPUT_LEGEND", "Legend of the grade change codes", False),
+            ("HEATMAP", "OUTPUT_HEATMAP", "Transfer matrix heatmap (PNG)", False)):
+        out = QgsProcessingModelOutput(name, description)
+        out.setChildId("transfer")
+        out.setChildOutputName(child_output)
+        out.setMandatory(mandatory)
+        outputs[name] = out
+    transfer.setModelOutputs(outputs)
+    transfer.setPosition(QPointF(500, 720))
+    model.addChildAlgorithm(transfer)
+    model.updateDestinationParameters()
+    return model
+
+
+def main(path=MODEL_PATH):
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from qgis.core import QgsApplication
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    from mining_eco_plugin.provider import MiningEcoProvider
+    provider = MiningEcoProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    model = build_model()
+    if not model.toFile(path):
+        raise SystemExit(f"cannot write {path}")
+    print(path)
+    del model
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
