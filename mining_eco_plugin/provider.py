@@ -7,6 +7,8 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithms.index_calculator import SpectralIndexAlgorithm
 from .algorithms.lst import LandSurfaceTemperatureAlgorithm
 from .algorithms.rsei import RseiAlgorithm, RseiFromComponentsAlgorithm
+from .algorithms.eg_index import EgIndexAlgorithm
+from .algorithms.coupling import CouplingAlgorithm
 from .algorithms.class_areas import ClassAreasAlgorithm
 from .algorithms.transfer_matrix import TransferMatrixAlgorithm
 
@@ -17,6 +19,8 @@ ALGORITHMS = (
     # Ecology
     RseiAlgorithm,
     RseiFromComponentsAlgorithm,
+    EgIndexAlgorithm,
+    CouplingAlgorithm,
     # Change
     TransferMatrixAlgorithm,
     ClassAreasAlgorithm,

@@ -60,3 +60,22 @@ QUALITATIVE = [
 # Transfer-matrix heatmap (PNG): ramp of the off-diagonal (transferred) cells; the diagonal
 # (unchanged) cells are drawn in TRANSITION_UNCHANGED.
 HEATMAP_RAMP = [(0.0, "#fff7ec"), (0.35, "#fdbb84"), (0.7, "#e34a33"), (1.0, "#7f0000")]
+
+
+# --- group "ecology": EG index and RSEI x EG coupling (miningeco:egindex, miningeco:coupling) -----
+# Raw EG (ningdong eq. 14) is a negative indicator, grade 1 best .. 7 worst: green (low) -> red (high).
+RAMPS["eg_grade"] = [(0.0, "#006837"), (0.25, "#a6d96a"), (0.5, "#fee08b"), (0.75, "#f46d43"), (1.0, "#a50026")]
+PRODUCT_RAMP.update({"EG": "eg_grade", "EG_NORMALISED": "ecology"})
+# Coupling codes EG_level * 10 + RSEI_level (ningdong Figure 15), in the order of the weighted sum:
+# 11 worst (red) .. 33 best (green); labels as core.coupling.code_label.
+CLASSES["eg_rsei_coupling"] = [
+    (11, "11 EG low / RSEI low (LL, worst)", "#a50026"),
+    (12, "12 EG low / RSEI medium", "#d73027"),
+    (13, "13 EG low / RSEI high", "#f46d43"),
+    (21, "21 EG medium / RSEI low", "#fdae61"),
+    (22, "22 EG medium / RSEI medium", "#fee08b"),
+    (23, "23 EG medium / RSEI high", "#d9ef8b"),
+    (31, "31 EG high / RSEI low", "#a6d96a"),
+    (32, "32 EG high / RSEI medium", "#66bd63"),
+    (33, "33 EG high / RSEI high (HH, best)", "#1a9850"),
+]

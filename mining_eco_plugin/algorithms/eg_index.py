@@ -1,0 +1,327 @@
+"""Ecological grade (EG) index from a land-use raster: moving window, zones, whole area, yearly table."""
+from __future__ import annotations
+
+import os
+import re
+from contextlib import ExitStack
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsCsException,
+    QgsGeometry,
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterMatrix,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+
+from ..core import eg as core
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, Window, block_pass
+from ..raster.zones import ZoneMasks
+from ..styles import palettes
+from ..styles.qgis_styles import RasterStyle, style_output
+from .base import MiningEcoAlgorithm
+
+WHOLE_AREA = "(whole area)"
+
+
+def grade_column(g: float) -> str:
+    return "area_grade_" + f"{g:g}".replace(".", "_").replace("-", "m") + "_km2"
+
+
+def parse_matrix(values, columns=3):
+    """Rows of a QgsProcessingParameterMatrix value (a flat list, row after row)."""
+    flat = list(values or [])
+    if len(flat) % columns:
+        raise ValueError(f"GRADE_TABLE: {len(flat)} cells do not fill rows of {columns} columns (code, grade, name).")
+    return [flat[i:i + columns] for i in range(0, len(flat), columns)]
+
+
+def years_of(layers, text):
+    """One year per layer: from YEARS (comma separated) or a 4-digit year (1900-2099) in each file name."""
+    names = [os.path.basename(lyr.source().split("|")[0]) for lyr in layers]
+    if text.strip():
+        try:
+            years = [int(t) for t in re.split(r"[,;\s]+", text.strip()) if t]
+        except ValueError:
+            raise ValueError(f"YEARS: {text!r} is not a list of whole years such as 2000,2006,2012.") from None
+        if len(years) != len(layers):
+            raise ValueError(f"YEARS: {len(years)} year(s) for {len(layers)} layer(s) in LANDUSE_SERIES; give one "
+                             "year per layer, in the order of the layers.")
+    else:
+        years = []
+        for n in names:
+            found = re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", n)
+            if len(found) != 1:
+                raise ValueError(f"YEARS: cannot read one year from the file name {n!r}; give YEARS "
+                                 "(comma separated, one per layer of LANDUSE_SERIES).")
+            years.append(int(found[0]))
+    dup = sorted({y for y in years if years.count(y) > 1})
+    if dup:
+        raise ValueError(f"YEARS: year(s) {', '.join(map(str, dup))} appear more than once; give one land-use "
+                         "raster per year.")
+    return years
+
+
+class EgIndexAlgorithm(MiningEcoAlgorithm):
+    ID = "egindex"
+    NAME = "Ecological grade (EG) index"
+    GROUP = "ecology"
+    SUMMARY = ("Ecological grade index from a land-use raster (ningdong section 3.2): each land-use code gets an "
+               "ecological grade (1 best .. 7 worst, Table 3: water and wetland 1, forest 2, shrubland 3, grassland "
+               "4, cultivated land 5, construction land 6, barren land 7) and EG = sum(grade x area) / sum(area) "
+               "(eq. 14), a negative indicator. Computed (a) for every pixel over a square moving window "
+               "(nodata left out of the weights), (b) for every polygon of a zone layer (e.g. mines), (c) for "
+               "the whole raster, and (d) for each land-use raster of a yearly series. Also the normalised, "
+               "inverted EG that the seed tabulates (section 4.3, higher = better): (worst - EG) / (worst - best) "
+               "= (7 - EG) / 6 with the table's best and worst grades - the seed does not print the formula; "
+               "this reading matches its values 0.54-0.56 for a grassland-dominated mining area. Areas are pixel "
+               "areas (geodesic cell areas for geographic CRS). A code present in the raster but missing from "
+               "the grade table is an error naming the codes.")
+    SOURCE = ("ningdong seed section 3.2 (eq. 14, Table 3; grades after Li et al. and Shao et al.) and section 4.3 "
+              "(Tables 8-9); CLCD legend: Yang & Huang 2021; snow/ice -> 1 as water (GB/T 21010-2017 class 1110 "
+              "under water areas).")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterRasterLayer("LANDUSE", "Land-use raster"),
+                 "Integer land-use codes (e.g. CLCD 1-9). Its nodata value is left out. Float rasters are refused.")
+        self.add(QgsProcessingParameterBand("LANDUSE_BAND", "Land-use band", 1, "LANDUSE", optional=True),
+                 "Band holding the land-use codes.", advanced=True)
+        default = [v for row in core.CLCD_GRADE_TABLE for v in row]
+        self.add(QgsProcessingParameterMatrix("GRADE_TABLE", "Ecological grade per land-use code",
+                                              numberRows=len(core.CLCD_GRADE_TABLE), hasFixedNumberRows=False,
+                                              headers=["code", "grade", "name"], defaultValue=default,
+                                              optional=True),
+                 "One row per land-use code: code, grade (1 best .. 7 worst), name. Default: ningdong Table 3 on "
+                 "the CLCD legend (1 cropland 5, 2 forest 2, 3 shrub 3, 4 grassland 4, 5 water 1, 6 snow/ice 1, "
+                 "7 barren 7, 8 impervious 6, 9 wetland 1). An empty grade excludes the code like nodata. In "
+                 "qgis_process: GRADE_TABLE=1,5,Cropland,2,2,Forest,... (names without commas). Empty = the default.")
+        self.add(QgsProcessingParameterNumber("WINDOW_SIZE", "Moving window size (pixels, odd)",
+                                              QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=1),
+                 "Side of the square window of the per-pixel EG, in pixels (1, 3, 5, ...; 1 = the pixel's own "
+                 "grade). Not given by the seed; 3 by default.")
+        self.add(QgsProcessingParameterFeatureSource("ZONES", "Zones (e.g. mines)", [QgsProcessing.TypeVectorPolygon],
+                                                     optional=True),
+                 "Optional polygons; EG is computed for each (pixels whose centre is inside). Any CRS: reprojected "
+                 "onto the raster. Overlapping zones each keep all their pixels.")
+        self.add(QgsProcessingParameterField("ZONE_FIELD", "Zone name field", parentLayerParameterName="ZONES",
+                                             optional=True),
+                 "Field naming each zone in the table (default: the feature id).")
+        self.add(QgsProcessingParameterMultipleLayers("LANDUSE_SERIES", "Land-use rasters of several years",
+                                                      QgsProcessing.TypeRaster, optional=True),
+                 "Optional: one land-use raster per year (same codes); gives the yearly table of the whole-area EG "
+                 "(band 1 of each). In qgis_process repeat the key: LANDUSE_SERIES=a.tif LANDUSE_SERIES=b.tif.")
+        self.add(QgsProcessingParameterString("YEARS", "Years of the land-use series", optional=True, defaultValue=""),
+                 "Comma separated, one per layer of LANDUSE_SERIES in the same order (e.g. 2000,2006,2012); empty = "
+                 "a 4-digit year read from each file name.")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "EG (moving window)", optional=True,
+                                                                createByDefault=True),
+                        "Per-pixel EG (float32, 1 best .. 7 worst; nodata where the land use is nodata).")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_NORMALISED", "EG normalised (higher = better)",
+                                                                optional=True, createByDefault=True),
+                        "Per-pixel (worst - EG) / (worst - best), 0..1, higher = better (the form RSEI x EG coupling "
+                        "expects).")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "EG per zone", QgsProcessing.TypeVector,
+                                                          optional=True, createByDefault=True),
+                        "Table: zone (first row: the whole area), EG, EG normalised, area km2 of valid land use, area "
+                        "km2 per grade.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_YEARLY", "EG per year", QgsProcessing.TypeVector,
+                                                          optional=True, createByDefault=True),
+                        "Table (only with LANDUSE_SERIES): year, EG, EG normalised, area km2.")
+        self.addOutput(QgsProcessingOutputNumber("EG_WHOLE", "EG of the whole area"))
+        self.addOutput(QgsProcessingOutputNumber("EG_WHOLE_NORMALISED", "Normalised EG of the whole area"))
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def grade_table(self, parameters, context):
+        # optional only so that QGIS 3.22 accepts a run without it: empty = the default (Table 3 on CLCD)
+        values = self.parameterAsMatrix(parameters, "GRADE_TABLE", context)
+        rows = parse_matrix(values) if values else [list(r) for r in core.CLCD_GRADE_TABLE]
+        try:
+            return core.grade_table(rows)
+        except ValueError as err:
+            raise ValueError(f"GRADE_TABLE: {err}.") from None
+
+    @staticmethod
+    def landuse_stack(path, band, label):
+        stack = RasterStack({"LU": BandRef(path, band, label)})
+        try:
+            stack.require_integer("LU")
+        except Exception:
+            stack.close()
+            raise
+        return stack
+
+    @staticmethod
+    def missing_codes_error(err, stack, label):
+        return ValueError(
+            f"GRADE_TABLE: land-use code(s) {', '.join(map(str, err.codes))} occur in {stack.refs['LU'].describe()} "
+            f"but have no row in the grade table. Add a row (code, grade, name) for each, leave its grade empty to "
+            f"exclude it like nodata, or set the nodata value of {label}.")
+
+    def class_areas(self, stack, table, label, feedback, start, end):
+        """Area per code over the whole raster (one pass), checked against the grade table."""
+        areas = core.ClassAreas()
+        grid = stack.grid
+        for w in block_pass(grid, feedback, start, end):
+            areas.add(stack.read("LU", w), grid.row_areas_m2(w))
+        missing = table.missing(areas.codes)
+        if missing:
+            raise self.missing_codes_error(core.MissingCodesError(missing), stack, label)
+        return areas
+
+    def zones(self, parameters, context, grid, feedback):
+        source = self.parameterAsSource(parameters, "ZONES", context)
+        if source is None:
+            return None
+        field = self.parameterAsString(parameters, "ZONE_FIELD", context)
+        raster_crs = QgsCoordinateReferenceSystem.fromWkt(grid.wkt) if grid.wkt else QgsCoordinateReferenceSystem()
+        transform = None
+        if source.sourceCrs().isValid() and raster_crs.isValid() and source.sourceCrs() != raster_crs:
+            transform = QgsCoordinateTransform(source.sourceCrs(), raster_crs, context.transformContext())
+        names, wkbs = [], []
+        for f in source.getFeatures():
+            geom = QgsGeometry(f.geometry())
+            if not geom.isNull() and transform is not None:
+                try:
+                    geom.transform(transform)
+                except QgsCsException as err:
+                    raise ValueError(f"ZONES: feature {f.id()} cannot be transformed to the CRS of LANDUSE ({err}). "
+                                     "Check the CRS of the zone layer.") from None
+            if not geom.isNull() and QgsWkbTypes.isCurvedType(geom.wkbType()):
+                geom = QgsGeometry(geom.constGet().segmentize())
+            value = f[field] if field else None
+            names.append(str(value) if value is not None and str(value) != "NULL" else f"feature {f.id()}")
+            wkbs.append(bytes(geom.asWkb()) if not geom.isNull() else None)
+        if not names:
+            raise ValueError("ZONES: the zone layer has no feature.")
+        masks = ZoneMasks(grid, wkbs, names)
+        inside = masks.inside_extent()
+        if not inside:
+            gt = grid.geotransform
+            raise ValueError(f"ZONES: none of the {len(names)} zone(s) overlaps the LANDUSE raster (extent x "
+                             f"{gt[0]:.1f}..{gt[0] + gt[1] * grid.width:.1f}, y {gt[3] + gt[5] * grid.height:.1f}.."
+                             f"{gt[3]:.1f} in its CRS). Check that the zones and the raster cover the same area and "
+                             "that the zone layer's CRS is set correctly.")
+        outside = [names[i] for i in range(len(names)) if i not in set(inside)]
+        if outside:
+            feedback.pushWarning(f"ZONES: {len(outside)} zone(s) lie outside the LANDUSE raster and get no EG: "
+                                 + ", ".join(outside[:20]) + (" ..." if len(outside) > 20 else ""))
+        return masks
+
+    # -- run ----------------------------------------------------------------------------------------
+    def run_tool(self, parameters, context, feedback):
+        table = self.grade_table(parameters, context)
+        size = self.parameterAsInt(parameters, "WINDOW_SIZE", context)
+        if size < 1 or size % 2 == 0:
+            raise ValueError(f"WINDOW_SIZE: {size} is not an odd number of pixels >= 1 (1, 3, 5, ...).")
+        layer = self.parameterAsRasterLayer(parameters, "LANDUSE", context)
+        if layer is None:
+            raise ValueError("LANDUSE: give the land-use raster.")
+        band = self.parameterAsInt(parameters, "LANDUSE_BAND", context) or 1
+        eg_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        norm_path = self.parameterAsOutputLayer(parameters, "OUTPUT_NORMALISED", context)
+        series = self.parameterAsLayerList(parameters, "LANDUSE_SERIES", context)
+        years = years_of(series, self.parameterAsString(parameters, "YEARS", context)) if series else []
+        start = 30.0 if series else 0.0
+        # the series first: a bad year raster must fail before any output file is written
+        yearly = self.yearly(series, years, table, feedback, 0.0, start) if series else []
+
+        with self.landuse_stack(layer.source().split("|")[0], band, "LANDUSE") as stack:
+            grid = stack.grid
+            feedback.pushInfo("Pass 1: land-use areas and codes")
+            whole = self.class_areas(stack, table, "LANDUSE", feedback, start, start + 0.3 * (100 - start))
+            if not whole.graded(table)[1].sum() > 0:
+                raise ValueError(f"LANDUSE: {stack.refs['LU'].describe()} has no valid land-use pixel (all nodata "
+                                 "or excluded codes).")
+            masks = self.zones(parameters, context, grid, feedback)
+            zone_areas = [core.ClassAreas() for _ in masks.names] if masks else []
+            paths = {}
+            if eg_path or norm_path or masks:
+                feedback.pushInfo("Pass 2: moving-window EG" + (" and zones" if masks else ""))
+                paths = self.window_pass(stack, table, size, masks, zone_areas,
+                                         {"OUTPUT": eg_path, "OUTPUT_NORMALISED": norm_path}, context, feedback,
+                                         start + 0.3 * (100 - start), 99.0)
+
+        rows = [self.table_row(WHOLE_AREA, whole, table)]
+        if masks:
+            rows += [self.table_row(name, areas, table) for name, areas in zip(masks.names, zone_areas)]
+            empty = [r[0] for r in rows[1:] if r[1] is None]
+            if empty:
+                feedback.pushWarning(f"ZONES: no valid land-use pixel in {len(empty)} zone(s): "
+                                     + ", ".join(empty[:20]) + (" ..." if len(empty) > 20 else ""))
+        columns = [("zone", str), ("eg", float), ("eg_normalised", float), ("area_km2", float)]
+        columns += [(grade_column(g), float) for g in table.grade_values]
+        outputs = {"OUTPUT": paths.get("OUTPUT"), "OUTPUT_NORMALISED": paths.get("OUTPUT_NORMALISED"),
+                   "EG_WHOLE": rows[0][1], "EG_WHOLE_NORMALISED": rows[0][2]}
+        feedback.pushInfo(f"Whole area: EG = {rows[0][1]:.4f}, normalised (higher = better) = {rows[0][2]:.4f}")
+        outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, columns, rows)
+        if series:
+            outputs["OUTPUT_YEARLY"] = self.write_table(
+                parameters, "OUTPUT_YEARLY", context,
+                [("year", int), ("eg", float), ("eg_normalised", float), ("area_km2", float)], yearly)
+        feedback.setProgress(100)
+        return outputs
+
+    def window_pass(self, stack, table, size, masks, zone_areas, out_paths, context, feedback, start, end):
+        """Per-pixel EG (moving window) into the requested outputs and the zone areas; {output: path}."""
+        grid, pad = stack.grid, size // 2
+        bands = {"OUTPUT": "EG", "OUTPUT_NORMALISED": "EG_NORMALISED"}
+        with ExitStack() as cleanup:  # an error or cancel deletes the temporary files
+            writers = {key: cleanup.enter_context(GeoTiffWriter(path, grid, 1, band_names=[bands[key]], label=key))
+                       for key, path in out_paths.items() if path}
+            for w in block_pass(grid, feedback, start, end):
+                padded = stack.read_padded("LU", w, pad)
+                if writers:
+                    halo = Window(w.xoff - pad, w.yoff - pad, w.xsize + 2 * pad, w.ysize + 2 * pad)
+                    eg = core.moving_window_eg(table.grades_of(padded), grid.row_areas_m2(halo), size)
+                    if "OUTPUT" in writers:
+                        writers["OUTPUT"].write(1, w, eg)
+                    if "OUTPUT_NORMALISED" in writers:
+                        writers["OUTPUT_NORMALISED"].write(1, w, core.normalise_inverted(eg, table.best, table.worst))
+                if masks:
+                    classes, row_areas = padded[pad:pad + w.ysize, pad:pad + w.xsize], grid.row_areas_m2(w)
+                    for i, mask in masks.masks(w):
+                        zone_areas[i].add(classes, row_areas, mask)
+            paths = {key: wr.commit() for key, wr in writers.items()}
+        if "OUTPUT" in paths:
+            style_output(paths["OUTPUT"], RasterStyle("ramp", palettes.ramp_for("EG"), table.best, table.worst),
+                         context, "EG")
+        if "OUTPUT_NORMALISED" in paths:
+            style_output(paths["OUTPUT_NORMALISED"], RasterStyle("ramp", palettes.ramp_for("EG_NORMALISED"), 0.0, 1.0),
+                         context, "EG normalised")
+        return paths
+
+    @staticmethod
+    def table_row(name, areas, table):
+        grades, a = areas.graded(table)
+        eg = core.eg_from_areas(grades, a)
+        egn = core.normalise_inverted(eg, table.best, table.worst) if eg == eg else None
+        per_grade = areas.area_per_grade(table)
+        return [name, eg if eg == eg else None, egn, float(a.sum()) / 1e6] + \
+            [per_grade[float(g)] / 1e6 for g in table.grade_values]
+
+    def yearly(self, series, years, table, feedback, start, end):
+        """Rows (year, EG, EG normalised, area km2) of the whole-area EG of each raster, sorted by year."""
+        rows = []
+        step = (end - start) / len(series)
+        for k, (lyr, year) in enumerate(zip(series, years)):
+            label = f"LANDUSE_SERIES ({year})"
+            with self.landuse_stack(lyr.source().split("|")[0], 1, label) as stack:
+                areas = self.class_areas(stack, table, label, feedback, start + k * step, start + (k + 1) * step)
+            grades, a = areas.graded(table)
+            eg = core.eg_from_areas(grades, a)
+            if eg != eg:
+                raise ValueError(f"{label}: {os.path.basename(lyr.source())} has no valid land-use pixel.")
+            rows.append((year, eg, core.normalise_inverted(eg, table.best, table.worst), float(a.sum()) / 1e6))
+            feedback.pushInfo(f"{year}: EG = {eg:.4f}, normalised = {rows[-1][2]:.4f}")
+        return sorted(rows)
