@@ -28,10 +28,9 @@ _qgis_conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_qgis_conftest)
 qgis_process = _qgis_conftest.qgis_process
 
-NC_SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "landsat", "north_carolina"))
-STRATA = next((p for p in (os.path.join(DATA, "north_carolina", "strata.tif"), os.path.join(NC_SHARED, "strata.tif"))
-               if os.path.exists(p)), None)
-NC_RED, NC_NIR = os.path.join(NC_SHARED, "lsat7_2000_30.tif"), os.path.join(NC_SHARED, "lsat7_2000_40.tif")
+STRATA = os.path.join(DATA, "north_carolina", "strata.tif")
+NC_RED, NC_NIR = (os.path.join(DATA, "north_carolina", "lsat7_2000_30.tif"),
+                  os.path.join(DATA, "north_carolina", "lsat7_2000_40.tif"))
 # NC land cover (1 developed, 2 agriculture, 3 herbaceous, 4 shrubland, 5 forest, 6 water, 7 sediment) on
 # ningdong Table 3: construction 6, cultivated 5, grassland 4, shrubland 3, forest 2, water 1, barren 7
 NC_GRADES = [1, 6, "developed", 2, 5, "agriculture", 3, 4, "herbaceous", 4, 3, "shrubland", 5, 2, "forest",
@@ -117,8 +116,6 @@ def run(alg, params):
 
 def strata_as_byte(tmp_path):
     """The real NC land cover (stored as Float32) as a Byte raster, values unchanged (nodata -99999 -> 0)."""
-    if STRATA is None:
-        pytest.skip("strata.tif (North Carolina land cover) is not available")
     out = str(tmp_path / "strata_byte.tif")
     gdal.Translate(out, STRATA, outputType=gdal.GDT_Byte, noData=0).FlushCache()   # -99999 is clamped to 0
     return out
@@ -240,8 +237,6 @@ def test_float_landuse_even_window_and_zones_outside_are_refused(provider, hand_
 
 
 def test_real_float_strata_is_refused(provider, tmp_path):
-    if STRATA is None:
-        pytest.skip("strata.tif is not available")
     with pytest.raises(Exception, match="LANDUSE.*floating-point"):
         run("egindex", {"LANDUSE": STRATA, "GRADE_TABLE": NC_GRADES, "OUTPUT": str(tmp_path / "eg.tif")})
     assert list(tmp_path.iterdir()) == []
@@ -320,8 +315,6 @@ def test_coupling_refuses_other_grids_unless_resampled(provider, tmp_path):
 
 # --------------------------------------------------------------------- real data end to end (qgis_process)
 def test_coupling_on_real_nc_data_through_qgis_process(qgis_process, tmp_path):
-    if not (os.path.exists(NC_RED) and os.path.exists(NC_NIR)):
-        pytest.skip("the North Carolina Landsat 7 bands are not available")
     lu = strata_as_byte(tmp_path)
     egn, ndvi, codes, table = (tmp_path / n for n in ("egn.tif", "ndvi.tif", "codes.tif", "codes.csv"))
     proc = qgis_process("run", "miningeco:egindex", "--", f"LANDUSE={lu}",
