@@ -11,6 +11,8 @@ from .algorithms.eg_index import EgIndexAlgorithm
 from .algorithms.coupling import CouplingAlgorithm
 from .algorithms.class_areas import ClassAreasAlgorithm
 from .algorithms.transfer_matrix import TransferMatrixAlgorithm
+from .algorithms.trend import TrendAlgorithm
+from .algorithms.timeseries import TimeSeriesAlgorithm
 
 ALGORITHMS = (
     # Indices
@@ -24,6 +26,8 @@ ALGORITHMS = (
     # Change
     TransferMatrixAlgorithm,
     ClassAreasAlgorithm,
+    TrendAlgorithm,
+    TimeSeriesAlgorithm,
 )
 
 

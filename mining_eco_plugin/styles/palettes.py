@@ -79,3 +79,17 @@ CLASSES["eg_rsei_coupling"] = [
     (32, "32 EG high / RSEI medium", "#66bd63"),
     (33, "33 EG high / RSEI high (HH, best)", "#1a9850"),
 ]
+
+
+# --- group "change": per-pixel trend (miningeco:trend) ------------------------------------------
+# Diverging ramp for signed trend statistics (Theil-Sen slope, Mann-Kendall S and Z), centred on 0:
+# decrease red -> no change pale yellow -> increase green (higher = better for RSEI / NDVI).
+RAMPS["trend"] = [(0.0, "#a50026"), (0.25, "#f46d43"), (0.5, "#ffffbf"), (0.75, "#66bd63"), (1.0, "#006837")]
+# Mann-Kendall p-value: dark (small p, significant) -> pale (p = 1).
+RAMPS["pvalue"] = [(0.0, "#08306b"), (0.05, "#2171b5"), (0.1, "#6baed6"), (0.5, "#deebf7"), (1.0, "#f7fbff")]
+# Trend classes (core.trend: 1 significant decrease, 2 no significant change, 3 significant increase).
+CLASSES["trend_class"] = [
+    (1, "Significant decrease", "#d7191c"),
+    (2, "No significant change", "#e0e0e0"),
+    (3, "Significant increase", "#1a9641"),
+]

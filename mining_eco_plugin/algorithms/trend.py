@@ -1,0 +1,253 @@
+"""Per-pixel trend over a stack of dates: Theil-Sen slope and the Mann-Kendall test (miningeco:trend).
+
+Also holds ``dated_rasters``, the reading of "several rasters (one per date) or one multi-band
+raster (one band per date)" with their years, shared with miningeco:timeseries.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import numpy as np
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
+
+from ..core import trend as core
+from ..raster import engine
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, raster_info
+from ..styles import palettes
+from ..styles.qgis_styles import RasterStyle, style_output
+from .base import MiningEcoAlgorithm
+
+SUMMARY = (
+    "Monotonic trend of every pixel over a time-ordered stack (e.g. yearly RSEI 2000-2024), as in the ningdong "
+    "study, section 3.3: the Theil-Sen slope is the median of (x_j - x_i) / (t_j - t_i) over all pairs of dates "
+    "i < j (eq. 15; per year), the Mann-Kendall statistic S is the sum of sign(x_j - x_i) over the pairs (eqs. "
+    "16-17), Var(S) = [n(n-1)(2n+5) - sum t(t-1)(2t+5)] / 18 with t the sizes of groups of tied values (eq. 18), "
+    "Z = (S - 1)/sqrt(Var S) for S > 0, 0 for S = 0, (S + 1)/sqrt(Var S) for S < 0 (eq. 19), and the two-sided "
+    "p-value 2 (1 - Phi(|Z|)). A pixel is a significant increase (3) or decrease (1) when |Z| >= Z_(1-alpha/2) "
+    "(1.645, 1.960, 2.576 at 90, 95, 99 %) with the direction of the slope, else no significant change (2). "
+    "Missing dates (nodata) are left out pixel by pixel: S, the ties and n use the valid dates and the slope "
+    "the pairs of valid dates, when at least MIN_VALID dates are valid (else nodata). Input: several rasters "
+    "(one per date, on one grid) or one multi-band raster (one band per date); the dates come from YEARS or from "
+    "the layer names / band descriptions (e.g. rsei_2005.tif, band '2005'), and must increase. Processed block "
+    "by block with bounded memory whatever the number of dates.")
+SOURCE = ("ningdong seed, section 3.3, eqs. 15-19 (Sen 1968; Mann 1945; Kendall 1975). The seed's eq. 15 divides "
+          "by j - i (ordinal numbers); here by the difference of the dates, the same for consecutive years.")
+
+CONFIDENCE_OPTIONS = ("90 %", "95 %", "99 %")
+TABLE_FIELDS = (("class", int), ("label", str), ("pixels", int), ("area_km2", float), ("percent", float))
+S_NODATA = -2147483648
+STACK_BLOCK_BYTES = 128 * 1024 * 1024   # one block of the whole stack (all dates), float32
+
+
+# ------------------------------------------------------------------------------ shared input helper
+def add_dated_raster_parameters(alg, name: str, description: str, optional: bool = False,
+                                grid_note: str = "all on one grid"):
+    """The parameters ``name`` (rasters), BAND and YEARS of a tool that reads one raster band per date."""
+    alg.add(QgsProcessingParameterMultipleLayers(name, description, QgsProcessing.TypeRaster, optional=optional),
+            f"Several rasters, one per date (band BAND of each, {grid_note}), or one multi-band raster with one "
+            "band per date. Order them from the earliest to the latest date. With qgis_process, repeat the key: "
+            f"{name}=a.tif {name}=b.tif ...")
+    alg.add(QgsProcessingParameterString("YEARS", "Years (one per date)", optional=True, defaultValue=""),
+            "The date of each layer (or band) in the same order: 2000,2001,2003 or a range 2000-2024; decimals "
+            "allowed. Empty: the year written in each layer name (e.g. rsei_2005.tif, or the acquisition date of "
+            "a Landsat product id) or band description (e.g. '2005').")
+    alg.add(QgsProcessingParameterNumber("BAND", "Band of each raster", QgsProcessingParameterNumber.Integer,
+                                         defaultValue=1, minValue=1),
+            "With several rasters: the band of each that holds the variable (1 = first). Ignored for one "
+            "multi-band raster, whose bands are the dates.", advanced=True)
+
+
+def dated_rasters(alg, parameters, context, name: str, minimum: int):
+    """(BandRefs, years float64) of the dates given in parameter ``name`` with YEARS and BAND.
+
+    One layer with several bands: its bands are the dates (years from YEARS or the band descriptions);
+    several layers: band BAND of each (years from YEARS or the layer / file names). ValueError naming
+    the input when there are fewer than ``minimum`` dates, years are missing, repeated or not increasing,
+    or YEARS does not have one date per layer."""
+    layers = alg.parameterAsLayerList(parameters, name, context)
+    if not layers:
+        raise ValueError(f"{name}: give the rasters (one per date), or one multi-band raster with one band per date.")
+    paths = [layer.source().split("|")[0] for layer in layers]
+    if len(layers) == 1:
+        _grid, count, descriptions = raster_info(paths[0])
+        if count < 2:
+            raise ValueError(f"{name}: only one raster with one band was given, i.e. one date; a trend needs at "
+                             f"least {minimum} dates. Give one raster per date or one multi-band raster.")
+        base = os.path.basename(paths[0])
+        entries = [(paths[0], b + 1, descriptions[b] or "", f"band {b + 1} of {base}") for b in range(count)]
+        what = "band descriptions"
+    else:
+        band = alg.parameterAsInt(parameters, "BAND", context) or 1
+        entries = [(p, band, layer.name(), os.path.basename(p)) for layer, p in zip(layers, paths)]
+        what = "layer names"
+    if len(entries) < minimum:
+        raise ValueError(f"{name}: {len(entries)} dates given; at least {minimum} are needed. Add rasters "
+                         "(one per date) or use a multi-band raster with one band per date.")
+    text = alg.parameterAsString(parameters, "YEARS", context).strip()
+    if text:
+        years = core.parse_years(text)
+        if len(years) != len(entries):
+            raise ValueError(f"YEARS: {len(years)} date(s) for {len(entries)} "
+                             f"{'bands' if len(layers) == 1 else 'layers'}; give one date per "
+                             f"{'band' if len(layers) == 1 else 'layer'}, in the same order.")
+        label = "YEARS"
+    else:
+        years = []
+        for path, _band, title, where in entries:
+            year = core.year_from_name(title)
+            if year is None and len(layers) > 1:
+                year = core.year_from_name(os.path.basename(path))
+            if year is None:
+                raise ValueError(f"{name}: no year found in the {what[:-1]} of {where} ({title!r}). Give YEARS, "
+                                 "one per date, e.g. 2000,2001,2002 or 2000-2024.")
+            years.append(year)
+        label = f"{name} (years read from the {what}: {', '.join(f'{y:g}' for y in years)})"
+    years = core.check_years(years, label, minimum)
+    refs = [BandRef(path, band, f"{name}, date {y:g}") for (path, band, _t, _w), y in zip(entries, years)]
+    return refs, years
+
+
+def worker_count():
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+# ------------------------------------------------------------------------------ the algorithm
+OUTPUTS = (
+    # id, description, dtype, help
+    ("OUTPUT_SLOPE", "Theil-Sen slope (per year)", "float32",
+     "Median of the pairwise slopes, in units of the input per year (per unit of YEARS); nodata -9999."),
+    ("OUTPUT_CLASS", "Trend class", "uint8",
+     "1 significant decrease, 2 no significant change, 3 significant increase at CONFIDENCE; 0 = nodata "
+     "(fewer than MIN_VALID valid dates)."),
+    ("OUTPUT_Z", "Mann-Kendall Z", "float32",
+     "Standardised statistic with continuity and tie correction; nodata -9999."),
+    ("OUTPUT_P", "Mann-Kendall p-value", "float32", "Two-sided p-value of Z; nodata -9999."),
+    ("OUTPUT_S", "Mann-Kendall S", "int32",
+     f"Sum of the signs of the pairwise differences (integer); nodata {S_NODATA}."),
+    ("OUTPUT_COUNT", "Number of valid dates", "uint16", "Dates with a valid value at each pixel (0..n), no nodata."),
+)
+REQUIRED = ("OUTPUT_SLOPE", "OUTPUT_CLASS")
+
+
+class TrendAlgorithm(MiningEcoAlgorithm):
+    ID = "trend"
+    NAME = "Per-pixel trend (Theil-Sen + Mann-Kendall)"
+    GROUP = "change"
+    SUMMARY = SUMMARY
+    SOURCE = SOURCE
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_dated_raster_parameters(self, "INPUTS", "Rasters (one per date) or one multi-band raster")
+        self.add(QgsProcessingParameterEnum("CONFIDENCE", "Confidence level", list(CONFIDENCE_OPTIONS),
+                                            defaultValue=1),
+                 "0 = 90 % (|Z| >= 1.645), 1 = 95 % (1.960, the seed's choice), 2 = 99 % (2.576).")
+        self.add(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid dates per pixel",
+                                              QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=3),
+                 "Pixels with fewer valid (not nodata) dates are nodata in every output except the count. Note that "
+                 "Mann-Kendall cannot reach significance with fewer than 4 (90 %), 5 (95 %) or 6 (99 %) dates.")
+        for pid, desc, _dtype, text in OUTPUTS:
+            self.add_output(QgsProcessingParameterRasterDestination(pid, desc, optional=pid not in REQUIRED,
+                                                                    createByDefault=True), text)
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Trend class areas",
+                                                          QgsProcessing.TypeVector, optional=True,
+                                                          createByDefault=True),
+                        "Table: pixels, area (km2) and share (%) of each trend class.")
+
+    def run_tool(self, parameters, context, feedback):
+        refs, years = dated_rasters(self, parameters, context, "INPUTS", core.MIN_DATES)
+        confidence = core.CONFIDENCE_LEVELS[self.parameterAsEnum(parameters, "CONFIDENCE", context)]
+        min_valid = self.parameterAsInt(parameters, "MIN_VALID", context)
+        if min_valid > len(years):
+            raise ValueError(f"MIN_VALID: {min_valid} is more than the {len(years)} dates given; use at most "
+                             f"{len(years)}.")
+        paths = {pid: self.parameterAsOutputLayer(parameters, pid, context) for pid, *_ in OUTPUTS}
+        n = len(refs)
+        feedback.pushInfo(f"{n} dates: {', '.join(f'{y:g}' for y in years)}; {core.pair_count(n)} pairs per pixel; "
+                          f"significance at {confidence} % (|Z| >= {core.critical_z(confidence):.3f}).")
+        with RasterStack({k: ref for k, ref in enumerate(refs)}) as stack, ExitStack() as writers:
+            grid = stack.grid
+            out = {}
+            for pid, desc, dtype, _text in OUTPUTS:
+                if not paths[pid]:
+                    continue
+                nodata = {"uint8": core.CLASS_NODATA, "int32": S_NODATA, "uint16": None}.get(dtype)
+                out[pid] = writers.enter_context(GeoTiffWriter(paths[pid], grid, 1, dtype=dtype, nodata=nodata,
+                                                               band_names=[desc], label=pid))
+            cols = engine.DEFAULT_BLOCK_COLS or grid.width
+            rows = max(1, min(engine.DEFAULT_BLOCK_ROWS, STACK_BLOCK_BYTES // (4 * n * cols)))
+            counts = np.zeros(4, dtype=np.int64)
+            areas = np.zeros(4)
+            workers = worker_count()
+
+            def read(w):
+                values = np.empty((n, w.ysize * w.xsize), dtype=np.float32)
+                for k in range(n):
+                    values[k] = stack.read(k, w).ravel()
+                return values
+
+            # the next block is read (GDAL releases the GIL) while this one is computed; only the reader
+            # thread touches the input datasets
+            reader = writers.enter_context(ThreadPoolExecutor(1))
+            todo = list(engine.windows(grid, rows))
+            ahead = reader.submit(read, todo[0])
+            for i, w in enumerate(block_pass(grid, feedback, 0, 97, block_rows=rows)):
+                values = ahead.result()
+                if i + 1 < len(todo):
+                    ahead = reader.submit(read, todo[i + 1])
+                res = core.trend_statistics(values, years, min_valid, workers=workers)
+                cls = core.trend_class(res.z, res.slope, confidence)
+                blocks = {"OUTPUT_SLOPE": res.slope, "OUTPUT_CLASS": cls, "OUTPUT_Z": res.z, "OUTPUT_P": res.p,
+                          "OUTPUT_S": np.where(np.isfinite(res.s), res.s, S_NODATA), "OUTPUT_COUNT": res.n_valid}
+                for pid, writer in out.items():
+                    writer.write(1, w, blocks[pid].reshape(w.shape))
+                    writer.flush()
+                cls2 = cls.reshape(w.shape)
+                counts += np.bincount(cls, minlength=4)
+                areas += np.bincount(cls2.ravel(), weights=np.broadcast_to(grid.row_areas_m2(w), w.shape).ravel(),
+                                     minlength=4)
+            stats = {pid: writer.stats[0] for pid, writer in out.items()}
+            results = {pid: writer.commit() for pid, writer in out.items()}
+        self.style(results, stats, n, context)
+        total = areas[1:].sum()
+        table = [(c, label, int(counts[c]), areas[c] / 1e6, 100.0 * areas[c] / total if total else 0.0)
+                 for c, label, _colour in palettes.CLASSES["trend_class"]]
+        for row in table:
+            feedback.pushInfo(f"{row[1]}: {row[2]} pixels, {row[3]:.4g} km2, {row[4]:.2f} %")
+        results["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, table)
+        feedback.setProgress(100)
+        return results
+
+    @staticmethod
+    def style(results, stats, n, context):
+        def symmetric(st, cap):
+            if not st.count:
+                return 1.0
+            lim = min(max(abs(st.minimum), abs(st.maximum)), abs(st.mean) + 2.0 * st.std)
+            return min(lim, cap) if lim > 0 else 1.0
+
+        styles = {
+            "OUTPUT_CLASS": RasterStyle("classes", classes="trend_class"),
+            "OUTPUT_P": RasterStyle("ramp", "pvalue", 0.0, 1.0),
+            "OUTPUT_COUNT": RasterStyle("ramp", "neutral", 0.0, float(n)),
+        }
+        if "OUTPUT_SLOPE" in stats:
+            lim = symmetric(stats["OUTPUT_SLOPE"], np.inf)
+            styles["OUTPUT_SLOPE"] = RasterStyle("ramp", "trend", -lim, lim)
+        if "OUTPUT_Z" in stats:
+            styles["OUTPUT_Z"] = RasterStyle("ramp", "trend", -3.0, 3.0)
+        if "OUTPUT_S" in stats:
+            lim = float(core.pair_count(n))
+            styles["OUTPUT_S"] = RasterStyle("ramp", "trend", -lim, lim)
+        names = {pid: desc for pid, desc, *_ in OUTPUTS}
+        for pid, path in results.items():
+            style_output(path, styles[pid], context, names[pid])
