@@ -9,7 +9,6 @@ a numpy reclassification of the rasters read back.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 
 import numpy as np
@@ -17,16 +16,11 @@ import pytest
 from osgeo import gdal, ogr, osr
 from scipy.signal import convolve2d
 
-from paths import DATA, ROOT
+from paths import DATA
 from mining_eco_plugin.raster import engine
 
 gdal.UseExceptions()
 
-# the headless qgis_process fixture of the QGIS-level tests (test/qgis/conftest.py), reused here
-_spec = importlib.util.spec_from_file_location("qgis_level_conftest", os.path.join(ROOT, "test", "qgis", "conftest.py"))
-_qgis_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_qgis_conftest)
-qgis_process = _qgis_conftest.qgis_process
 
 STRATA = os.path.join(DATA, "north_carolina", "strata.tif")
 NC_RED, NC_NIR = (os.path.join(DATA, "north_carolina", "lsat7_2000_30.tif"),

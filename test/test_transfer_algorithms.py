@@ -34,11 +34,6 @@ QGIS_TESTS = os.path.join(ROOT, "test", "qgis")
 sys.path.insert(0, QGIS_TESTS)
 import util  # noqa: E402  (test/qgis/util.py: scene parameters, qgis_process arguments)
 
-# the headless qgis_process fixture of test/qgis/conftest.py, reused here (its folder is not a package)
-_spec = importlib.util.spec_from_file_location("qgis_tests_conftest", os.path.join(QGIS_TESTS, "conftest.py"))
-_qgis_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_qgis_conftest)
-qgis_process = _qgis_conftest.qgis_process
 
 STRATA = os.path.join(DATA, "north_carolina", "strata.tif")
 MODEL = os.path.join(ROOT, "test", "models", "rsei_transfer.model3")

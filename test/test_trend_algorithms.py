@@ -9,7 +9,6 @@ checked against pymannkendall in test/unit/test_trend.py.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 
 import numpy as np
@@ -18,17 +17,12 @@ from osgeo import gdal, osr
 from qgis.core import QgsProcessingException
 from scipy import stats
 
-from paths import ROOT
+
 from mining_eco_plugin.core import trend as core
 from mining_eco_plugin.raster import engine
 
 gdal.UseExceptions()
 
-# the qgis_process fixture of test/qgis/conftest.py (a throw-away profile with the plugin enabled)
-_spec = importlib.util.spec_from_file_location("qgis_tests_conftest", os.path.join(ROOT, "test", "qgis", "conftest.py"))
-_qconf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_qconf)
-qgis_process = _qconf.qgis_process
 
 YEARS = list(range(2000, 2009))          # 9 dates
 WIDTH, HEIGHT = 37, 23

@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import util  # noqa: E402  (test/qgis/util.py: the independent reference computations)
-
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"   # Debian's qgis_process wrapper passes an option 3.22 rejects
 
 
 @pytest.fixture(scope="session")
@@ -38,40 +34,3 @@ def rsei_run(run_alg, tmp_path_factory):
             cache[sensor] = (params, run_alg("rsei", params))
         return cache[sensor]
     return get
-
-
-class QgisProcess:
-    """Runs /usr/bin/qgis_process.bin headless in a throw-away QGIS profile."""
-
-    def __init__(self, exe, env, profile):
-        self.exe, self.env, self.profile = exe, env, profile
-
-    def __call__(self, *args, timeout=180, check=True):
-        proc = subprocess.run([self.exe, *map(str, args)], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, cwd=util.ROOT)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"qgis_process {' '.join(map(str, args))} exited {proc.returncode}\n"
-                                 f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
-        return proc
-
-
-@pytest.fixture(scope="session")
-def qgis_process(tmp_path_factory):
-    """qgis_process.bin with the plugin found through QGIS_PLUGINPATH=<repo root> and enabled once in a
-    temporary profile (QGIS_CUSTOM_CONFIG_PATH; checked below that 3.22 writes its settings there)."""
-    exe = QGIS_PROCESS if os.path.exists(QGIS_PROCESS) else shutil.which("qgis_process.bin")
-    if not exe:
-        pytest.skip("qgis_process.bin is not installed")
-    config = tmp_path_factory.mktemp("qgis_config")
-    runtime = tmp_path_factory.mktemp("xdg_runtime")
-    os.chmod(runtime, 0o700)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QGIS_PLUGINPATH=util.ROOT,
-               QGIS_CUSTOM_CONFIG_PATH=str(config), XDG_RUNTIME_DIR=str(runtime))
-    env.pop("PYTHONPATH", None)   # qgis_process.bin runs the system python; the plugin needs nothing else
-    qp = QgisProcess(exe, env, config)
-    proc = qp("plugins", "enable", "mining_eco_plugin", timeout=120)
-    assert "* mining_eco_plugin" in proc.stdout, proc.stdout
-    ini = config / "profiles" / "default" / "QGIS" / "QGIS3.ini"
-    assert ini.exists(), "qgis_process.bin did not use QGIS_CUSTOM_CONFIG_PATH as its profile root"
-    assert "mining_eco_plugin=true" in ini.read_text()
-    return qp
