@@ -202,7 +202,7 @@ def test_egindex_yearly_table_from_a_series(provider, hand_map, tmp_path):
     assert [int(r["year"]) for r in rows] == [2005, 2010]     # years from the file names, sorted
     assert float(rows[0]["eg"]) == pytest.approx(78 / 19) and float(rows[1]["eg"]) == pytest.approx(2.0)
     assert float(rows[1]["eg_normalised"]) == pytest.approx(5 / 6)
-    with pytest.raises(Exception, match="YEARS.*more than once"):
+    with pytest.raises(Exception, match="YEARS.*duplicate date"):
         run("egindex", {"LANDUSE": hand_map, "LANDUSE_SERIES": [y2010, y2005], "YEARS": "2000,2000",
                         "OUTPUT": str(tmp_path / "bad.tif")})
     assert not os.path.exists(tmp_path / "bad.tif")

@@ -431,8 +431,8 @@ def test_class_areas_on_nc_equal_bincount_with_years_from_names(provider, nc, tm
 
 
 def test_class_areas_bad_inputs(provider, nc, out):
-    _fails({"LAYERS": [nc["d1"], nc["d2"]], "YEARS": "2000"}, out, "YEARS", "1 value(s)", alg="miningeco:classareas")
-    _fails({"LAYERS": [nc["d1"], nc["d2"]], "YEARS": "2000,2000"}, out, "YEARS", "2000", "distinct",
+    _fails({"LAYERS": [nc["d1"], nc["d2"]], "YEARS": "2000"}, out, "YEARS", "1 date(s) for 2 layers", alg="miningeco:classareas")
+    _fails({"LAYERS": [nc["d1"], nc["d2"]], "YEARS": "2000,2000"}, out, "YEARS", "duplicate date(s) 2000",
            alg="miningeco:classareas")
     _fails({"LAYERS": [nc["d1"], STRATA], "YEARS": "2000,2010"}, out, "LAYERS", "strata.tif", "Float32",
            alg="miningeco:classareas")

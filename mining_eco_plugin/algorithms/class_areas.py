@@ -6,16 +6,14 @@ import os
 import numpy as np
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingException,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
-    QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterString,
 )
 
 from ..core import transfer as core
 from ..raster.engine import BandRef, RasterStack, block_pass
 from .base import MiningEcoAlgorithm
+from .dated_inputs import add_dated_raster_parameters, dated_rasters
 from .class_names import add_class_name_parameters, read_class_names, read_classes
 
 UNIT_LABELS = ("km2", "ha", "pixels")
@@ -34,23 +32,6 @@ SOURCE = ("Class areas per year as in the ningdong seed, section 4.2, Tables 6-7
           "section 4.1 (grade shares); salinity grade shares in the zhundong seed, section 2.3.")
 
 
-def parse_years(text: str, count: int) -> list[str]:
-    labels = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
-    if len(labels) != count:
-        raise ValueError(f"YEARS: {len(labels)} value(s) given for {count} layer(s); give one year (or date label) "
-                         "per layer, comma separated, in the order of the layers.")
-    return labels
-
-
-def order_dates(labels: list[str]) -> list[int]:
-    """Indices of ``labels`` in time order: numeric order when every label is a number, else as given."""
-    try:
-        keys = [float(x) for x in labels]
-    except ValueError:
-        return list(range(len(labels)))
-    return sorted(range(len(labels)), key=lambda i: keys[i])
-
-
 class ClassAreasAlgorithm(MiningEcoAlgorithm):
     ID = "classareas"
     NAME = "Class areas over dates"
@@ -59,13 +40,8 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
     SOURCE = SOURCE
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterMultipleLayers("LAYERS", "Class rasters (one per date)",
-                                                      QgsProcessing.TypeRaster),
-                 "Two or more categorical rasters of integer codes (band 1), one per date. Their nodata value "
-                 "marks pixels not counted.")
-        self.add(QgsProcessingParameterString("YEARS", "Years (or date labels)", optional=True, defaultValue=""),
-                 "Optional, comma separated, one per layer in the order of the layers (e.g. 2000,2012,2024). "
-                 "Empty: parsed from the layer names.")
+        add_dated_raster_parameters(self, "LAYERS", "Class rasters (one per date)",
+                                    grid_note="categorical integer codes, each on its own grid; nodata not counted")
         add_class_name_parameters(self)
         self.add(QgsProcessingParameterEnum("UNITS", "Area units", list(UNIT_LABELS), defaultValue=0),
                  "0 km2, 1 ha, 2 pixels (shares and changes in % are the same in every unit).")
@@ -75,37 +51,19 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
                         "(first_date, change_first, change_first_pct); NULL where the earlier area is 0.")
 
     def run_tool(self, parameters, context, feedback):
-        layers = self.parameterAsLayerList(parameters, "LAYERS", context)
-        if len(layers) < 2:
-            raise QgsProcessingException(f"{self.NAME}: LAYERS: give at least two class rasters (one per date).")
+        refs, years = dated_rasters(self, parameters, context, "LAYERS", 2, sort=True)
         names = read_class_names(self, parameters, context)
         unit = self.parameterAsEnum(parameters, "UNITS", context)
-        text = self.parameterAsString(parameters, "YEARS", context).strip()
-        sources = [layer.source().split("|")[0] for layer in layers]
-        if text:
-            labels = parse_years(text, len(layers))
-        else:
-            labels = []
-            for layer, src in zip(layers, sources):
-                label = core.date_label_from_name(layer.name()) or core.date_label_from_name(os.path.basename(src))
-                if label is None:
-                    raise ValueError(f"LAYERS: no year found in the name of {layer.name()!r} ({src}); give YEARS "
-                                     "(one per layer, comma separated).")
-                labels.append(label)
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
-            raise ValueError(f"YEARS: the date {', '.join(dupes)} is given to more than one layer; give distinct "
-                             "YEARS (one per layer).")
-        order = order_dates(labels)
+        labels = [f"{y:g}" for y in years]
 
         per_date = []
-        for n, i in enumerate(order):
-            label = f"LAYERS ({labels[i]}: {os.path.basename(sources[i])})"
+        for n, ref in enumerate(refs):
+            label = f"LAYERS ({labels[n]}: {os.path.basename(ref.path)})"
             acc = core.ClassAreaAccumulator()
-            with RasterStack({"CLASS": BandRef(sources[i], 1, label)}) as stack:
+            with RasterStack({"CLASS": BandRef(ref.path, ref.band, label)}) as stack:
                 stack.require_integer("CLASS")
                 grid = stack.grid
-                span = 100.0 / len(order)
+                span = 100.0 / len(refs)
                 for w in block_pass(grid, feedback, n * span, (n + 1) * span):
                     codes, valid = read_classes(stack, "CLASS", w)
                     try:
@@ -120,7 +78,7 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
                 raise ValueError(f"{label} has no valid pixel (all nodata).")
             per_date.append(acc)
 
-        dates = [labels[i] for i in order]
+        dates = labels
         codes = sorted(set(names) | {c for acc in per_date for c in acc.counts})
         pixels = np.array([[acc.counts.get(c, [0, 0.0])[0] for c in codes] for acc in per_date], dtype=np.int64)
         area_m2 = np.array([[acc.counts.get(c, [0, 0.0])[1] for c in codes] for acc in per_date])

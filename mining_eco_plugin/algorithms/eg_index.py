@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 from contextlib import ExitStack
 
 from qgis.core import (
@@ -17,11 +16,9 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterMatrix,
-    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
     QgsWkbTypes,
 )
 
@@ -31,6 +28,7 @@ from ..raster.zones import ZoneMasks
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from .dated_inputs import add_dated_raster_parameters, dated_rasters
 
 WHOLE_AREA = "(whole area)"
 
@@ -45,32 +43,6 @@ def parse_matrix(values, columns=3):
     if len(flat) % columns:
         raise ValueError(f"GRADE_TABLE: {len(flat)} cells do not fill rows of {columns} columns (code, grade, name).")
     return [flat[i:i + columns] for i in range(0, len(flat), columns)]
-
-
-def years_of(layers, text):
-    """One year per layer: from YEARS (comma separated) or a 4-digit year (1900-2099) in each file name."""
-    names = [os.path.basename(lyr.source().split("|")[0]) for lyr in layers]
-    if text.strip():
-        try:
-            years = [int(t) for t in re.split(r"[,;\s]+", text.strip()) if t]
-        except ValueError:
-            raise ValueError(f"YEARS: {text!r} is not a list of whole years such as 2000,2006,2012.") from None
-        if len(years) != len(layers):
-            raise ValueError(f"YEARS: {len(years)} year(s) for {len(layers)} layer(s) in LANDUSE_SERIES; give one "
-                             "year per layer, in the order of the layers.")
-    else:
-        years = []
-        for n in names:
-            found = re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", n)
-            if len(found) != 1:
-                raise ValueError(f"YEARS: cannot read one year from the file name {n!r}; give YEARS "
-                                 "(comma separated, one per layer of LANDUSE_SERIES).")
-            years.append(int(found[0]))
-    dup = sorted({y for y in years if years.count(y) > 1})
-    if dup:
-        raise ValueError(f"YEARS: year(s) {', '.join(map(str, dup))} appear more than once; give one land-use "
-                         "raster per year.")
-    return years
 
 
 class EgIndexAlgorithm(MiningEcoAlgorithm):
@@ -117,13 +89,9 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterField("ZONE_FIELD", "Zone name field", parentLayerParameterName="ZONES",
                                              optional=True),
                  "Field naming each zone in the table (default: the feature id).")
-        self.add(QgsProcessingParameterMultipleLayers("LANDUSE_SERIES", "Land-use rasters of several years",
-                                                      QgsProcessing.TypeRaster, optional=True),
-                 "Optional: one land-use raster per year (same codes); gives the yearly table of the whole-area EG "
-                 "(band 1 of each). In qgis_process repeat the key: LANDUSE_SERIES=a.tif LANDUSE_SERIES=b.tif.")
-        self.add(QgsProcessingParameterString("YEARS", "Years of the land-use series", optional=True, defaultValue=""),
-                 "Comma separated, one per layer of LANDUSE_SERIES in the same order (e.g. 2000,2006,2012); empty = "
-                 "a 4-digit year read from each file name.")
+        add_dated_raster_parameters(self, "LANDUSE_SERIES", "Land-use rasters of several years (optional)",
+                                    optional=True, grid_note="same codes, each on its own grid; gives the yearly "
+                                    "table of the whole-area EG")
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "EG (moving window)", optional=True,
                                                                 createByDefault=True),
                         "Per-pixel EG (float32, 1 best .. 7 worst; nodata where the land use is nodata).")
@@ -230,8 +198,10 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
         band = self.parameterAsInt(parameters, "LANDUSE_BAND", context) or 1
         eg_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         norm_path = self.parameterAsOutputLayer(parameters, "OUTPUT_NORMALISED", context)
-        series = self.parameterAsLayerList(parameters, "LANDUSE_SERIES", context)
-        years = years_of(series, self.parameterAsString(parameters, "YEARS", context)) if series else []
+        series, years = [], []
+        if self.parameterAsLayerList(parameters, "LANDUSE_SERIES", context):
+            series, years = dated_rasters(self, parameters, context, "LANDUSE_SERIES", 2, sort=True)
+            years = [int(y) if float(y).is_integer() else float(y) for y in years]
         start = 30.0 if series else 0.0
         # the series first: a bad year raster must fail before any output file is written
         yearly = self.yearly(series, years, table, feedback, 0.0, start) if series else []
@@ -314,14 +284,14 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
         """Rows (year, EG, EG normalised, area km2) of the whole-area EG of each raster, sorted by year."""
         rows = []
         step = (end - start) / len(series)
-        for k, (lyr, year) in enumerate(zip(series, years)):
+        for k, (ref, year) in enumerate(zip(series, years)):
             label = f"LANDUSE_SERIES ({year})"
-            with self.landuse_stack(lyr.source().split("|")[0], 1, label) as stack:
+            with self.landuse_stack(ref.path, ref.band, label) as stack:
                 areas = self.class_areas(stack, table, label, feedback, start + k * step, start + (k + 1) * step)
             grades, a = areas.graded(table)
             eg = core.eg_from_areas(grades, a)
             if eg != eg:
-                raise ValueError(f"{label}: {os.path.basename(lyr.source())} has no valid land-use pixel.")
+                raise ValueError(f"{label}: {os.path.basename(ref.path)} has no valid land-use pixel.")
             rows.append((year, eg, core.normalise_inverted(eg, table.best, table.worst), float(a.sum()) / 1e6))
             feedback.pushInfo(f"{year}: EG = {eg:.4f}, normalised = {rows[-1][2]:.4f}")
         return sorted(rows)

@@ -19,7 +19,7 @@ from qgis.core import (
 from ..core import timeseries as core
 from ..raster.engine import RasterStack, block_pass
 from .base import MiningEcoAlgorithm
-from .trend import add_dated_raster_parameters, dated_rasters
+from .dated_inputs import add_dated_raster_parameters, dated_rasters
 
 SUMMARY = (
     "Summary of one yearly series, as in the ningdong study, section 4.1 and Figure 8 (mean RSEI 2000-2024): "

@@ -107,7 +107,7 @@ def check_years(years, label: str = "YEARS", minimum: int = MIN_DATES) -> np.nda
     strictly increasing (no duplicates, in time order). ValueError naming ``label`` and the fix."""
     t = np.asarray(years, dtype=np.float64).ravel()
     if t.size < minimum:
-        raise ValueError(f"{label}: a trend needs at least {minimum} dates, got {t.size}. "
+        raise ValueError(f"{label}: at least {minimum} dates are needed, got {t.size}. "
                          "Give more layers (or bands), one per date.")
     if not np.isfinite(t).all():
         raise ValueError(f"{label}: every date must be a finite number.")
