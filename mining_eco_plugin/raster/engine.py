@@ -22,9 +22,9 @@ gdal.UseExceptions()
 # Blocks are strips of whole tile rows: aligned with the 256 x 256 output tiles, a few MB per band.
 TILE = 256
 DEFAULT_BLOCK_ROWS = 256
-DEFAULT_BLOCK_COLS = None   # None = whole width
+DEFAULT_BLOCK_COLS = 2048  # windows of at most 256 x 2048 px: memory per block flat whatever the width
 # GDAL's block cache is process wide; a full-scene pass must not let it grow to GBs.
-MAX_GDAL_CACHE = 256 * 1024 * 1024
+MAX_GDAL_CACHE = 64 * 1024 * 1024
 
 RESAMPLING = {
     "nearest": gdal.GRA_NearestNeighbour,
