@@ -1,0 +1,208 @@
+"""`make bench`: speed and memory of Mining Eco against references measured in the same run.
+
+Timings are information, never pass/fail: every number is printed as a ratio to a reference
+measured here, with the goal beside it.
+
+(a) index calculator on an 8000 x 8000 x 7-band Int16 scene / GDAL reading the same input bands
+    and writing the same output bytes with the same creation options (goal <= 1.5);
+(b) our NDVI / QGIS's raster calculator (QgsRasterCalculator) NDVI on the same input (goal < 1);
+(c) peak memory (max RSS of a fresh process) of RSEI at 4000^2 and 8000^2 (goal < 1.5 GB, flat);
+(d) RSEI seconds per megapixel at both sizes (goal: flat);
+(e) trend: Theil-Sen + Mann-Kendall on a 25-date 2000 x 2000 stack vs pymannkendall per pixel
+    (goal >= 200x) and vs reading the stack once (goal <= 3) -- bench_trend.py.
+Generated data stays in bench_output/ and is reused by later runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(ROOT, "bench_output")
+sys.path[:0] = [ROOT, HERE, "/usr/share/qgis/python/plugins"]
+
+import numpy as np  # noqa: E402
+from osgeo import gdal  # noqa: E402
+
+import scene  # noqa: E402  (bench/scene.py: the synthetic Level-2 scene)
+
+gdal.UseExceptions()
+CREATION = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=1",
+            "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS"]
+LINES = []
+
+# A child process runs one RSEI and reports its time, its resident memory after starting QGIS, and the
+# peak resident memory during the run (VmHWM, reset through /proc/self/clear_refs just before it) as JSON.
+CHILD = r"""
+import json, sys, time
+
+
+def status(key):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(key + ":"))
+
+
+sys.path[:0] = [sys.argv[1], "/usr/share/qgis/python/plugins"]
+from qgis.core import QgsApplication
+app = QgsApplication([], False); app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+import processing
+from mining_eco_plugin.provider import MiningEcoProvider
+provider = MiningEcoProvider(); QgsApplication.processingRegistry().addProvider(provider)
+seconds = 0.0
+base_kb = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")   # reset the peak (VmHWM) to the current RSS
+if sys.argv[2] != "baseline":
+    out = sys.argv[3]
+    t0 = time.perf_counter()
+    processing.run("miningeco:rsei", {"SCENE": sys.argv[2], "SENSOR": 2, "RADIOMETRY": 0,
+                   "OUTPUT": out + "_rsei.tif", "OUTPUT_GRADES": out + "_grades.tif",
+                   "OUTPUT_TABLE": out + "_table.csv", "OUTPUT_REPORT": out + "_report.html"})
+    seconds = time.perf_counter() - t0
+print(json.dumps({"seconds": seconds, "base_kb": base_kb, "maxrss_kb": status("VmHWM")}))
+"""
+
+
+def say(text=""):
+    print(text, flush=True)
+    LINES.append(text)
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def qgis():
+    from qgis.core import QgsApplication
+    app = QgsApplication([], False)
+    app.initQgis()
+    from processing.core.Processing import Processing
+    Processing.initialize()
+    import processing
+
+    from mining_eco_plugin.provider import MiningEcoProvider
+    provider = MiningEcoProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    return app, provider, processing
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def gdal_read_write(src, bands, n_out, dst, rows=256):
+    """The reference: read ``bands`` of ``src`` strip by strip and write ``n_out`` float32 bands."""
+    ds = gdal.Open(src)
+    w, h = ds.RasterXSize, ds.RasterYSize
+    out = gdal.GetDriverByName("GTiff").Create(dst, w, h, n_out, gdal.GDT_Float32, CREATION)
+    out.SetGeoTransform(ds.GetGeoTransform())
+    out.SetProjection(ds.GetProjection())
+    for y in range(0, h, rows):
+        n = min(rows, h - y)
+        arrays = [ds.GetRasterBand(b).ReadAsArray(0, y, w, n, buf_type=gdal.GDT_Float32) for b in bands]
+        for i in range(n_out):
+            out.GetRasterBand(i + 1).WriteArray(arrays[i % len(arrays)], 0, y)
+    out = None
+
+
+def qgis_calculator_ndvi(src, dst):
+    from qgis.analysis import QgsRasterCalculator, QgsRasterCalculatorEntry
+    from qgis.core import QgsRasterLayer
+    layer = QgsRasterLayer(src, "scene")
+    entries = []
+    for ref, band in (("s@3", 3), ("s@4", 4)):
+        e = QgsRasterCalculatorEntry()
+        e.ref, e.raster, e.bandNumber = ref, layer, band
+        entries.append(e)
+    red, nir = "(\"s@3\" * 0.0000275 - 0.2)", "(\"s@4\" * 0.0000275 - 0.2)"
+    calc = QgsRasterCalculator(f"({nir} - {red}) / ({nir} + {red})", dst, "GTiff", layer.extent(),
+                               layer.width(), layer.height(), entries)
+    rc = calc.processCalculation()
+    if rc != 0:
+        raise RuntimeError(f"QgsRasterCalculator failed ({rc})")
+
+
+def rsei_child(path, tag):
+    run = subprocess.run([sys.executable, "-c", CHILD, ROOT, path, os.path.join(OUT, tag)],
+                         capture_output=True, text=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr[-3000:])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    from qgis.core import Qgis
+    say(f"Mining Eco bench - {time.strftime('%Y-%m-%d %H:%M')} - {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}, QGIS {Qgis.QGIS_VERSION}, "
+        f"GDAL {gdal.__version__}, numpy {np.__version__}")
+    paths = {}
+    for size in (4000, 8000):
+        path = os.path.join(OUT, f"scene_{size}.tif")
+        if not scene.scene_ok(path, size):
+            say(f"generating {size} x {size} x 7 Int16 scene ...")
+            scene.generate(path, size, log=lambda *a: None)
+        paths[size] = path
+    big = paths[8000]
+    mp = 8000 * 8000 / 1e6
+
+    app, _provider, processing = qgis()
+    from mining_eco_plugin.algorithms.index_calculator import PRODUCTS
+
+    say("\n(a) index calculator vs GDAL read + write of the same bytes (8000 x 8000, Level-2 scene)")
+    for keys, bands in ((["NDVI"], [3, 4]), (["NDVI", "WET", "NDBSI"], [1, 2, 3, 4, 5, 6])):
+        ref = min(timed(lambda: gdal_read_write(big, bands, len(keys), os.path.join(OUT, "ref.tif")))
+                  for _ in range(2))
+        ours = timed(lambda: processing.run("miningeco:spectralindices", {
+            "SCENE": big, "SENSOR": 2, "RADIOMETRY": 0, "INDICES": [PRODUCTS.index(k) for k in keys],
+            "OUTPUT": os.path.join(OUT, "indices.tif")}))
+        ratio = ours / ref
+        say(f"    {'+'.join(keys):16s} ours {ours:6.1f} s   GDAL read {len(bands)} bands + write {len(keys)} "
+            f"{ref:6.1f} s   ratio {ratio:4.2f}  (goal <= 1.5: {verdict(ratio <= 1.5)})")
+        if keys == ["NDVI"]:
+            ndvi_s = ours
+
+    say("\n(b) NDVI: ours vs QGIS raster calculator (QgsRasterCalculator, same scaling)")
+    calc = timed(lambda: qgis_calculator_ndvi(big, os.path.join(OUT, "qgis_ndvi.tif")))
+    ratio = ndvi_s / calc
+    say(f"    ours {ndvi_s:6.1f} s   QGIS raster calculator {calc:6.1f} s   ratio {ratio:4.2f}  "
+        f"(goal < 1: {verdict(ratio < 1)})")
+
+    say("\n(c, d) RSEI peak memory and seconds per megapixel (fresh process each)")
+    base = rsei_child("baseline", "baseline")
+    say(f"    baseline (QGIS + Processing + provider started, no run): RSS {base['base_kb'] / 1024:6.0f} MB")
+    results = {}
+    for size, path in paths.items():
+        r = rsei_child(path, f"rsei_{size}")
+        results[size] = r
+        say(f"    {size} x {size}: {r['seconds']:6.1f} s = {r['seconds'] / (size * size / 1e6):5.3f} s/MP, "
+            f"peak RSS during the run {r['maxrss_kb'] / 1024:6.0f} MB "
+            f"(+{(r['maxrss_kb'] - r['base_kb']) / 1024:.0f} MB over the started process)")
+    rss = {s: r["maxrss_kb"] / 1024 for s, r in results.items()}
+    spm = {s: r["seconds"] / (s * s / 1e6) for s, r in results.items()}
+    say(f"    peak memory 8000^2 / 4000^2 = {rss[8000] / rss[4000]:4.2f}, max {max(rss.values()):.0f} MB "
+        f"(goal < 1536 MB and flat: {verdict(max(rss.values()) < 1536 and rss[8000] / rss[4000] < 1.25)})")
+    say(f"    s/MP 8000^2 / 4000^2 = {spm[8000] / spm[4000]:4.2f} (goal: flat, within 25 %: "
+        f"{verdict(0.8 < spm[8000] / spm[4000] < 1.25)});  RSEI on {mp:.0f} MP in {results[8000]['seconds']:.0f} s")
+
+    say("\n(e) trend (Theil-Sen + Mann-Kendall), 25 dates x 2000 x 2000")
+    import bench_trend
+    for line in bench_trend.run(OUT):
+        say("    " + line)
+    with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
+        fh.write("\n".join(LINES) + "\n")
+    say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")
+    app.exitQgis()
+
+
+if __name__ == "__main__":
+    main()
