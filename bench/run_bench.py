@@ -100,7 +100,11 @@ def timed(fn):
 
 
 def gdal_read_write(src, bands, n_out, dst, rows=256):
-    """The reference: read ``bands`` of ``src`` strip by strip and write ``n_out`` float32 bands."""
+    """The reference: read ``bands`` of ``src`` strip by strip and write ``n_out`` float32 bands.
+
+    What it writes is the scaled reflectance (one multiply): float values with full mantissas, which
+    compress like the indices do. Writing the raw integer-valued DN as float32 would compress several
+    times faster than any real float output and make the reference unfairly quick."""
     ds = gdal.Open(src)
     w, h = ds.RasterXSize, ds.RasterYSize
     out = gdal.GetDriverByName("GTiff").Create(dst, w, h, n_out, gdal.GDT_Float32, CREATION)
@@ -110,13 +114,14 @@ def gdal_read_write(src, bands, n_out, dst, rows=256):
         n = min(rows, h - y)
         arrays = [ds.GetRasterBand(b).ReadAsArray(0, y, w, n, buf_type=gdal.GDT_Float32) for b in bands]
         for i in range(n_out):
-            out.GetRasterBand(i + 1).WriteArray(arrays[i % len(arrays)], 0, y)
+            out.GetRasterBand(i + 1).WriteArray(arrays[i % len(arrays)] * np.float32(0.0000275) - np.float32(0.2),
+                                                0, y)
     out = None
 
 
 def qgis_calculator_ndvi(src, dst):
     from qgis.analysis import QgsRasterCalculator, QgsRasterCalculatorEntry
-    from qgis.core import QgsRasterLayer
+    from qgis.core import QgsProject, QgsRasterLayer
     layer = QgsRasterLayer(src, "scene")
     entries = []
     for ref, band in (("s@3", 3), ("s@4", 4)):
@@ -124,8 +129,8 @@ def qgis_calculator_ndvi(src, dst):
         e.ref, e.raster, e.bandNumber = ref, layer, band
         entries.append(e)
     red, nir = "(\"s@3\" * 0.0000275 - 0.2)", "(\"s@4\" * 0.0000275 - 0.2)"
-    calc = QgsRasterCalculator(f"({nir} - {red}) / ({nir} + {red})", dst, "GTiff", layer.extent(),
-                               layer.width(), layer.height(), entries)
+    calc = QgsRasterCalculator(f"({nir} - {red}) / ({nir} + {red})", dst, "GTiff", layer.extent(), layer.crs(),
+                               layer.width(), layer.height(), entries, QgsProject.instance().transformContext())
     rc = calc.processCalculation()
     if rc != 0:
         raise RuntimeError(f"QgsRasterCalculator failed ({rc})")

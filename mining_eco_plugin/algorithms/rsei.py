@@ -19,7 +19,7 @@ from qgis.core import (
 
 from ..core import rsei as core
 from ..core.scene import BlockProducts, product_bands
-from ..raster.engine import BandRef, GeoTiffWriter, RasterError, RasterStack, block_pass
+from ..raster.engine import BandRef, GeoTiffWriter, RasterError, RasterStack, block_pass, prefetched
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .scene_algorithm import SceneAlgorithm
@@ -113,8 +113,7 @@ class RseiBase(SceneAlgorithm):
         sampler = core.SampleCollector(k, grid.width, core.sample_probability(grid.width * grid.height, target), seed)
         water_px = 0
         finite = np.zeros(k, dtype=np.int64)
-        for w in block_pass(grid, feedback, 0, 35):
-            comps, water = read(w)
+        for w, (comps, water) in prefetched(block_pass(grid, feedback, 0, 35), read):
             water_px += int(np.count_nonzero(water)) if water is not None else 0
             ok = np.isfinite(comps)
             finite += ok.reshape(-1, k).sum(axis=0)
@@ -140,8 +139,7 @@ class RseiBase(SceneAlgorithm):
         feedback.pushInfo("Pass 2/3: PC1 range")
         pc_lo, pc_hi = np.inf, -np.inf
         sums, n_valid = np.zeros(k), 0
-        for w in block_pass(grid, feedback, 35, 65):
-            comps, _ = read(w)
+        for w, (comps, _) in prefetched(block_pass(grid, feedback, 35, 65), read):
             valid = np.isfinite(comps).all(axis=2)
             norm = core.normalise(comps[valid], lo, hi)
             if norm.size:
@@ -159,8 +157,7 @@ class RseiBase(SceneAlgorithm):
         with GeoTiffWriter(rsei_path, grid, 1, band_names=["RSEI"], label="OUTPUT") as wr, \
                 GeoTiffWriter(grades_path, grid, 1, dtype="uint8", nodata=0, band_names=["RSEI grade"],
                               label="OUTPUT_GRADES") as wg:
-            for w in block_pass(grid, feedback, 65, 97):
-                comps, _ = read(w)
+            for w, (comps, _) in prefetched(block_pass(grid, feedback, 65, 97), read):
                 valid = np.isfinite(comps).all(axis=2)
                 rsei = np.full(w.shape, np.nan, dtype=np.float32)
                 if valid.any():

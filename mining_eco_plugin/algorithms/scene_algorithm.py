@@ -6,7 +6,7 @@ from qgis.core import QgsProcessingParameterEnum
 
 from ..core.expression import BandExpression
 from ..core.scene import BlockProducts, product_bands
-from ..raster.engine import RasterError, RasterStack, block_pass
+from ..raster.engine import RasterError, RasterStack, block_pass, prefetched
 from .base import MiningEcoAlgorithm
 
 WET_SETS = ((None, "Sensor default"), ("TM", "TM (Crist 1985)"), ("ETM", "ETM+ (Huang 2002)"),
@@ -36,11 +36,13 @@ class SceneAlgorithm(MiningEcoAlgorithm):
         roles = product_bands(list(names) + [n for e in expressions for n in e.names], scene.radiometry.mode)
         valid = dict.fromkeys(roles, 0)
         with RasterStack(scene.stack_refs(roles), resampling=resampling) as stack:
-            for w in block_pass(stack.grid, feedback, start, end):
+            def load(w):
                 raw = {r: stack.read(r, w) for r in roles}
+                return raw, (stack.read_raw("QA", w) if scene.qa is not None else None)
+
+            for w, (raw, qa) in prefetched(block_pass(stack.grid, feedback, start, end), load):
                 for r in roles:
                     valid[r] += int(np.count_nonzero(~np.isnan(raw[r])))
-                qa = stack.read_raw("QA", w) if scene.qa is not None else None
                 block = BlockProducts(raw, scene.radiometry, qa)
                 for writer, band, product in outputs:
                     data = block.expression(product) if isinstance(product, BandExpression) else block.get(product)

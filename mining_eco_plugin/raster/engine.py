@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -244,7 +245,7 @@ class RasterStack:
         arr = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize, buf_type=gdal.GDT_Float32)
         nd = band.GetNoDataValue()
         if nd is not None and not math.isnan(nd):
-            arr[arr == np.float32(nd)] = np.nan
+            np.copyto(arr, np.float32(np.nan), where=arr == np.float32(nd))
         return arr
 
     def read_padded(self, key, w: Window, pad: int) -> np.ndarray:
@@ -307,13 +308,14 @@ class BandStats:
     count: int = 0
 
     def update(self, valid: np.ndarray):
+        """Add the values of ``valid`` (a 1-D array of valid pixels); sums in float64 without copies."""
         if valid.size:
             self.minimum = min(self.minimum, float(valid.min()))
             self.maximum = max(self.maximum, float(valid.max()))
-            v = valid.astype(np.float64)
-            self.total += float(v.sum())
-            self.total_sq += float(np.dot(v, v))
-            self.count += int(v.size)
+            self.total += float(valid.sum(dtype=np.float64))
+            self.total_sq += float(np.dot(valid, valid)) if valid.dtype.kind == "f" else float(
+                np.dot(valid.astype(np.float64), valid.astype(np.float64)))
+            self.count += int(valid.size)
 
     @property
     def mean(self):
@@ -375,9 +377,11 @@ class GeoTiffWriter:
         if self.is_float:
             data = np.asarray(data, dtype=self.dtype)
             bad = ~np.isfinite(data)
-            valid = data[~bad]
             if bad.any():
+                valid = data[~bad]
                 data = np.where(bad, self.dtype.type(self.nodata), data)
+            else:
+                valid = data.ravel()
         else:
             data = np.asarray(data).astype(self.dtype, copy=False)
             valid = data[data != self.nodata] if self.nodata is not None else data.ravel()
@@ -456,3 +460,25 @@ def block_pass(grid: Grid, feedback=None, start=0.0, end=100.0, block_rows=None,
     for w in ws:
         yield w
         progress.step()
+
+
+def prefetched(windows_iter, load):
+    """Yield ``(window, load(window))``, loading the next window in a background thread meanwhile.
+
+    Reading (GDAL) and numpy both release the GIL, so the next block is read (and, if ``load``
+    computes, computed) while the caller processes and writes the current one. Only the
+    background thread calls ``load``: the input datasets are never used by two threads at once.
+    """
+    it = iter(windows_iter)
+    try:
+        current = next(it)
+    except StopIteration:
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(load, current)
+        for following in it:
+            data = future.result()
+            future = pool.submit(load, following)
+            yield current, data
+            current = following
+        yield current, future.result()

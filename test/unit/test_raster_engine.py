@@ -204,3 +204,21 @@ def test_float_class_raster_is_refused(tmp_path):
         st.require_integer("B")
         with pytest.raises(RasterError, match="LANDUSE.*floating-point"):
             st.require_integer("LANDUSE")
+
+
+def test_prefetched_keeps_order_loads_each_once_and_propagates_cancel():
+    loaded = []
+
+    def load(w):
+        loaded.append(w)
+        return w * 10
+
+    assert list(engine.prefetched(range(5), load)) == [(i, i * 10) for i in range(5)]
+    assert loaded == list(range(5))
+    assert list(engine.prefetched([], load)) == []
+    grid = Grid(10, 1000, (0.0, 1.0, 0.0, 0.0, 0.0, -1.0), "")
+    seen = []
+    with pytest.raises(Canceled):
+        for w, _ in engine.prefetched(block_pass(grid, FakeFeedback(cancel_after=3), block_rows=100), lambda w: w):
+            seen.append(w)
+    assert 1 <= len(seen) <= 3
