@@ -14,7 +14,6 @@ shares with hand computations.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
 import os
 import re
@@ -33,6 +32,7 @@ gdal.UseExceptions()
 QGIS_TESTS = os.path.join(ROOT, "test", "qgis")
 sys.path.insert(0, QGIS_TESTS)
 import util  # noqa: E402  (test/qgis/util.py: scene parameters, qgis_process arguments)
+import modelkit  # noqa: E402  (test/models/modelkit.py)
 
 
 STRATA = os.path.join(DATA, "north_carolina", "strata.tif")
@@ -504,17 +504,7 @@ def test_model_rsei_two_dates_to_transfer_matrix_runs_headless(qgis_process, rse
 
 def test_model_file_matches_its_build_script(provider, tmp_path):
     """rsei_transfer.model3 is what build_rsei_transfer.py builds, wired grades -> transfer matrix."""
-    from qgis.core import QgsProcessingModelAlgorithm
-
-    spec = importlib.util.spec_from_file_location("build_rsei_transfer",
-                                                  os.path.join(ROOT, "test", "models", "build_rsei_transfer.py"))
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    rebuilt = str(tmp_path / "rebuilt.model3")
-    assert build.build_model().toFile(rebuilt)
-    saved, fresh = QgsProcessingModelAlgorithm(), QgsProcessingModelAlgorithm()
-    assert saved.fromFile(MODEL) and fresh.fromFile(rebuilt)
-    assert saved.toVariant() == fresh.toVariant()
+    saved = modelkit.saved_model_as_built("build_rsei_transfer.py", MODEL, tmp_path)
     children = saved.childAlgorithms()
     assert {c.algorithmId() for c in children.values()} == {"miningeco:rsei", "miningeco:transfermatrix"}
     sources = children["transfer"].parameterSources()

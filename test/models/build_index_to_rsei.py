@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from modelkit import BAND_ROLES, save_model, set_model_outputs, set_sources  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MODEL_PATH = os.path.join(HERE, "index_to_rsei.model3")
-BAND_ROLES = (("BLUE", "Blue band"), ("GREEN", "Green band"), ("RED", "Red band"), ("NIR", "Near-infrared band"),
-              ("SWIR1", "Shortwave-infrared 1 band"), ("SWIR2", "Shortwave-infrared 2 band"),
-              ("THERMAL", "Thermal band"))
 INDEX_KEYS = ("NDVI", "WET", "NDBSI", "MNDWI")   # bands 1..4 of the indices output
 
 
@@ -34,7 +34,6 @@ def build_model():
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelOutput,
         QgsProcessingModelParameter,
         QgsProcessingParameterEnum,
         QgsProcessingParameterFile,
@@ -71,11 +70,6 @@ def build_model():
     for i, (role, label) in enumerate(BAND_ROLES):
         add_param(QgsProcessingParameterRasterLayer(role, label), 190 + 50 * i)
 
-    def set_sources(child, sources):
-        # one addParameterSources call per parameter (setParameterSources with a dict crashes PyQGIS 3.22)
-        for name, value in sources.items():
-            child.addParameterSources(name, value)
-
     scene = {name: [Source.fromModelParameter(name)] for name in ("SENSOR", "RADIOMETRY", "MTL_FILE")}
 
     indices = QgsProcessingModelChildAlgorithm("miningeco:spectralindices")
@@ -104,16 +98,9 @@ def build_model():
         "HEAT": [Source.fromChildOutput("lst", "OUTPUT")], "HEAT_BAND": [Source.fromStaticValue(1)],
         "MNDWI": [Source.fromChildOutput("indices", "OUTPUT")], "MNDWI_BAND": [Source.fromStaticValue(4)],
     })
-    outputs = {}
-    for name, child_output, description in (("RSEI", "OUTPUT", "RSEI"), ("RSEI_GRADES", "OUTPUT_GRADES", "RSEI grades"),
-                                            ("RSEI_TABLE", "OUTPUT_TABLE", "RSEI statistics"),
-                                            ("RSEI_REPORT", "OUTPUT_REPORT", "RSEI report")):
-        out = QgsProcessingModelOutput(name, description)
-        out.setChildId("rsei")
-        out.setChildOutputName(child_output)
-        out.setMandatory(name in ("RSEI", "RSEI_GRADES"))
-        outputs[name] = out
-    rsei.setModelOutputs(outputs)
+    set_model_outputs(rsei, (("RSEI", "OUTPUT", "RSEI", True), ("RSEI_GRADES", "OUTPUT_GRADES", "RSEI grades", True),
+                             ("RSEI_TABLE", "OUTPUT_TABLE", "RSEI statistics", False),
+                             ("RSEI_REPORT", "OUTPUT_REPORT", "RSEI report", False)))
     rsei.setPosition(QPointF(820, 260))
     model.addChildAlgorithm(rsei)
     model.updateDestinationParameters()
@@ -121,21 +108,7 @@ def build_model():
 
 
 def main(path=MODEL_PATH):
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
-    from qgis.core import QgsApplication
-
-    app = QgsApplication([], False)
-    app.initQgis()
-    from mining_eco_plugin.provider import MiningEcoProvider
-    provider = MiningEcoProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    model = build_model()
-    if not model.toFile(path):
-        raise SystemExit(f"cannot write {path}")
-    print(path)
-    del model
-    QgsApplication.processingRegistry().removeProvider(provider)
+    save_model(build_model, path)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,12 @@ from __future__ import annotations
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from modelkit import BAND_ROLES, save_model, set_model_outputs, set_sources  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MODEL_PATH = os.path.join(HERE, "rsei_transfer.model3")
-BAND_ROLES = (("BLUE", "Blue band"), ("GREEN", "Green band"), ("RED", "Red band"), ("NIR", "Near-infrared band"),
-              ("SWIR1", "Shortwave-infrared 1 band"), ("SWIR2", "Shortwave-infrared 2 band"),
-              ("THERMAL", "Thermal band"))
 DATES = (("DATE1", "rsei1", "date 1", 1), ("DATE2", "rsei2", "date 2", 2))   # prefix, child id, label, default sensor
 GRADE_NAMES = "1=Worst,2=Poor,3=Moderate,4=Good,5=Excellent"
 
@@ -45,7 +45,6 @@ def build_model():
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelOutput,
         QgsProcessingModelParameter,
         QgsProcessingParameterEnum,
         QgsProcessingParameterFile,
@@ -71,11 +70,6 @@ def build_model():
         component.setPosition(QPointF(x, y))
         model.addModelParameter(definition, component)
 
-    def set_sources(child, sources):
-        # one addParameterSources call per parameter (setParameterSources with a dict crashes PyQGIS 3.22)
-        for name, value in sources.items():
-            child.addParameterSources(name, value)
-
     radiometry = rsei_alg.parameterDefinition("RADIOMETRY")
     sensors = rsei_alg.parameterDefinition("SENSOR").options()
     add_param(QgsProcessingParameterEnum("RADIOMETRY", "Input product / radiometry (both dates)",
@@ -97,11 +91,8 @@ def build_model():
                    "MTL_FILE": [Source.fromModelParameter(f"{prefix}_MTL")]}
         sources.update({role: [Source.fromModelParameter(f"{prefix}_{role}")] for role, _ in BAND_ROLES})
         set_sources(rsei, sources)
-        out = QgsProcessingModelOutput(f"{prefix}_GRADES", f"RSEI grades, {label}")
-        out.setChildId(child_id)
-        out.setChildOutputName("OUTPUT_GRADES")
-        out.setMandatory(True)      # the rsei child's grades output is not optional: a model output must name it
-        rsei.setModelOutputs({f"{prefix}_GRADES": out})
+        # the rsei child's grades output is not optional: a model output must name it
+        set_model_outputs(rsei, ((f"{prefix}_GRADES", "OUTPUT_GRADES", f"RSEI grades, {label}", True),))
         rsei.setPosition(QPointF(x + 200, 560))
         model.addChildAlgorithm(rsei)
 
@@ -114,18 +105,11 @@ def build_model():
         "CLASS_NAMES": [Source.fromStaticValue(GRADE_NAMES)],
         "UNITS": [Source.fromStaticValue(0)],
     })
-    outputs = {}
-    for name, child_output, description, mandatory in (
-            ("MATRIX", "OUTPUT_MATRIX", "Transfer matrix of the RSEI grades (km2)", True),
-            ("CHANGE", "OUTPUT_CHANGE", "RSEI grade change (from * 10 + to)", False),
-            ("LEGEND", "OUTPUT_LEGEND", "Legend of the grade change codes", False),
-            ("HEATMAP", "OUTPUT_HEATMAP", "Transfer matrix heatmap (PNG)", False)):
-        out = QgsProcessingModelOutput(name, description)
-        out.setChildId("transfer")
-        out.setChildOutputName(child_output)
-        out.setMandatory(mandatory)
-        outputs[name] = out
-    transfer.setModelOutputs(outputs)
+    set_model_outputs(transfer, (
+        ("MATRIX", "OUTPUT_MATRIX", "Transfer matrix of the RSEI grades (km2)", True),
+        ("CHANGE", "OUTPUT_CHANGE", "RSEI grade change (from * 10 + to)", False),
+        ("LEGEND", "OUTPUT_LEGEND", "Legend of the grade change codes", False),
+        ("HEATMAP", "OUTPUT_HEATMAP", "Transfer matrix heatmap (PNG)", False)))
     transfer.setPosition(QPointF(500, 720))
     model.addChildAlgorithm(transfer)
     model.updateDestinationParameters()
@@ -133,21 +117,7 @@ def build_model():
 
 
 def main(path=MODEL_PATH):
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
-    from qgis.core import QgsApplication
-
-    app = QgsApplication([], False)
-    app.initQgis()
-    from mining_eco_plugin.provider import MiningEcoProvider
-    provider = MiningEcoProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    model = build_model()
-    if not model.toFile(path):
-        raise SystemExit(f"cannot write {path}")
-    print(path)
-    del model
-    QgsApplication.processingRegistry().removeProvider(provider)
+    save_model(build_model, path)
 
 
 if __name__ == "__main__":

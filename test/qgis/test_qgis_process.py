@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+import modelkit  # test/models/modelkit.py
 import util
 
 MODEL = os.path.join(util.MODELS, "index_to_rsei.model3")
@@ -88,19 +89,7 @@ def test_model_index_to_rsei_runs_headless_and_equals_rsei(qgis_process, rsei_ru
 def test_model_file_matches_its_build_script(provider, tmp_path):
     """test/models/index_to_rsei.model3 is what test/models/build_index_to_rsei.py builds (kept in sync),
     and it wires the index bands to the RSEI components as documented."""
-    import importlib.util
-
-    from qgis.core import QgsProcessingModelAlgorithm
-
-    spec = importlib.util.spec_from_file_location("build_index_to_rsei",
-                                                  os.path.join(util.MODELS, "build_index_to_rsei.py"))
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    rebuilt = str(tmp_path / "rebuilt.model3")
-    assert build.build_model().toFile(rebuilt)
-    saved, fresh = QgsProcessingModelAlgorithm(), QgsProcessingModelAlgorithm()
-    assert saved.fromFile(MODEL) and fresh.fromFile(rebuilt)
-    assert saved.toVariant() == fresh.toVariant()
+    saved = modelkit.saved_model_as_built("build_index_to_rsei.py", MODEL, tmp_path)
 
     children = saved.childAlgorithms()
     assert {c.algorithmId() for c in children.values()} == {

@@ -1,0 +1,72 @@
+"""What the model build scripts of this folder and their tests share: model outputs of a child,
+saving a model headless, and checking that a saved .model3 is what its build script builds."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BAND_ROLES = (("BLUE", "Blue band"), ("GREEN", "Green band"), ("RED", "Red band"), ("NIR", "Near-infrared band"),
+              ("SWIR1", "Shortwave-infrared 1 band"), ("SWIR2", "Shortwave-infrared 2 band"),
+              ("THERMAL", "Thermal band"))
+
+
+def set_sources(child, sources):
+    """Parameter sources of a model child, one addParameterSources call per parameter
+    (setParameterSources with a dict crashes PyQGIS 3.22)."""
+    for name, value in sources.items():
+        child.addParameterSources(name, value)
+
+
+def set_model_outputs(child, specs):
+    """Give ``child`` (a QgsProcessingModelChildAlgorithm) model outputs from
+    (model output name, child output name, description, mandatory) tuples."""
+    from qgis.core import QgsProcessingModelOutput
+    outputs = {}
+    for name, child_output, description, mandatory in specs:
+        out = QgsProcessingModelOutput(name, description)
+        out.setChildId(child.childId())
+        out.setChildOutputName(child_output)
+        out.setMandatory(mandatory)
+        outputs[name] = out
+    child.setModelOutputs(outputs)
+
+
+def save_model(build_model, path):
+    """Start QGIS headless with the Mining Eco provider, build the model and save it to ``path``."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from qgis.core import QgsApplication
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    from mining_eco_plugin.provider import MiningEcoProvider
+    provider = MiningEcoProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    model = build_model()
+    if not model.toFile(path):
+        raise SystemExit(f"cannot write {path}")
+    print(path)
+    del model
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
+def load_builder(script):
+    """The build script ``script`` (a file name in this folder) as a module."""
+    spec = importlib.util.spec_from_file_location(os.path.splitext(script)[0], os.path.join(HERE, script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def saved_model_as_built(script, model_path, tmp_path):
+    """The saved model, after asserting it equals what ``script`` builds now (no stale .model3)."""
+    from qgis.core import QgsProcessingModelAlgorithm
+    rebuilt = str(tmp_path / "rebuilt.model3")
+    assert load_builder(script).build_model().toFile(rebuilt)
+    saved, fresh = QgsProcessingModelAlgorithm(), QgsProcessingModelAlgorithm()
+    assert saved.fromFile(model_path) and fresh.fromFile(rebuilt)
+    assert saved.toVariant() == fresh.toVariant()
+    return saved
