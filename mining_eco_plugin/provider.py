@@ -13,6 +13,8 @@ from .algorithms.class_areas import ClassAreasAlgorithm
 from .algorithms.transfer_matrix import TransferMatrixAlgorithm
 from .algorithms.trend import TrendAlgorithm
 from .algorithms.timeseries import TimeSeriesAlgorithm
+from .algorithms.sample_rasters import SampleRastersAlgorithm
+from .algorithms.vip_screening import VipScreeningAlgorithm
 
 ALGORITHMS = (
     # Indices
@@ -28,6 +30,9 @@ ALGORITHMS = (
     ClassAreasAlgorithm,
     TrendAlgorithm,
     TimeSeriesAlgorithm,
+    # Salinity
+    SampleRastersAlgorithm,
+    VipScreeningAlgorithm,
 )
 
 

@@ -93,3 +93,8 @@ CLASSES["trend_class"] = [
     (2, "No significant change", "#e0e0e0"),
     (3, "Significant increase", "#1a9641"),
 ]
+
+
+# --- group "salinity": variable screening chart (miningeco:vipscreening) --------------------------
+# Bars of variables that pass a threshold, bars that do not, and the threshold line.
+SCREENING_COLOURS = {"pass": "#cc4c02", "fail": "#bdbdbd", "threshold": "#08306b"}

@@ -1,0 +1,209 @@
+"""Variable screening: PLS VIP and grey relational grade of candidate fields against a target field."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+)
+
+from ..core import screening as sc
+from ..raster.engine import Canceled
+from .base import MiningEcoAlgorithm
+
+RULE_TITLES = ("VIP only (zhundong's VIP set, used by its best model VIP-RF)", "GRA only (zhundong's GRA set)",
+               "Both VIP and GRA", "Either VIP or GRA")
+NORMALISATION_TITLES = ("Min-max (x - min) / (max - min)", "Mean value x / mean", "Initial value x / x(1)")
+TABLE_COLUMNS = [("variable", str), ("vip", float), ("gra", float), ("pearson_r", float), ("vip_pass", bool),
+                 ("gra_pass", bool), ("selected", bool)]
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):   # NULL (QVariant) or text
+        return float("nan")
+
+
+class VipScreeningAlgorithm(MiningEcoAlgorithm):
+    ID = "vipscreening"
+    NAME = "Variable screening (PLS VIP and grey relational analysis)"
+    GROUP = "salinity"
+    SUMMARY = ("Screens candidate variables (e.g. spectral indices sampled at soil samples) against a measured "
+               "target (e.g. soil salt content). PLS VIP: a PLS regression of the standardised target on the "
+               "standardised candidates (N_COMPONENTS given, or the number with the lowest k-fold CV RMSE); "
+               "VIP_j = sqrt(p * sum_a SS_a (w_ja/||w_a||)^2 / sum_a SS_a), SS_a = q_a^2 t_a't_a; kept if "
+               "VIP > 1. Grey relational grade (Deng): sequences normalised (min-max by default), "
+               "xi(k) = (dmin + rho dmax) / (d(k) + rho dmax) with d(k) = |y'(k) - x'(k)|, rho = 0.5, grade = mean "
+               "of xi; kept if GRA >= 0.75. The rule combines them (zhundong uses the two sets separately and its "
+               "best model uses the VIP set: the default). Pearson r is reported too (coastal's screening). "
+               "Outputs: a table, the selected field list as a string for the Modeler, a bar chart and a report.")
+    SOURCE = ("zhundong 1.5.2 and 2.1 (VIP > 1, GRA >= 0.75); VIP: Wold, Johansson & Cocchi 1993, Chong & Jun 2005 "
+              "(Chemometr. Intell. Lab. Syst. 78, eq. 1); grey relational analysis: Deng 1989 (J. Grey System 1).")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [QgsProcessing.TypeVector]),
+                 "Table or point layer with one row per sample (e.g. the output of Sample rasters at points).")
+        self.add(QgsProcessingParameterField("TARGET_FIELD", "Target field (measured value)", parentLayerParameterName="INPUT",
+                                             type=QgsProcessingParameterField.Numeric),
+                 "Numeric field of the measured value, e.g. soil salt content in g/kg.")
+        self.add(QgsProcessingParameterField("FIELDS", "Candidate fields", parentLayerParameterName="INPUT",
+                                             type=QgsProcessingParameterField.Numeric, allowMultiple=True,
+                                             optional=True),
+                 "Numeric candidates; default: every numeric field except the target and the layer's primary key (e.g. "
+                 "a GeoPackage fid); fields that are empty in every row are skipped with a warning.")
+        self.add(QgsProcessingParameterNumber("N_COMPONENTS", "PLS components (0 = choose by cross-validation)",
+                                              QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+                 "Number of PLS components for VIP; 0 picks the number with the lowest k-fold CV RMSE.")
+        self.add(QgsProcessingParameterNumber("VIP_THRESHOLD", "VIP threshold", QgsProcessingParameterNumber.Double,
+                                              defaultValue=1.0, minValue=0.0),
+                 "A variable passes VIP if VIP > this value (zhundong: 1).")
+        self.add(QgsProcessingParameterNumber("GRA_THRESHOLD", "Grey relational grade threshold",
+                                              QgsProcessingParameterNumber.Double, defaultValue=0.75, minValue=0.0,
+                                              maxValue=1.0),
+                 "A variable passes GRA if its grade >= this value (zhundong: 0.75).")
+        self.add(QgsProcessingParameterEnum("RULE", "Selection rule", list(RULE_TITLES), defaultValue=0),
+                 "0 VIP only, 1 GRA only, 2 both, 3 either. zhundong screens with each method separately and its "
+                 "best model (VIP-RF) uses the VIP set.")
+        self.add(QgsProcessingParameterNumber("RHO", "Resolution coefficient (rho)", QgsProcessingParameterNumber.Double,
+                                              defaultValue=0.5, minValue=0.001, maxValue=1.0),
+                 "Grey relational resolution coefficient, 0 < rho <= 1 (Deng: 0.5).", advanced=True)
+        self.add(QgsProcessingParameterEnum("NORMALISATION", "GRA normalisation", list(NORMALISATION_TITLES),
+                                            defaultValue=0),
+                 "0 min-max (default: the seed does not say; works for negative indices), 1 mean value, "
+                 "2 initial value (time series).", advanced=True)
+        self.add(QgsProcessingParameterNumber("MAX_COMPONENTS", "Largest number of components tried by CV",
+                                              QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=1),
+                 "Upper bound of the CV search (also limited by the candidates and the fold size).", advanced=True)
+        self.add(QgsProcessingParameterNumber("CV_FOLDS", "Cross-validation folds", QgsProcessingParameterNumber.Integer,
+                                              defaultValue=5, minValue=2),
+                 "k of the k-fold CV that chooses the number of components.", advanced=True)
+        self.add(QgsProcessingParameterNumber("SEED", "Random seed of the CV folds", QgsProcessingParameterNumber.Integer,
+                                              defaultValue=42),
+                 "Seed of the shuffled k-fold split (fixed seed: identical results twice).", advanced=True)
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Screening table", QgsProcessing.TypeVector),
+                        "One row per candidate: variable, vip, gra, pearson_r, vip_pass, gra_pass, selected.")
+        self.add_output(QgsProcessingParameterFileDestination("OUTPUT_CHART", "Bar chart (PNG)", "PNG files (*.png)",
+                                                              optional=True),
+                        "VIP and GRA bars per variable with both thresholds.")
+        self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report (HTML)", "HTML files (*.html)",
+                                                              optional=True),
+                        "Table, chart, the PLS components (and CV RMSE) and the formulas.")
+        self.addOutput(QgsProcessingOutputString("SELECTED_FIELDS", "Selected fields (comma-separated)"))
+        self.addOutput(QgsProcessingOutputString("VIP_FIELDS", "Fields with VIP above the threshold"))
+        self.addOutput(QgsProcessingOutputString("GRA_FIELDS", "Fields with GRA at or above the threshold"))
+        self.addOutput(QgsProcessingOutputNumber("N_COMPONENTS_USED", "PLS components used"))
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def _read_samples(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise ValueError("INPUT: no sample layer was given.")
+        fields = source.fields()
+        target = self.parameterAsString(parameters, "TARGET_FIELD", context)
+        chosen = self.parameterAsFields(parameters, "FIELDS", context)
+        for param, names in (("TARGET_FIELD", [target]), ("FIELDS", chosen)):
+            for name in names:
+                idx = fields.lookupField(name)
+                if idx < 0:
+                    raise ValueError(f"{param}: the field '{name}' is not in INPUT (fields: "
+                                     f"{', '.join(fields.names())}).")
+                if not fields.at(idx).isNumeric():
+                    raise ValueError(f"{param}: the field '{name}' is not numeric ({fields.at(idx).typeName()}); "
+                                     "choose a numeric field or convert it.")
+        if target in chosen:
+            raise ValueError(f"FIELDS: the target '{target}' cannot also be a candidate.")
+        default = not chosen
+        if default:
+            layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
+            keys = set(layer.dataProvider().pkAttributeIndexes()) if layer is not None else set()
+            chosen = [f.name() for i, f in enumerate(fields)
+                      if f.isNumeric() and f.name() != target and i not in keys]
+            if not chosen:
+                raise ValueError("FIELDS: INPUT has no numeric field besides the target.")
+        idx = [fields.lookupField(n) for n in [target] + chosen]
+        rows = [[_number(f.attributes()[i]) for i in idx] for f in source.getFeatures()]
+        if feedback.isCanceled():
+            raise Canceled()
+        data = np.array(rows, dtype=np.float64).reshape(-1, len(idx))
+        y, X = data[:, 0], data[:, 1:]
+        if default:
+            empty = np.all(np.isnan(X), axis=0) if len(data) else np.ones(len(chosen), bool)
+            for name in np.array(chosen)[empty]:
+                feedback.pushWarning(f"Candidate {name} is empty (NULL) in every row: skipped.")
+            X = X[:, ~empty]
+            chosen = [n for n, e in zip(chosen, empty) if not e]
+        return X, y, target, chosen
+
+    # -- run ---------------------------------------------------------------------------------------
+    def run_tool(self, parameters, context, feedback):
+        X, y, target, names = self._read_samples(parameters, context, feedback)
+        chart = self.parameterAsFileOutput(parameters, "OUTPUT_CHART", context)
+        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        vip_t = self.parameterAsDouble(parameters, "VIP_THRESHOLD", context)
+        gra_t = self.parameterAsDouble(parameters, "GRA_THRESHOLD", context)
+        rule = sc.RULES[self.parameterAsEnum(parameters, "RULE", context)]
+        normalisation = sc.NORMALISATIONS[self.parameterAsEnum(parameters, "NORMALISATION", context)]
+        feedback.setProgress(10)
+        try:
+            res = sc.screen_variables(
+                X, y, names, target_name=target,
+                n_components=self.parameterAsInt(parameters, "N_COMPONENTS", context) or None,
+                max_components=self.parameterAsInt(parameters, "MAX_COMPONENTS", context),
+                folds=self.parameterAsInt(parameters, "CV_FOLDS", context),
+                seed=self.parameterAsInt(parameters, "SEED", context),
+                vip_threshold=vip_t, gra_threshold=gra_t,
+                rho=self.parameterAsDouble(parameters, "RHO", context), normalisation=normalisation, rule=rule)
+        except sc.ScreeningError as err:
+            raise ValueError(f"{err.param + ': ' if err.param else ''}{err}") from None
+        feedback.setProgress(70)
+        rows = res.rows()
+        table = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_COLUMNS,
+                                 [[r[c] for c, _k in TABLE_COLUMNS] for r in rows])
+        if chart:
+            from ..reports.screening_plot import screening_png
+            screening_png(chart, res.names, res.vip, res.gra, vip_t, gra_t,
+                          title=f"Screening against {target} ({len(y)} samples, {res.n_components} PLS components)")
+        if report:
+            self._report(report, chart, res, target, len(y), vip_t, gra_t, normalisation, parameters, context)
+        selected = ",".join(res.selected_names())
+        feedback.pushInfo(f"PLS components: {res.n_components}. Selected ({rule}): {selected or 'none'}.")
+        if not selected:
+            feedback.pushWarning("No variable passes the selection rule: SELECTED_FIELDS is empty.")
+        feedback.setProgress(100)
+        return {"OUTPUT_TABLE": table, "OUTPUT_CHART": chart or None, "OUTPUT_REPORT": report or None,
+                "SELECTED_FIELDS": selected, "VIP_FIELDS": ",".join(res.selected_names("vip")),
+                "GRA_FIELDS": ",".join(res.selected_names("gra")), "N_COMPONENTS_USED": res.n_components}
+
+    def _report(self, path, chart, res, target, n, vip_t, gra_t, normalisation, parameters, context):
+        from ..reports.html import write_html_report
+        rho = self.parameterAsDouble(parameters, "RHO", context)
+        settings = {"target": target, "samples": n, "candidates": len(res.names),
+                    "PLS components": res.n_components,
+                    "components chosen by": "k-fold CV (lowest RMSE)" if res.cv_rmse.size else "N_COMPONENTS",
+                    "VIP threshold (VIP >)": vip_t, "GRA threshold (GRA >=)": gra_t,
+                    "resolution coefficient rho": rho, "GRA normalisation": normalisation,
+                    "rule": res.rule, "selected": ", ".join(res.selected_names()) or "none"}
+        sections = [("Settings and result", settings), ("Variables", res.rows())]
+        if chart:
+            sections.append(("VIP and grey relational grade", chart))
+        if res.cv_rmse.size:
+            sections.append(("Cross-validated RMSE per number of PLS components",
+                             [{"components": a + 1, "cv_rmse": float(v)} for a, v in enumerate(res.cv_rmse)]))
+        sections.append(("Formulas", (
+            "VIP_j = sqrt(p * sum_a SS_a (w_ja / ||w_a||)^2 / sum_a SS_a), SS_a = q_a^2 t_a't_a, on standardised "
+            "X and y (Wold et al. 1993; Chong & Jun 2005). The mean of VIP^2 is 1, hence the threshold VIP > 1.\n\n"
+            "Grey relational grade (Deng 1989): d_i(k) = |y'(k) - x_i'(k)| on normalised sequences, "
+            "xi_i(k) = (dmin + rho dmax) / (d_i(k) + rho dmax) with dmin, dmax over all candidates, "
+            "grade = mean over samples. Shape similarity: a variable that falls as the target rises has a low "
+            "grade even if strongly (negatively) correlated; see pearson_r.\n\n"
+            "zhundong (1.5.2, 2.1) used the VIP set (VIP > 1) and the GRA set (GRA >= 0.75) separately; "
+            "coastal screened by Pearson correlation.")))
+        write_html_report(path, f"Variable screening against {target}", sections)
