@@ -71,7 +71,8 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
                  "Point layer of the samples (any CRS); its fields are kept.")
         self.add(QgsProcessingParameterMultipleLayers("RASTERS", "Rasters", QgsProcessing.TypeRaster),
                  "One or more rasters: a multi-band index stack (fields named by band description) and/or "
-                 "single-band rasters (fields named by layer name). They need not share a grid.")
+                 "single-band rasters (fields named by layer name). They need not share a grid. qgis_process: repeat "
+                 "the key (RASTERS=a.tif RASTERS=b.tif).")
         self.add(QgsProcessingParameterEnum("METHOD", "Sampling method", ["Nearest (pixel containing the point)",
                                                                           "Bilinear"], defaultValue=0),
                  "0 nearest: the value of the pixel that contains the point; 1 bilinear: the four pixel centres "
@@ -82,9 +83,14 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
                                                           QgsProcessing.TypeVectorAnyGeometry, optional=True,
                                                           createByDefault=False),
                         "Optional: the dropped points with their input fields and a 'reason' field.")
-        self.addOutput(QgsProcessingOutputNumber("SAMPLED_COUNT", "Number of sampled points"))
-        self.addOutput(QgsProcessingOutputNumber("REJECTED_COUNT", "Number of rejected points"))
-        self.addOutput(QgsProcessingOutputString("SAMPLED_FIELDS", "Sampled fields (comma-separated)"))
+        for output, text in ((QgsProcessingOutputNumber("SAMPLED_COUNT", "Number of sampled points"),
+                              "Points written to OUTPUT."),
+                             (QgsProcessingOutputNumber("REJECTED_COUNT", "Number of rejected points"),
+                              "Points dropped (outside, nodata, no geometry, not transformable); ids in the log."),
+                             (QgsProcessingOutputString("SAMPLED_FIELDS", "Sampled fields (comma-separated)"),
+                              "The new band fields, e.g. NDVI,SI1,S2: the candidates of Variable screening.")):
+            self.addOutput(output)
+            self._help.append((output.name(), output.description(), text))   # listed in the help too
 
     def run_tool(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "POINTS", context)

@@ -58,7 +58,8 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
                                              type=QgsProcessingParameterField.Numeric, allowMultiple=True,
                                              optional=True),
                  "Numeric candidates; default: every numeric field except the target and the layer's primary key (e.g. "
-                 "a GeoPackage fid); fields that are empty in every row are skipped with a warning.")
+                 "a GeoPackage fid); fields that are empty in every row are skipped with a warning. qgis_process: "
+                 "repeat the key (FIELDS=NDVI FIELDS=SI1).")
         self.add(QgsProcessingParameterNumber("N_COMPONENTS", "PLS components (0 = choose by cross-validation)",
                                               QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
                  "Number of PLS components for VIP; 0 picks the number with the lowest k-fold CV RMSE.")
@@ -96,10 +97,20 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report (HTML)", "HTML files (*.html)",
                                                               optional=True),
                         "Table, chart, the PLS components (and CV RMSE) and the formulas.")
-        self.addOutput(QgsProcessingOutputString("SELECTED_FIELDS", "Selected fields (comma-separated)"))
-        self.addOutput(QgsProcessingOutputString("VIP_FIELDS", "Fields with VIP above the threshold"))
-        self.addOutput(QgsProcessingOutputString("GRA_FIELDS", "Fields with GRA at or above the threshold"))
-        self.addOutput(QgsProcessingOutputNumber("N_COMPONENTS_USED", "PLS components used"))
+        self.add_result(QgsProcessingOutputString("SELECTED_FIELDS", "Selected fields (comma-separated)"),
+                        "The fields kept by RULE, e.g. NDVI,SI1,S2: feed it to the predictor fields of a model in "
+                        "the Modeler.")
+        self.add_result(QgsProcessingOutputString("VIP_FIELDS", "Fields with VIP above the threshold"),
+                        "zhundong's VIP set (whatever RULE says).")
+        self.add_result(QgsProcessingOutputString("GRA_FIELDS", "Fields with GRA at or above the threshold"),
+                        "zhundong's GRA set (whatever RULE says).")
+        self.add_result(QgsProcessingOutputNumber("N_COMPONENTS_USED", "PLS components used"),
+                        "N_COMPONENTS, or the number chosen by cross-validation.")
+
+    def add_result(self, output, help_text):
+        """A result that is not a destination parameter (string / number), listed in the help too."""
+        self.addOutput(output)
+        self._help.append((output.name(), output.description(), help_text))
 
     # -- inputs -------------------------------------------------------------------------------------
     def _read_samples(self, parameters, context, feedback):
