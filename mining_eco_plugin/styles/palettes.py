@@ -98,3 +98,17 @@ CLASSES["trend_class"] = [
 # --- group "salinity": variable screening chart (miningeco:vipscreening) --------------------------
 # Bars of variables that pass a threshold, bars that do not, and the threshold line.
 SCREENING_COLOURS = {"pass": "#cc4c02", "fail": "#bdbdbd", "threshold": "#08306b"}
+
+
+# --- group "salinity": model application (miningeco:applymodel) -----------------------------------
+# Predicted salt content uses RAMPS["salinity"]. Default salinity grades (core.salinity: 1/2/4/6 g/kg,
+# coastal Table 5, upper-inclusive); colours as in the coastal seed's Figure 6 (green non-saline /
+# slight -> yellow, orange, red). A user table with another number of grades samples RAMPS["salinity"].
+CLASSES["salinity_grade"] = [
+    (1, "Non-saline (<= 1 g/kg)", "#1a9641"),
+    (2, "Slightly saline (1-2 g/kg)", "#a6d96a"),
+    (3, "Moderately saline (2-4 g/kg)", "#ffffbf"),
+    (4, "Severely saline (4-6 g/kg)", "#fdae61"),
+    (5, "Saline soil (> 6 g/kg)", "#d7191c"),
+]
+

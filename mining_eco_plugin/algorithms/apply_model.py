@@ -1,0 +1,233 @@
+"""Apply a trained model file to rasters (miningeco:applymodel): predicted raster, salinity grades, area table."""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+
+import numpy as np
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMatrix,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+)
+
+from ..core import modelfile
+from ..core import salinity as core
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
+from ..styles import palettes
+from ..styles.qgis_styles import RasterStyle, style_output
+from .base import MiningEcoAlgorithm
+from .transfer_matrix import LegendStyle
+
+#: Rows of the feature matrix given to the model's predict at once (bounded memory whatever the model).
+PREDICT_CHUNK_ROWS = 262144
+
+SUMMARY = (
+    "Applies a model file written by the Mining Eco 'Train model' tool (a scikit-learn regressor saved with skops: "
+    "loading it runs no code; pickles and altered files are refused) to rasters, pixel by pixel: "
+    "prediction = model(feature_1, ..., feature_n). Features are matched to bands by name, ignoring case: the band "
+    "descriptions of a multi-band raster (e.g. the spectral index calculator's output) and, for single-band rasters, "
+    "the band description, layer name or file name. Pixels where any feature is nodata are nodata. The rasters are "
+    "read block by block and predicted in chunks (memory bounded whatever the scene size); the result does not "
+    "depend on the block size or on the band order. Optional outputs: salinity grades (uint8, paletted; default "
+    "thresholds 1 / 2 / 4 / 6 g/kg: non-saline, slightly, moderately, severely saline, saline soil; intervals are "
+    "upper-inclusive: exactly 1 g/kg is non-saline, exactly 6 is severely saline) and a table of the area per grade "
+    "(km2, %; cell areas on the sphere for a geographic CRS).")
+SOURCE = ("Model application as in the zhundong seed (section 2.3, VIP-RF salinity maps) and the coastal seed "
+          "(section 4, Figure 6); grades: coastal Table 5 (Third National Soil Census of China) and Wang Zunqin, "
+          "China's Saline Soil (zhundong section 1.3).")
+TABLE_FIELDS = (("grade", int), ("label", str), ("range", str), ("pixels", int), ("area_km2", float),
+                ("percent", float))
+
+
+def _ramp_colours(n: int, ramp=None):
+    """``n`` colours sampled evenly along a palettes ramp (linear in RGB between its stops)."""
+    stops = ramp or palettes.RAMPS["salinity"]
+    out = []
+    for i in range(n):
+        t = i / max(n - 1, 1)
+        for (p0, c0), (p1, c1) in zip(stops, stops[1:]):
+            if p0 <= t <= p1:
+                f = 0.0 if p1 == p0 else (t - p0) / (p1 - p0)
+                a = [int(c0[k:k + 2], 16) for k in (1, 3, 5)]
+                b = [int(c1[k:k + 2], 16) for k in (1, 3, 5)]
+                out.append("#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b)))
+                break
+    return out
+
+
+def grade_colours(n: int):
+    """The palette's salinity-grade colours for the default five grades, else samples of the salinity ramp."""
+    classes = palettes.CLASSES["salinity_grade"]
+    return [c for _v, _l, c in classes] if n == len(classes) else _ramp_colours(n)
+
+
+def set_n_jobs(estimator, n_jobs: int):
+    """Set every ``n_jobs`` parameter of the estimator (and of its steps / sub-estimators)."""
+    if not hasattr(estimator, "get_params"):
+        return
+    keys = [k for k in estimator.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+    if keys:
+        estimator.set_params(**{k: n_jobs for k in keys})
+
+
+def band_names(layers):
+    """{lower-case name: [BandRef]} and the list of (name, description) shown when a feature is missing.
+
+    Multi-band raster: each band is named by its description. Single-band raster: by its band description,
+    its layer name and its file name (without extension)."""
+    by_name, shown = {}, []
+    for layer in layers:
+        path = layer.source().split("|")[0]
+        _grid, count, descriptions = raster_info(path)
+        base = os.path.basename(path)
+        for b in range(1, count + 1):
+            desc = (descriptions[b - 1] or "").strip()
+            names = [desc] if count > 1 else [desc, layer.name(), os.path.splitext(base)[0]]
+            names = list(dict.fromkeys(n for n in names if n))
+            ref = BandRef(path, b, "RASTERS")
+            for n in names:
+                refs = by_name.setdefault(n.lower(), [])
+                if ref not in refs:
+                    refs.append(ref)
+            shown.append(f"{' / '.join(names) or '(unnamed)'} ({base} band {b})")
+    return by_name, shown
+
+
+def match_features(features, by_name, shown):
+    """The BandRef of each model feature (in the model's order); ValueError listing the missing ones."""
+    missing = [f for f in features if f.lower() not in by_name]
+    if missing:
+        raise ValueError(f"RASTERS: the model needs the feature(s) {', '.join(missing)}, but no input band is named "
+                         f"so. Available band names: {'; '.join(shown) or 'none'}. Give rasters whose band "
+                         "descriptions (multi-band) or layer / file names (single-band) are the model's feature "
+                         f"names ({', '.join(features)}), ignoring case.")
+    refs = []
+    for f in features:
+        cands = by_name[f.lower()]
+        if len(cands) > 1:
+            raise ValueError(f"RASTERS: the feature {f} matches several bands ("
+                             f"{', '.join(r.describe() for r in cands)}). Give each feature once.")
+        refs.append(cands[0])
+    return refs
+
+
+class ApplyModelAlgorithm(MiningEcoAlgorithm):
+    ID = "applymodel"
+    NAME = "Apply model to rasters (salinity map and grades)"
+    GROUP = "salinity"
+    SUMMARY = SUMMARY
+    SOURCE = SOURCE
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterFile("MODEL_FILE", "Model file (*.model)", extension="model"),
+                 "A model file written by the 'Train model' tool: the estimator, its feature names in order, "
+                 "the target name and units.")
+        self.add(QgsProcessingParameterMultipleLayers("RASTERS", "Feature rasters", QgsProcessing.TypeRaster),
+                 "One multi-band raster whose band descriptions are the feature names (e.g. the spectral index "
+                 "calculator's output) and/or single-band rasters named after the features; all on one grid. In "
+                 "qgis_process repeat the key: RASTERS=ndvi.tif RASTERS=si1.tif.")
+        self.add(QgsProcessingParameterMatrix("GRADE_TABLE", "Salinity grade table (upper bound, name)", numberRows=5, hasFixedNumberRows=False,
+                                              headers=["Upper bound (inclusive)", "Grade"],
+                                              defaultValue=core.default_grade_table(), optional=True),
+                 "One row per grade: its upper bound in the model's units (inclusive) and its name; leave the last "
+                 "row's bound empty (the open top grade). Default (also when left empty) 1 / 2 / 4 / 6 g/kg "
+                 "(coastal Table 5). In "
+                 "qgis_process: GRADE_TABLE=1,Non-saline,2,Slight,4,Moderate,6,Severe,,Saline soil.")
+        self.add(QgsProcessingParameterNumber("N_JOBS", "Parallel jobs for predict (0 = all cores)",
+                                              QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+                 "Sets the model's n_jobs (random forest trees are predicted in parallel threads).", advanced=True)
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted raster"),
+                        "The model's prediction (float32, nodata -9999 where any feature is nodata), in the "
+                        "model's target units.")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_GRADES", "Salinity grades", optional=True,
+                                                                createByDefault=True),
+                        "Grade codes 1 .. n (uint8, 0 = nodata) from the grade table, paletted.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Area per grade", QgsProcessing.TypeVector,
+                                                          optional=True, createByDefault=True),
+                        "Table: grade, label, range, pixels, area_km2, percent (of the predicted area).")
+
+    def load_model(self, parameters, context):
+        path = self.parameterAsFile(parameters, "MODEL_FILE", context)
+        if not path or not os.path.isfile(path):
+            raise ValueError(f"MODEL_FILE: {path or '(empty)'} is not a file. Give a .model file written by "
+                             "the 'Train model' tool.")
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return modelfile.loads(data, f"MODEL_FILE ({os.path.basename(path)})")
+
+    def run_tool(self, parameters, context, feedback):
+        bundle = self.load_model(parameters, context)
+        try:
+            table = self.parameterAsMatrix(parameters, "GRADE_TABLE", context) or core.default_grade_table()
+            thresholds, labels = core.parse_grade_table(table)
+        except ValueError as err:
+            raise ValueError(f"GRADE_TABLE: {err}") from None
+        layers = self.parameterAsLayerList(parameters, "RASTERS", context)
+        if not layers:
+            raise ValueError("RASTERS: give at least one raster holding the model's features.")
+        refs = match_features(bundle.features, *band_names(layers))
+        n_jobs = self.parameterAsInt(parameters, "N_JOBS", context) or -1
+        set_n_jobs(bundle.estimator, n_jobs)
+        units = bundle.units or ""
+        if units and units.replace(" ", "").lower() not in ("g/kg", "gkg-1", "g.kg-1"):
+            feedback.pushWarning(f"The model predicts {bundle.target} in {units}; the grade thresholds are read in "
+                                 "those units.")
+        feedback.pushInfo(f"Model: {bundle.kind or type(bundle.estimator).__name__}, target {bundle.target} "
+                          f"({units or 'no units'}); features: " +
+                          ", ".join(f"{f} <- {r.describe()}" for f, r in zip(bundle.features, refs)))
+
+        out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        grades_path = self.parameterAsOutputLayer(parameters, "OUTPUT_GRADES", context) or None
+        keys = [f"f{i}" for i in range(len(refs))]
+        stack = RasterStack(dict(zip(keys, refs)))
+        areas = core.GradeAreas(len(labels))
+        predict = bundle.estimator.predict
+
+        def read(w):
+            return core.feature_matrix([stack.read(k, w) for k in keys])
+
+        with ExitStack() as guard:
+            guard.enter_context(stack)
+            wr = guard.enter_context(GeoTiffWriter(out_path, stack.grid, 1, band_names=[bundle.target or "prediction"],
+                                                   label="OUTPUT"))
+            wg = guard.enter_context(GeoTiffWriter(grades_path, stack.grid, 1, dtype="uint8", nodata=core.NODATA_GRADE,
+                                                   band_names=["salinity grade"], label="OUTPUT_GRADES")) \
+                if grades_path else None
+            for w, (X, valid) in prefetched(block_pass(stack.grid, feedback, 0, 98), read):
+                pred = np.full(w.shape, np.nan, dtype=np.float32)
+                if X.shape[0]:
+                    pred[valid] = core.predict_chunked(predict, X, PREDICT_CHUNK_ROWS)
+                codes = core.salinity_grade(pred, thresholds)
+                areas.add(codes, stack.grid.row_areas_m2(w))
+                wr.write(1, w, pred)
+                if wg is not None:
+                    wg.write(1, w, codes)
+            out_path = wr.commit()
+            if wg is not None:
+                grades_path = wg.commit()
+
+        st = wr.stats[0]
+        if st.count == 0:
+            feedback.pushWarning("No pixel has every feature valid: the prediction is all nodata.")
+        style_output(out_path, RasterStyle("ramp", "salinity", st.minimum if st.count else 0.0,
+                                           st.maximum if st.count else 1.0), context, bundle.target or "prediction")
+        legend = core.grade_legend(thresholds, labels, units)
+        rows = areas.table(labels)
+        outputs = {"OUTPUT": out_path, "VALID_PIXELS": int(st.count),
+                   "MEAN": float(st.mean) if st.count else None}
+        if wg is not None:
+            items = tuple((i + 1, text, colour) for i, (text, colour) in enumerate(zip(legend, grade_colours(len(labels)))))
+            style_output(grades_path, LegendStyle("classes", items=items), context, "Salinity grades")
+            outputs["OUTPUT_GRADES"] = grades_path
+        table = [(r["grade"], r["label"], text[len(r["label"]) + 2:-1], r["pixels"], r["area_km2"], r["percent"])
+                 for r, text in zip(rows, legend)]
+        for r in table:
+            feedback.pushInfo(f"{r[1]} ({r[2]}): {r[4]:.4f} km2, {r[5]:.2f} %")
+        outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, table)
+        feedback.setProgress(100)
+        return outputs
