@@ -15,6 +15,7 @@ from .algorithms.trend import TrendAlgorithm
 from .algorithms.timeseries import TimeSeriesAlgorithm
 from .algorithms.sample_rasters import SampleRastersAlgorithm
 from .algorithms.vip_screening import VipScreeningAlgorithm
+from .algorithms.train_model import TrainModelAlgorithm
 from .algorithms.apply_model import ApplyModelAlgorithm
 
 ALGORITHMS = (
@@ -34,6 +35,7 @@ ALGORITHMS = (
     # Salinity
     SampleRastersAlgorithm,
     VipScreeningAlgorithm,
+    TrainModelAlgorithm,
     ApplyModelAlgorithm,
 )
 

@@ -1,0 +1,327 @@
+"""Train a salinity regression model from samples (miningeco:trainmodel): RF, SVR, MLP, boosting, PLSR, stacking."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+import numpy as np
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
+
+from ..core import modelfile
+from ..core import models as core
+from .base import MiningEcoAlgorithm
+
+MODEL_OPTIONS = [(k, core.LABELS[k]) for k in core.KINDS]
+VALIDATION_OPTIONS = [("systematic", "Systematic 1-in-5 split (every 5th sample validates; zhundong)"),
+                      ("random", "Seeded random split (VALIDATION_FRACTION)"),
+                      ("kfold", "k-fold cross-validation (FOLDS)")]
+METRIC_FIELDS = (("model", str), ("set", str), ("n", int), ("r2", float), ("rmse", float), ("mae", float))
+COMPARE_FIELDS = (("model", str), ("backend", str), ("r2_c", float), ("rmse_c", float), ("mae_c", float),
+                  ("r2_v", float), ("rmse_v", float), ("mae_v", float), ("best", bool))
+
+SUMMARY = (
+    "Trains a regression model of a measured target (e.g. soil salt content) on predictor fields of a sample "
+    "table (e.g. spectral indices extracted at the sampling points, or the fields chosen by the VIP screening "
+    "tool), measures it and saves it as a model file for the 'Apply model' tool. Models: random forest (100 "
+    "trees, seed 42), SVR (standardised inputs, RBF kernel, C = 10, gamma = 0.1), MLP (the BPNN of the zhundong "
+    "study: one hidden layer of 8, learning rate 0.01, 1000 steps, standardised inputs), gradient boosting "
+    "(XGBoost when installed and storable, otherwise scikit-learn's histogram gradient boosting; the outputs say "
+    "which), PLSR, and stacking (MLP + RF + boosting, with a PLSR meta-learner trained on their 5-fold "
+    "out-of-fold predictions). Validation: the zhundong systematic split (the 5th, 10th, 15th ... sample in the "
+    "table's order validates, the rest calibrates: 220 -> 176 + 44), a seeded random split, or k-fold "
+    "cross-validation. Metrics: R2 = 1 - SSres/SStot, RMSE = sqrt(mean squared error), MAE = mean absolute error. "
+    "An optional randomized hyperparameter search (seeded, on the calibration samples only) and a comparison of "
+    "all models on the same split (like coastal Table 4, the best by validation R2 marked).")
+SOURCE = ("zhundong seed, sections 1.5.3 and 2.2 (BPNN / SVM / RF settings, 1-in-5 split, R2 / RMSE / MAE); "
+          "coastal seed, section 3 and Table 4 (Stacking of MLP, RF and XGBoost with a PLSR meta-learner on "
+          "5-fold out-of-fold predictions). The zhundong seed gives no hidden-layer size for its BPNN (8 is our "
+          "choice) and says the samples were 'randomly divided' yet 'one in every 5' validates: we take every "
+          "5th sample in table order.")
+
+
+class TrainModelAlgorithm(MiningEcoAlgorithm):
+    ID = "trainmodel"
+    NAME = "Train salinity model"
+    GROUP = "salinity"
+    SUMMARY = SUMMARY
+    SOURCE = SOURCE
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [QgsProcessing.TypeVector]),
+                 "Table or point layer, one row per sample, with the target and the predictor fields.")
+        self.add(QgsProcessingParameterField("TARGET", "Target field", parentLayerParameterName="INPUT",
+                                             type=QgsProcessingParameterField.Numeric),
+                 "Measured value to model (e.g. soil salt content in g/kg).")
+        self.add(QgsProcessingParameterField("FIELDS", "Predictor fields", parentLayerParameterName="INPUT",
+                                             type=QgsProcessingParameterField.Numeric, allowMultiple=True,
+                                             optional=True),
+                 "Numeric predictor fields (e.g. spectral indices). Give these or SELECTED_FIELDS.")
+        self.add(QgsProcessingParameterString("SELECTED_FIELDS", "Predictor fields as text", optional=True),
+                 "Comma-separated field names, e.g. the selected-fields output of the VIP screening tool; used "
+                 "when FIELDS is empty (if both are given they must name the same fields).")
+        self.add(QgsProcessingParameterEnum("MODEL", "Model", [label for _k, label in MODEL_OPTIONS],
+                                            defaultValue=0),
+                 "Model saved in the model file: " + "; ".join(f"{i} = {label}" for i, (_k, label)
+                                                                 in enumerate(MODEL_OPTIONS)) + ".")
+        self.add(QgsProcessingParameterEnum("VALIDATION", "Validation", [label for _k, label in VALIDATION_OPTIONS],
+                                            defaultValue=0),
+                 "0 = systematic 1-in-5 split (model fitted on the calibration samples); 1 = seeded random split; "
+                 "2 = k-fold cross-validation (metrics of out-of-fold predictions; model refitted on all samples).")
+        self.add(QgsProcessingParameterNumber("VALIDATION_FRACTION", "Validation fraction (random split)",
+                                              QgsProcessingParameterNumber.Double, 0.2, minValue=0.05, maxValue=0.5),
+                 "Share of the samples held out by the random split.", advanced=True)
+        self.add(QgsProcessingParameterNumber("FOLDS", "Folds (k-fold)", QgsProcessingParameterNumber.Integer, 5,
+                                              minValue=2, maxValue=50),
+                 "Number of folds of the cross-validation.", advanced=True)
+        self.add(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 42),
+                 "Seed of the models, the random split, the folds and the search: the same seed gives the same "
+                 "results.", advanced=True)
+        self.add(QgsProcessingParameterBoolean("SEARCH", "Hyperparameter search", defaultValue=False),
+                 "Randomized search (scikit-learn RandomizedSearchCV, 5-fold, negative RMSE) over the documented "
+                 "grids of core/models.py SEARCH_GRIDS, on the calibration samples only.")
+        self.add(QgsProcessingParameterNumber("SEARCH_BUDGET", "Search budget (iterations)",
+                                              QgsProcessingParameterNumber.Integer, 20, minValue=1, maxValue=500),
+                 "Parameter combinations tried by the search.", advanced=True)
+        self.add(QgsProcessingParameterBoolean("COMPARE_MODELS", "Compare all models", defaultValue=False),
+                 "Also train every model on the same split and write the comparison table (coastal Table 4); the "
+                 "model file still holds the MODEL chosen above.")
+        self.add(QgsProcessingParameterString("UNITS", "Target units", defaultValue="g/kg", optional=True),
+                 "Units of the target, stored in the model file and shown on the plot.", advanced=True)
+        self.add_output(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file", "Model files (*.model)"),
+                        "Model file (.model: skops inside a checked zip; loading runs no code) with the feature "
+                        "names, target, units, metrics and library versions.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Metrics", QgsProcessing.TypeVector),
+                        "Table: model, set (calibration / validation / cv), n, r2, rmse, mae.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_COMPARISON", "Model comparison",
+                                                          QgsProcessing.TypeVector, optional=True,
+                                                          createByDefault=False),
+                        "With COMPARE_MODELS: one row per model (calibration and validation R2, RMSE, MAE; best = "
+                        "highest validation R2, or cv R2 for k-fold).")
+        self.add_output(QgsProcessingParameterFileDestination("OUTPUT_SCATTER", "Scatter plot", "PNG files (*.png)",
+                                                              optional=True, createByDefault=True),
+                        "PNG: predicted against measured values with the 1:1 line.")
+        self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML files (*.html)",
+                                                              optional=True, createByDefault=True),
+                        "HTML report: settings, metrics, comparison, search result, plot.")
+        self.addOutput(QgsProcessingOutputString("BOOSTING_BACKEND", "Gradient boosting library used"))
+        self.addOutput(QgsProcessingOutputString("FEATURES", "Predictor fields used (comma separated)"))
+        self.addOutput(QgsProcessingOutputNumber("VALIDATION_R2", "Validation (or cv) R2 of MODEL"))
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _features(self, parameters, context, fields):
+        listed = [f for f in self.parameterAsFields(parameters, "FIELDS", context) if f]
+        text = self.parameterAsString(parameters, "SELECTED_FIELDS", context) or ""
+        typed = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+        if listed and typed and listed != typed:
+            raise ValueError(f"FIELDS ({', '.join(listed)}) and SELECTED_FIELDS ({', '.join(typed)}) differ; "
+                             "give one of them")
+        names = listed or typed
+        if not names:
+            raise ValueError("no predictor fields: give FIELDS or SELECTED_FIELDS")
+        if len(set(names)) != len(names):
+            raise ValueError(f"a predictor field is listed twice in FIELDS / SELECTED_FIELDS: {', '.join(names)}")
+        for name in names:
+            self._check_field(fields, name, "predictor field (FIELDS / SELECTED_FIELDS)")
+        return names
+
+    @staticmethod
+    def _check_field(fields, name, what):
+        idx = fields.lookupField(name)
+        if idx < 0:
+            raise ValueError(f"{what} '{name}' is not a field of INPUT (fields: "
+                             f"{', '.join(f.name() for f in fields)})")
+        if not fields.at(idx).isNumeric():
+            raise ValueError(f"{what} '{name}' is not numeric (type {fields.at(idx).typeName()}); "
+                             "convert it to numbers first")
+        return idx
+
+    def _read(self, source, target, names, feedback):
+        fields = source.fields()
+        cols = [fields.lookupField(n) for n in [target] + names]
+        rows = []
+        for feature in source.getFeatures():
+            if feedback.isCanceled():
+                raise ValueError("cancelled by the user; nothing was written")
+            attrs = feature.attributes()
+            rows.append([_as_float(attrs[c]) for c in cols])
+        data = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(cols))
+        return data[:, 1:], data[:, 0]
+
+    # -- run ----------------------------------------------------------------------------------------
+    def run_tool(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise ValueError("INPUT: the samples layer cannot be read")
+        target = self.parameterAsString(parameters, "TARGET", context)
+        self._check_field(source.fields(), target, "TARGET field")
+        names = self._features(parameters, context, source.fields())
+        if target in names:
+            raise ValueError(f"TARGET field '{target}' is also a predictor; remove it from FIELDS")
+        kind = MODEL_OPTIONS[self.parameterAsEnum(parameters, "MODEL", context)][0]
+        validation = VALIDATION_OPTIONS[self.parameterAsEnum(parameters, "VALIDATION", context)][0]
+        fraction = self.parameterAsDouble(parameters, "VALIDATION_FRACTION", context)
+        folds = self.parameterAsInt(parameters, "FOLDS", context)
+        seed = self.parameterAsInt(parameters, "SEED", context)
+        budget = self.parameterAsInt(parameters, "SEARCH_BUDGET", context) \
+            if self.parameterAsBool(parameters, "SEARCH", context) else 0
+        compare = self.parameterAsBool(parameters, "COMPARE_MODELS", context)
+        units = self.parameterAsString(parameters, "UNITS", context) or ""
+        model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
+
+        X, y = self._read(source, target, names, feedback)
+        core.check_samples(X, y, names, target, folds if validation == "kfold" else core.STACK_FOLDS
+                           if kind == "stacking" or compare else 0)
+        backend = core.boosting_backend()
+        settings = dict(validation=validation, fraction=fraction, folds=folds, seed=seed, budget=budget,
+                        backend=backend)
+        feedback.pushInfo(f"{len(y)} samples, {len(names)} predictors ({', '.join(names)}); gradient boosting: "
+                          f"{_backend_label(backend)}")
+        feedback.setProgress(5)
+        result = core.train(kind, X, y, **settings)
+        if feedback.isCanceled():
+            raise ValueError("cancelled by the user; nothing was written")
+        feedback.setProgress(40 if compare else 80)
+        comparison, best = [], ""
+        if compare:
+            others = [k for k in core.KINDS if k != kind]
+            for i, other in enumerate(others):
+                if feedback.isCanceled():
+                    raise ValueError("cancelled by the user; nothing was written")
+                comparison.append(core.train(other, X, y, **settings))
+                feedback.setProgress(40 + 40 * (i + 1) / len(others))
+            comparison = sorted([result] + comparison, key=lambda r: core.KINDS.index(r.kind))
+            key = "cv" if validation == "kfold" else "validation"
+            best = max(comparison, key=lambda r: -math.inf if math.isnan(r.metric(key)) else r.metric(key)).kind
+
+        # -- outputs (everything is computed: nothing below can fail on the data) --------------------
+        metrics = {row["set"]: {k: row[k] for k in ("n", "r2", "rmse", "mae")} for row in result.rows}
+        bundle = modelfile.ModelBundle(
+            result.estimator, names, target, units, kind, metrics,
+            extra={"model": core.LABELS[kind], "validation": validation, "seed": seed,
+                   "boosting_backend": backend if kind in ("boosting", "stacking") else "",
+                   "search_budget": budget, "search_params": _jsonable(result.params), "n_samples": int(len(y))})
+        data = modelfile.dumps(bundle)
+        modelfile.loads(data, os.path.basename(model_path))     # the file must load back (allowed types)
+        _atomic_write(model_path, data)
+
+        label = _model_label(kind, backend)
+        table = self.write_table(parameters, "OUTPUT_TABLE", context, METRIC_FIELDS,
+                                 [(label, r["set"], r["n"], r["r2"], r["rmse"], r["mae"]) for r in result.rows])
+        outputs = {"OUTPUT_MODEL": model_path, "OUTPUT_TABLE": table, "BOOSTING_BACKEND": backend,
+                   "FEATURES": ",".join(names), "VALIDATION_R2": result.metric("cv" if validation == "kfold"
+                                                                                else "validation")}
+        comp_rows = [_comparison_row(r, backend, best, validation) for r in comparison]
+        if compare and parameters.get("OUTPUT_COMPARISON") is not None:
+            outputs["OUTPUT_COMPARISON"] = self.write_table(parameters, "OUTPUT_COMPARISON", context, COMPARE_FIELDS,
+                                                            comp_rows)
+        scatter = self.parameterAsFileOutput(parameters, "OUTPUT_SCATTER", context)
+        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        from ..reports.scatter import scatter_png
+        tmp_png = None
+        if scatter:
+            scatter_png(scatter, [(s, *result.points[s]) for s in result.points], f"{label}: {target}", units)
+            outputs["OUTPUT_SCATTER"] = scatter
+        if report:
+            png = scatter
+            if not png:
+                fd, tmp_png = tempfile.mkstemp(suffix=".png")
+                os.close(fd)
+                scatter_png(tmp_png, [(s, *result.points[s]) for s in result.points], f"{label}: {target}", units)
+                png = tmp_png
+            try:
+                self._report(report, label, target, units, names, len(y), settings, result, comp_rows, best, png,
+                             model_path)
+            finally:
+                if tmp_png:
+                    os.remove(tmp_png)
+            outputs["OUTPUT_REPORT"] = report
+        feedback.setProgress(100)
+        return outputs
+
+    @staticmethod
+    def _report(path, label, target, units, names, n, settings, result, comp_rows, best, png, model_path):
+        from ..reports.html import write_html_report
+        validation = dict(VALIDATION_OPTIONS)[settings["validation"]]
+        if settings["validation"] == "random":
+            validation += f", fraction {settings['fraction']:g}"
+        elif settings["validation"] == "kfold":
+            validation += f", k = {settings['folds']}"
+        info = {"Model": label, "Target": f"{target} ({units})" if units else target, "Samples": n,
+                "Predictors": ", ".join(names), "Validation": validation, "Seed": settings["seed"],
+                "Gradient boosting library": _backend_label(settings["backend"]),
+                "Hyperparameter search": (f"RandomizedSearchCV, {settings['budget']} iterations"
+                                          if settings["budget"] else "no"),
+                "Model file": model_path}
+        sections = [("Settings", info),
+                    ("Metrics", [{"set": r["set"], "n": r["n"], "R2": r["r2"], "RMSE": r["rmse"], "MAE": r["mae"]}
+                                 for r in result.rows])]
+        if result.params:
+            sections.append(("Best search parameters", {k: str(v) for k, v in result.params.items()}))
+        if comp_rows:
+            sections.append(("Model comparison (same split; best = highest validation R2)",
+                             [{"model": r[0], "R2 c": r[2], "RMSE c": r[3], "MAE c": r[4], "R2 v": r[5],
+                               "RMSE v": r[6], "MAE v": r[7], "best": r[8]} for r in comp_rows]))
+            sections.append(("Best model", best and core.LABELS[best]))
+        sections.append(("Predicted against measured", png))
+        sections.append(("Formulas", "R2 = 1 - sum (y - yhat)^2 / sum (y - mean y)^2; RMSE = sqrt(mean (y - yhat)^2); "
+                                     "MAE = mean |y - yhat| (zhundong 1.5.3)."))
+        write_html_report(path, f"Salinity model: {label}", sections)
+
+
+def _as_float(value):
+    if value is None or (hasattr(value, "isNull") and value.isNull()):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _backend_label(backend):
+    return "XGBoost" if backend == "xgboost" else "scikit-learn HistGradientBoostingRegressor (XGBoost not used)"
+
+
+def _model_label(kind, backend):
+    if kind == "boosting":
+        return "Gradient boosting (XGBoost)" if backend == "xgboost" else "Gradient boosting (sklearn HGB)"
+    return core.LABELS[kind]
+
+
+def _comparison_row(r, backend, best, validation):
+    vkey = "cv" if validation == "kfold" else "validation"
+    return (_model_label(r.kind, backend), r.backend, r.metric("calibration", "r2"), r.metric("calibration", "rmse"),
+            r.metric("calibration", "mae"), r.metric(vkey, "r2"), r.metric(vkey, "rmse"), r.metric(vkey, "mae"),
+            r.kind == best)
+
+
+def _jsonable(params):
+    return {k: (v if isinstance(v, (int, float, str, bool, list)) or v is None else str(v)) for k, v in params.items()}
+
+
+def _atomic_write(path, data: bytes):
+    """Write bytes to a temporary file beside ``path`` and move it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".model", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
