@@ -157,6 +157,18 @@ def test_block_size_and_chunk_size_do_not_change_the_result(provider, inputs, rf
     assert open(other["OUTPUT_TABLE"]).read() == open(res["OUTPUT_TABLE"]).read()
 
 
+def test_n_jobs_reaches_nested_estimators_and_does_not_change_the_result(provider, inputs, rf_run, tmp_path):
+    from sklearn.ensemble import StackingRegressor
+    from mining_eco_plugin.algorithms.apply_model import set_n_jobs
+    nested = StackingRegressor([("rf", RandomForestRegressor(3)), ("svr", make_pipeline(StandardScaler(), SVR()))],
+                               final_estimator=RandomForestRegressor(2))
+    set_n_jobs(nested, 2)
+    assert nested.n_jobs == 2 and nested.estimators[0][1].n_jobs == 2 and nested.final_estimator.n_jobs == 2
+    params, res = rf_run
+    one = run(dict(params, N_JOBS=1, OUTPUT=str(tmp_path / "p.tif"), OUTPUT_GRADES=None, OUTPUT_TABLE=None))
+    np.testing.assert_allclose(read(one["OUTPUT"])[0], read(res["OUTPUT"])[0], rtol=1e-6)
+
+
 def hand_grades(pred, thresholds):
     """1 + number of thresholds strictly below the value (upper-inclusive, compared in float32); 0 = nodata."""
     g = np.ones(pred.shape, dtype=np.uint8)
