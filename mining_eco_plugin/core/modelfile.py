@@ -27,7 +27,7 @@ MODEL_MEMBER = "model.skops"
 META_MEMBER = "metadata.json"
 
 #: Types skops does not trust by default but that our estimators contain (scikit-learn internals of
-#: histogram gradient boosting, MLP and bunches); nothing that can run arbitrary code on load.
+#: histogram gradient boosting, MLP and bunches; XGBoost's regressor); nothing that runs code on load.
 TRUSTED_TYPES = frozenset({
     "sklearn._loss._loss.CyHalfSquaredError",
     "sklearn._loss.link.IdentityLink",
@@ -38,6 +38,9 @@ TRUSTED_TYPES = frozenset({
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
     "sklearn.utils._bunch.Bunch",
+    # XGBoost (xgboost-cpu): skops restores a Booster from XGBoost's own model format, not from a pickle
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBRegressor",
 })
 
 
