@@ -9,7 +9,9 @@ measured here, with the goal beside it.
 (c) peak memory (max RSS of a fresh process) of RSEI at 4000^2 and 8000^2 (goal < 1.5 GB, flat);
 (d) RSEI seconds per megapixel at both sizes (goal: flat);
 (e) trend: Theil-Sen + Mann-Kendall on a 25-date 2000 x 2000 stack vs pymannkendall per pixel
-    (goal >= 200x) and vs reading the stack once (goal <= 3) -- bench_trend.py.
+    (goal >= 200x) and vs reading the stack once (goal <= 3) -- bench_trend.py;
+(f) applying a 100-tree random forest to a 4000 x 4000 x 8-band stack vs the model's own predict on
+    the same pixels in memory (goal <= 1.3) and its peak memory at 2000^2 / 4000^2 -- bench_apply.py.
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -202,6 +204,10 @@ def main():
     say("\n(e) trend (Theil-Sen + Mann-Kendall), 25 dates x 2000 x 2000")
     import bench_trend
     for line in bench_trend.run(OUT):
+        say("    " + line)
+    say("\n(f) apply model: 100-tree random forest on a 4000 x 4000 x 8-band stack")
+    import bench_apply
+    for line in bench_apply.run(OUT):
         say("    " + line)
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
