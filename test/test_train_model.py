@@ -217,7 +217,7 @@ def test_real_north_carolina_points(provider, tmp_path):
     ("constant", ["TARGET", "salt", "constant"]),
     ("nan", ["si1", "sample 3"]),
     ("text", ["name", "not numeric"]),
-    ("missing", ["nosuch", "not a field"]),
+    ("missing", ["nosuch", "is not in INPUT"]),
 ])
 def test_bad_inputs_fail_cleanly(provider, tmp_path, case, words):
     def edit(rows):

@@ -5,7 +5,6 @@ import math
 import os
 import tempfile
 
-import numpy as np
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
@@ -22,7 +21,9 @@ from qgis.core import (
 
 from ..core import modelfile
 from ..core import models as core
+from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
+from .samples import numeric_field, read_columns
 
 MODEL_OPTIONS = [(k, core.LABELS[k]) for k in core.KINDS]
 VALIDATION_OPTIONS = [("systematic", "Systematic 1-in-5 split (every 5th sample validates; zhundong)"),
@@ -134,30 +135,12 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         if len(set(names)) != len(names):
             raise ValueError(f"a predictor field is listed twice in FIELDS / SELECTED_FIELDS: {', '.join(names)}")
         for name in names:
-            self._check_field(fields, name, "predictor field (FIELDS / SELECTED_FIELDS)")
+            numeric_field(fields, name, "FIELDS / SELECTED_FIELDS")
         return names
 
     @staticmethod
-    def _check_field(fields, name, what):
-        idx = fields.lookupField(name)
-        if idx < 0:
-            raise ValueError(f"{what} '{name}' is not a field of INPUT (fields: "
-                             f"{', '.join(f.name() for f in fields)})")
-        if not fields.at(idx).isNumeric():
-            raise ValueError(f"{what} '{name}' is not numeric (type {fields.at(idx).typeName()}); "
-                             "convert it to numbers first")
-        return idx
-
-    def _read(self, source, target, names, feedback):
-        fields = source.fields()
-        cols = [fields.lookupField(n) for n in [target] + names]
-        rows = []
-        for feature in source.getFeatures():
-            if feedback.isCanceled():
-                raise ValueError("cancelled by the user; nothing was written")
-            attrs = feature.attributes()
-            rows.append([_as_float(attrs[c]) for c in cols])
-        data = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(cols))
+    def _read(source, target, names, feedback):
+        data = read_columns(source, [target] + names, feedback)
         return data[:, 1:], data[:, 0]
 
     # -- run ----------------------------------------------------------------------------------------
@@ -166,7 +149,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         if source is None:
             raise ValueError("INPUT: the samples layer cannot be read")
         target = self.parameterAsString(parameters, "TARGET", context)
-        self._check_field(source.fields(), target, "TARGET field")
+        numeric_field(source.fields(), target, "TARGET")
         names = self._features(parameters, context, source.fields())
         if target in names:
             raise ValueError(f"TARGET field '{target}' is also a predictor; remove it from FIELDS")
@@ -192,14 +175,14 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(5)
         result = core.train(kind, X, y, **settings)
         if feedback.isCanceled():
-            raise ValueError("cancelled by the user; nothing was written")
+            raise Canceled()
         feedback.setProgress(40 if compare else 80)
         comparison, best = [], ""
         if compare:
             others = [k for k in core.KINDS if k != kind]
             for i, other in enumerate(others):
                 if feedback.isCanceled():
-                    raise ValueError("cancelled by the user; nothing was written")
+                    raise Canceled()
                 comparison.append(core.train(other, X, y, **settings))
                 feedback.setProgress(40 + 40 * (i + 1) / len(others))
             comparison = sorted([result] + comparison, key=lambda r: core.KINDS.index(r.kind))
@@ -279,15 +262,6 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         sections.append(("Formulas", "R2 = 1 - sum (y - yhat)^2 / sum (y - mean y)^2; RMSE = sqrt(mean (y - yhat)^2); "
                                      "MAE = mean |y - yhat| (zhundong 1.5.3)."))
         write_html_report(path, f"Salinity model: {label}", sections)
-
-
-def _as_float(value):
-    if value is None or (hasattr(value, "isNull") and value.isNull()):
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _backend_label(backend):

@@ -15,21 +15,14 @@ from qgis.core import (
 )
 
 from ..core import screening as sc
-from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
+from .samples import numeric_field, read_columns
 
 RULE_TITLES = ("VIP only (zhundong's VIP set, used by its best model VIP-RF)", "GRA only (zhundong's GRA set)",
                "Both VIP and GRA", "Either VIP or GRA")
 NORMALISATION_TITLES = ("Min-max (x - min) / (max - min)", "Mean value x / mean", "Initial value x / x(1)")
 TABLE_COLUMNS = [("variable", str), ("vip", float), ("gra", float), ("pearson_r", float), ("vip_pass", bool),
                  ("gra_pass", bool), ("selected", bool)]
-
-
-def _number(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):   # NULL (QVariant) or text
-        return float("nan")
 
 
 class VipScreeningAlgorithm(MiningEcoAlgorithm):
@@ -122,13 +115,7 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
         chosen = self.parameterAsFields(parameters, "FIELDS", context)
         for param, names in (("TARGET_FIELD", [target]), ("FIELDS", chosen)):
             for name in names:
-                idx = fields.lookupField(name)
-                if idx < 0:
-                    raise ValueError(f"{param}: the field '{name}' is not in INPUT (fields: "
-                                     f"{', '.join(fields.names())}).")
-                if not fields.at(idx).isNumeric():
-                    raise ValueError(f"{param}: the field '{name}' is not numeric ({fields.at(idx).typeName()}); "
-                                     "choose a numeric field or convert it.")
+                numeric_field(fields, name, param)
         if target in chosen:
             raise ValueError(f"FIELDS: the target '{target}' cannot also be a candidate.")
         default = not chosen
@@ -139,11 +126,7 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
                       if f.isNumeric() and f.name() != target and i not in keys]
             if not chosen:
                 raise ValueError("FIELDS: INPUT has no numeric field besides the target.")
-        idx = [fields.lookupField(n) for n in [target] + chosen]
-        rows = [[_number(f.attributes()[i]) for i in idx] for f in source.getFeatures()]
-        if feedback.isCanceled():
-            raise Canceled()
-        data = np.array(rows, dtype=np.float64).reshape(-1, len(idx))
+        data = read_columns(source, [target] + chosen, feedback)
         y, X = data[:, 0], data[:, 1:]
         if default:
             empty = np.all(np.isnan(X), axis=0) if len(data) else np.ones(len(chosen), bool)

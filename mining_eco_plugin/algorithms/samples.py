@@ -1,0 +1,43 @@
+"""Reading sample tables (field samples with a measured target and predictor fields) for the
+Salinity tools: field checks that name the parameter, and numeric columns as arrays."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..raster.engine import Canceled
+
+
+def as_float(value) -> float:
+    """An attribute as a float; NULL (None / QVariant NULL) and text become NaN."""
+    if value is None or (hasattr(value, "isNull") and value.isNull()):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def numeric_field(fields, name: str, what: str) -> int:
+    """Index of the numeric field ``name``; ValueError naming ``what`` (the parameter) otherwise."""
+    idx = fields.lookupField(name)
+    if idx < 0:
+        raise ValueError(f"{what}: the field '{name}' is not in INPUT (fields: {', '.join(fields.names())}).")
+    if not fields.at(idx).isNumeric():
+        raise ValueError(f"{what}: the field '{name}' is not numeric ({fields.at(idx).typeName()}); choose a "
+                         "numeric field or convert it to numbers first.")
+    return idx
+
+
+def read_columns(source, names, feedback=None) -> np.ndarray:
+    """Columns ``names`` of every feature of ``source`` as a float64 array (rows, len(names)), NaN for NULL."""
+    fields = source.fields()
+    cols = [fields.lookupField(n) for n in names]
+    rows = []
+    for feature in source.getFeatures():
+        if feedback is not None and feedback.isCanceled():
+            raise Canceled()
+        attrs = feature.attributes()
+        rows.append([as_float(attrs[c]) for c in cols])
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(cols))
