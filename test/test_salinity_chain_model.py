@@ -96,3 +96,23 @@ def test_chain_writes_the_metrics_table(chain):
     assert [(r["model"], r["set"]) for r in rows] == [("Random forest", "calibration"),
                                                         ("Random forest", "validation")]
     assert all(np.isfinite(float(r["r2"])) for r in rows)
+
+
+def test_chain_through_processing_run_equals_qgis_process(provider, chain, tmp_path):
+    """The same real-data chain through processing.run (pytest-qgis) gives the same prediction and grades
+    as the headless qgis_process run (all seeds fixed)."""
+    import processing
+    from qgis.core import QgsProcessingModelAlgorithm
+    out, _proc = chain
+    model = QgsProcessingModelAlgorithm()
+    assert model.fromFile(MODEL)
+    params = {"SENSOR": 1, "RADIOMETRY": 4, "SCALE": 1 / 255, "OFFSET": 0,
+              "POINTS": os.path.join(NC, "landsat96_points.shp"), "TARGET": "id",
+              "apply:PREDICTED": str(tmp_path / "pred.tif"), "apply:GRADES": str(tmp_path / "grades.tif"),
+              "train:METRICS": str(tmp_path / "metrics.csv"), "train:MODEL_FILE": str(tmp_path / "rf.model"),
+              "indices:INDICES": str(tmp_path / "indices.tif")}
+    params.update({role: os.path.join(NC, f"lsat7_2000_{b}.tif") for role, b in BANDS})
+    processing.run(model, params)
+    for name in ("pred.tif", "grades.tif"):
+        a, b = gdal.Open(str(tmp_path / name)), gdal.Open(str(out / name))
+        np.testing.assert_array_equal(a.ReadAsArray(), b.ReadAsArray())
