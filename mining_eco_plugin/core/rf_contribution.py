@@ -1,0 +1,280 @@
+"""Random-forest factorial contributions of driver categories (changhe section 2.4.2, eqs. 6-7).
+
+changhe groups the drivers of NPP into three categories (climate, soil properties, mining
+activities) and fits four random forests: one on all drivers (RF_all) and one without each
+category (RF_clim, RF_soil, RF_mine). The effect of a category is isolated by the difference:
+
+    ActCon_Vi = RF_all - RF_Vi                                   (eq. 6)
+    RelCon_Vi = |ActCon_Vi| / sum_i |ActCon_Vi| * 100 %           (eq. 7)
+
+where RF_Vi is "the regression result, excluding driving factor Vi". The seed does not say which
+number "regression result" is for the overall (study-area) contribution; it used R's
+``randomForest`` package, whose regression summary is the out-of-bag "% Var explained"
+(= OOB R2). Here, overall: RF_x = OOB R2 of the model (``score="oob"``, default) or the R2 on the
+training samples (``score="train"``). Per pixel (the seed's RGB and dominant-category maps):
+RF_x = the model's prediction at the pixel, so ActCon is the change of the predicted value when the
+category is removed.
+
+Random-forest settings follow R randomForest's regression defaults, since changhe used that package
+and states no settings: ntree = 500, mtry = floor(p / 3) (at least 1), bootstrap samples. The seed is
+ours (42 by default): changhe gives none.
+
+Driver importance: changhe uses the mean drop in accuracy (MDA, R's permutation importance on the
+OOB samples). scikit-learn has no OOB permutation importance; ``sklearn.inspection.
+permutation_importance`` on the training samples (seeded, ``n_repeats``) is used: the mean drop of
+R2 when a driver is shuffled. Negative means (noise) are set to 0 and the rest normalised to 100 %.
+
+A category with no driver left after removal (every driver in one category) gives RF_Vi = a model
+that predicts the mean of Y: R2 = 0 (OOB and train), prediction = mean(Y).
+
+Pure numpy / scikit-learn: no file, no QGIS.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+MIN_SAMPLES = 10
+DEFAULT_TREES = 500  # R randomForest default ntree (changhe used R 'randomForest' and gives no ntree)
+SCORES = ("oob", "train")
+DOMINANT_THRESHOLD = 60.0  # changhe 2.4.2: a single dominant category when its RelCon > 60 %
+
+
+class ContributionError(ValueError):
+    """Bad input; ``param`` names the algorithm parameter the message is about."""
+
+    def __init__(self, message: str, param: str = ""):
+        super().__init__(message)
+        self.param = param
+
+
+# ------------------------------------------------------------------------------------ categories
+def parse_categories(spec, fields=None):
+    """``{field: category}`` from "field=category, field=category" (or ";" / newlines), a mapping,
+    or a flat [field, category, field, category, ...] list (a Processing matrix).
+
+    With ``fields`` given, fields unknown to it raise ContributionError naming every one of them.
+    Order is kept (the order of first appearance of the categories is the category order).
+    """
+    if isinstance(spec, dict):
+        pairs = [(str(k).strip(), str(v).strip()) for k, v in spec.items()]
+    elif isinstance(spec, (list, tuple)):
+        flat = [str(v).strip() for v in spec]
+        if len(flat) % 2:
+            raise ContributionError("the category table needs two columns (field, category).", "CATEGORIES")
+        pairs = list(zip(flat[0::2], flat[1::2]))
+    else:
+        pairs = []
+        for item in str(spec or "").replace(";", ",").replace("\n", ",").split(","):
+            if not item.strip():
+                continue
+            if "=" not in item:
+                raise ContributionError(f"'{item.strip()}' is not 'field=category'.", "CATEGORIES")
+            f, c = item.split("=", 1)
+            pairs.append((f.strip(), c.strip()))
+    mapping = {}
+    for f, c in pairs:
+        if not f or not c:
+            raise ContributionError(f"empty field or category in '{f}={c}'.", "CATEGORIES")
+        if f in mapping and mapping[f] != c:
+            raise ContributionError(f"field '{f}' is given two categories ({mapping[f]}, {c}).", "CATEGORIES")
+        mapping[f] = c
+    if not mapping:
+        raise ContributionError("no 'field=category' pair was given.", "CATEGORIES")
+    if fields is not None:
+        unknown = [f for f in mapping if f not in set(fields)]
+        if unknown:
+            raise ContributionError(f"unknown field(s) in the category table: {', '.join(unknown)} "
+                                    f"(available: {', '.join(fields)}).", "CATEGORIES")
+    if len(set(mapping.values())) < 2:
+        raise ContributionError("at least two categories are needed to compare contributions.", "CATEGORIES")
+    return mapping
+
+
+def category_order(mapping):
+    """Categories in order of first appearance."""
+    return list(dict.fromkeys(mapping.values()))
+
+
+# ------------------------------------------------------------------------------------ checks
+def check_samples(X, y, names, target_name="Y"):
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if X.ndim != 2 or X.shape[0] != y.size or X.shape[1] != len(names):
+        raise ContributionError(f"X must be n x p ({len(names)} names) with one Y value per row "
+                                f"(got X {X.shape}, Y {y.shape}).", "INPUT")
+    n = y.size
+    if n < MIN_SAMPLES:
+        raise ContributionError(f"only {n} sample(s); at least {MIN_SAMPLES} are needed.", "INPUT")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise ContributionError(f"Y '{target_name}' has {int(bad.sum())} missing / non-finite value(s).",
+                                "Y_FIELD")
+    for j, name in enumerate(names):
+        bad = ~np.isfinite(X[:, j])
+        if bad.any():
+            raise ContributionError(f"driver '{name}' has {int(bad.sum())} missing / non-finite value(s).",
+                                    "CATEGORIES")
+    if np.ptp(y) == 0:
+        raise ContributionError(f"Y '{target_name}' is constant ({y[0]:g} in all {n} samples): "
+                                "nothing to explain.", "Y_FIELD")
+    return X, y
+
+
+# ------------------------------------------------------------------------------------ models
+class _MeanModel:
+    """RF_Vi when removing a category leaves no driver: predicts mean(Y), R2 = 0."""
+
+    def __init__(self, y):
+        self.mean = float(np.mean(y))
+        self.oob_score_ = 0.0
+
+    def predict(self, X):
+        return np.full(np.asarray(X).shape[0], self.mean)
+
+
+def _forest(n_estimators, random_state, oob):
+    from sklearn.ensemble import RandomForestRegressor
+    # max_features=1/3: R randomForest regression default mtry = floor(p/3) (sklearn floors, min 1)
+    return RandomForestRegressor(n_estimators=n_estimators, max_features=1.0 / 3.0, bootstrap=True,
+                                 oob_score=oob, random_state=random_state, n_jobs=1)
+
+
+def _r2(y, pred):
+    return float(1.0 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+@dataclass
+class ContributionResult:
+    categories: list            # category names, in order
+    drivers: list               # driver names (columns of X)
+    mapping: dict               # driver -> category
+    score: str                  # "oob" or "train"
+    score_all: float            # RF_all (R2)
+    score_without: np.ndarray   # RF_Vi per category (R2 without the category)
+    act_con: np.ndarray         # eq. 6 per category
+    rel_con: np.ndarray         # eq. 7 per category, %
+    importance: np.ndarray      # mean permutation drop of R2 per driver
+    importance_pct: np.ndarray  # clipped at 0, normalised to 100 %
+    n_samples: int
+    n_estimators: int
+    random_state: int
+    models: dict = field(repr=False, default_factory=dict)  # "__all__" and each category -> fitted model
+    columns: dict = field(repr=False, default_factory=dict)  # same keys -> column indices used
+
+    def category_rows(self):
+        rows = [{"category": c, "drivers": ",".join(d for d in self.drivers if self.mapping[d] == c),
+                 "score_without": float(s), "act_con": float(a), "rel_con_pct": float(r)}
+                for c, s, a, r in zip(self.categories, self.score_without, self.act_con, self.rel_con)]
+        return rows
+
+    def driver_rows(self):
+        return [{"driver": d, "category": self.mapping[d], "importance": float(i), "importance_pct": float(p)}
+                for d, i, p in zip(self.drivers, self.importance, self.importance_pct)]
+
+    def predict(self, X):
+        """Predictions of RF_all and of each RF_Vi on rows of all drivers: (n, 1 + k), column 0 = RF_all."""
+        X = np.asarray(X, dtype=np.float64)
+        out = np.empty((X.shape[0], 1 + len(self.categories)))
+        for j, key in enumerate(["__all__"] + self.categories):
+            out[:, j] = self.models[key].predict(X[:, self.columns[key]])
+        return out
+
+
+def rf_contributions(X, y, names, mapping, n_estimators=DEFAULT_TREES, random_state=42, score="oob",
+                     n_repeats=10, target_name="Y", progress=None):
+    """Fit RF_all and RF without each category; ActCon / RelCon (changhe eqs. 6-7) and the
+    normalised permutation importance of each driver. See the module docstring for the formulas.
+
+    ``X`` (n x p) holds the columns ``names``; only the drivers named in ``mapping`` (field ->
+    category) are used (unknown names raise ContributionError naming them). ``progress(fraction)``
+    is called after each model (may raise to cancel).
+    """
+    if score not in SCORES:
+        raise ContributionError(f"score must be one of {SCORES}.", "SCORE")
+    mapping = parse_categories(mapping, names)
+    drivers = [d for d in mapping]
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != len(names):
+        raise ContributionError(f"X must have one column per name ({len(names)}), got {X.shape}.", "INPUT")
+    X, y = check_samples(X[:, [list(names).index(d) for d in drivers]], y, drivers, target_name)
+    cats = category_order(mapping)
+    oob = score == "oob"
+    models, columns, scores = {}, {}, {}
+    steps = 2 + len(cats)
+    for step, key in enumerate(["__all__"] + cats):
+        cols = [j for j, d in enumerate(drivers) if key == "__all__" or mapping[d] != key]
+        columns[key] = cols
+        if not cols:
+            model = _MeanModel(y)
+            scores[key] = 0.0
+        else:
+            model = _forest(n_estimators, random_state, oob)
+            model.fit(X[:, cols], y)
+            scores[key] = float(model.oob_score_) if oob else _r2(y, model.predict(X[:, cols]))
+        models[key] = model
+        if progress:
+            progress((step + 1) / steps)
+    score_without = np.array([scores[c] for c in cats])
+    act_con = scores["__all__"] - score_without                       # eq. 6
+    total = np.sum(np.abs(act_con))
+    if not total > 0:
+        raise ContributionError("removing any category leaves the model score unchanged (all ActCon = 0): "
+                                "relative contributions are undefined.", "CATEGORIES")
+    rel_con = np.abs(act_con) / total * 100.0                         # eq. 7
+
+    from sklearn.inspection import permutation_importance
+    pi = permutation_importance(models["__all__"], X, y, n_repeats=n_repeats, random_state=random_state,
+                                scoring="r2")
+    importance = pi.importances_mean
+    clipped = np.clip(importance, 0.0, None)
+    importance_pct = clipped / clipped.sum() * 100.0 if clipped.sum() > 0 else np.zeros_like(clipped)
+    if progress:
+        progress(1.0)
+    return ContributionResult(cats, drivers, mapping, score, scores["__all__"], score_without, act_con, rel_con,
+                              importance, importance_pct, int(y.size), int(n_estimators), int(random_state),
+                              models, columns)
+
+
+# ------------------------------------------------------------------------------------ per pixel
+def pixel_contributions(predictions):
+    """Per-pixel ActCon (eq. 6) and RelCon (eq. 7, %) from ``predictions`` (n, 1 + k) of
+    ``ContributionResult.predict``: ActCon_i = pred_all - pred_without_i. RelCon is NaN where all
+    ActCon are 0 (no category changes the prediction)."""
+    p = np.asarray(predictions, dtype=np.float64)
+    act = p[:, :1] - p[:, 1:]
+    total = np.sum(np.abs(act), axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(total > 0, np.abs(act) / total * 100.0, np.nan)
+    return act, rel
+
+
+def dominant_codes(k):
+    """[(code, (category indices))]: 1..k a single category, then each pair in combinations order."""
+    codes = [(i + 1, (i,)) for i in range(k)]
+    codes += [(k + 1 + n, pair) for n, pair in enumerate(combinations(range(k), 2))]
+    return codes
+
+
+def dominant_category(rel_con, threshold=DOMINANT_THRESHOLD):
+    """changhe 2.4.2: code of the single category with RelCon > threshold (1..k), else the code of
+    the pair of the two largest (k+1.., see ``dominant_codes``); 0 where RelCon is NaN."""
+    rel = np.asarray(rel_con, dtype=np.float64)
+    n, k = rel.shape
+    out = np.zeros(n, dtype=np.int32)
+    valid = np.all(np.isfinite(rel), axis=1)
+    if not valid.any():
+        return out
+    r = rel[valid]
+    order = np.argsort(-r, axis=1, kind="stable")
+    first, second = order[:, 0], order[:, 1]
+    single = r[np.arange(r.shape[0]), first] > threshold
+    pair_code = {pair: code for code, pair in dominant_codes(k) if len(pair) == 2}
+    lo, hi = np.minimum(first, second), np.maximum(first, second)
+    lut = np.zeros((k, k), dtype=np.int32)
+    for (a, b), code in pair_code.items():
+        lut[a, b] = code
+    out[valid] = np.where(single, first + 1, lut[lo, hi])
+    return out
