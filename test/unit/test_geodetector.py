@@ -1,0 +1,140 @@
+"""Geodetector core vs py-geodetector 0.2.1 (port of Wang & Xu's R package) and scipy formulas."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from mining_eco_plugin.core import geodetector as gd
+
+pd = pytest.importorskip("pandas")
+GeoDetector = pytest.importorskip("geodetector").GeoDetector
+
+
+def _data(seed, n=60):
+    rng = np.random.default_rng(seed)
+    x1 = rng.integers(0, 4, n)
+    x2 = rng.integers(0, 5, n)
+    x2[0] = 7  # a one-sample stratum
+    y = 0.3 * x1 + 0.1 * (x2 % 3) + rng.normal(0, 0.5, n)
+    return y, x1, x2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_factor_and_interaction_equal_py_geodetector(seed):
+    y, x1, x2 = _data(seed)
+    df = pd.DataFrame({"y": y, "a": x1, "b": x2})
+    ref = GeoDetector(df, "y", ["a", "b"])
+    fd = ref.factor_detector()
+    for name, x in (("a", x1), ("b", x2)):
+        r = gd.factor_detector(y, x, name)
+        assert r.q == pytest.approx(fd.loc["q statistic", name], abs=1e-9)
+        assert r.p == pytest.approx(fd.loc["p value", name], abs=1e-9)
+    inter = gd.interaction_detector(y, x1, x2, ("a", "b"))
+    assert inter["q12"] == pytest.approx(ref.interaction_detector("a", "b"), abs=1e-9)
+    assert inter["q1"] == pytest.approx(fd.loc["q statistic", "a"], abs=1e-12)
+
+
+def test_q_hand_computed():
+    # strata {1,2,3} and {10,12}: SSW = 2 + 2 = 4; SST = sum((y-5.6)^2) = 101.2 -> q = 1 - 4/101.2
+    y = np.array([1.0, 2, 3, 10, 12])
+    x = np.array(["a", "a", "a", "b", "b"])
+    assert gd.factor_detector(y, x).q == pytest.approx(1 - 4 / 101.2, abs=1e-12)
+
+
+def test_interaction_types_table4():
+    assert gd.interaction_type(0.2, 0.3, 0.6) == gd.NONLINEAR_ENHANCE
+    assert gd.interaction_type(0.2, 0.3, 0.4) == gd.BI_ENHANCE
+    assert gd.interaction_type(0.2, 0.3, 0.5) == gd.INDEPENDENT
+    assert gd.interaction_type(0.2, 0.3, 0.5 + 1e-4, tolerance=1e-3) == gd.INDEPENDENT
+    assert gd.interaction_type(0.2, 0.3, 0.5 + 1e-4, tolerance=1e-6) == gd.NONLINEAR_ENHANCE
+    assert gd.interaction_type(0.2, 0.3, 0.25) == gd.UNI_WEAKEN
+    assert gd.interaction_type(0.2, 0.3, 0.1) == gd.NONLINEAR_WEAKEN
+
+
+def test_risk_detector_welch_formula():
+    y, x1, _ = _data(5)
+    r = gd.risk_detector(y, x1)
+    assert r.means == pytest.approx([y[x1 == k].mean() for k in range(4)], abs=1e-12)
+    for pair in r.pairs:
+        a, b = y[x1 == pair["a"]], y[x1 == pair["b"]]
+        va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+        t = (a.mean() - b.mean()) / np.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+        assert pair["t"] == pytest.approx(t, abs=1e-10)
+        assert pair["df"] == pytest.approx(df, abs=1e-8)
+        assert pair["p"] == pytest.approx(2 * stats.t.sf(abs(t), df), abs=1e-12)
+        # and scipy's own Welch test agrees
+        assert pair["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, abs=1e-10)
+
+
+def test_risk_detector_one_sample_stratum_has_no_test():
+    y, _, x2 = _data(1)
+    r = gd.risk_detector(y, x2)
+    lone = [p for p in r.pairs if 7 in (p["a"], p["b"])]
+    assert lone and all(np.isnan(p["p"]) and not p["significant"] for p in lone)
+
+
+def test_ecological_detector_f_formula():
+    y, x1, x2 = _data(2)
+    ssw = [sum(((y[x == k] - y[x == k].mean()) ** 2).sum() for k in np.unique(x)) for x in (x1, x2)]
+    n = y.size
+    f_ref = n * (n - 1) * ssw[0] / (n * (n - 1) * ssw[1])
+    f_val, p = gd.ecological_detector(y, x1, x2)
+    assert f_val == pytest.approx(f_ref, rel=1e-12)
+    assert p == pytest.approx(stats.f.sf(f_ref, n - 1, n - 1), abs=1e-12)
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (dict(x=np.zeros(10)), "single stratum"),
+    (dict(x=np.arange(10)), "N/2"),
+    (dict(y=np.ones(10)), "constant"),
+    (dict(y=np.r_[np.nan, np.arange(9.0)]), "NaN"),
+    (dict(x=np.r_[np.nan, np.arange(9.0) % 2]), "NaN"),
+    (dict(x=np.arange(8) % 2), "same samples"),
+])
+def test_bad_inputs(bad, msg):
+    args = dict(y=np.arange(10.0), x=np.arange(10) % 2)
+    args.update(bad)
+    with pytest.raises(ValueError, match=msg) as err:
+        gd.factor_detector(args["y"], args["x"], name="slope", y_name="RSEI")
+    assert str(err.value).startswith("RSEI" if "y" in bad else "slope")
+
+
+def test_breaks_by_hand():
+    x = np.array([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 21, 22, 50])
+    # equal: (50 - 1)/2 = 24.5 -> 1, 25.5, 50
+    assert gd.class_breaks(x, "equal", 2) == pytest.approx([1, 25.5, 50])
+    # quantile (linear): median of 14 values = (7 + 8)/2
+    assert gd.class_breaks(x, "quantile", 2) == pytest.approx([1, 7.5, 50])
+    # natural breaks k=3: {1..10}, {20,21,22}, {50} is the least within-class SS (by hand:
+    # 82.5 + 2 + 0); class upper bounds 10, 22, 50
+    assert gd.class_breaks(x, "natural", 3) == pytest.approx([1, 10, 22, 50])
+    # geometric: 1 * 50^(i/2) -> 1, sqrt(50), 50
+    assert gd.class_breaks(x, "geometric", 2) == pytest.approx([1, np.sqrt(50), 50])
+    # std, k=2: one interior edge at the mean
+    assert gd.class_breaks(x, "std", 2) == pytest.approx([1, x.mean(), 50])
+    codes = gd.classify(x, [1, 10, 22, 50])
+    assert codes.tolist() == [0] * 10 + [1, 1, 1, 2]
+
+
+def test_natural_breaks_brute_force():
+    rng = np.random.default_rng(3)
+    x = np.round(rng.gamma(2, 3, 12), 1)
+    v = np.sort(x)
+    best = None
+    for i in range(1, 11):
+        for j in range(i + 1, 12):
+            parts = [v[:i], v[i:j], v[j:]]
+            ss = sum(((p - p.mean()) ** 2).sum() for p in parts)
+            if best is None or ss < best[0] - 1e-12:
+                best = (ss, [v[i - 1], v[j - 1], v[-1]])
+    assert gd.class_breaks(x, "natural", 3)[1:] == pytest.approx(best[1])
+
+
+def test_optimal_picks_highest_significant_q():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, 200)
+    y = np.where(x > 7, 2.0, 0.0) + rng.normal(0, 0.3, 200)
+    best = gd.optimal_discretization(y, x, k_range=range(2, 6))
+    qs = [q for (_, _, q, p) in best["tried"] if p < 0.05]
+    assert best["q"] == max(qs)
+    assert gd.factor_detector(y, best["codes"]).q == pytest.approx(best["q"])
