@@ -17,6 +17,7 @@ from .algorithms.sample_rasters import SampleRastersAlgorithm
 from .algorithms.vip_screening import VipScreeningAlgorithm
 from .algorithms.train_model import TrainModelAlgorithm
 from .algorithms.apply_model import ApplyModelAlgorithm
+from .algorithms.rf_contribution import RfContributionAlgorithm
 
 ALGORITHMS = (
     # Indices
@@ -37,6 +38,8 @@ ALGORITHMS = (
     VipScreeningAlgorithm,
     TrainModelAlgorithm,
     ApplyModelAlgorithm,
+    # Drivers
+    RfContributionAlgorithm,
 )
 
 

@@ -24,6 +24,10 @@ OOB samples). scikit-learn has no OOB permutation importance; ``sklearn.inspecti
 permutation_importance`` on the training samples (seeded, ``n_repeats``) is used: the mean drop of
 R2 when a driver is shuffled. Negative means (noise) are set to 0 and the rest normalised to 100 %.
 
+ActCon < 0 happens: a category of pure noise makes RF_all worse than RF without it (with mtry = p/3
+splits are wasted on noise), and eq. 7 counts its |ActCon| as a positive share. This is the seed's
+definition, kept as is; callers should report negative ActCon.
+
 A category with no driver left after removal (every driver in one category) gives RF_Vi = a model
 that predicts the mean of Y: R2 = 0 (OOB and train), prediction = mean(Y).
 

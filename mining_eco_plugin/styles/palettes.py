@@ -112,3 +112,8 @@ CLASSES["salinity_grade"] = [
     (5, "Saline soil (> 6 g/kg)", "#d7191c"),
 ]
 
+
+# --- group "drivers": random-forest factorial contributions (miningeco:rfcontribution) ------------
+# Bars per driver category, in category order: red, green, blue as the RGB composite of relative
+# contributions in changhe 2.4.2 (category 1 = R, 2 = G, 3 = B); further categories grey shades.
+RF_CATEGORY_COLOURS = ["#d7301f", "#238b45", "#2171b5", "#737373", "#bdbdbd", "#525252"]
