@@ -113,6 +113,17 @@ CLASSES["salinity_grade"] = [
 ]
 
 
+# --- group "drivers": local (moving-window) correlation (miningeco:localcorrelation) -----------------
+# Pearson r, -1 .. 1: negative blue -> 0 white -> positive red (diverging, symmetric about 0).
+RAMPS["correlation"] = [(0.0, "#2166ac"), (0.25, "#92c5de"), (0.5, "#f7f7f7"), (0.75, "#f4a582"), (1.0, "#b2182b")]
+# core.correlation classes: 1 significant negative, 2 not significant, 3 significant positive.
+CLASSES["local_correlation"] = [
+    (1, "Significant negative correlation", "#2166ac"),
+    (2, "No significant correlation", "#e0e0e0"),
+    (3, "Significant positive correlation", "#b2182b"),
+]
+
+
 # --- group "drivers": random-forest factorial contributions (miningeco:rfcontribution) ------------
 # Bars per driver category, in category order: red, green, blue as the RGB composite of relative
 # contributions in changhe 2.4.2 (category 1 = R, 2 = G, 3 = B); further categories grey shades.
