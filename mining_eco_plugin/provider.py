@@ -17,7 +17,7 @@ from .algorithms.sample_rasters import SampleRastersAlgorithm
 from .algorithms.vip_screening import VipScreeningAlgorithm
 from .algorithms.train_model import TrainModelAlgorithm
 from .algorithms.apply_model import ApplyModelAlgorithm
-from .algorithms.local_correlation import LocalCorrelationAlgorithm
+from .algorithms.geodetector import GeodetectorAlgorithm
 from .algorithms.rf_contribution import RfContributionAlgorithm
 
 ALGORITHMS = (
@@ -40,7 +40,7 @@ ALGORITHMS = (
     TrainModelAlgorithm,
     ApplyModelAlgorithm,
     # Drivers
-    LocalCorrelationAlgorithm,
+    GeodetectorAlgorithm,
     RfContributionAlgorithm,
 )
 

@@ -1,0 +1,140 @@
+"""miningeco:geodetector end to end on the ningdong coal-mine data (seed Tables 10-13: RSEI, static
+factors, temperature, precipitation of 22 mines, 2019-2024), by period; compared with the core and
+with py-geodetector 0.2.1 on the same discretised data (not with Table 14: its q values cannot be
+reproduced from the published tables)."""
+import csv
+
+import numpy as np
+import pytest
+from qgis.core import QgsVectorLayer
+
+from mining_eco_plugin.core import geodetector as gd
+
+YEARS = ["2019", "2020", "2021", "2022", "2023", "2024"]
+# name: (RSEI x6 | Table 10), (production, elevation, slope, aspect | Table 11),
+#       (temperature x6 | Table 12), (precipitation x6 | Table 13)
+MINES = """\
+Lingxin|0.277 0.249 0.410 0.259 0.411 0.275|390 1324.379 3.624 182.211|21.227 21.095 20.864 21.422 21.768 21.927|305.987 252.430 267.449 245.972 310.783 213.756
+Shicao Village|0.444 0.308 0.410 0.293 0.486 0.314|600 1401.325 3.213 157.147|21.227 21.095 20.864 21.422 21.768 21.927|305.987 252.430 267.449 245.972 310.783 213.756
+Yin Xing No. 2|0.439 0.353 0.509 0.379 0.544 0.571|220 1335.301 2.308 167.537|21.474 21.360 21.135 21.635 22.009 22.166|309.805 308.617 289.496 285.235 316.772 259.292
+Maiduo Mountain|0.395 0.337 0.319 0.270 0.461 0.381|800 1437.247 3.210 155.797|20.954 20.831 20.605 21.135 21.479 21.624|319.656 305.967 296.076 286.712 325.953 257.475
+Song Xinzhuang|0.414 0.418 0.530 0.352 0.580 0.413|120 1418.064 2.500 186.257|20.899 20.754 20.519 21.069 21.407 21.539|369.703 321.723 339.543 327.273 367.106 290.660
+Shuangma No. 1|0.417 0.339 0.393 0.292 0.544 0.465|400 1374.000 3.131 184.354|20.899 20.754 20.519 21.069 21.407 21.539|369.703 321.723 339.543 327.273 367.106 290.660
+Hongliu|0.409 0.333 0.359 0.274 0.552 0.384|800 1426.646 3.469 171.474|20.954 20.831 20.605 21.135 21.479 21.624|319.656 305.967 296.076 286.712 325.953 257.475
+Yangchangwan|0.346 0.294 0.413 0.302 0.403 0.288|1200 1400.696 2.868 173.383|21.227 21.095 20.864 21.422 21.768 21.927|305.987 252.430 267.449 245.972 310.783 213.756
+Zaoquan|0.273 0.28 0.310 0.299 0.377 0.259|500 1357.708 3.285 191.215|20.954 20.831 20.605 21.135 21.479 21.624|319.656 305.967 296.076 286.712 325.953 257.475
+Sirenjiazhuang|0.321 0.21 0.332 0.294 0.375 0.245|240 1307.117 4.538 164.704|21.784 21.659 21.438 21.986 22.287 22.476|290.997 215.706 237.198 213.656 294.292 180.770
+Jinjiaqu|0.453 0.483 0.455 0.393 0.558 0.470|400 1450.258 3.044 195.070|20.899 20.754 20.519 21.069 21.407 21.539|369.703 321.723 339.543 327.273 367.106 290.660
+Maliantai|0.207 0.299 0.378 0.331 0.468 0.326|360 1250.939 2.923 181.623|21.784 21.659 21.438 21.986 22.287 22.476|290.997 215.706 237.198 213.656 294.292 180.770
+Xinqiao|0.431 0.436 0.556 0.485 0.622 0.503|240 1385.474 2.285 155.618|20.606 20.437 20.201 20.767 21.056 21.187|406.405 302.819 356.137 341.721 394.160 294.430
+Huian|0.511 0.383 0.491 0.359 0.530 0.468|150 1410.438 2.384 175.236|20.606 20.437 20.201 20.767 21.056 21.187|406.405 302.819 356.137 341.721 394.160 294.430
+Yong'an|0.350 0.351 0.452 0.399 0.389 0.359|120 1369.074 2.827 190.394|21.146 20.988 20.776 21.298 21.617 21.767|362.083 291.004 316.802 305.687 354.719 267.739
+Qingshuiying|0.276 0.288 0.318 0.290 0.456 0.378|1000 1366.480 3.127 167.162|21.227 21.095 20.864 21.422 21.768 21.927|305.987 252.430 267.449 245.972 310.783 213.756
+Meihuajing|0.352 0.308 0.366 0.291 0.514 0.324|1200 1363.546 3.066 184.798|21.227 21.095 20.864 21.422 21.768 21.927|305.987 252.430 267.449 245.972 310.783 213.756
+Jinfeng|0.438 0.413 0.506 0.362 0.517 0.507|400 1422.189 3.014 184.437|20.899 20.754 20.519 21.069 21.407 21.539|369.703 321.723 339.543 327.273 367.106 290.660
+Wei'er|0.415 0.562 0.639 0.563 0.571 0.549|150 1423.622 1.946 170.967|20.309 20.129 19.915 20.467 20.736 20.880|396.360 277.219 331.424 316.447 381.289 268.668
+Yin Xing No. 1|0.413 0.333 0.382 0.318 0.414 0.412|400 1354.250 2.425 167.794|21.474 21.360 21.135 21.635 22.009 22.166|309.805 308.617 289.496 285.235 316.772 259.292
+Yue'erwan|0.414 0.357 0.509 0.382 0.480 0.545|180 1357.772 2.260 162.098|20.899 20.754 20.519 21.069 21.407 21.539|369.703 321.723 339.543 327.273 367.106 290.660
+Shuangma No. 2|0.431 0.403 0.419 0.334 0.485 0.520|400 1342.211 2.816 179.299|20.954 20.831 20.605 21.135 21.479 21.624|319.656 305.967 296.076 286.712 325.953 257.475
+"""
+FACTORS = ["X1_temp", "X2_prec", "X3_prod", "X4_elev", "X5_slope", "X6_aspect"]
+
+
+def ningdong_rows():
+    rows = []
+    for line in MINES.splitlines():
+        name, rsei, static, temp, prec = [p.split() if i else p for i, p in enumerate(line.split("|"))]
+        for t, year in enumerate(YEARS):
+            rows.append({"mine": name, "year": year, "RSEI": float(rsei[t]), "X1_temp": float(temp[t]),
+                         "X2_prec": float(prec[t]), "X3_prod": int(static[0]), "X4_elev": float(static[1]),
+                         "X5_slope": float(static[2]), "X6_aspect": float(static[3])})
+    return rows
+
+
+@pytest.fixture
+def table(tmp_path):
+    path = tmp_path / "ningdong.csv"
+    rows = ningdong_rows()
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    # OGR reads the column types from the .csvt sidecar (production is a class code here: Integer)
+    (tmp_path / "ningdong.csvt").write_text('"String","String","Real","Real","Real","Integer","Real","Real","Real"\n')
+    return path, rows
+
+
+def _features(path):
+    layer = QgsVectorLayer(str(path), "t", "ogr")
+    assert layer.isValid(), path
+    return [dict(zip(layer.fields().names(), f.attributes())) for f in layer.getFeatures()]
+
+
+def test_by_period_equals_core_and_py_geodetector(provider, table, tmp_path):
+    import processing
+    pd = pytest.importorskip("pandas")
+    GeoDetector = pytest.importorskip("geodetector").GeoDetector
+    path, rows = table
+    out = {k: str(tmp_path / f"{k}.gpkg") for k in ("f", "i", "r", "e")}
+    res = processing.run("miningeco:geodetector", {
+        "INPUT": str(path), "Y_FIELD": "RSEI", "X_FIELDS": FACTORS,
+        "PERIOD_FIELD": "year", "METHOD": 2, "K": 4,
+        "OUTPUT_FACTOR": out["f"], "OUTPUT_INTERACTION": out["i"], "OUTPUT_RISK": out["r"],
+        "OUTPUT_ECOLOGICAL": out["e"], "OUTPUT_HEATMAP": str(tmp_path / "heat.png"),
+        "OUTPUT_REPORT": str(tmp_path / "report.html")})
+    factor = _features(res["OUTPUT_FACTOR"])
+    inter = _features(res["OUTPUT_INTERACTION"])
+    assert len(factor) == 6 * 6 + 6 and len(inter) == 6 * 15
+    assert (tmp_path / "heat.png").stat().st_size > 1000
+    assert "Interaction detector" in (tmp_path / "report.html").read_text()
+    qs = {}
+    for year in YEARS:
+        sub = [r for r in rows if r["year"] == year]
+        y = np.array([r["RSEI"] for r in sub])
+        strata = {}
+        for f in FACTORS:
+            x = np.array([r[f] for r in sub])
+            # natural breaks, 4 classes, within the year
+            strata[f] = gd.discretize(x, "natural", 4)[0]
+        ref = GeoDetector(pd.DataFrame({"y": y, **strata}), "y", FACTORS)
+        fd = ref.factor_detector()
+        for f in FACTORS:
+            row = next(r for r in factor if r["period"] == year and r["factor"] == f)
+            assert row["q"] == pytest.approx(fd.loc["q statistic", f], abs=1e-9), (year, f)
+            assert row["p"] == pytest.approx(fd.loc["p value", f], abs=1e-9), (year, f)
+            qs.setdefault(f, []).append(row["q"])
+        row = next(r for r in inter if r["period"] == year and r["factor1"] == "X1_temp"
+                   and r["factor2"] == "X2_prec")
+        assert row["q12"] == pytest.approx(ref.interaction_detector("X1_temp", "X2_prec"), abs=1e-9)
+    means = {r["factor"]: (r["q"], r["rank"]) for r in factor if r["period"] == "mean"}
+    order = sorted(FACTORS, key=lambda f: -np.mean(qs[f]))
+    for f in FACTORS:
+        assert means[f][0] == pytest.approx(np.mean(qs[f]), abs=1e-12)
+        assert means[f][1] == order.index(f) + 1
+
+
+def test_bad_input_names_the_field(provider, table, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+    path, _ = table
+    with pytest.raises(QgsProcessingException, match="X3_prod"):
+        # production used as categorical: 13 distinct values for 22 mines a year, more than N/2
+        processing.run("miningeco:geodetector", {
+            "INPUT": str(path), "Y_FIELD": "RSEI", "X_FIELDS": ["X3_prod"], "CATEGORICAL_FIELDS": ["X3_prod"],
+            "PERIOD_FIELD": "year", "OUTPUT_FACTOR": str(tmp_path / "f.csv")})
+
+
+def test_qgis_process_run(qgis_process, table, tmp_path):
+    path, _ = table
+    out = qgis_process("help", "miningeco:geodetector").stdout
+    for word in ("Y_FIELD", "X_FIELDS", "CATEGORICAL_FIELDS", "PERIOD_FIELD", "METHOD", "noncentral"):
+        assert word in out, word
+    dest = tmp_path / "factor.gpkg"
+    qgis_process("run", "miningeco:geodetector", "--", f"INPUT={path}", "Y_FIELD=RSEI", "X_FIELDS=X1_temp",
+                 "X_FIELDS=X2_prec", "METHOD=5", f"OUTPUT_FACTOR={dest}")
+    feats = _features(dest)
+    assert [f["factor"] for f in feats] == ["X1_temp", "X2_prec"]
+    y = np.array([r["RSEI"] for r in ningdong_rows()])
+    x = np.array([r["X2_prec"] for r in ningdong_rows()])
+    best = gd.optimal_discretization(y, x)
+    assert feats[1]["q"] == pytest.approx(best["q"], abs=1e-9)
