@@ -18,6 +18,7 @@ from .algorithms.vip_screening import VipScreeningAlgorithm
 from .algorithms.train_model import TrainModelAlgorithm
 from .algorithms.apply_model import ApplyModelAlgorithm
 from .algorithms.geodetector import GeodetectorAlgorithm
+from .algorithms.local_correlation import LocalCorrelationAlgorithm
 from .algorithms.rf_contribution import RfContributionAlgorithm
 
 ALGORITHMS = (
@@ -41,6 +42,7 @@ ALGORITHMS = (
     ApplyModelAlgorithm,
     # Drivers
     GeodetectorAlgorithm,
+    LocalCorrelationAlgorithm,
     RfContributionAlgorithm,
 )
 
