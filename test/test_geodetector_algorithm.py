@@ -138,3 +138,22 @@ def test_qgis_process_run(qgis_process, table, tmp_path):
     x = np.array([r["X2_prec"] for r in ningdong_rows()])
     best = gd.optimal_discretization(y, x)
     assert feats[1]["q"] == pytest.approx(best["q"], abs=1e-9)
+
+
+def test_categorical_field_used_as_is(provider, table, tmp_path):
+    import processing
+    path, rows = table
+    res = processing.run("miningeco:geodetector", {
+        "INPUT": str(path), "Y_FIELD": "RSEI", "X_FIELDS": ["X3_prod", "X5_slope"], "CATEGORICAL_FIELDS": ["X3_prod"],
+        "METHOD": 0, "K": 3, "OUTPUT_FACTOR": str(tmp_path / "f.gpkg"), "OUTPUT_RISK": str(tmp_path / "r.gpkg")})
+    factor = {r["factor"]: r for r in _features(res["OUTPUT_FACTOR"])}
+    y = np.array([r["RSEI"] for r in rows])
+    prod = np.array([r["X3_prod"] for r in rows])
+    # 13 production classes of the 132 mine-years, as they are (Table 11)
+    assert factor["X3_prod"]["method"] == "categorical" and factor["X3_prod"]["n_classes"] == 13
+    assert factor["X3_prod"]["q"] == pytest.approx(gd.factor_detector(y, prod).q, abs=1e-12)
+    slope = np.array([r["X5_slope"] for r in rows])
+    assert factor["X5_slope"]["q"] == pytest.approx(
+        gd.factor_detector(y, gd.discretize(slope, "equal", 3)[0]).q, abs=1e-12)
+    risk = _features(res["OUTPUT_RISK"])
+    assert len(risk) == 13 * 12 // 2 + 3

@@ -15,6 +15,7 @@ from qgis.core import (
 )
 
 from ..core import geodetector as gd
+from ..raster.engine import Canceled
 from ..reports.html import write_html_report
 from .base import MiningEcoAlgorithm
 
@@ -240,7 +241,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
             self._detect(label, y[sel], {n_: x[sel] for n_, x in xs.items()}, cats, opts, out)
             feedback.setProgress(80.0 * (n + 1) / len(labels))
             if feedback.isCanceled():
-                break
+                raise Canceled()
         names = list(xs)
         if periods is not None:
             mean_q = [float(np.mean([r[4] for r in out["factor"] if r[1] == nm])) for nm in names]
