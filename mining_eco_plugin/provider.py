@@ -19,6 +19,7 @@ from .algorithms.train_model import TrainModelAlgorithm
 from .algorithms.apply_model import ApplyModelAlgorithm
 from .algorithms.geodetector import GeodetectorAlgorithm
 from .algorithms.local_correlation import LocalCorrelationAlgorithm
+from .algorithms.mlr_contribution import MlrContributionAlgorithm
 from .algorithms.rf_contribution import RfContributionAlgorithm
 
 ALGORITHMS = (
@@ -43,6 +44,7 @@ ALGORITHMS = (
     # Drivers
     GeodetectorAlgorithm,
     LocalCorrelationAlgorithm,
+    MlrContributionAlgorithm,
     RfContributionAlgorithm,
 )
 

@@ -1,0 +1,120 @@
+"""Relative contribution of driving factors by standardised multiple linear regression, per period
+(miningeco:mlrcontribution; zhundong seed section 1.5.4)."""
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+)
+
+from ..core import contribution as core
+from ..raster.engine import Canceled
+from ..reports.contribution_plot import contribution_heatmap_png
+from .base import MiningEcoAlgorithm
+from .samples import numeric_field, read_columns
+
+TABLE_FIELDS = (("period", str), ("factor", str), ("beta", float), ("se", float), ("t", float), ("p", float),
+                ("contribution_pct", float), ("r2", float), ("n", int))
+
+
+class MlrContributionAlgorithm(MiningEcoAlgorithm):
+    ID = "mlrcontribution"
+    NAME = "Driver contributions (standardised multiple linear regression)"
+    GROUP = "drivers"
+    SUMMARY = (
+        "Relative contribution of driving factors to a response (e.g. salinised area, NPP) as in the zhundong "
+        "study, section 1.5.4: per period (each value of PERIOD_FIELD, or all rows together), Y and every X "
+        "are standardised to z-scores (mean 0, sample sd 1), Z_Y = sum beta_i Z_Xi is fitted by least squares, "
+        "the standard error of beta_i is sqrt(s^2 [(Z'Z)^-1]_ii) with s^2 = RSS / (n - k - 1), t = beta / SE "
+        "and the two-sided p from Student's t with n - k - 1 degrees of freedom; R2 = 1 - RSS / sum Z_Y^2. "
+        "Relative contribution rate P_i = |beta_i| / sum |beta_j| x 100 %. The seed writes P_i = a_i / sum a_j "
+        "(signed), which is negative or above 100 % when coefficients differ in sign; the absolute values "
+        "are used here and the sign (direction of the effect) is kept in beta. Rows with NULL in Y or an X "
+        "are left out. Outputs: a table (period, factor, beta, se, t, p, contribution_pct, r2, n) and a "
+        "heatmap PNG of the contributions, factors x periods.")
+    SOURCE = "zhundong seed, section 1.5.4 (standardised MLR, relative contribution rate P_i, heatmap)."
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Table of samples", [QgsProcessing.TypeVector]),
+                 "A table or layer: one row per sample (e.g. per year and unit), Y and the factors as fields.")
+        self.add(QgsProcessingParameterField("Y_FIELD", "Response field (Y)", parentLayerParameterName="INPUT",
+                                             type=QgsProcessingParameterField.Numeric),
+                 "Numeric dependent variable, e.g. salinised area.")
+        self.add(QgsProcessingParameterField("X_FIELDS", "Factor fields (X)", parentLayerParameterName="INPUT",
+                                             type=QgsProcessingParameterField.Numeric, allowMultiple=True),
+                 "Numeric driving factors (at least one); each period needs at least (number of factors + 2) rows.")
+        self.add(QgsProcessingParameterField("PERIOD_FIELD", "Period field", parentLayerParameterName="INPUT",
+                                             optional=True),
+                 "Optional: one regression per distinct value (e.g. year); empty = one regression on all rows.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Coefficients and contributions",
+                                                          QgsProcessing.TypeVector),
+                        "Table: period, factor, beta (standardised), se, t, p, contribution_pct, r2, n.")
+        self.add_output(QgsProcessingParameterFileDestination("OUTPUT_HEATMAP", "Contribution heatmap (PNG)",
+                                                              "PNG files (*.png)", optional=True),
+                        "Relative contributions (%) of each factor (rows) in each period (columns), sign of beta "
+                        "in the cell text.")
+
+    def run_tool(self, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise ValueError("INPUT: give a table or layer of samples.")
+        fields = source.fields()
+        y_name = self.parameterAsString(parameters, "Y_FIELD", context)
+        if not y_name:
+            raise ValueError("Y_FIELD: choose the numeric response field.")
+        numeric_field(fields, y_name, "Y_FIELD")
+        x_names = self.parameterAsFields(parameters, "X_FIELDS", context)
+        if not x_names:
+            raise ValueError("X_FIELDS: choose at least one numeric factor field.")
+        for name in x_names:
+            numeric_field(fields, name, "X_FIELDS")
+        if y_name in x_names:
+            raise ValueError(f"X_FIELDS: the response '{y_name}' (Y_FIELD) cannot also be a factor.")
+        period_name = self.parameterAsString(parameters, "PERIOD_FIELD", context)
+        periods = None
+        if period_name:
+            idx = fields.lookupField(period_name)
+            if idx < 0:
+                raise ValueError(f"PERIOD_FIELD: the field '{period_name}' is not in INPUT.")
+            periods = []
+            for feature in source.getFeatures():
+                if feedback.isCanceled():
+                    raise Canceled()
+                v = feature.attributes()[idx]
+                periods.append(_period_text(v))
+        data = read_columns(source, [y_name] + list(x_names), feedback)
+        try:
+            fits = core.mlr_by_period(data[:, 0], data[:, 1:], list(x_names), periods)
+        except ValueError as err:
+            raise ValueError(f"INPUT / X_FIELDS: {err}") from None
+        rows = []
+        for period, fit in fits:
+            feedback.pushInfo(f"Period {period}: n = {fit['n']}, R2 = {fit['r2']:.4f}")
+            for i, name in enumerate(fit["names"]):
+                rows.append((period, name, fit["beta"][i], fit["se"][i], fit["t"][i], fit["p"][i],
+                             fit["contribution_pct"][i], fit["r2"], fit["n"]))
+                feedback.pushInfo(f"  {name}: beta {fit['beta'][i]:+.4f}, p {fit['p'][i]:.4g}, "
+                                  f"contribution {fit['contribution_pct'][i]:.2f} %")
+        outputs = {"OUTPUT_TABLE": self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, rows)}
+        png = self.parameterAsFileOutput(parameters, "OUTPUT_HEATMAP", context)
+        if png:
+            pct = np.array([fit["contribution_pct"] for _p, fit in fits]).T
+            beta = np.array([fit["beta"] for _p, fit in fits]).T
+            contribution_heatmap_png(png, pct, beta, list(x_names), [p for p, _ in fits],
+                                     f"Relative contribution to {y_name} (standardised MLR)")
+            outputs["OUTPUT_HEATMAP"] = png
+        feedback.setProgress(100)
+        return outputs
+
+
+def _period_text(value) -> str:
+    """A period value as text: NULL -> 'NULL', 2005.0 -> '2005'."""
+    if value is None or (hasattr(value, "isNull") and value.isNull()):
+        return "NULL"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
