@@ -87,3 +87,21 @@ def test_bad_inputs_name_the_input(provider, tmp_path, case, match):
     with pytest.raises(QgsProcessingException, match=match):
         run(tmp_path, path, **extra)
     assert not os.path.exists(tmp_path / "heat.png")
+
+
+def test_qgis_process_run_equals_processing_run(provider, qgis_process, tmp_path):
+    """The same table through qgis_process (fields repeated as keys) gives the processing.run rows."""
+    path, _ = write_table(tmp_path)
+    _, params = run(tmp_path, path)
+    out = tmp_path / "qp.csv"
+    qgis_process("run", "miningeco:mlrcontribution", "--", f"INPUT={path}", "Y_FIELD=area",
+                 *[f"X_FIELDS={f}" for f in FACTORS], "PERIOD_FIELD=year", f"OUTPUT_TABLE={out}",
+                 f"OUTPUT_HEATMAP={tmp_path / 'qp.png'}")
+    with open(params["OUTPUT_TABLE"]) as fh:
+        expect = list(csv.DictReader(fh))
+    with open(out) as fh:
+        got = list(csv.DictReader(fh))
+    assert [(r["period"], r["factor"]) for r in got] == [(r["period"], r["factor"]) for r in expect]
+    for key in ("beta", "p", "r2", "contribution_pct"):
+        np.testing.assert_allclose([float(r[key]) for r in got], [float(r[key]) for r in expect], rtol=1e-9)
+    assert os.path.getsize(tmp_path / "qp.png") > 5000
