@@ -21,9 +21,7 @@ unchanged; the model file is rebuilt each run (a second).
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -34,6 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from benchkit import run_child, verdict  # noqa: E402
+
 GENERATOR_VERSION = "1"
 FEATURES = ["NDVI", "SI1", "SI2", "S3", "CRSI", "NDSI", "SAVI", "B5"]
 SIZES = (2000, 4000)
@@ -42,38 +42,6 @@ TRAIN_SAMPLES = 2000
 N_TREES = 100
 GOAL_RATIO = 1.3
 GOAL_MEMORY_MB = 64.0
-
-CHILD = r"""
-import json, sys, time
-
-
-def status(key):
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith(key + ":"))
-
-
-sys.path[:0] = [sys.argv[1], "/usr/share/qgis/python/plugins"]
-from qgis.core import QgsApplication
-app = QgsApplication([], False); app.initQgis()
-from processing.core.Processing import Processing
-Processing.initialize()
-import processing
-from mining_eco_plugin.provider import MiningEcoProvider
-provider = MiningEcoProvider(); QgsApplication.processingRegistry().addProvider(provider)
-import sklearn.ensemble, skops.io  # noqa: F401  (libraries loaded before the baseline, as in a QGIS session)
-base_kb = status("VmRSS")
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")   # reset the peak (VmHWM) to the current RSS
-out = sys.argv[4]
-t0 = time.perf_counter()
-res = processing.run("miningeco:applymodel", {"MODEL_FILE": sys.argv[3], "RASTERS": [sys.argv[2]],
-                     "OUTPUT": out + "_pred.tif", "OUTPUT_GRADES": out + "_grades.tif",
-                     "OUTPUT_TABLE": out + "_areas.csv"})
-seconds = time.perf_counter() - t0
-print(json.dumps({"seconds": seconds, "base_kb": base_kb, "maxrss_kb": status("VmHWM"),
-                  "valid": res["VALID_PIXELS"]}))
-"""
-
 
 def stack_path(out_dir, size):
     return os.path.join(out_dir, f"apply_stack_{len(FEATURES)}x{size}_v{GENERATOR_VERSION}.tif")
@@ -127,11 +95,11 @@ def build_model(stack, model_path):
 
 
 def child(stack, model_path, tag):
-    run = subprocess.run([sys.executable, "-c", CHILD, ROOT, stack, model_path, tag], capture_output=True,
-                         text=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
-    if run.returncode != 0:
-        raise RuntimeError(run.stderr[-3000:])
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    """The tool in a fresh process (sklearn and skops loaded before the baseline, as in a QGIS session)."""
+    r = run_child("miningeco:applymodel", {"MODEL_FILE": model_path, "RASTERS": [stack], "OUTPUT": tag + "_pred.tif",
+                                           "OUTPUT_GRADES": tag + "_grades.tif", "OUTPUT_TABLE": tag + "_areas.csv"},
+                  preload=("sklearn.ensemble", "skops.io"))
+    return r
 
 
 def pixels_in_memory(stack):
@@ -147,10 +115,6 @@ def pixels_in_memory(stack):
     X = np.stack(bands, axis=1)
     del bands
     return np.ascontiguousarray(X[np.isfinite(X).all(axis=1)])
-
-
-def verdict(ok):
-    return "PASS" if ok else "MISS"
 
 
 def run(out_dir):

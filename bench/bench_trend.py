@@ -27,8 +27,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # headless when run alon
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-if "/usr/share/qgis/python/plugins" not in sys.path:
-    sys.path.append("/usr/share/qgis/python/plugins")
+
+from benchkit import processing_module, verdict  # noqa: E402
 
 GENERATOR_VERSION = "1"
 DATES = 25
@@ -38,7 +38,6 @@ SAMPLE = 2000
 SEED = 20250301
 GOAL_SPEEDUP = 200.0
 GOAL_READ_RATIO = 3.0
-_KEEP = []
 
 
 def stack_path(out_dir):
@@ -83,25 +82,6 @@ def read_once_seconds(path):
     return time.perf_counter() - t0
 
 
-def processing_module():
-    """``processing`` with the Mining Eco provider registered (starting QGIS when nobody did)."""
-    from qgis.core import QgsApplication
-    if QgsApplication.instance() is None:
-        app = QgsApplication([], False)
-        app.initQgis()
-        _KEEP.append(app)
-    from processing.core.Processing import Processing
-    Processing.initialize()
-    import processing
-    registry = QgsApplication.processingRegistry()
-    if registry.providerById("miningeco") is None:
-        from mining_eco_plugin.provider import MiningEcoProvider
-        provider = MiningEcoProvider()
-        registry.addProvider(provider)
-        _KEEP.append(provider)
-    return processing
-
-
 def sample_values(path, row):
     """(DATES, SIZE) float64 values of one row of the stack, NaN for nodata."""
     from osgeo import gdal
@@ -133,10 +113,6 @@ def core_seconds_per_pixel(path, workers):
     t0 = time.perf_counter()
     core.trend_statistics(block, years, workers=workers)
     return (time.perf_counter() - t0) / block.shape[1] * 1e6
-
-
-def verdict(ok):
-    return "PASS" if ok else "MISS"
 
 
 def run(out_dir):

@@ -16,10 +16,8 @@ Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -32,67 +30,16 @@ import numpy as np  # noqa: E402
 from osgeo import gdal  # noqa: E402
 
 import scene  # noqa: E402  (bench/scene.py: the synthetic Level-2 scene)
+from benchkit import processing_module, run_child, verdict  # noqa: E402
 
 gdal.UseExceptions()
 CREATION = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "ZLEVEL=1", "PREDICTOR=1",
             "BIGTIFF=IF_SAFER", "NUM_THREADS=ALL_CPUS"]
 LINES = []
 
-# A child process runs one RSEI and reports its time, its resident memory after starting QGIS, and the
-# peak resident memory during the run (VmHWM, reset through /proc/self/clear_refs just before it) as JSON.
-CHILD = r"""
-import json, sys, time
-
-
-def status(key):
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith(key + ":"))
-
-
-sys.path[:0] = [sys.argv[1], "/usr/share/qgis/python/plugins"]
-from qgis.core import QgsApplication
-app = QgsApplication([], False); app.initQgis()
-from processing.core.Processing import Processing
-Processing.initialize()
-import processing
-from mining_eco_plugin.provider import MiningEcoProvider
-provider = MiningEcoProvider(); QgsApplication.processingRegistry().addProvider(provider)
-seconds = 0.0
-base_kb = status("VmRSS")
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")   # reset the peak (VmHWM) to the current RSS
-if sys.argv[2] != "baseline":
-    out = sys.argv[3]
-    t0 = time.perf_counter()
-    processing.run("miningeco:rsei", {"SCENE": sys.argv[2], "SENSOR": 2, "RADIOMETRY": 0,
-                   "OUTPUT": out + "_rsei.tif", "OUTPUT_GRADES": out + "_grades.tif",
-                   "OUTPUT_TABLE": out + "_table.csv", "OUTPUT_REPORT": out + "_report.html"})
-    seconds = time.perf_counter() - t0
-print(json.dumps({"seconds": seconds, "base_kb": base_kb, "maxrss_kb": status("VmHWM")}))
-"""
-
-
 def say(text=""):
     print(text, flush=True)
     LINES.append(text)
-
-
-def verdict(ok):
-    return "PASS" if ok else "MISS"
-
-
-def qgis():
-    from qgis.core import QgsApplication
-    app = QgsApplication([], False)
-    app.initQgis()
-    from processing.core.Processing import Processing
-    Processing.initialize()
-    import processing
-
-    from mining_eco_plugin.provider import MiningEcoProvider
-    provider = MiningEcoProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    return app, provider, processing
 
 
 def timed(fn):
@@ -139,11 +86,10 @@ def qgis_calculator_ndvi(src, dst):
 
 
 def rsei_child(path, tag):
-    run = subprocess.run([sys.executable, "-c", CHILD, ROOT, path, os.path.join(OUT, tag)],
-                         capture_output=True, text=True, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
-    if run.returncode != 0:
-        raise RuntimeError(run.stderr[-3000:])
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    out = os.path.join(OUT, tag)
+    return run_child("miningeco:rsei", {"SCENE": path, "SENSOR": 2, "RADIOMETRY": 0, "OUTPUT": out + "_rsei.tif",
+                                        "OUTPUT_GRADES": out + "_grades.tif", "OUTPUT_TABLE": out + "_table.csv",
+                                        "OUTPUT_REPORT": out + "_report.html"})
 
 
 def main():
@@ -162,7 +108,7 @@ def main():
     big = paths[8000]
     mp = 8000 * 8000 / 1e6
 
-    app, _provider, processing = qgis()
+    processing = processing_module()
     from mining_eco_plugin.algorithms.index_calculator import PRODUCTS
 
     say("\n(a) index calculator vs GDAL read + write of the same bytes (8000 x 8000, Level-2 scene)")
@@ -185,7 +131,7 @@ def main():
         f"(goal < 1: {verdict(ratio < 1)})")
 
     say("\n(c, d) RSEI peak memory and seconds per megapixel (fresh process each)")
-    base = rsei_child("baseline", "baseline")
+    base = run_child("", {})
     say(f"    baseline (QGIS + Processing + provider started, no run): RSS {base['base_kb'] / 1024:6.0f} MB")
     results = {}
     for size, path in paths.items():
@@ -212,7 +158,6 @@ def main():
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")
-    app.exitQgis()
 
 
 if __name__ == "__main__":
