@@ -161,10 +161,10 @@ def feature_matrix(blocks: list, out: np.ndarray | None = None) -> tuple[np.ndar
     return np.ascontiguousarray(X), valid.reshape(shape)
 
 
-def predict_chunked(predict, X: np.ndarray, chunk_rows: int) -> np.ndarray:
+def predict_chunked(predict, X: np.ndarray, chunk_rows: int, dtype=np.float32) -> np.ndarray:
     """``predict`` applied to ``X`` in chunks of at most ``chunk_rows`` rows (bounded memory for models whose
-    predict allocates per row); float32 1-D result."""
-    out = np.empty(X.shape[0], dtype=np.float32)
+    predict allocates per row); 1-D result of ``dtype`` (float32 by default)."""
+    out = np.empty(X.shape[0], dtype=dtype)
     for start in range(0, X.shape[0], chunk_rows):
         part = X[start:start + chunk_rows]
         out[start:start + part.shape[0]] = np.asarray(predict(part), dtype=np.float64).reshape(part.shape[0], -1)[:, 0]
