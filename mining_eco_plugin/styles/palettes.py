@@ -128,3 +128,9 @@ CLASSES["local_correlation"] = [
 # Bars per driver category, in category order: red, green, blue as the RGB composite of relative
 # contributions in changhe 2.4.2 (category 1 = R, 2 = G, 3 = B); further categories grey shades.
 RF_CATEGORY_COLOURS = ["#d7301f", "#238b45", "#2171b5", "#737373", "#bdbdbd", "#525252"]
+
+
+# --- group "productivity": CASA NPP (miningeco:casanpp) ---------------------------------------------
+# Annual / monthly NPP (gC m-2): pale yellow (none) -> light green -> dark green (high productivity).
+RAMPS["npp"] = [(0.0, "#ffffe5"), (0.25, "#d9f0a3"), (0.5, "#78c679"), (0.75, "#238443"), (1.0, "#004529")]
+PRODUCT_RAMP["NPP"] = "npp"
