@@ -57,19 +57,24 @@ class ContributionError(ValueError):
 # ------------------------------------------------------------------------------------ categories
 def parse_categories(spec, fields=None):
     """``{field: category}`` from "field=category, field=category" (or ";" / newlines), a mapping,
-    or a flat [field, category, field, category, ...] list (a Processing matrix).
+    or a Processing matrix: a flat [field, category, field, category, ...] list (or a list of rows;
+    empty rows skipped). A list whose cells hold "field=category" (the text form split on commas,
+    as a matrix parameter receives text from qgis_process) is read as that text.
 
     With ``fields`` given, fields unknown to it raise ContributionError naming every one of them.
     Order is kept (the order of first appearance of the categories is the category order).
     """
     if isinstance(spec, dict):
         pairs = [(str(k).strip(), str(v).strip()) for k, v in spec.items()]
-    elif isinstance(spec, (list, tuple)):
-        flat = [str(v).strip() for v in spec]
+    elif isinstance(spec, (list, tuple)) and not any("=" in c for c in _cells(spec)):
+        flat = _cells(spec)
         if len(flat) % 2:
             raise ContributionError("the category table needs two columns (field, category).", "CATEGORIES")
-        pairs = list(zip(flat[0::2], flat[1::2]))
+        # rows left empty in the table dialog are skipped
+        pairs = [(f, c) for f, c in zip(flat[0::2], flat[1::2]) if f or c]
     else:
+        if isinstance(spec, (list, tuple)):  # "field=category" text split on commas (qgis_process, old scripts)
+            spec = ",".join(_cells(spec))
         pairs = []
         for item in str(spec or "").replace(";", ",").replace("\n", ",").split(","):
             if not item.strip():
@@ -95,6 +100,17 @@ def parse_categories(spec, fields=None):
     if len(set(mapping.values())) < 2:
         raise ContributionError("at least two categories are needed to compare contributions.", "CATEGORIES")
     return mapping
+
+
+def _cells(table):
+    """Flat list of stripped cell strings of a Processing matrix value: flat or nested rows; None / NULL -> ""."""
+    out = []
+    for v in table:
+        if isinstance(v, (list, tuple)):
+            out += _cells(v)
+        else:
+            out.append("" if v is None or (hasattr(v, "isNull") and v.isNull()) else str(v).strip())
+    return out
 
 
 def category_order(mapping):
@@ -178,13 +194,29 @@ class ContributionResult:
         return [{"driver": d, "category": self.mapping[d], "importance": float(i), "importance_pct": float(p)}
                 for d, i, p in zip(self.drivers, self.importance, self.importance_pct)]
 
-    def predict(self, X):
-        """Predictions of RF_all and of each RF_Vi on rows of all drivers: (n, 1 + k), column 0 = RF_all."""
-        X = np.asarray(X, dtype=np.float64)
-        out = np.empty((X.shape[0], 1 + len(self.categories)))
-        for j, key in enumerate(["__all__"] + self.categories):
-            out[:, j] = self.models[key].predict(X[:, self.columns[key]])
-        return out
+    def predict(self, X, chunk_rows=None, threads=1):
+        """Predictions of RF_all and of each RF_Vi on rows of all drivers (columns in ``drivers``
+        order): (n, 1 + k) float64, column 0 = RF_all. ``chunk_rows``: predict at most that many
+        rows at once (bounded memory on raster blocks). ``threads`` > 1 predicts the 1 + k models
+        in parallel threads, each model single-threaded: the values do not depend on either (a
+        forest predicted with n_jobs > 1 sums its trees in thread order, which changes the last bits)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .salinity import predict_chunked
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.drivers):
+            raise ContributionError(f"X must have one column per driver ({len(self.drivers)}), got {X.shape}.")
+        keys = ["__all__"] + self.categories
+        step = chunk_rows or max(X.shape[0], 1)
+
+        def one(key):
+            return predict_chunked(self.models[key].predict, X[:, self.columns[key]], step, dtype=np.float64)
+        if threads > 1 and X.shape[0]:
+            with ThreadPoolExecutor(max_workers=min(threads, len(keys))) as pool:
+                cols = list(pool.map(one, keys))
+        else:
+            cols = [one(key) for key in keys]
+        return np.stack(cols, axis=1)
 
 
 def rf_contributions(X, y, names, mapping, n_estimators=DEFAULT_TREES, random_state=42, score="oob",

@@ -122,3 +122,37 @@ def test_pixel_contributions_and_dominant_rule():
     assert np.isnan(rel[3]).all()
     np.testing.assert_array_equal(rc.dominant_category(rel), [1, 4, 6, 0])
     assert rc.dominant_codes(3) == [(1, (0,)), (2, (1,)), (3, (2,)), (4, (0, 1)), (5, (0, 2)), (6, (1, 2))]
+
+
+def test_parse_categories_matrix_forms():
+    """Values a Processing matrix parameter hands over: flat cells, rows, empty rows / None cells left in
+    the table dialog, and the "field=category" text split on commas by parameterAsMatrix (qgis_process)."""
+    expected = {"prec": "climate", "som": "soil", "dist_mine": "mining"}
+    assert rc.parse_categories([["prec", "climate"], ["som", "soil"], ["dist_mine", "mining"]], NAMES) == expected
+    assert rc.parse_categories(["prec", "climate", "", "", "som", "soil", None, None, "dist_mine", "mining"],
+                               NAMES) == expected
+    assert rc.parse_categories(["prec=climate", " som=soil; dist_mine=mining"], NAMES) == expected
+    with pytest.raises(ValueError, match="two columns"):
+        rc.parse_categories(["prec", "climate", "som"], NAMES)
+    with pytest.raises(ValueError, match="empty field or category"):
+        rc.parse_categories(["prec", "climate", "som", ""], NAMES)
+    with pytest.raises(ValueError, match="unknown field.*rain"):
+        rc.parse_categories([["rain", "climate"], ["som", "soil"]], NAMES)
+
+
+def test_predict_chunked_and_threaded_equals_each_models_predict():
+    """ContributionResult.predict (chunks, threads) against each fitted forest's own sklearn predict on
+    the rows of its columns: bit-identical, whatever the chunk size or thread count."""
+    X, y = synthetic(200, depends="mining")
+    res = rc.rf_contributions(X, y, NAMES, MAPPING, n_estimators=30)
+    Xp = np.random.default_rng(5).normal(size=(1001, 6)).astype(np.float32)
+    ref = np.column_stack([res.models["__all__"].predict(Xp)] +
+                          [res.models[c].predict(Xp[:, [j for j, d in enumerate(res.drivers)
+                                                        if res.mapping[d] != c]]) for c in res.categories])
+    for chunk, threads in ((None, 1), (97, 1), (1000, 4), (1, 2)):
+        got = res.predict(Xp[:50] if chunk == 1 else Xp, chunk_rows=chunk, threads=threads)
+        np.testing.assert_array_equal(got, ref[:50] if chunk == 1 else ref)
+        assert got.dtype == np.float64
+    with pytest.raises(ValueError, match="one column per driver"):
+        res.predict(Xp[:, :5])
+    assert res.predict(Xp[:0], threads=4).shape == (0, 4)
