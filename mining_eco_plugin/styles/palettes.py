@@ -134,3 +134,8 @@ RF_CATEGORY_COLOURS = ["#d7301f", "#238b45", "#2171b5", "#737373", "#bdbdbd", "#
 # Annual / monthly NPP (gC m-2): pale yellow (none) -> light green -> dark green (high productivity).
 RAMPS["npp"] = [(0.0, "#ffffe5"), (0.25, "#d9f0a3"), (0.5, "#78c679"), (0.75, "#238443"), (1.0, "#004529")]
 PRODUCT_RAMP["NPP"] = "npp"
+# Dominant-category map (changhe 2.4.2, 60 % rule; codes of core.rf_contribution.dominant_codes): a single
+# category in its colour above; the pair of the two largest contributions in the mix of their RGB channels
+# as the RGB composite shows it (red + green yellow, red + blue magenta, green + blue cyan), lighter so that
+# single dominance stands out. Pairs of categories beyond the third cycle through QUALITATIVE.
+RF_PAIR_COLOURS = {(0, 1): "#fec44f", (0, 2): "#de77ae", (1, 2): "#41b6c4"}
