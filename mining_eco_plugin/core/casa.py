@@ -1,0 +1,788 @@
+"""Net primary productivity (NPP) with the CASA light-use-efficiency model.
+
+Pure numpy: no file I/O, no qgis import.  Every month input is an array of shape (m, n): m months
+(in calendar order) of n pixels (one block of a raster, flattened); per-class parameters are (n,)
+arrays (see :func:`class_parameters`).
+
+Sources
+-------
+* changhe seed, section 2.2.2 (eqs. 2-4) - the model as the seed applies it::
+
+      NPP(x, t)  = APAR(x, t) * eps(x, t)                                 gC m-2 month-1   (2)
+      APAR(x, t) = SOL(x, t) * FPAR(x, t) * 0.5                           MJ m-2 month-1   (3)
+      eps(x, t)  = eps_max * T_eps1(x, t) * T_eps2(x, t) * W_eps(x, t)    gC MJ-1          (4)
+
+  SOL is the total solar radiation of the month (MJ m-2 month-1); 0.5 is the share of
+  photosynthetically active radiation in it (:data:`PAR_FRACTION`).  The seed defers every
+  other detail to Potter et al. 1993 and to Zhu et al.; those are implemented here.
+* Potter, C. S., Randerson, J. T., Field, C. B., Matson, P. A., Vitousek, P. M., Mooney, H. A.
+  & Klooster, S. A. (1993). Terrestrial ecosystem production: a process model based on global
+  satellite and surface data. Global Biogeochemical Cycles 7(4): 811-841.  (APAR, T_eps1,
+  T_eps2, W_eps = 0.5 + 0.5 EET/PET.)
+* Zhu Wenquan, Pan Yaozhong, Zhang Jinshui (2007). Estimation of net primary productivity of
+  Chinese terrestrial vegetation based on remote sensing. Journal of Plant Ecology (Chinese
+  Version, Zhiwu Shengtai Xuebao) 31(3): 413-424; and Zhu Wenquan, Pan Yaozhong, He Hao, Yu
+  Deyong, Hu Haibo (2006). Simulation of maximum light use efficiency for some typical
+  vegetation types in China. Chinese Science Bulletin 51(4): 457-463.  (FPAR from NDVI and SR
+  between the 5 % / 95 % percentiles, averaged; eps_max and NDVI_max per vegetation type;
+  NDVI_min = 0.023; T_opt = temperature of the month of maximum NDVI; the -10 C rule for
+  T_eps1; the half-value rule for T_eps2.)
+* Zhou Guangsheng & Zhang Xinshi (1995). A natural vegetation NPP model. Acta Phytoecologica
+  Sinica 19(3): 193-200 (the regional evapotranspiration model: EET from P and the net
+  radiation Rn, Rn from Thornthwaite's Ep0 and P), used for W_eps as in Zhu et al. 2007.
+* Thornthwaite, C. W. (1948). An approach toward a rational classification of climate.
+  Geographical Review 38: 55-94 (Ep0, the heat index I and its exponent a).
+
+FPAR (Zhu et al. 2007, after Potter et al. 1993 and Los 1998)::
+
+    SR          = (1 + NDVI) / (1 - NDVI)
+    FPAR_NDVI   = (NDVI - NDVI_min) / (NDVI_max - NDVI_min) * (FPAR_max - FPAR_min) + FPAR_min
+    FPAR_SR     = (SR - SR_min) / (SR_max - SR_min) * (FPAR_max - FPAR_min) + FPAR_min
+    FPAR        = alpha FPAR_NDVI + (1 - alpha) FPAR_SR            alpha = 0.5
+    FPAR_min = 0.001, FPAR_max = 0.95; NDVI_min/_max and SR_min/_max are the 5 % / 95 %
+    percentiles of the land-cover class.  Both parts are clipped to [FPAR_min, FPAR_max].
+
+Temperature stress (Potter et al. 1993; Zhu et al. 2007)::
+
+    T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2                   (0 in months with T <= -10 C)
+    T_eps2 = 1.1814 / (1 + exp(0.2 (T_opt - 10 - T))) / (1 + exp(0.3 (-T_opt - 10 + T)))
+             and, where T > T_opt + 10 or T < T_opt - 13, half the value T_eps2 takes at T = T_opt.
+
+Water stress (Potter et al. 1993; Zhou & Zhang 1995 as used by Zhu et al. 2007)::
+
+    W_eps = 0.5 + 0.5 EET / PET,     PET = (EET + Ep0) / 2
+    EET   = P Rn (P^2 + Rn^2 + P Rn) / ((P + Rn) (P^2 + Rn^2))
+    Rn    = sqrt(Ep0 P) (0.369 + 0.598 sqrt(Ep0 / P))  = 0.369 sqrt(Ep0 P) + 0.598 Ep0
+    Ep0   = 16 (10 T / I)^a  (T > 0; 0 otherwise)   mm month-1 (Thornthwaite, unadjusted)
+    I     = sum over months with T > 0 of (T / 5)^1.514
+    a     = 6.75e-7 I^3 - 7.71e-5 I^2 + 1.792e-2 I + 0.49239
+
+Units: temperature deg C (monthly mean), precipitation mm month-1, SOL MJ m-2 month-1, NPP
+gC m-2 month-1 (annual NPP = sum of the months, gC m-2 yr-1).
+
+Every constant is a module-level default and a keyword argument of the function that uses it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "FPAR_MIN",
+    "FPAR_MAX",
+    "PAR_FRACTION",
+    "FPAR_NDVI_WEIGHT",
+    "NDVI_MIN_DEFAULT",
+    "T_EPS1_COLD_LIMIT",
+    "T_EPS2_ABOVE",
+    "T_EPS2_BELOW",
+    "TABLE_COLUMNS",
+    "CasaClass",
+    "CLCD_DEFAULTS",
+    "ZHU_VEGETATION_TYPES",
+    "sr_from_ndvi",
+    "parse_class_table",
+    "default_table_cells",
+    "class_parameters",
+    "fpar_ndvi",
+    "fpar_sr",
+    "fpar",
+    "optimum_temperature",
+    "t_eps1",
+    "t_eps2",
+    "heat_index",
+    "thornthwaite_pet",
+    "regional_eet",
+    "net_radiation",
+    "w_eps",
+    "npp_monthly",
+    "annual_npp",
+    "check_months",
+    "check_plausible",
+    "class_statistics",
+    "RunningClassStats",
+]
+
+#: lower bound of FPAR (Zhu et al. 2007; Potter et al. 1993 use 0 .. 0.95)
+FPAR_MIN = 0.001
+#: upper bound of FPAR (Potter et al. 1993: FPAR never exceeds 0.95)
+FPAR_MAX = 0.95
+#: share of PAR in total solar radiation (changhe eq. 3; Potter et al. 1993)
+PAR_FRACTION = 0.5
+#: alpha in FPAR = alpha FPAR_NDVI + (1 - alpha) FPAR_SR (Zhu et al. 2007: the mean of both)
+FPAR_NDVI_WEIGHT = 0.5
+#: NDVI_min of every vegetation type (Zhu et al. 2007: 0.023, the 5 % NDVI of bare land)
+NDVI_MIN_DEFAULT = 0.023
+#: months with a mean temperature at or below this (deg C) get T_eps1 = 0 (Zhu et al. 2007)
+T_EPS1_COLD_LIMIT = -10.0
+#: T_eps2 half-value rule: more than this many degrees above T_opt (Potter et al. 1993)
+T_EPS2_ABOVE = 10.0
+#: T_eps2 half-value rule: more than this many degrees below T_opt (Potter et al. 1993)
+T_EPS2_BELOW = 13.0
+
+#: columns of the class table (a Processing matrix parameter, flattened row-wise)
+TABLE_COLUMNS = ("code", "name", "eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max")
+
+
+def sr_from_ndvi(ndvi):
+    """Simple ratio from NDVI: ``SR = NIR / R = (1 + NDVI) / (1 - NDVI)`` (NDVI = 1 -> inf)."""
+    ndvi = np.asarray(ndvi, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (1.0 + ndvi) / (1.0 - ndvi)
+
+
+@dataclass(frozen=True)
+class CasaClass:
+    """CASA parameters of one land-cover class.
+
+    ``eps_max`` maximum light use efficiency (gC MJ-1); ``ndvi_min`` / ``ndvi_max`` the 5 % and
+    95 % NDVI percentiles of the class (Zhu et al. 2007); ``sr_min`` / ``sr_max`` the same for
+    the simple ratio, ``None`` -> derived from the NDVI bounds with SR = (1 + NDVI)/(1 - NDVI)
+    (which is how Zhu et al.'s SR column follows from their NDVI column).
+    """
+
+    code: int
+    name: str
+    eps_max: float
+    ndvi_min: float
+    ndvi_max: float
+    sr_min: float | None = None
+    sr_max: float | None = None
+
+    def sr_bounds(self) -> tuple[float, float]:
+        """(SR_min, SR_max): the given values, else computed from the NDVI bounds."""
+        lo = float(sr_from_ndvi(self.ndvi_min)) if self.sr_min is None else float(self.sr_min)
+        hi = float(sr_from_ndvi(self.ndvi_max)) if self.sr_max is None else float(self.sr_max)
+        return lo, hi
+
+
+#: Zhu et al. 2006 (eps_max, gC MJ-1) and Zhu et al. 2007 Table 1 (NDVI_max, 95 % percentile;
+#: NDVI_min = 0.023 for every type) for the vegetation types of China, as reproduced in the
+#: many studies that use this parameterisation (values transcribed from the literature; check
+#: them against the original tables before a publication).  SR_max of Zhu's table equals
+#: (1 + NDVI_max)/(1 - NDVI_max), e.g. 0.647 -> 4.67, 0.610 -> 4.13.
+ZHU_VEGETATION_TYPES = {
+    "evergreen needleleaf forest": (0.389, 0.647),
+    "evergreen broadleaf forest": (0.985, 0.676),
+    "deciduous needleleaf forest": (0.485, 0.738),
+    "deciduous broadleaf forest": (0.692, 0.747),
+    "mixed needleleaf-broadleaf forest": (0.475, 0.702),
+    "shrub": (0.429, 0.636),
+    "grassland": (0.542, 0.634),
+    "cropland": (0.542, 0.610),
+    "other": (0.542, 0.634),
+}
+
+
+def _zhu(code, name, zhu_type, eps_max=None):
+    eps, ndvi_max = ZHU_VEGETATION_TYPES[zhu_type]
+    return CasaClass(code, name, eps if eps_max is None else eps_max, NDVI_MIN_DEFAULT, ndvi_max)
+
+
+#: Default parameters on the CLCD legend (Yang & Huang 2021).  Choices:
+#:
+#: * 1 cropland, 3 shrub, 4 grassland: Zhu's cropland, shrub and grassland types.
+#: * 2 forest: Zhu's *mixed needleleaf-broadleaf forest* (eps_max 0.475, NDVI_max 0.702).  The
+#:   forests of the loess-plateau / Taihang mining basins (e.g. Changhe, Shanxi) are mixtures of
+#:   Chinese pine (Pinus tabuliformis) and deciduous oaks; CLCD does not separate leaf types.
+#:   Users with a broadleaf-only forest may enter 0.692 / 0.747 (deciduous broadleaf).
+#: * 5 water, 6 snow/ice: eps_max = 0, i.e. NPP = 0 (no terrestrial vegetation; the CASA
+#:   literature masks them out).  Their NDVI bounds are the "other" type's, only so FPAR is
+#:   defined.
+#: * 7 barren, 8 impervious, 9 wetland: Zhu's "other" type (eps_max 0.542, NDVI_max 0.634).
+#:   Their low NDVI gives a low FPAR by itself, so they are not forced to zero: changhe Table 2
+#:   reports 167.5 gC m-2 yr-1 for construction land (rural settlements with gardens and trees).
+#:   Set eps_max to 0 in the table to exclude them.
+CLCD_DEFAULTS: dict[int, CasaClass] = {
+    1: _zhu(1, "Cropland", "cropland"),
+    2: _zhu(2, "Forest", "mixed needleleaf-broadleaf forest"),
+    3: _zhu(3, "Shrub", "shrub"),
+    4: _zhu(4, "Grassland", "grassland"),
+    5: _zhu(5, "Water", "other", eps_max=0.0),
+    6: _zhu(6, "Snow/Ice", "other", eps_max=0.0),
+    7: _zhu(7, "Barren", "other"),
+    8: _zhu(8, "Impervious", "other"),
+    9: _zhu(9, "Wetland", "other"),
+}
+
+
+def default_table_cells() -> list[str]:
+    """:data:`CLCD_DEFAULTS` flattened row-wise in :data:`TABLE_COLUMNS` order (matrix default).
+
+    Empty strings stand for SR bounds derived from NDVI.
+    """
+    cells = []
+    for c in CLCD_DEFAULTS.values():
+        cells += [str(c.code), c.name, f"{c.eps_max:g}", f"{c.ndvi_min:g}", f"{c.ndvi_max:g}",
+                  "" if c.sr_min is None else f"{c.sr_min:g}",
+                  "" if c.sr_max is None else f"{c.sr_max:g}"]
+    return cells
+
+
+def _cell_text(cell) -> str:
+    return "" if cell is None else str(cell).strip()
+
+
+def parse_class_table(flat_cells, n_cols=7, *, parameter="CLASS_TABLE") -> dict[int, CasaClass]:
+    """Parse a Processing matrix (flattened row-wise) into ``{code: CasaClass}``.
+
+    Columns: ``code, name, eps_max, ndvi_min, ndvi_max, sr_min, sr_max``; the SR cells may be
+    empty (-> derived from NDVI).  Checks: integer code (unique), eps_max >= 0,
+    -1 <= ndvi_min < ndvi_max < 1, SR_min < SR_max.  Raises ValueError naming the parameter, the
+    row (1-based) and the column.
+    """
+    cells = list(flat_cells or [])
+    if n_cols != len(TABLE_COLUMNS):
+        raise ValueError(f"{parameter}: the table has {len(TABLE_COLUMNS)} columns "
+                         f"({', '.join(TABLE_COLUMNS)}), not {n_cols}")
+    if not cells:
+        raise ValueError(f"{parameter} is empty: give one row per land-cover code "
+                         f"({', '.join(TABLE_COLUMNS)})")
+    if len(cells) % n_cols:
+        raise ValueError(f"{parameter} has {len(cells)} cells, not a multiple of {n_cols}: every "
+                         f"row needs {', '.join(TABLE_COLUMNS)} (sr_min / sr_max may be empty)")
+    table: dict[int, CasaClass] = {}
+    for r in range(len(cells) // n_cols):
+        row = [_cell_text(c) for c in cells[r * n_cols:(r + 1) * n_cols]]
+
+        def where(col):
+            return f"{parameter} row {r + 1}, column {TABLE_COLUMNS[col]}"
+
+        def number(col, optional=False):
+            text = row[col]
+            if text == "":
+                if optional:
+                    return None
+                raise ValueError(f"{where(col)} is empty: give a number")
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{where(col)}: {text!r} is not a number") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{where(col)}: {text!r} is not a finite number")
+            return value
+
+        code_f = number(0)
+        if code_f != int(code_f):
+            raise ValueError(f"{where(0)}: {row[0]!r} is not an integer land-cover code")
+        code = int(code_f)
+        if code in table:
+            raise ValueError(f"{where(0)}: code {code} appears twice")
+        name = row[1] or f"class {code}"
+        eps_max = number(2)
+        if eps_max < 0:
+            raise ValueError(f"{where(2)}: {eps_max:g} is negative (gC/MJ, e.g. 0.542)")
+        if eps_max > 5:
+            raise ValueError(f"{where(2)}: {eps_max:g} gC/MJ is implausible (published values "
+                             "are 0.2-1.3 gC/MJ)")
+        ndvi_min, ndvi_max = number(3), number(4)
+        for col, v in ((3, ndvi_min), (4, ndvi_max)):
+            if not -1.0 <= v < 1.0:
+                raise ValueError(f"{where(col)}: {v:g} is outside [-1, 1)")
+        if ndvi_min >= ndvi_max:
+            raise ValueError(f"{where(4)}: ndvi_max {ndvi_max:g} must be greater than "
+                             f"ndvi_min {ndvi_min:g}")
+        sr_min, sr_max = number(5, optional=True), number(6, optional=True)
+        cls = CasaClass(code, name, eps_max, ndvi_min, ndvi_max, sr_min, sr_max)
+        lo, hi = cls.sr_bounds()
+        if not lo < hi:
+            raise ValueError(f"{where(6)}: SR_max {hi:g} must be greater than SR_min {lo:g}")
+        if lo <= 0:
+            raise ValueError(f"{where(5)}: SR_min {lo:g} must be positive (SR = NIR/Red)")
+        table[code] = cls
+    return table
+
+
+def _codes_as_int(codes, nodata_mask, parameter):
+    codes = np.asarray(codes)
+    valid = np.ones(codes.shape, dtype=bool)
+    if nodata_mask is not None:
+        valid &= ~np.asarray(nodata_mask, dtype=bool)
+    if codes.dtype.kind == "f":
+        valid &= np.isfinite(codes)
+        vals = codes[valid]
+        if vals.size and np.any(vals != np.rint(vals)):
+            bad = np.unique(vals[vals != np.rint(vals)])[:5]
+            raise ValueError(f"{parameter} has non-integer values ({', '.join(f'{b:g}' for b in bad)}):"
+                             " give a land-cover raster of integer class codes")
+        icodes = np.zeros(codes.shape, dtype=np.int64)
+        icodes[valid] = vals.astype(np.int64)
+    else:
+        icodes = codes.astype(np.int64)
+    return icodes, valid
+
+
+def class_parameters(codes: np.ndarray, table: dict[int, CasaClass], nodata_mask=None, *,
+                     parameter="LANDCOVER", table_parameter="CLASS_TABLE") -> dict[str, np.ndarray]:
+    """Per-pixel CASA parameters from land-cover codes.
+
+    Returns ``{"eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max"}``: float32 arrays of the
+    shape of ``codes``, NaN where ``nodata_mask`` is True (or the code is NaN).  Codes present
+    without a table entry raise ValueError listing them.
+    """
+    icodes, valid = _codes_as_int(codes, nodata_mask, parameter)
+    present = np.unique(icodes[valid])
+    missing = [int(c) for c in present if int(c) not in table]
+    if missing:
+        listed = ", ".join(str(c) for c in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        word = "code" if len(missing) == 1 else "codes"
+        verb = "has" if len(missing) == 1 else "have"
+        raise ValueError(f"{parameter} {word} {listed} {verb} no parameters in {table_parameter}: "
+                         "add rows for them")
+    out = {k: np.full(icodes.shape, np.nan, dtype=np.float32)
+           for k in ("eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max")}
+    for c in present:
+        cls = table[int(c)]
+        sel = valid & (icodes == c)
+        sr_lo, sr_hi = cls.sr_bounds()
+        out["eps_max"][sel] = cls.eps_max
+        out["ndvi_min"][sel] = cls.ndvi_min
+        out["ndvi_max"][sel] = cls.ndvi_max
+        out["sr_min"][sel] = sr_lo
+        out["sr_max"][sel] = sr_hi
+    return out
+
+
+def _scale(x, lo, hi, fpar_min, fpar_max):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (x - lo) / (hi - lo) * (fpar_max - fpar_min) + fpar_min
+    return np.clip(f, fpar_min, fpar_max)
+
+
+def fpar_ndvi(ndvi, ndvi_min, ndvi_max, fpar_min=FPAR_MIN, fpar_max=FPAR_MAX):
+    """FPAR from NDVI, linear between (NDVI_min, FPAR_min) and (NDVI_max, FPAR_max), clipped
+    (Zhu et al. 2007, after Potter et al. 1993)."""
+    return _scale(np.asarray(ndvi, dtype=np.float64), np.asarray(ndvi_min, dtype=np.float64),
+                  np.asarray(ndvi_max, dtype=np.float64), fpar_min, fpar_max)
+
+
+def fpar_sr(ndvi, sr_min, sr_max, fpar_min=FPAR_MIN, fpar_max=FPAR_MAX):
+    """FPAR from the simple ratio SR = (1 + NDVI)/(1 - NDVI), linear between (SR_min, FPAR_min)
+    and (SR_max, FPAR_max), clipped (Potter et al. 1993; Zhu et al. 2007).  NDVI = 1 gives
+    SR = inf and FPAR_max."""
+    return _scale(sr_from_ndvi(ndvi), np.asarray(sr_min, dtype=np.float64),
+                  np.asarray(sr_max, dtype=np.float64), fpar_min, fpar_max)
+
+
+def fpar(ndvi, ndvi_min, ndvi_max, sr_min, sr_max, weight=FPAR_NDVI_WEIGHT, fpar_min=FPAR_MIN,
+         fpar_max=FPAR_MAX):
+    """FPAR = weight FPAR_NDVI + (1 - weight) FPAR_SR (Zhu et al. 2007: weight 0.5), within
+    [fpar_min, fpar_max].  All arguments broadcastable numpy arrays; NaN stays NaN."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"FPAR NDVI weight {weight:g} must lie in [0, 1]")
+    if not 0.0 <= fpar_min < fpar_max <= 1.0:
+        raise ValueError(f"FPAR bounds must satisfy 0 <= min < max <= 1 (got {fpar_min:g}, {fpar_max:g})")
+    f = (weight * fpar_ndvi(ndvi, ndvi_min, ndvi_max, fpar_min, fpar_max)
+         + (1.0 - weight) * fpar_sr(ndvi, sr_min, sr_max, fpar_min, fpar_max))
+    return np.clip(f, fpar_min, fpar_max)
+
+
+def optimum_temperature(ndvi_months, temp_months) -> np.ndarray:
+    """T_opt per pixel: the mean temperature of the month in which NDVI is highest (Zhu et al.
+    2007, after Potter et al. 1993's "month of maximum NDVI").  (m, n) -> (n,); ties take the
+    first such month; NaN NDVI months are skipped; NaN where NDVI is NaN in every month."""
+    ndvi = np.asarray(ndvi_months, dtype=np.float64)
+    temp = np.asarray(temp_months, dtype=np.float64)
+    filled = np.where(np.isnan(ndvi), -np.inf, ndvi)
+    idx = np.argmax(filled, axis=0)
+    t_opt = np.take_along_axis(temp, idx[None, ...], axis=0)[0]
+    return np.where(np.all(np.isnan(ndvi), axis=0), np.nan, t_opt)
+
+
+def t_eps1(t_opt, temp=None, *, cold_limit=T_EPS1_COLD_LIMIT, c0=0.8, c1=0.02, c2=0.0005):
+    """Low-temperature stress ``T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2`` (Potter et al.
+    1993), e.g. 0.9 at T_opt = 20 C.
+
+    With ``temp`` (monthly temperatures, broadcast against ``t_opt``) the result is per month
+    and months with ``temp <= cold_limit`` (-10 C) get 0: Zhu et al. 2007's rule ("when the mean
+    temperature of a month is at or below -10 C, T_eps1 is 0").  ``cold_limit=None`` drops it.
+    """
+    t_opt = np.asarray(t_opt, dtype=np.float64)
+    value = c0 + c1 * t_opt - c2 * t_opt ** 2
+    if temp is None:
+        return value
+    temp = np.asarray(temp, dtype=np.float64)
+    value = np.broadcast_to(value, np.broadcast_shapes(value.shape, temp.shape)).copy()
+    if cold_limit is not None:
+        value[np.broadcast_to(temp <= cold_limit, value.shape)] = 0.0
+    return np.where(np.isnan(temp) | np.isnan(t_opt), np.nan, value)
+
+
+def _t_eps2_curve(temp, t_opt):
+    with np.errstate(over="ignore"):
+        return (1.1814 / (1.0 + np.exp(0.2 * (t_opt - 10.0 - temp)))
+                / (1.0 + np.exp(0.3 * (-t_opt - 10.0 + temp))))
+
+
+def t_eps2(temp, t_opt, *, half_rule=True, above=T_EPS2_ABOVE, below=T_EPS2_BELOW):
+    """High/low-temperature stress (Potter et al. 1993)::
+
+        T_eps2 = 1.1814 / (1 + exp(0.2 (T_opt - 10 - T))) / (1 + exp(0.3 (-T_opt - 10 + T)))
+
+    The curve peaks near T = T_opt (0.9912 there, for any T_opt).  Potter et al. 1993 describe
+    it as falling to half its T_opt value 10 C above and 13 C below T_opt; the curve itself only
+    approximates that (0.585 and 0.422 of the peak).  Zhu et al. 2007 turn the description into
+    a rule, implemented here (``half_rule=True``): where ``T - T_opt > above`` (10) or
+    ``T_opt - T > below`` (13), T_eps2 = T_eps2(T_opt, T_opt) / 2 = 0.4956.  The strict
+    inequality means the curve value is kept exactly at +10 / -13.  ``half_rule=False`` uses
+    the bare curve (as some CASA implementations do).
+    """
+    temp = np.asarray(temp, dtype=np.float64)
+    t_opt = np.asarray(t_opt, dtype=np.float64)
+    value = _t_eps2_curve(temp, t_opt)
+    if half_rule:
+        half = 0.5 * _t_eps2_curve(t_opt, t_opt)
+        value = np.where((temp - t_opt > above) | (t_opt - temp > below), half, value)
+    return value
+
+
+def heat_index(temp_months):
+    """Thornthwaite's annual heat index ``I = sum_months (T/5)^1.514`` over months with T > 0.
+
+    (m, n) -> (n,).  Thornthwaite defines I over the 12 months of a year.  With fewer months
+    (e.g. only the growing season) the sum runs over the months given, so I is lower than the
+    annual value (cold months add little, so the difference is usually small); give
+    ``heat_index=`` explicitly to :func:`w_eps` / :func:`npp_monthly` to use an annual I from
+    other data.  NaN months are skipped; NaN where every month is NaN.
+    """
+    t = np.asarray(temp_months, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(t > 0, (np.where(t > 0, t, 0.0) / 5.0) ** 1.514, 0.0)
+    total = np.sum(terms, axis=0)
+    return np.where(np.all(np.isnan(t), axis=0), np.nan, total)
+
+
+def thornthwaite_pet(temp_months, heat_index):
+    """Thornthwaite potential evapotranspiration Ep0 (mm month-1), unadjusted for day length
+    and month length (30-day months of 12-hour days), as in Zhou & Zhang 1995::
+
+        Ep0 = 16 (10 T / I)^a  for T > 0, else 0
+        a   = 6.75e-7 I^3 - 7.71e-5 I^2 + 1.792e-2 I + 0.49239
+
+    ``temp_months`` (m, n) or (n,), ``heat_index`` (n,).  Where I = 0 (no month above 0 C),
+    Ep0 = 0.  Thornthwaite's table for T >= 26.5 C is not applied (monthly means that hot are
+    outside the temperate basins this tool targets).
+    """
+    t = np.asarray(temp_months, dtype=np.float64)
+    i = np.asarray(heat_index, dtype=np.float64)
+    a = 6.75e-7 * i ** 3 - 7.71e-5 * i ** 2 + 1.792e-2 * i + 0.49239
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((t > 0) & (i > 0), 10.0 * t / np.where(i > 0, i, 1.0), 0.0)
+        ep0 = np.where(ratio > 0, 16.0 * ratio ** a, 0.0)
+    return np.where(np.isnan(t) | np.isnan(i), np.nan, ep0)
+
+
+def regional_eet(precip, rn):
+    """Estimated actual evapotranspiration (mm), Zhou & Zhang 1995::
+
+        EET = P Rn (P^2 + Rn^2 + P Rn) / ((P + Rn) (P^2 + Rn^2))
+
+    Limits: EET -> 0 when P = 0 or Rn = 0 (0 also when both are 0); EET -> Rn for P >> Rn and
+    -> P for Rn >> P.
+    """
+    p = np.asarray(precip, dtype=np.float64)
+    r = np.asarray(rn, dtype=np.float64)
+    den = (p + r) * (p * p + r * r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eet = p * r * (p * p + r * r + p * r) / den
+    return np.where(den > 0, eet, np.where(np.isnan(den), np.nan, 0.0))
+
+
+def net_radiation(ep0, precip):
+    """Net radiation in evaporation units (mm), Zhou & Zhang 1995::
+
+        Rn = sqrt(Ep0 P) (0.369 + 0.598 sqrt(Ep0 / P)) = 0.369 sqrt(Ep0 P) + 0.598 Ep0
+
+    computed in the second (equal) form, which is defined at P = 0 (Rn = 0.598 Ep0).
+    """
+    e = np.asarray(ep0, dtype=np.float64)
+    p = np.asarray(precip, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return 0.369 * np.sqrt(e * p) + 0.598 * e
+
+
+def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous", clip=True):
+    """Water stress ``W_eps = 0.5 + 0.5 EET / PET`` with ``PET = (EET + Ep0) / 2`` (Potter et
+    al. 1993; EET and Ep0 after Zhou & Zhang 1995 as in Zhu et al. 2007).  (m, n) -> (m, n).
+
+    Limits and conventions:
+
+    * P = 0 (and Ep0 > 0): EET = 0 -> W_eps = 0.5 (the driest value).
+    * EET = PET (i.e. EET = Ep0) -> W_eps = 1.  EET can exceed Ep0 in very wet months (EET
+      tends to Rn, and Rn > Ep0 when P is large); with ``clip=True`` EET/PET is limited to 1 so
+      W_eps stays in [0.5, 1], the range Potter et al. 1993 give ("0.5 in very arid to 1 in
+      very wet ecosystems").
+    * Ep0 = 0 (monthly mean T <= 0 C, Thornthwaite): PET = 0 and EET/PET is undefined.
+      ``frozen="previous"`` (default) takes the W_eps of the previous month, the rule of the
+      Chinese CASA literature (Zhu et al. 2007 and the studies following it: "when the monthly
+      mean temperature is at or below 0 C, W_eps equals that of the previous month"); the
+      months are taken as cyclic (a frozen January takes the last unfrozen month of the
+      series, e.g. November), and a pixel with no unfrozen month gets 1.  A number (e.g.
+      ``frozen=1.0``: no evaporative demand, no water stress) sets those months to it.
+      In such months T_eps1/T_eps2 already limit NPP strongly.
+    """
+    t = np.asarray(temp_months, dtype=np.float64)
+    p = np.asarray(precip_months, dtype=np.float64)
+    if t.shape != p.shape:
+        raise ValueError(f"temperature {t.shape} and precipitation {p.shape} differ in shape")
+    i = heat_index(t) if heat_index_value is None else np.broadcast_to(
+        np.asarray(heat_index_value, dtype=np.float64), t.shape[1:])
+    ep0 = thornthwaite_pet(t, i)
+    eet = regional_eet(p, net_radiation(ep0, p))
+    pet = 0.5 * (eet + ep0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = eet / pet
+    if clip:
+        ratio = np.clip(ratio, 0.0, 1.0)
+    w = 0.5 + 0.5 * ratio
+    nan_in = np.isnan(t) | np.isnan(p)
+    frozen_mask = (ep0 <= 0) & ~nan_in
+    if frozen == "previous":
+        w = np.where(frozen_mask, np.nan, w)
+        m = w.shape[0]
+        last = np.full(w.shape[1:], np.nan)
+        # first sweep: last unfrozen value of the series (for leading frozen months)
+        for k in range(m):
+            last = np.where(frozen_mask[k] | nan_in[k], last, w[k])
+        for k in range(m):
+            fill = frozen_mask[k]
+            w[k] = np.where(fill, last, w[k])
+            last = np.where(fill | nan_in[k], last, w[k])
+        w = np.where(frozen_mask & np.isnan(w), 1.0, w)
+    else:
+        try:
+            value = float(frozen)
+        except (TypeError, ValueError):
+            raise ValueError(f"frozen must be 'previous' or a number, not {frozen!r}") from None
+        w = np.where(frozen_mask, value, w)
+    return np.where(nan_in, np.nan, w)
+
+
+def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, fpar_min=FPAR_MIN,
+                fpar_max=FPAR_MAX, weight=FPAR_NDVI_WEIGHT, heat_index_value=None,
+                frozen="previous", half_rule=True, cold_limit=T_EPS1_COLD_LIMIT,
+                components=False):
+    """Monthly NPP (gC m-2 month-1), changhe eqs. 2-4::
+
+        NPP = APAR * eps,  APAR = SOL * FPAR * par_fraction,
+        eps = eps_max * T_eps1 * T_eps2 * W_eps
+
+    ``ndvi``, ``temp`` (deg C), ``precip`` (mm month-1), ``sol`` (MJ m-2 month-1): (m, n) arrays
+    of the same months; ``params``: :func:`class_parameters` of the n pixels.  Returns (m, n)
+    float32, NaN where any input (or the class parameters) is NaN.  T_opt, Thornthwaite's I and
+    the frozen-month rule of W_eps use the m months given.  With ``components=True`` returns
+    ``(npp, {"fpar", "apar", "t_eps1", "t_eps2", "w_eps", "eps", "t_opt"})``.
+    """
+    ndvi = np.asarray(ndvi, dtype=np.float64)
+    temp = np.asarray(temp, dtype=np.float64)
+    precip = np.asarray(precip, dtype=np.float64)
+    sol = np.asarray(sol, dtype=np.float64)
+    shapes = {"NDVI": ndvi.shape, "TEMPERATURE": temp.shape, "PRECIPITATION": precip.shape,
+              "SOLAR_RADIATION": sol.shape}
+    if len(set(shapes.values())) != 1:
+        raise ValueError("month inputs differ in shape: "
+                         + ", ".join(f"{k} {v}" for k, v in shapes.items()))
+    if ndvi.ndim != 2:
+        raise ValueError(f"month inputs must be (months, pixels) arrays, got shape {ndvi.shape}")
+    eps_max = np.asarray(params["eps_max"], dtype=np.float64)
+    f = fpar(ndvi, params["ndvi_min"], params["ndvi_max"], params["sr_min"], params["sr_max"],
+             weight=weight, fpar_min=fpar_min, fpar_max=fpar_max)
+    apar = sol * f * par_fraction
+    t_opt = optimum_temperature(ndvi, temp)
+    te1 = t_eps1(t_opt, temp, cold_limit=cold_limit)
+    te2 = t_eps2(temp, t_opt, half_rule=half_rule)
+    we = w_eps(temp, precip, heat_index_value=heat_index_value, frozen=frozen)
+    eps = eps_max * te1 * te2 * we
+    npp = apar * eps
+    bad = np.isnan(ndvi) | np.isnan(temp) | np.isnan(precip) | np.isnan(sol) | np.isnan(eps_max)
+    npp = np.where(bad, np.nan, npp).astype(np.float32)
+    if components:
+        return npp, {"fpar": f, "apar": apar, "t_eps1": te1, "t_eps2": te2, "w_eps": we,
+                     "eps": eps, "t_opt": t_opt}
+    return npp
+
+
+def annual_npp(monthly, *, allow_missing=False):
+    """Annual NPP (gC m-2 yr-1) = sum of the monthly NPP over axis 0.  NaN where any month is
+    NaN, unless ``allow_missing`` (then the sum of the valid months; NaN if none)."""
+    monthly = np.asarray(monthly, dtype=np.float64)
+    if allow_missing:
+        total = np.nansum(monthly, axis=0)
+        return np.where(np.all(np.isnan(monthly), axis=0), np.nan, total).astype(np.float32)
+    return np.sum(monthly, axis=0).astype(np.float32)
+
+
+def check_months(counts: dict[str, int]) -> int:
+    """Every month input must have the same number of months (bands / layers).
+
+    ``counts`` e.g. ``{"NDVI": 12, "TEMPERATURE": 11, ...}``; returns the common count or raises
+    ValueError naming the input(s) that differ from the others.
+    """
+    if not counts:
+        raise ValueError("no month inputs given")
+    for name, n in counts.items():
+        if int(n) < 1:
+            raise ValueError(f"{name} has no months: give one band (or layer) per month")
+    values = [int(v) for v in counts.values()]
+    if len(set(values)) == 1:
+        return values[0]
+    # the most common count is the reference; ties -> the first input's count
+    ref = max(values, key=lambda v: (values.count(v), -values.index(v)))
+    odd = [k for k, v in counts.items() if int(v) != ref]
+    agree = [k for k, v in counts.items() if int(v) == ref]
+    detail = ", ".join(f"{k} has {counts[k]}" for k in odd)
+    raise ValueError(f"month counts differ: {detail} but {', '.join(agree)} "
+                     f"{'has' if len(agree) == 1 else 'have'} {ref}: give the same months, in "
+                     "the same order, for NDVI, TEMPERATURE, PRECIPITATION and SOLAR_RADIATION "
+                     "(one band or layer per month)")
+
+
+def _range_text(v):
+    return f"{np.min(v):.4g}-{np.max(v):.4g}"
+
+
+def check_plausible(name, values, kind) -> list[str]:
+    """Range checks of a month input; returns warnings (soft issues), raises ValueError (hard).
+
+    ``kind``: ``"ndvi"`` (outside [-1, 1] -> error; the hint names a 10000 scale), ``"temperature"``
+    (deg C; any monthly mean above 60 -> error, saying Kelvin when the values lie in 200-340;
+    below -90 -> error), ``"precipitation"`` (mm month-1; negative -> error; above 2000 -> warning),
+    ``"radiation"`` (MJ m-2 month-1; negative -> error; a maximum below 50 looks like a daily
+    total (MJ m-2 day-1), 50-300 like a W m-2 mean, above 1200 like kJ or Wh: warnings).
+    NaN values are ignored.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return []
+    lo, hi = float(np.min(v)), float(np.max(v))
+    warnings: list[str] = []
+    if kind == "ndvi":
+        if lo < -1.0 or hi > 1.0:
+            hint = (" (it looks scaled, e.g. MODIS NDVI x 10000: multiply by 0.0001)"
+                    if hi <= 10000 and hi > 1.0 else "")
+            raise ValueError(f"{name} has values {_range_text(v)} outside [-1, 1]: give NDVI{hint}")
+    elif kind == "temperature":
+        if hi > 60.0:
+            if 200.0 <= lo and hi <= 340.0:
+                raise ValueError(f"{name} looks like Kelvin (values {lo:.0f}-{hi:.0f}): give "
+                                 "degrees Celsius (subtract 273.15)")
+            raise ValueError(f"{name} has monthly means up to {hi:.4g}, implausible in degrees "
+                             "Celsius (values in 0.1 C or Kelvin?): give degrees Celsius")
+        if lo < -90.0:
+            raise ValueError(f"{name} has monthly means down to {lo:.4g}, implausible in degrees "
+                             "Celsius: give degrees Celsius")
+    elif kind == "precipitation":
+        if lo < 0:
+            raise ValueError(f"{name} has negative values (down to {lo:.4g}): give monthly "
+                             "precipitation totals in mm")
+        if hi > 2000.0:
+            warnings.append(f"{name} reaches {hi:.4g} mm in a month, more than nearly any station "
+                            "records: check the unit (mm per month, not 0.1 mm)")
+    elif kind == "radiation":
+        if lo < 0:
+            raise ValueError(f"{name} has negative values (down to {lo:.4g}): give monthly "
+                             "total solar radiation in MJ/m2")
+        if hi < 50.0:
+            warnings.append(f"{name} is at most {hi:.4g}: that looks like a daily total "
+                            "(MJ/m2/day); CASA needs the monthly total (MJ/m2/month = daily x "
+                            "days in the month)")
+        elif hi < 300.0:
+            warnings.append(f"{name} is at most {hi:.4g} MJ/m2/month, low for monthly totals "
+                            "(typically 300-800 in summer): if these are mean W/m2, multiply by "
+                            "0.0864 x days in the month")
+        elif hi > 1200.0:
+            warnings.append(f"{name} reaches {hi:.4g}, more than the largest monthly totals "
+                            "(about 1100 MJ/m2): check the unit (kJ/m2 or Wh/m2?)")
+    else:
+        raise ValueError(f"unknown plausibility kind {kind!r}")
+    return warnings
+
+
+class RunningClassStats:
+    """Streaming per-class count / mean / sd / min / max of NPP over blocks.
+
+    ``add(values, codes)`` once per block (NaN values are skipped), then ``rows(names)``.  The
+    moments are merged with Chan et al.'s pairwise update (count, mean, sum of squared
+    deviations per class), which gives the same result as a sum / sum-of-squares accumulator
+    without its cancellation error and does not depend on the block size.
+
+    The seed (changhe 2.2.2, 3.1) reports "average value, standard deviation, and coefficient
+    of variation" without saying sample or population; ``ddof=0`` (population sd, over all
+    pixels of the map) is the default here, ``ddof=1`` gives the sample sd.  CV = sd / mean x
+    100 % (changhe: 110.18 / 290.13 = 37.98 %).
+    """
+
+    def __init__(self, ddof: int = 0):
+        self.ddof = int(ddof)
+        self._acc: dict[int, list[float]] = {}  # code -> [n, mean, M2, min, max]
+
+    @staticmethod
+    def _merge(acc, n_b, mean_b, m2_b, min_b, max_b):
+        n_a, mean_a, m2_a, min_a, max_a = acc
+        n = n_a + n_b
+        delta = mean_b - mean_a
+        acc[0] = n
+        acc[1] = mean_a + delta * n_b / n
+        acc[2] = m2_a + m2_b + delta * delta * n_a * n_b / n
+        acc[3] = min(min_a, min_b)
+        acc[4] = max(max_a, max_b)
+
+    def add(self, values, codes) -> None:
+        v = np.asarray(values, dtype=np.float64).ravel()
+        c = np.asarray(codes).ravel()
+        if v.shape != c.shape:
+            raise ValueError(f"values {v.shape} and codes {c.shape} differ in size")
+        ok = np.isfinite(v)
+        if c.dtype.kind == "f":
+            ok &= np.isfinite(c)
+        v, c = v[ok], c[ok].astype(np.int64)
+        if v.size == 0:
+            return
+        uniq, inv = np.unique(c, return_inverse=True)
+        n = np.bincount(inv).astype(np.float64)
+        s = np.bincount(inv, weights=v)
+        mean = s / n
+        m2 = np.bincount(inv, weights=(v - mean[inv]) ** 2)
+        mins = np.full(uniq.size, np.inf)
+        maxs = np.full(uniq.size, -np.inf)
+        np.minimum.at(mins, inv, v)
+        np.maximum.at(maxs, inv, v)
+        for k, code in enumerate(uniq):
+            acc = self._acc.setdefault(int(code), [0.0, 0.0, 0.0, math.inf, -math.inf])
+            self._merge(acc, n[k], mean[k], m2[k], mins[k], maxs[k])
+
+    def _row(self, code, name, acc):
+        n, mean, m2, lo, hi = acc
+        sd = math.sqrt(m2 / (n - self.ddof)) if n - self.ddof > 0 else math.nan
+        cv = sd / mean * 100.0 if mean != 0 and not math.isnan(sd) else math.nan
+        return {"code": code, "name": name, "n": int(n), "mean": mean, "sd": sd, "cv": cv,
+                "min": lo, "max": hi}
+
+    def rows(self, names=None) -> list[dict]:
+        """One dict per class (ascending code) and a last overall row (``code`` None, name
+        "All"): ``code, name, n, mean, sd, cv`` (%), ``min, max``."""
+        names = names or {}
+        out = []
+        total = [0.0, 0.0, 0.0, math.inf, -math.inf]
+        for code in sorted(self._acc):
+            acc = self._acc[code]
+            out.append(self._row(code, names.get(code, f"class {code}"), acc))
+            if total[0] == 0:
+                total = list(acc)
+            else:
+                self._merge(total, *acc)
+        out.append(self._row(None, "All", total) if total[0] > 0 else
+                   {"code": None, "name": "All", "n": 0, "mean": math.nan, "sd": math.nan,
+                    "cv": math.nan, "min": math.nan, "max": math.nan})
+        return out
+
+
+def class_statistics(npp, codes, names=None, *, ddof=0) -> list[dict]:
+    """Per-class and overall n, mean, sd, cv (%), min, max of (annual) NPP in one go; see
+    :class:`RunningClassStats` for the definitions and for block-wise use."""
+    acc = RunningClassStats(ddof=ddof)
+    acc.add(npp, codes)
+    return acc.rows(names)
