@@ -21,6 +21,7 @@ from .algorithms.geodetector import GeodetectorAlgorithm
 from .algorithms.local_correlation import LocalCorrelationAlgorithm
 from .algorithms.mlr_contribution import MlrContributionAlgorithm
 from .algorithms.rf_contribution import RfContributionAlgorithm
+from .algorithms.casa_npp import CasaNppAlgorithm
 
 ALGORITHMS = (
     # Indices
@@ -41,6 +42,8 @@ ALGORITHMS = (
     VipScreeningAlgorithm,
     TrainModelAlgorithm,
     ApplyModelAlgorithm,
+    # Productivity
+    CasaNppAlgorithm,
     # Drivers
     GeodetectorAlgorithm,
     LocalCorrelationAlgorithm,

@@ -1,0 +1,356 @@
+"""Net primary productivity with the CASA light-use-efficiency model (miningeco:casanpp, changhe 2.2.2)."""
+from __future__ import annotations
+
+import os
+import re
+from contextlib import ExitStack
+
+import numpy as np
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterMatrix,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
+
+from ..core import casa as core
+from ..raster import engine
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
+from ..styles.qgis_styles import RasterStyle, style_output
+from .base import MiningEcoAlgorithm
+from .scene_params import RESAMPLING_OPTIONS
+
+SUMMARY = (
+    "Net primary productivity (NPP) of vegetation with the CASA model (Carnegie-Ames-Stanford approach), as in the "
+    "changhe study, section 2.2.2, with the parameterisation of Zhu Wenquan et al. (2006, 2007) for China. For "
+    "every pixel x and month t: NPP(x, t) = APAR(x, t) x eps(x, t) (gC m-2 month-1); APAR = SOL x FPAR x 0.5 "
+    "(MJ m-2 month-1; 0.5 = share of photosynthetically active radiation in the total solar radiation SOL); "
+    "FPAR = a FPAR_NDVI + (1 - a) FPAR_SR with a = 0.5, where FPAR_NDVI = (NDVI - NDVI_min) / (NDVI_max - "
+    "NDVI_min) x (FPAR_max - FPAR_min) + FPAR_min, likewise FPAR_SR with the simple ratio SR = (1 + NDVI) / "
+    "(1 - NDVI), FPAR_min = 0.001, FPAR_max = 0.95 and NDVI_min / NDVI_max (SR_min / SR_max) the 5 % / 95 % "
+    "percentiles of the land-cover class; eps = eps_max x T_eps1 x T_eps2 x W_eps (gC MJ-1) with eps_max per "
+    "land-cover class; T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2 (low-temperature stress; T_opt = mean "
+    "temperature of the month of maximum NDVI of the pixel); T_eps2 = 1.184 / (1 + exp(0.2 (T_opt - 10 - T))) / "
+    "(1 + exp(0.3 (-T_opt - 10 + T))) (high and low temperatures away from T_opt); W_eps = 0.5 + 0.5 EET / PET "
+    "(water stress) with the regional evapotranspiration model of Zhou & Zhang (1995): EET from precipitation P "
+    "and net radiation, PET = (EET + E_p0) / 2 with E_p0 the Thornthwaite potential evapotranspiration (heat "
+    "index over the months of the pixel). The annual NPP (gC m-2 yr-1) is the sum of the months. Inputs: monthly "
+    "NDVI, mean temperature (deg C), precipitation (mm) and total solar radiation (MJ m-2 month-1), each as one "
+    "multi-band raster (band = month) or one single-band raster per month in order; temperature, precipitation "
+    "and radiation may instead be typed as monthly values (e.g. station normals) applied to every pixel; and a "
+    "land-cover raster of integer codes with a parameter row per code (default: CLCD 1-9). Every input needs the "
+    "same number of months. Implausible inputs (temperature in kelvin, NDVI outside [-1, 1] such as NDVI x "
+    "10000, negative precipitation or radiation) are refused; unusual ones are warned about. Processed block by "
+    "block (memory bounded whatever the scene size); the result does not depend on the block size.")
+SOURCE = ("changhe seed section 2.2.2, eqs. 2-4; Potter et al. 1993 (Global Biogeochem. Cycles 7: 811-841); "
+          "Zhu Wenquan, Pan Yaozhong, Zhang Jinshui 2007 (J. Plant Ecol. 31: 413-424) and Zhu et al. 2006 (FPAR "
+          "from NDVI and SR, eps_max per vegetation type, T_opt); Zhou Guangsheng & Zhang Xinshi 1995 (Acta "
+          "Phytoecol. Sin. 19: 193-200, regional evapotranspiration); Thornthwaite 1948.")
+
+VARIABLES = (
+    # parameter, label, kind for check_plausible, unit, example of a values text
+    ("TEMPERATURE", "Monthly mean temperature", "temperature", "deg C",
+     "-0.5, 0.8, 4.2, 8.1, 12.6, 15.6, 17.5, 17.1, 13.6, 9.1, 4.3, 1.2"),
+    ("PRECIPITATION", "Monthly precipitation", "precipitation", "mm",
+     "55, 45, 55, 45, 65, 75, 70, 65, 55, 55, 60, 65"),
+    ("SOLAR_RADIATION", "Monthly total solar radiation", "radiation", "MJ m-2 month-1",
+     "70, 120, 250, 380, 480, 500, 510, 430, 290, 170, 80, 55"),
+)
+TABLE_FIELDS = (("code", int), ("name", str), ("pixels", int), ("mean", float), ("sd", float), ("cv_percent", float))
+TABLE_HEADERS = ["code", "name", "eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max"]
+#: Bytes of one pixel-month of the per-block working set: 4 inputs and about 12 float32 intermediates.
+WORK_BYTES_PER_PIXEL_MONTH = 16 * 4
+#: Working-set budget of one block (all months of all inputs and intermediates); one more block is read ahead.
+BLOCK_BUDGET_BYTES = 96 * 1024 * 1024
+OVERALL = "(all classes)"
+
+
+def parse_values(text: str, param: str):
+    """Monthly values typed as text ("-8.1, -4.2, 3.0 ..." or separated by ; or spaces) -> float64 array."""
+    parts = [p for p in re.split(r"[,;\s]+", (text or "").strip()) if p]
+    values = []
+    for p in parts:
+        try:
+            values.append(float(p))
+        except ValueError:
+            raise ValueError(f"{param}: {p!r} is not a number. Give one value per month separated by commas, e.g. "
+                             "-8.1, -4.2, 3.0, ... (decimal point, not comma).") from None
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{param}: every monthly value must be a finite number.")
+    return np.asarray(values, dtype=np.float64)
+
+
+class CasaNppAlgorithm(MiningEcoAlgorithm):
+    ID = "casanpp"
+    NAME = "CASA net primary productivity (NPP)"
+    GROUP = "productivity"
+    SUMMARY = SUMMARY
+    SOURCE = SOURCE
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterMultipleLayers("NDVI", "Monthly NDVI", QgsProcessing.TypeRaster),
+                 "One multi-band raster with one band per month, or several single-band rasters, one per month, in "
+                 "month order (e.g. January .. December). NDVI in -1..1 (not scaled by 10000). In qgis_process "
+                 "repeat the key: NDVI=ndvi_01.tif NDVI=ndvi_02.tif ...")
+        for pid, label, _kind, unit, example in VARIABLES:
+            self.add(QgsProcessingParameterMultipleLayers(pid, f"{label} ({unit}) rasters", QgsProcessing.TypeRaster,
+                                                          optional=True),
+                     f"{label} in {unit}: one multi-band raster (band = month) or one single-band raster per month, "
+                     f"the same months as NDVI, on the NDVI grid. Give either these rasters or {pid}_VALUES.")
+            self.add(QgsProcessingParameterString(f"{pid}_VALUES", f"{label} ({unit}) as monthly values",
+                                                  optional=True, defaultValue=""),
+                     f"Instead of {pid} rasters: one value per month applied to every pixel (e.g. a climate "
+                     f"station's normals), separated by commas, e.g. {example}.")
+        self.add(QgsProcessingParameterRasterLayer("LANDCOVER", "Land-cover raster (integer codes)"),
+                 "Integer land-cover codes on the NDVI grid (default parameter table: CLCD 1 cropland, 2 forest, 3 "
+                 "shrub, 4 grassland, 5 water, 6 snow/ice, 7 barren, 8 impervious, 9 wetland). Its nodata pixels are "
+                 "nodata in the outputs. Every other code needs a row in CLASS_TABLE.")
+        self.add(QgsProcessingParameterBand("LANDCOVER_BAND", "Land-cover band", 1, "LANDCOVER", optional=True),
+                 "Band holding the land-cover codes.", advanced=True)
+        default = [str(c) for c in core.default_table_cells()]
+        self.add(QgsProcessingParameterMatrix("CLASS_TABLE", "CASA parameters per land-cover code",
+                                              numberRows=len(default) // len(TABLE_HEADERS), hasFixedNumberRows=False,
+                                              headers=TABLE_HEADERS, defaultValue=default, optional=True),
+                 "One row per land-cover code: code, name, eps_max (maximum light use efficiency, gC MJ-1), "
+                 "ndvi_min and ndvi_max (5 % and 95 % NDVI percentiles of the class), sr_min and sr_max (empty: "
+                 "from ndvi_min / ndvi_max as SR = (1 + NDVI) / (1 - NDVI)). Default (also when left empty): the "
+                 "published values (Zhu et al. 2006) mapped onto the CLCD legend. In qgis_process: "
+                 "CLASS_TABLE=1,Cropland,0.542,0.023,0.634,,,2,Forest,... (names without commas).")
+        self.add(QgsProcessingParameterEnum("RESAMPLING", "Resample inputs onto the NDVI grid",
+                                            [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
+                 "By default every raster must be on the grid of the first NDVI month (error otherwise); choose a "
+                 "method to warp the climate rasters instead (e.g. coarse interpolated climate onto 30 m NDVI). The "
+                 "land cover is then warped with nearest neighbour.", advanced=True)
+        for pid, desc, default_value, text in (
+                ("PAR_FRACTION", "PAR fraction of total solar radiation", core.PAR_FRACTION,
+                 "APAR = SOL x FPAR x this (0.5 in changhe eq. 3 and Potter 1993)."),
+                ("FPAR_MIN", "FPAR minimum", core.FPAR_MIN, "FPAR at the class's ndvi_min (0.001, Zhu 2006)."),
+                ("FPAR_MAX", "FPAR maximum", core.FPAR_MAX, "FPAR at the class's ndvi_max (0.95, Zhu 2006)."),
+                ("FPAR_NDVI_WEIGHT", "Weight of FPAR from NDVI", core.FPAR_NDVI_WEIGHT,
+                 "FPAR = w FPAR_NDVI + (1 - w) FPAR_SR (0.5: their mean, Zhu 2006).")):
+            self.add(QgsProcessingParameterNumber(pid, desc, QgsProcessingParameterNumber.Double,
+                                                  defaultValue=default_value, minValue=0.0, maxValue=1.0),
+                     text, advanced=True)
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Annual NPP (gC m-2 yr-1)"),
+                        "Sum of the monthly NPP (float32, gC m-2 yr-1; nodata -9999 where an input is nodata in any "
+                        "month or the land cover is nodata), styled with a green ramp.")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_MONTHLY", "Monthly NPP (gC m-2 month-1)",
+                                                                optional=True, createByDefault=False),
+                        "Optional: one band per month (band descriptions 'month 1', ...), float32.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Annual NPP per land-cover class",
+                                                          QgsProcessing.TypeVector, optional=True,
+                                                          createByDefault=True),
+                        "Table: code, name, pixels, mean, sd (population) and coefficient of variation (sd / mean, "
+                        "%) of the annual NPP per land-cover class, and a last row over all classes (code empty), "
+                        "the statistics changhe 3.1 reports.")
+        self.addOutput(QgsProcessingOutputNumber("MEAN_NPP", "Mean annual NPP (gC m-2 yr-1)"))
+        self.addOutput(QgsProcessingOutputNumber("VALID_PIXELS", "Pixels with an NPP value"))
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def monthly_refs(self, parameters, context, pid):
+        """BandRefs of the months of raster parameter ``pid`` (bands of one raster, or band 1 of each layer)."""
+        layers = self.parameterAsLayerList(parameters, pid, context)
+        if not layers:
+            return []
+        paths = [layer.source().split("|")[0] for layer in layers]
+        if len(layers) == 1:
+            _grid, count, _names = raster_info(paths[0])
+            return [BandRef(paths[0], b + 1, f"{pid} month {b + 1}") for b in range(count)]
+        for layer, path in zip(layers, paths):
+            _grid, count, _names = raster_info(path)
+            if count != 1:
+                raise ValueError(f"{pid}: {os.path.basename(path)} has {count} bands, but with several layers each "
+                                 "must be one month (one band). Give one multi-band raster (band = month) or one "
+                                 "single-band raster per month.")
+        return [BandRef(p, 1, f"{pid} month {k + 1} ({layer.name()})") for k, (layer, p) in enumerate(zip(layers,
+                                                                                                       paths))]
+
+    def climate_input(self, parameters, context, pid, kind):
+        """(refs, values): the rasters of ``pid`` or its typed values (exactly one of them)."""
+        refs = self.monthly_refs(parameters, context, pid)
+        text = self.parameterAsString(parameters, f"{pid}_VALUES", context).strip()
+        if refs and text:
+            raise ValueError(f"{pid} / {pid}_VALUES: both rasters and typed monthly values were given. Give only "
+                             f"one of them: the {pid} rasters or the {pid}_VALUES text.")
+        if not refs and not text:
+            raise ValueError(f"{pid} / {pid}_VALUES: give the monthly {kind} either as rasters ({pid}) or as one "
+                             f"value per month ({pid}_VALUES, e.g. applied from a climate station).")
+        if refs:
+            return refs, None
+        values = parse_values(text, f"{pid}_VALUES")
+        if not len(values):
+            raise ValueError(f"{pid}_VALUES: no value was given; give one value per month.")
+        return [], values
+
+    def class_table(self, parameters, context):
+        cells = self.parameterAsMatrix(parameters, "CLASS_TABLE", context)
+        cells = [("" if c is None else str(c)) for c in (cells or core.default_table_cells())]
+        try:
+            return core.parse_class_table(cells, len(TABLE_HEADERS))
+        except ValueError as err:
+            raise ValueError(f"CLASS_TABLE: {err}") from None
+
+    def number(self, parameters, context, pid):
+        return self.parameterAsDouble(parameters, pid, context)
+
+    @staticmethod
+    def plausible(name, values, kind, warnings):
+        """Hard errors raise (naming ``name``); warnings are collected once each."""
+        for text in core.check_plausible(name, values, kind):
+            if text not in warnings:
+                warnings.append(text)
+
+    # -- run ---------------------------------------------------------------------------------------
+    def run_tool(self, parameters, context, feedback):
+        table = self.class_table(parameters, context)
+        ndvi_refs = self.monthly_refs(parameters, context, "NDVI")
+        if not ndvi_refs:
+            raise ValueError("NDVI: give the monthly NDVI: one multi-band raster (band = month) or one raster per "
+                             "month.")
+        inputs = {"NDVI": (ndvi_refs, None)}
+        for pid, _label, kind, _unit, _example in VARIABLES:
+            inputs[pid] = self.climate_input(parameters, context, pid, kind)
+        counts = {}
+        for pid, (refs, values) in inputs.items():
+            counts[pid if values is None else f"{pid}_VALUES"] = len(refs) if values is None else len(values)
+        core.check_months(counts)
+        months = len(ndvi_refs)
+        warnings = []
+        for pid, _label, kind, _unit, _example in VARIABLES:
+            values = inputs[pid][1]
+            if values is not None:
+                self.plausible(f"{pid}_VALUES", values, kind, warnings)
+        options = dict(par_fraction=self.number(parameters, context, "PAR_FRACTION"),
+                       fpar_min=self.number(parameters, context, "FPAR_MIN"),
+                       fpar_max=self.number(parameters, context, "FPAR_MAX"),
+                       weight=self.number(parameters, context, "FPAR_NDVI_WEIGHT"))
+        if not options["fpar_max"] > options["fpar_min"]:
+            raise ValueError(f"FPAR_MIN / FPAR_MAX: FPAR_MAX ({options['fpar_max']:g}) must be larger than FPAR_MIN "
+                             f"({options['fpar_min']:g}).")
+
+        layer = self.parameterAsRasterLayer(parameters, "LANDCOVER", context)
+        if layer is None:
+            raise ValueError("LANDCOVER: give the land-cover raster (integer codes).")
+        lc_ref = BandRef(layer.source().split("|")[0], self.parameterAsInt(parameters, "LANDCOVER_BAND", context) or 1,
+                         "LANDCOVER")
+        resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
+        out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        monthly_path = self.parameterAsOutputLayer(parameters, "OUTPUT_MONTHLY", context) or None
+
+        refs = {f"NDVI_{k}": r for k, r in enumerate(ndvi_refs)}
+        for pid, (prefs, _values) in inputs.items():
+            if pid != "NDVI":
+                refs.update({f"{pid}_{k}": r for k, r in enumerate(prefs)})
+        feedback.pushInfo(f"{months} month(s); climate: " + ", ".join(
+            f"{pid} {'rasters' if v is None else 'typed values'}" for pid, (_r, v) in inputs.items() if pid != "NDVI"))
+
+        with ExitStack() as guard:
+            stack = guard.enter_context(RasterStack(refs, resampling=resampling, reference="NDVI_0"))
+            lc = guard.enter_context(RasterStack({"NDVI_0": ndvi_refs[0], "LC": lc_ref},
+                                                 resampling="nearest" if resampling else None, reference="NDVI_0"))
+            lc.require_integer("LC")
+            grid = stack.grid
+            codes_found = self.landcover_codes(lc, grid, feedback)
+            missing = sorted(set(codes_found) - set(table))
+            if missing:
+                raise ValueError(
+                    f"CLASS_TABLE: land-cover code(s) {', '.join(map(str, missing))} occur in "
+                    f"{lc_ref.describe()} but have no row in the CASA parameter table. Add a row (code, name, "
+                    "eps_max, ndvi_min, ndvi_max, sr_min, sr_max) for each, or set those pixels to the raster's "
+                    "nodata value.")
+            names = [f"month {k + 1}" for k in range(months)]
+            writer = guard.enter_context(GeoTiffWriter(out_path, grid, 1, band_names=["NPP gC m-2 yr-1"],
+                                                       label="OUTPUT"))
+            monthly = guard.enter_context(GeoTiffWriter(monthly_path, grid, months, band_names=names,
+                                                        label="OUTPUT_MONTHLY")) if monthly_path else None
+            stats = core.RunningClassStats()
+            cols = engine.DEFAULT_BLOCK_COLS or grid.width
+            rows = max(1, min(engine.DEFAULT_BLOCK_ROWS,
+                              BLOCK_BUDGET_BYTES // (WORK_BYTES_PER_PIXEL_MONTH * months * min(cols, grid.width))))
+
+            def month_block(pid, w):
+                refs_, values = inputs[pid]
+                n = w.xsize * w.ysize
+                if values is not None:
+                    return np.repeat(values.astype(np.float32)[:, None], n, axis=1)
+                out = np.empty((months, n), dtype=np.float32)
+                for k in range(months):
+                    out[k] = stack.read(f"{pid}_{k}", w).ravel()
+                return out
+
+            def load(w):
+                data = {pid: month_block(pid, w) for pid in inputs}
+                return data, lc.read("LC", w).ravel()
+
+            kinds = {"NDVI": "ndvi", **{pid: kind for pid, _l, kind, _u, _e in VARIABLES}}
+            ranges = {pid: [np.inf, -np.inf] for pid, (_r, values) in inputs.items() if values is None}
+            for w, (data, lc_values) in prefetched(block_pass(grid, feedback, 5, 97, block_rows=rows), load):
+                for pid, span in ranges.items():      # hard errors (kelvin, scaled NDVI ...) stop the run here
+                    core.check_plausible(pid, data[pid], kinds[pid])
+                    valid = data[pid][np.isfinite(data[pid])]
+                    if valid.size:
+                        span[0], span[1] = min(span[0], float(valid.min())), max(span[1], float(valid.max()))
+                nodata = ~np.isfinite(lc_values)
+                codes = np.where(nodata, 0, lc_values).astype(np.int64)
+                params = core.class_parameters(codes, table, nodata_mask=nodata)
+                npp = core.npp_monthly(data["NDVI"], data["TEMPERATURE"], data["PRECIPITATION"],
+                                       data["SOLAR_RADIATION"], params, **options)
+                npp[:, nodata] = np.nan
+                annual = npp[0].astype(np.float64)     # month by month: the same sum whatever the block shape
+                for k in range(1, months):
+                    annual += npp[k]                   # NaN where any month is NaN
+                annual = annual.astype(np.float32)
+                writer.write(1, w, annual.reshape(w.shape))
+                if monthly is not None:
+                    for k in range(months):
+                        monthly.write(k + 1, w, npp[k].reshape(w.shape))
+                ok = np.isfinite(annual)
+                stats.add(annual[ok], codes[ok])
+            out_path = writer.commit()
+            if monthly is not None:
+                monthly_path = monthly.commit()
+
+        for pid, span in ranges.items():               # the warnings depend on the range only: once per input
+            if span[0] <= span[1]:
+                self.plausible(pid, np.asarray(span), kinds[pid], warnings)
+        for text in warnings:
+            feedback.pushWarning(text)
+        st = writer.stats[0]
+        if st.count == 0:
+            feedback.pushWarning("No pixel has every input valid in every month: the NPP is all nodata. Check that "
+                                 "the rasters overlap and their nodata values.")
+        vmax = min(st.maximum, st.mean + 2.5 * st.std) if st.count else 1.0
+        style_output(out_path, RasterStyle("ramp", "npp", 0.0, max(vmax, 1e-6)), context, "Annual NPP")
+        outputs = {"OUTPUT": out_path, "OUTPUT_MONTHLY": monthly_path, "VALID_PIXELS": int(st.count),
+                   "MEAN_NPP": float(st.mean) if st.count else None}
+        if monthly is not None:
+            mst = [s for s in monthly.stats if s.count]
+            top = max((min(s.maximum, s.mean + 2.5 * s.std) for s in mst), default=1.0)
+            style_output(monthly_path, RasterStyle("ramp", "npp", 0.0, max(top, 1e-6)), context, "Monthly NPP")
+        names_by_code = {code: cls.name for code, cls in table.items()}
+        rows_out = []
+        for row in stats.rows(names_by_code):
+            code = row["code"]
+            rows_out.append((code, OVERALL if code is None else row["name"], row["n"], row["mean"], row["sd"],
+                             row["cv"]))
+        for r in rows_out:
+            feedback.pushInfo(f"{r[1]}: {r[2]} px, mean {r[3]:.2f}, sd {r[4]:.2f} gC m-2 yr-1, cv {r[5]:.1f} %")
+        outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, rows_out)
+        feedback.setProgress(100)
+        return outputs
+
+    @staticmethod
+    def landcover_codes(lc, grid, feedback):
+        """Every land-cover code of the raster (one pass over the land cover only)."""
+        found = set()
+        for w in block_pass(grid, feedback, 0, 5):
+            values = lc.read("LC", w)
+            found.update(int(v) for v in np.unique(values[np.isfinite(values)]))
+        return found

@@ -1,0 +1,300 @@
+"""miningeco:casanpp (CASA NPP, changhe section 2.2.2) through processing.run, qgis_process and a Modeler model.
+
+Independent reference: ``casa_pixel`` below, a plain-Python recomputation of one pixel written from the published
+formulas (it does not call mining_eco_plugin.core.casa):
+
+* NPP(x, t) = APAR(x, t) eps(x, t); APAR = SOL x FPAR x 0.5 (changhe eqs. 2-3; Potter et al. 1993);
+* FPAR = 0.5 FPAR_NDVI + 0.5 FPAR_SR, each linear between (NDVI_min or SR_min, FPAR_min = 0.001) and (NDVI_max or
+  SR_max, FPAR_max = 0.95), limited to [FPAR_min, FPAR_max], SR = (1 + NDVI) / (1 - NDVI) (Zhu Wenquan et al. 2006,
+  after Los 1998 / Sellers 1994);
+* eps = eps_max T_eps1 T_eps2 W_eps (changhe eq. 4); T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2,
+  T_eps2 = 1.1814 / (1 + exp(0.2 (T_opt - 10 - T))) / (1 + exp(0.3 (-T_opt - 10 + T))) with T_opt the temperature
+  of the month of maximum NDVI (Potter et al. 1993; many Chinese papers print 1.184), and half its value at
+  T = T_opt in months more than 10 C above or 13 C below T_opt (Zhu et al. 2007's rule from Potter's description);
+* W_eps = 0.5 + 0.5 EET / PET, PET = (EET + E_p0) / 2, EET = P Rn (P^2 + Rn^2 + P Rn) / ((P + Rn)(P^2 + Rn^2)),
+  Rn = sqrt(E_p0 P) (0.369 + 0.598 sqrt(E_p0 / P)) (Zhou & Zhang 1995) and E_p0 the Thornthwaite (1948) potential
+  evapotranspiration 16 (10 T / I)^a mm per month, I = sum over the months of (T / 5)^1.514,
+  a = 6.75e-7 I^3 - 7.71e-5 I^2 + 1.792e-2 I + 0.49239; EET / PET at most 1, i.e. W_eps in [0.5, 1] (Potter 1993:
+  "0.5 in very arid to 1 in very wet ecosystems").
+
+The synthetic and the Marburg climates keep every month above 0 deg C (above -10 C), so the frost-month rules
+(T_eps1 = 0 at <= -10 C; W_eps of the previous month at <= 0 C) do not enter this reference; the core's unit tests
+cover them. Other comparisons: numpy mean / sd per class of the output raster (the class table), identical outputs
+for equivalent inputs (stack vs one layer per month, typed values vs constant rasters, any block size), the same
+run through qgis_process and the Modeler model.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+
+from failures import assert_fails_cleanly
+from paths import L7, L8, ROOT
+from mining_eco_plugin.raster import engine
+
+gdal.UseExceptions()
+
+MONTHS = 12
+HEIGHT, WIDTH = 3, 4
+GT = (500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0)
+NODATA = -9999.0
+# Jincheng (Changhe basin), approximate monthly means, made frost-free for the reference (see docstring)
+BASE_T = [2.5, 4.0, 8.3, 14.4, 18.8, 22.6, 24.0, 22.6, 17.9, 12.2, 6.2, 3.1]
+BASE_P = [6.0, 10.0, 18.0, 30.0, 50.0, 70.0, 135.0, 115.0, 65.0, 35.0, 17.0, 5.0]
+BASE_SOL = [270.0, 300.0, 420.0, 500.0, 560.0, 560.0, 520.0, 480.0, 400.0, 340.0, 270.0, 250.0]
+LANDCOVER = np.array([[2, 2, 4, 4], [1, 1, 8, 4], [2, 1, 8, 0]], dtype=np.uint8)    # CLCD codes, 0 = nodata
+MARBURG_T = [1.0, 1.8, 5.2, 9.4, 13.4, 16.6, 18.5, 18.0, 14.0, 9.6, 5.1, 1.8]
+MARBURG_P = [55.0, 45.0, 50.0, 42.0, 62.0, 66.0, 72.0, 64.0, 55.0, 58.0, 57.0, 62.0]
+MARBURG_SOL = [70.0, 120.0, 250.0, 400.0, 500.0, 530.0, 530.0, 450.0, 300.0, 180.0, 85.0, 55.0]
+# assumed NDVI of the months without a scene (a temperate mixed landscape); July and August are real scenes
+MARBURG_NDVI = {1: 0.30, 2: 0.32, 3: 0.38, 4: 0.50, 5: 0.62, 6: 0.68, 9: 0.60, 10: 0.50, 11: 0.38, 12: 0.32}
+
+
+# ------------------------------------------------------------------------------ the reference
+def t_eps2_curve(t, t_opt):
+    """Potter et al. 1993, T_eps2."""
+    return 1.1814 / (1.0 + math.exp(0.2 * (t_opt - 10.0 - t))) / (1.0 + math.exp(0.3 * (-t_opt - 10.0 + t)))
+
+
+def casa_pixel(ndvi, temp, precip, sol, eps_max, ndvi_min, ndvi_max, sr_min=None, sr_max=None,
+               par=0.5, fpar_min=0.001, fpar_max=0.95, weight=0.5):
+    """Monthly NPP (gC m-2 month-1) of one pixel, step by step from the published formulas (module docstring)."""
+    def sr(v):
+        return (1.0 + v) / (1.0 - v)
+
+    sr_min = sr(ndvi_min) if sr_min is None else sr_min
+    sr_max = sr(ndvi_max) if sr_max is None else sr_max
+    k_max = max(range(len(ndvi)), key=lambda k: ndvi[k])       # month of maximum NDVI
+    t_opt = temp[k_max]
+    heat = sum((t / 5.0) ** 1.514 for t in temp if t > 0)        # Thornthwaite heat index I
+    a = 6.75e-7 * heat ** 3 - 7.71e-5 * heat ** 2 + 1.792e-2 * heat + 0.49239
+    out = []
+    for v, t, p, s in zip(ndvi, temp, precip, sol):
+        f_ndvi = (v - ndvi_min) / (ndvi_max - ndvi_min) * (fpar_max - fpar_min) + fpar_min
+        f_sr = (sr(v) - sr_min) / (sr_max - sr_min) * (fpar_max - fpar_min) + fpar_min
+        f_ndvi = min(max(f_ndvi, fpar_min), fpar_max)
+        f_sr = min(max(f_sr, fpar_min), fpar_max)
+        fpar = weight * f_ndvi + (1.0 - weight) * f_sr
+        apar = s * fpar * par
+        t1 = 0.8 + 0.02 * t_opt - 0.0005 * t_opt ** 2
+        if t - t_opt > 10.0 or t_opt - t > 13.0:
+            t2 = 0.5 * t_eps2_curve(t_opt, t_opt)
+        else:
+            t2 = t_eps2_curve(t, t_opt)
+        ep0 = 16.0 * (10.0 * t / heat) ** a
+        rn = math.sqrt(ep0 * p) * (0.369 + 0.598 * math.sqrt(ep0 / p))
+        eet = p * rn * (p * p + rn * rn + p * rn) / ((p + rn) * (p * p + rn * rn))
+        pet = (eet + ep0) / 2.0
+        w = 0.5 + 0.5 * min(eet / pet, 1.0)
+        out.append(apar * eps_max * t1 * t2 * w)
+    return out
+
+
+# ------------------------------------------------------------------------------ data
+def _wkt(epsg=32649):
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    return srs.ExportToWkt()
+
+
+def write_raster(path, bands, gt=GT, dtype=gdal.GDT_Float32, nodata=NODATA, names=(), wkt=None):
+    bands = np.asarray(bands)
+    if bands.ndim == 2:
+        bands = bands[None]
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), bands.shape[2], bands.shape[1], bands.shape[0], dtype)
+    ds.SetGeoTransform(gt)
+    ds.SetProjection(wkt or _wkt())
+    for k, arr in enumerate(bands):
+        band = ds.GetRasterBand(k + 1)
+        if nodata is not None:
+            band.SetNoDataValue(nodata)
+        band.WriteArray(arr)
+        if k < len(names):
+            band.SetDescription(names[k])
+    ds = None
+    return str(path)
+
+
+def read(path, band=1):
+    ds = gdal.Open(str(path))
+    b = ds.GetRasterBand(band)
+    a = b.ReadAsArray().astype(np.float64)
+    nd = b.GetNoDataValue()
+    if nd is not None:
+        a[a == nd] = np.nan
+    return a
+
+
+def synthetic_inputs():
+    """(ndvi, temp, precip, sol) arrays (12, 3, 4): a seasonal NDVI per pixel (peak month varies), climate
+    varying by pixel; one NDVI month nodata at pixel (0, 3)."""
+    rng = np.random.default_rng(6)
+    k = np.arange(MONTHS)[:, None, None]
+    peak = rng.integers(5, 8, (HEIGHT, WIDTH))[None]                       # June .. August
+    amp = rng.uniform(0.25, 0.6, (HEIGHT, WIDTH))[None]
+    ndvi = 0.12 + amp * np.exp(-0.5 * ((k - peak) / 2.0) ** 2) + rng.normal(0, 0.01, (MONTHS, HEIGHT, WIDTH))
+    ndvi[:, 1, 2] -= 0.08                                                  # a sparse, impervious-like pixel
+    ndvi[3, 0, 3] = NODATA
+    offset = np.linspace(-1.5, 1.5, WIDTH)[None, None, :] + np.linspace(-0.5, 0.5, HEIGHT)[None, :, None]
+    temp = np.asarray(BASE_T)[:, None, None] + offset
+    precip = np.asarray(BASE_P)[:, None, None] * rng.uniform(0.8, 1.2, (HEIGHT, WIDTH))[None]
+    sol = np.asarray(BASE_SOL)[:, None, None] * rng.uniform(0.9, 1.1, (HEIGHT, WIDTH))[None]
+    return [a.astype(np.float32) for a in (ndvi, temp, precip, sol)]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    d = tmp_path_factory.mktemp("casa_synth")
+    ndvi, temp, precip, sol = synthetic_inputs()
+    files = {name: write_raster(d / f"{name}.tif", arr) for name, arr in
+             (("ndvi", ndvi), ("temp", temp), ("precip", precip), ("sol", sol))}
+    files["lc"] = write_raster(d / "lc.tif", LANDCOVER, dtype=gdal.GDT_Byte, nodata=0)
+    files["ndvi_months"] = [write_raster(d / f"ndvi_{k + 1:02d}.tif", ndvi[k]) for k in range(MONTHS)]
+    return d, (ndvi, temp, precip, sol), files
+
+
+def run_casa(out_dir, tag="run", monthly=False, **params):
+    import processing
+    args = {"OUTPUT": str(out_dir / f"{tag}_npp.tif"), "OUTPUT_TABLE": str(out_dir / f"{tag}_table.csv")}
+    if monthly:
+        args["OUTPUT_MONTHLY"] = str(out_dir / f"{tag}_monthly.tif")
+    args.update(params)
+    return processing.run("miningeco:casanpp", args)
+
+
+def synth_params(files, **extra):
+    params = {"NDVI": [files["ndvi"]], "TEMPERATURE": [files["temp"]], "PRECIPITATION": [files["precip"]],
+              "SOLAR_RADIATION": [files["sol"]], "LANDCOVER": files["lc"]}
+    params.update(extra)
+    return params
+
+
+def default_table():
+    """The algorithm's default CLASS_TABLE as {code: (name, eps_max, ndvi_min, ndvi_max, sr_min, sr_max)}."""
+    from qgis.core import QgsApplication
+    alg = QgsApplication.processingRegistry().algorithmById("miningeco:casanpp")
+    cells = alg.parameterDefinition("CLASS_TABLE").defaultValue()
+    out = {}
+    for i in range(0, len(cells), 7):
+        code, name, *nums = cells[i:i + 7]
+        out[int(code)] = (name, *[None if str(v).strip() in ("", "None") else float(v) for v in nums])
+    return out
+
+
+def table_rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ------------------------------------------------------------------------------ synthetic checks
+def test_npp_equals_the_step_by_step_reference(provider, synth, tmp_path):
+    """Annual and monthly NPP of every pixel == casa_pixel (published formulas, plain Python) with the default
+    class table; nodata where the land cover is nodata or an NDVI month is missing."""
+    _d, (ndvi, temp, precip, sol), files = synth
+    res = run_casa(tmp_path, monthly=True, **synth_params(files))
+    table = default_table()
+    annual = read(res["OUTPUT"])
+    checked = 0
+    for r in range(HEIGHT):
+        for c in range(WIDTH):
+            code = int(LANDCOVER[r, c])
+            if code == 0 or ndvi[3, r, c] == NODATA:
+                assert np.isnan(annual[r, c]), (r, c)
+                continue
+            _name, eps, nmin, nmax, smin, smax = table[code]
+            want = casa_pixel(*(a[:, r, c].astype(np.float64) for a in (ndvi, temp, precip, sol)),
+                              eps, nmin, nmax, smin, smax)
+            assert annual[r, c] == pytest.approx(sum(want), rel=2e-5), (r, c)
+            for k in range(MONTHS):
+                assert read(res["OUTPUT_MONTHLY"], k + 1)[r, c] == pytest.approx(want[k], rel=2e-5, abs=1e-4)
+            checked += 1
+    assert checked == HEIGHT * WIDTH - 2
+    assert np.nanmin(annual) > 0
+    ds = gdal.Open(res["OUTPUT_MONTHLY"])
+    assert [ds.GetRasterBand(k + 1).GetDescription() for k in range(MONTHS)] == [f"month {k + 1}"
+                                                                                  for k in range(MONTHS)]
+    assert os.path.exists(os.path.splitext(res["OUTPUT"])[0] + ".qml")
+    assert res["VALID_PIXELS"] == checked and res["MEAN_NPP"] == pytest.approx(np.nanmean(annual), rel=1e-6)
+
+
+def test_a_user_class_table_and_constants_are_used(provider, synth, tmp_path):
+    """Changed eps_max / NDVI limits / SR limits and PAR fraction, FPAR bounds and weight reach the formulas
+    (reference casa_pixel with the same numbers)."""
+    _d, (ndvi, temp, precip, sol), files = synth
+    rows = {1: ("crop", 0.6, 0.05, 0.7, 1.2, 5.0), 2: ("forest", 0.9, 0.1, 0.8, None, None),
+            4: ("grass", 0.5, 0.02, 0.65, None, None), 8: ("built", 0.3, 0.0, 0.5, None, None)}
+    cells = [str(v) if v is not None else "" for code, row in rows.items() for v in (code, *row)]
+    consts = dict(PAR_FRACTION=0.45, FPAR_MIN=0.01, FPAR_MAX=0.9, FPAR_NDVI_WEIGHT=0.3)
+    annual = read(run_casa(tmp_path, **synth_params(files, CLASS_TABLE=cells, **consts))["OUTPUT"])
+    for r, c in [(0, 0), (1, 0), (1, 2), (2, 1), (0, 2)]:
+        _name, eps, nmin, nmax, smin, smax = rows[int(LANDCOVER[r, c])]
+        want = casa_pixel(*(a[:, r, c].astype(np.float64) for a in (ndvi, temp, precip, sol)), eps, nmin, nmax,
+                          smin, smax, par=0.45, fpar_min=0.01, fpar_max=0.9, weight=0.3)
+        assert annual[r, c] == pytest.approx(sum(want), rel=2e-5), (r, c)
+
+
+def test_one_layer_per_month_equals_one_stack(provider, synth, tmp_path):
+    """12 single-band NDVI rasters in month order == one 12-band NDVI raster (identical output)."""
+    _d, _arrays, files = synth
+    a = read(run_casa(tmp_path, "stack", **synth_params(files))["OUTPUT"])
+    b = read(run_casa(tmp_path, "layers", **synth_params(files, NDVI=files["ndvi_months"]))["OUTPUT"])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_typed_values_equal_constant_rasters(provider, synth, tmp_path):
+    """TEMPERATURE_VALUES / PRECIPITATION_VALUES / SOLAR_RADIATION_VALUES == 12-band rasters holding the same value in
+    every pixel (identical output)."""
+    d, _arrays, files = synth
+    consts = {}
+    for pid, base in (("TEMPERATURE", BASE_T), ("PRECIPITATION", BASE_P), ("SOLAR_RADIATION", BASE_SOL)):
+        arr = np.ascontiguousarray(np.broadcast_to(np.asarray(base, np.float32)[:, None, None], (MONTHS, HEIGHT, WIDTH)))
+        consts[pid] = [write_raster(d / f"const_{pid}.tif", arr)]
+    a = read(run_casa(tmp_path, "rasters", **synth_params(files, **consts))["OUTPUT"])
+    values = {f"{pid}_VALUES": ", ".join(f"{v:g}" for v in base)
+              for pid, base in (("TEMPERATURE", BASE_T), ("PRECIPITATION", BASE_P), ("SOLAR_RADIATION", BASE_SOL))}
+    b = read(run_casa(tmp_path, "values", **synth_params(files, TEMPERATURE=None, PRECIPITATION=None,
+                                                          SOLAR_RADIATION=None, **values))["OUTPUT"])
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).sum() == HEIGHT * WIDTH - 2
+
+
+def test_output_does_not_depend_on_the_block_size(provider, synth, tmp_path, monkeypatch):
+    _d, _arrays, files = synth
+    ref = run_casa(tmp_path, "ref", monthly=True, **synth_params(files))
+    for rows, cols in [(1, None), (2, 3), (1, 1)]:
+        monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", rows)
+        monkeypatch.setattr(engine, "DEFAULT_BLOCK_COLS", cols)
+        res = run_casa(tmp_path, f"b{rows}x{cols}", monthly=True, **synth_params(files))
+        np.testing.assert_array_equal(read(res["OUTPUT"]), read(ref["OUTPUT"]))
+        for k in (1, 7, 12):
+            np.testing.assert_array_equal(read(res["OUTPUT_MONTHLY"], k), read(ref["OUTPUT_MONTHLY"], k))
+        assert table_rows(res["OUTPUT_TABLE"]) == table_rows(ref["OUTPUT_TABLE"])
+
+
+def test_class_table_equals_numpy_per_class(provider, synth, tmp_path):
+    """Table rows == numpy count / mean / population sd / cv of the annual NPP raster per land-cover code, and
+    over all valid pixels (last row)."""
+    _d, _arrays, files = synth
+    res = run_casa(tmp_path, **synth_params(files))
+    annual = read(res["OUTPUT"])
+    rows = table_rows(res["OUTPUT_TABLE"])
+    table = default_table()
+    ok = np.isfinite(annual)
+    codes = sorted(set(LANDCOVER[ok].tolist()))
+    assert [int(r["code"]) for r in rows[:-1]] == codes
+    for row, code in zip(rows, codes):
+        v = annual[ok & (LANDCOVER == code)]
+        assert row["name"] == table[code][0]
+        assert int(row["pixels"]) == v.size
+        assert float(row["mean"]) == pytest.approx(v.mean(), rel=1e-6)
+        assert float(row["sd"]) == pytest.approx(v.std(), rel=1e-5, abs=1e-6)
+        assert float(row["cv_percent"]) == pytest.approx(100 * v.std() / v.mean(), rel=1e-5, abs=1e-6)
+    last = rows[-1]
+    assert last["code"] in ("", "NULL", None) and int(last["pixels"]) == ok.sum()
+    assert float(last["mean"]) == pytest.approx(annual[ok].mean(), rel=1e-6)
+    assert float(last["sd"]) == pytest.approx(annual[ok].std(), rel=1e-5)
