@@ -1,24 +1,36 @@
 """Random-forest factorial contributions of driver categories (changhe 2.4.2, eqs. 6-7), on a sample table."""
 from __future__ import annotations
 
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass
 from io import BytesIO
 
 import numpy as np
 from qgis.core import (
+    QgsContrastEnhancement,
+    QgsMultiBandColorRenderer,
     QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMatrix,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterString,
+    QgsProcessingParameterRasterDestination,
 )
 
 from ..core import rf_contribution as rc
-from ..raster.engine import Canceled
+from ..core.salinity import feature_matrix
+from ..raster.engine import BandRef, Canceled, GeoTiffWriter, RasterStack, block_pass, prefetched
+from ..styles import palettes
+from ..styles.qgis_styles import RasterStyle, style_output
+from .apply_model import PREDICT_CHUNK_ROWS, band_names
 from .base import MiningEcoAlgorithm
 from .samples import numeric_field, read_columns
+from .transfer_matrix import LegendStyle
 
 SCORE_TITLES = ("Out-of-bag R2 (R randomForest '% Var explained')", "R2 on the training samples")
 CATEGORY_COLUMNS = [("category", str), ("drivers", str), ("r2_all", float), ("r2_without", float),
@@ -36,8 +48,13 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                "sum |ActCon| x 100 %, where RF is the model's R2 (out-of-bag by default, like R randomForest's "
                "'% Var explained'). Also the permutation importance of each driver in RF_all (mean drop of R2 "
                "when the driver is shuffled; negative values set to 0) normalised to 100 %. Forests: 500 trees, "
-               "mtry = p/3 (R randomForest defaults), fixed seed. Sample-table mode only (per-pixel maps are "
-               "not implemented yet).")
+               "mtry = p/3 (R randomForest defaults), fixed seed. Per-pixel mode (changhe's maps): with one raster "
+               "per driver (DRIVER_RASTERS, named like the driver fields), the forests fitted on the table "
+               "predict every pixel; per pixel RF_x = the prediction, ActCon_i = pred_all - pred_without_i, "
+               "RelCon_i as eq. 7. Outputs: an RGB raster of the relative contributions (red, green, blue = "
+               "categories 1, 2, 3, in %) and the dominant category (one category when its RelCon > 60 %, "
+               "else the pair of the two largest), both styled. Pixels where any driver is nodata (or where no "
+               "category changes the prediction) are nodata. Rasters are read block by block.")
     SOURCE = ("changhe section 2.4.2, eqs. 6-7 (factorial RF experiments, ActCon / RelCon); random forest: "
               "Breiman 2001, settings of R randomForest (Liaw & Wiener 2002); permutation importance: "
               "scikit-learn permutation_importance.")
@@ -49,16 +66,30 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterField("Y_FIELD", "Y field (response, e.g. NPP)", parentLayerParameterName="INPUT",
                                              type=QgsProcessingParameterField.Numeric),
                  "Numeric field explained by the drivers.")
-        self.add(QgsProcessingParameterString("CATEGORIES", "Driver categories (field=category, ...)", multiLine=True),
-                 "Each driver field with its category, separated by commas, semicolons or new lines, e.g. "
-                 "'prec=climate, temp=climate, som=soil, dist_mine=mining'. At least two categories; only these "
-                 "fields are used as drivers.")
+        self.add(QgsProcessingParameterMatrix("CATEGORIES", "Driver categories (field, category)", numberRows=3,
+                                              hasFixedNumberRows=False, headers=["Driver field", "Category"]),
+                 "One row per driver field with its category (e.g. prec | climate, temp | climate, som | soil, "
+                 "dist_mine | mining); categories in the order of their first row (that order gives the RGB "
+                 "channels). At least two categories; only these fields are used as drivers. In qgis_process: "
+                 "CATEGORIES=prec,climate,temp,climate,som,soil,dist_mine,mining (cells row by row); the text "
+                 "form 'prec=climate, temp=climate, ...' is also accepted.")
         self.add(QgsProcessingParameterNumber("N_TREES", "Number of trees", QgsProcessingParameterNumber.Integer,
                                               defaultValue=rc.DEFAULT_TREES, minValue=10),
                  "Trees per forest (500: R randomForest's default; changhe used that package and states no value).")
         self.add(QgsProcessingParameterEnum("SCORE", "Model score used as RF in eq. 6", list(SCORE_TITLES),
                                             defaultValue=0),
                  "0 out-of-bag R2 (default: honest, what R randomForest reports), 1 R2 on the training samples.")
+        self.add(QgsProcessingParameterMultipleLayers("DRIVER_RASTERS", "Driver rasters (per-pixel maps)",
+                                                      QgsProcessing.TypeRaster, optional=True),
+                 "Optional: one raster per driver field, all on one grid, for the per-pixel maps. A single-band "
+                 "raster is matched to the field by its layer name, file name or band description; a multi-band "
+                 "raster by its band descriptions (ignoring case). Missing drivers are listed in the error. "
+                 "In qgis_process repeat the key: DRIVER_RASTERS=prec.tif DRIVER_RASTERS=temp.tif.")
+        self.add(QgsProcessingParameterNumber("DOMINANT_THRESHOLD", "Single dominant category above (%)",
+                                              QgsProcessingParameterNumber.Double, defaultValue=rc.DOMINANT_THRESHOLD,
+                                              minValue=0.0, maxValue=100.0),
+                 "A pixel's dominant category is the one whose RelCon is greater than this (changhe: 60 %); "
+                 "otherwise the pair of the two categories with the largest RelCon.")
         self.add(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer,
                                               defaultValue=42),
                  "Seed of the forests and of the permutations (fixed seed: identical results twice).", advanced=True)
@@ -75,6 +106,17 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report (HTML)", "HTML files (*.html)",
                                                               optional=True),
                         "Settings, both tables, a bar chart of the contributions and importances, the formulas.")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_RGB", "Relative contributions (RGB)",
+                                                                optional=True, createByDefault=True),
+                        "With DRIVER_RASTERS: 3 bands float32, RelCon (%) of categories 1, 2, 3 (red, green, blue; "
+                        "nodata -9999), styled as an RGB composite stretched 0-100 %. Two categories: the blue band "
+                        "is 0. More than three: not possible (group the drivers into at most 3 categories or skip "
+                        "this output).")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_DOMINANT", "Dominant category",
+                                                                optional=True, createByDefault=True),
+                        "With DRIVER_RASTERS: codes (uint8, 0 = nodata) 1..k = a single category (RelCon > "
+                        "threshold), then one code per pair (for 3 categories: 4 = 1 + 2, 5 = 1 + 3, 6 = 2 + 3), "
+                        "paletted with the category names.")
 
     def _read(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
@@ -84,7 +126,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         y_name = self.parameterAsString(parameters, "Y_FIELD", context)
         numeric_field(fields, y_name, "Y_FIELD")
         try:
-            mapping = rc.parse_categories(self.parameterAsString(parameters, "CATEGORIES", context), fields.names())
+            mapping = rc.parse_categories(self.parameterAsMatrix(parameters, "CATEGORIES", context), fields.names())
         except rc.ContributionError as err:
             raise ValueError(f"CATEGORIES: {err}") from None
         if y_name in mapping:
@@ -94,29 +136,57 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         data = read_columns(source, [y_name] + list(mapping), feedback)
         return data[:, 0], data[:, 1:], y_name, mapping
 
+    def _pixel_setup(self, parameters, context, drivers, cats):
+        """The per-pixel inputs and outputs, checked before any forest is fitted: (refs, rgb path, dominant
+        path), or None without DRIVER_RASTERS."""
+        layers = self.parameterAsLayerList(parameters, "DRIVER_RASTERS", context)
+        if not layers:
+            return None
+        refs = match_driver_rasters(drivers, layers)
+        rgb = self.parameterAsOutputLayer(parameters, "OUTPUT_RGB", context) or None
+        dominant = self.parameterAsOutputLayer(parameters, "OUTPUT_DOMINANT", context) or None
+        if rgb and len(cats) > 3:
+            raise ValueError(f"OUTPUT_RGB: the RGB composite shows at most three categories (red, green, blue), but "
+                             f"the category table has {len(cats)} ({', '.join(cats)}). Group the drivers into 2 or 3 "
+                             "categories in CATEGORIES, or skip OUTPUT_RGB (the dominant-category map takes any "
+                             "number).")
+        if not (rgb or dominant):
+            raise ValueError("OUTPUT_RGB / OUTPUT_DOMINANT: DRIVER_RASTERS were given but both per-pixel outputs are "
+                             "skipped. Give a path for at least one of them, or leave DRIVER_RASTERS empty.")
+        return refs, rgb, dominant
+
     def run_tool(self, parameters, context, feedback):
         y, X, y_name, mapping = self._read(parameters, context, feedback)
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
-        feedback.setProgress(5)
+        drivers, cats = list(mapping), rc.category_order(mapping)
+        threshold = self.parameterAsDouble(parameters, "DOMINANT_THRESHOLD", context)
+        pixels = self._pixel_setup(parameters, context, drivers, cats)
+        with ExitStack() as guard:
+            stack = None
+            if pixels:
+                stack = guard.enter_context(RasterStack({f"d{j}": ref for j, ref in enumerate(pixels[0])}))
+            fit_end = 50 if pixels else 90
+            feedback.setProgress(5)
 
-        def progress(fraction):
-            if feedback.isCanceled():
-                raise Canceled()
-            feedback.setProgress(5 + 85 * fraction)
-        try:
-            res = rc.rf_contributions(X, y, list(mapping), mapping,
-                                      n_estimators=self.parameterAsInt(parameters, "N_TREES", context),
-                                      random_state=self.parameterAsInt(parameters, "SEED", context),
-                                      score=rc.SCORES[self.parameterAsEnum(parameters, "SCORE", context)],
-                                      n_repeats=self.parameterAsInt(parameters, "N_REPEATS", context),
-                                      target_name=y_name, progress=progress)
-        except rc.ContributionError as err:
-            raise ValueError(f"{err.param + ': ' if err.param else ''}{err}") from None
+            def progress(fraction):
+                if feedback.isCanceled():
+                    raise Canceled()
+                feedback.setProgress(5 + (fit_end - 5) * fraction)
+            try:
+                res = rc.rf_contributions(X, y, drivers, mapping,
+                                          n_estimators=self.parameterAsInt(parameters, "N_TREES", context),
+                                          random_state=self.parameterAsInt(parameters, "SEED", context),
+                                          score=rc.SCORES[self.parameterAsEnum(parameters, "SCORE", context)],
+                                          n_repeats=self.parameterAsInt(parameters, "N_REPEATS", context),
+                                          target_name=y_name, progress=progress)
+            except rc.ContributionError as err:
+                raise ValueError(f"{err.param + ': ' if err.param else ''}{err}") from None
+            maps = self._pixel_maps(res, stack, pixels, threshold, guard, feedback) if pixels else None
         cat_rows = [[r["category"], r["drivers"], res.score_all, r["score_without"], r["act_con"], r["rel_con_pct"]]
                     for r in res.category_rows()]
         drv_rows = [[r[c] for c, _k in DRIVER_COLUMNS] for r in res.driver_rows()]
-        cats = self.write_table(parameters, "OUTPUT_CATEGORIES", context, CATEGORY_COLUMNS, cat_rows)
-        drivers = self.write_table(parameters, "OUTPUT_DRIVERS", context, DRIVER_COLUMNS, drv_rows)
+        cats_id = self.write_table(parameters, "OUTPUT_CATEGORIES", context, CATEGORY_COLUMNS, cat_rows)
+        drivers_id = self.write_table(parameters, "OUTPUT_DRIVERS", context, DRIVER_COLUMNS, drv_rows)
         for c, r in zip(res.categories, res.rel_con):
             feedback.pushInfo(f"RelCon {c}: {r:.2f} %")
         feedback.pushInfo(f"RF_all {res.score}-R2 = {res.score_all:.4f} ({res.n_samples} samples).")
@@ -124,18 +194,87 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
             if a < 0:
                 feedback.pushWarning(f"ActCon {c} = {a:.4f} < 0: the model is better WITHOUT this category (its "
                                      "drivers act as noise); eq. 7 counts |ActCon| as changhe defines it.")
+        outputs = {"OUTPUT_CATEGORIES": cats_id, "OUTPUT_DRIVERS": drivers_id, "OUTPUT_RGB": None,
+                   "OUTPUT_DOMINANT": None}
+        if maps:
+            outputs.update(self._style_maps(maps, res, threshold, context, feedback))
         if report:
-            self._report(report, res, y_name)
+            self._report(report, res, y_name, maps)
+        outputs["OUTPUT_REPORT"] = report or None
         feedback.setProgress(100)
-        return {"OUTPUT_CATEGORIES": cats, "OUTPUT_DRIVERS": drivers, "OUTPUT_REPORT": report or None}
+        return outputs
 
-    def _report(self, path, res, y_name):
+    def _pixel_maps(self, res, stack, pixels, threshold, guard, feedback):
+        """Predict every pixel with the 1 + k forests, block by block; RelCon (RGB) and dominant codes."""
+        _refs, rgb_path, dom_path = pixels
+        keys = [f"d{j}" for j in range(len(res.drivers))]
+        k = len(res.categories)
+        codes = rc.dominant_codes(k)
+        wr = guard.enter_context(GeoTiffWriter(
+            rgb_path, stack.grid, 3, band_names=[f"RelCon {c} (%)" for c in res.categories] + ["(no category)"] * (3 - k),
+            label="OUTPUT_RGB")) if rgb_path else None
+        wd = guard.enter_context(GeoTiffWriter(
+            dom_path, stack.grid, 1, dtype="uint8" if codes[-1][0] <= 255 else "int16", nodata=0,
+            band_names=["dominant category"], label="OUTPUT_DOMINANT")) if dom_path else None
+        counts = np.zeros(codes[-1][0] + 1, dtype=np.int64)   # per code; [0] = nodata
+        threads = os.cpu_count() or 1
+
+        def read(w):
+            return feature_matrix([stack.read(key, w) for key in keys])
+
+        for w, (Xb, valid) in prefetched(block_pass(stack.grid, feedback, 50, 98), read):
+            rel = np.full((Xb.shape[0], k), np.nan)
+            if Xb.shape[0]:
+                _act, rel = rc.pixel_contributions(res.predict(Xb, PREDICT_CHUNK_ROWS, threads))
+            dom = np.zeros(w.shape, dtype=np.int16)
+            dom[valid] = rc.dominant_category(rel, threshold)
+            counts += np.bincount(dom.ravel(), minlength=counts.size)
+            if wr is not None:
+                for b in range(3):
+                    band = np.full(w.shape, np.nan, dtype=np.float32)
+                    band[valid] = rel[:, b] if b < k else np.where(np.isfinite(rel[:, 0]), 0.0, np.nan)
+                    wr.write(b + 1, w, band)
+            if wd is not None:
+                wd.write(1, w, dom)
+        return {"rgb": wr.commit() if wr is not None else None, "dominant": wd.commit() if wd is not None else None,
+                "counts": counts, "codes": codes}
+
+    def _style_maps(self, maps, res, threshold, context, feedback):
+        counts, codes = maps["counts"], maps["codes"]
+        labels = [" + ".join(res.categories[i] for i in members) for _code, members in codes]
+        total = int(counts[1:].sum())
+        if total == 0:
+            feedback.pushWarning("No pixel has every driver valid: the per-pixel maps are all nodata.")
+        for (code, _members), label in zip(codes, labels):
+            if counts[code]:
+                feedback.pushInfo(f"Dominant {label}: {counts[code]} px ({100.0 * counts[code] / total:.2f} %)")
+        out = {"VALID_PIXELS": total}
+        if maps["rgb"]:
+            style_output(maps["rgb"], RgbStyle("rgb", vmin=0.0, vmax=100.0, bands=tuple(
+                b + 1 if b < len(res.categories) else -1 for b in range(3))), context,
+                "Relative contributions (RGB = " + ", ".join(res.categories[:3]) + ")")
+            out["OUTPUT_RGB"] = maps["rgb"]
+        if maps["dominant"]:
+            items = tuple((code, label, dominant_colour(members)) for (code, members), label in zip(codes, labels))
+            style_output(maps["dominant"], LegendStyle("legend", items=items), context,
+                         f"Dominant category (> {threshold:g} %)")
+            out["OUTPUT_DOMINANT"] = maps["dominant"]
+        return out
+
+    def _report(self, path, res, y_name, maps=None):
         from ..reports.html import write_html_report
         import os
         import tempfile
         settings = {"Y": y_name, "samples": res.n_samples, "trees": res.n_estimators, "mtry": "floor(p/3), at least 1",
                     "seed": res.random_state, "score (RF in eq. 6)": f"{res.score} R2",
                     f"RF_all {res.score} R2": res.score_all}
+        if maps:
+            total = int(maps["counts"][1:].sum())
+            settings["per-pixel maps"] = ", ".join(p for p in (maps["rgb"], maps["dominant"]) if p)
+            for code, members in maps["codes"]:
+                if maps["counts"][code]:
+                    label = " + ".join(res.categories[i] for i in members)
+                    settings[f"dominant {label} (% of pixels)"] = round(100.0 * maps["counts"][code] / total, 2)
         with tempfile.TemporaryDirectory() as tmp:
             chart = os.path.join(tmp, "rf_contributions.png")
             with open(chart, "wb") as fh:
@@ -154,6 +293,53 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                     "(scikit-learn permutation_importance; changhe uses R's MDA on out-of-bag samples), "
                     "negative values set to 0, normalised to sum 100 %.")),
             ])
+
+
+@dataclass(frozen=True)
+class RgbStyle(RasterStyle):
+    """Multiband colour composite: ``bands`` (red, green, blue; -1 = none) each stretched from vmin to vmax."""
+    bands: tuple = (1, 2, 3)
+
+    def renderer(self, provider):
+        r = QgsMultiBandColorRenderer(provider, *self.bands)
+        setters = (r.setRedContrastEnhancement, r.setGreenContrastEnhancement, r.setBlueContrastEnhancement)
+        for band, setter in zip(self.bands, setters):
+            if band > 0:
+                ce = QgsContrastEnhancement(provider.dataType(band))
+                ce.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+                ce.setMinimumValue(self.vmin)
+                ce.setMaximumValue(self.vmax)
+                setter(ce)
+        return r
+
+
+def dominant_colour(members):
+    """A single category: its colour (palettes.RF_CATEGORY_COLOURS); a pair: palettes.RF_PAIR_COLOURS (the
+    first three categories), else palettes.QUALITATIVE cycled."""
+    if len(members) == 1:
+        return palettes.RF_CATEGORY_COLOURS[members[0] % len(palettes.RF_CATEGORY_COLOURS)]
+    if members in palettes.RF_PAIR_COLOURS:
+        return palettes.RF_PAIR_COLOURS[members]
+    return palettes.QUALITATIVE[(members[0] * 7 + members[1]) % len(palettes.QUALITATIVE)]
+
+
+def match_driver_rasters(drivers, layers):
+    """The BandRef of each driver field (in ``drivers`` order), matched by name as the apply-model tool does;
+    ValueError naming every driver without a raster."""
+    by_name, shown = band_names(layers)
+    missing = [d for d in drivers if d.lower() not in by_name]
+    if missing:
+        raise ValueError(f"DRIVER_RASTERS: no raster for the driver(s) {', '.join(missing)}. Give one raster per "
+                         "driver field, named like the field (single-band: layer or file name or band description; "
+                         "multi-band: band descriptions; case ignored). Given: " + ("; ".join(shown) or "none") + ".")
+    refs = []
+    for d in drivers:
+        cands = by_name[d.lower()]
+        if len(cands) > 1:
+            raise ValueError(f"DRIVER_RASTERS: the driver {d} matches several bands "
+                             f"({', '.join(c.describe() for c in cands)}). Give each driver once.")
+        refs.append(BandRef(cands[0].path, cands[0].band, f"DRIVER_RASTERS '{d}'"))
+    return refs
 
 
 def _bar_chart_png(res) -> bytes:
