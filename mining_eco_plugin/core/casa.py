@@ -523,47 +523,54 @@ def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous
       ``frozen=1.0``: no evaporative demand, no water stress) sets those months to it.
       In such months T_eps1/T_eps2 already limit NPP strongly.
     """
-    t = np.asarray(temp_months, dtype=np.float64)
-    p = np.asarray(precip_months, dtype=np.float64)
+    t = np.asarray(temp_months)
+    p = np.asarray(precip_months)
     if t.shape != p.shape:
         raise ValueError(f"temperature {t.shape} and precipitation {p.shape} differ in shape")
+    if frozen != "previous":
+        try:
+            frozen_value = float(frozen)
+        except (TypeError, ValueError):
+            raise ValueError(f"frozen must be 'previous' or a number, not {frozen!r}") from None
     i = heat_index(t) if heat_index_value is None else np.broadcast_to(
         np.asarray(heat_index_value, dtype=np.float64), t.shape[1:])
-    ep0 = thornthwaite_pet(t, i)
-    eet = regional_eet(p, net_radiation(ep0, p))
-    pet = 0.5 * (eet + ep0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = eet / pet
-    if clip:
-        ratio = np.clip(ratio, 0.0, 1.0)
-    w = 0.5 + 0.5 * ratio
-    nan_in = np.isnan(t) | np.isnan(p)
-    frozen_mask = (ep0 <= 0) & ~nan_in
+    m = t.shape[0]
+    w = np.empty(t.shape, dtype=np.float64)
+    frozen_mask = np.empty(t.shape, dtype=bool)
+    nan_in = np.empty(t.shape, dtype=bool)
+    # month by month: the temporaries of one month stay small (cache-friendly on large blocks)
+    for k in range(m):
+        tk = t[k].astype(np.float64)
+        pk = p[k].astype(np.float64)
+        ep0 = thornthwaite_pet(tk, i)
+        eet = regional_eet(pk, net_radiation(ep0, pk))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = 2.0 * eet / (eet + ep0)          # EET / PET with PET = (EET + Ep0) / 2
+        if clip:
+            np.clip(ratio, 0.0, 1.0, out=ratio)
+        w[k] = 0.5 + 0.5 * ratio
+        nan_in[k] = np.isnan(tk) | np.isnan(pk)
+        frozen_mask[k] = (ep0 <= 0) & ~nan_in[k]
     if frozen == "previous":
-        w = np.where(frozen_mask, np.nan, w)
-        m = w.shape[0]
-        last = np.full(w.shape[1:], np.nan)
-        # first sweep: last unfrozen value of the series (for leading frozen months)
+        # last unfrozen value of the series, carried into the leading frozen months (cyclic)
+        last = np.full(t.shape[1:], np.nan)
         for k in range(m):
             last = np.where(frozen_mask[k] | nan_in[k], last, w[k])
         for k in range(m):
             fill = frozen_mask[k]
             w[k] = np.where(fill, last, w[k])
             last = np.where(fill | nan_in[k], last, w[k])
-        w = np.where(frozen_mask & np.isnan(w), 1.0, w)
+        w[frozen_mask & np.isnan(w)] = 1.0
     else:
-        try:
-            value = float(frozen)
-        except (TypeError, ValueError):
-            raise ValueError(f"frozen must be 'previous' or a number, not {frozen!r}") from None
-        w = np.where(frozen_mask, value, w)
-    return np.where(nan_in, np.nan, w)
+        w[frozen_mask] = frozen_value
+    w[nan_in] = np.nan
+    return w
 
 
 def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, fpar_min=FPAR_MIN,
                 fpar_max=FPAR_MAX, weight=FPAR_NDVI_WEIGHT, heat_index_value=None,
                 frozen="previous", half_rule=True, cold_limit=T_EPS1_COLD_LIMIT,
-                components=False):
+                t_eps2_above=T_EPS2_ABOVE, t_eps2_below=T_EPS2_BELOW, components=False):
     """Monthly NPP (gC m-2 month-1), changhe eqs. 2-4::
 
         NPP = APAR * eps,  APAR = SOL * FPAR * par_fraction,
@@ -573,34 +580,49 @@ def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, f
     of the same months; ``params``: :func:`class_parameters` of the n pixels.  Returns (m, n)
     float32, NaN where any input (or the class parameters) is NaN.  T_opt, Thornthwaite's I and
     the frozen-month rule of W_eps use the m months given.  With ``components=True`` returns
-    ``(npp, {"fpar", "apar", "t_eps1", "t_eps2", "w_eps", "eps", "t_opt"})``.
+    ``(npp, {"fpar", "apar", "t_eps1", "t_eps2", "w_eps", "eps", "t_opt"})`` ((m, n) float64
+    arrays, t_opt (n,)).  The keywords are those of :func:`fpar`, :func:`t_eps1`, :func:`t_eps2`
+    and :func:`w_eps`.  Computed in float64 month by month (memory: the inputs plus a few
+    (m, n) arrays).
     """
-    ndvi = np.asarray(ndvi, dtype=np.float64)
-    temp = np.asarray(temp, dtype=np.float64)
-    precip = np.asarray(precip, dtype=np.float64)
-    sol = np.asarray(sol, dtype=np.float64)
-    shapes = {"NDVI": ndvi.shape, "TEMPERATURE": temp.shape, "PRECIPITATION": precip.shape,
-              "SOLAR_RADIATION": sol.shape}
+    arrays = {"NDVI": np.asarray(ndvi), "TEMPERATURE": np.asarray(temp),
+              "PRECIPITATION": np.asarray(precip), "SOLAR_RADIATION": np.asarray(sol)}
+    shapes = {k: v.shape for k, v in arrays.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError("month inputs differ in shape: "
                          + ", ".join(f"{k} {v}" for k, v in shapes.items()))
+    ndvi, temp, precip, sol = arrays.values()
     if ndvi.ndim != 2:
         raise ValueError(f"month inputs must be (months, pixels) arrays, got shape {ndvi.shape}")
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"FPAR NDVI weight {weight:g} must lie in [0, 1]")
     eps_max = np.asarray(params["eps_max"], dtype=np.float64)
-    f = fpar(ndvi, params["ndvi_min"], params["ndvi_max"], params["sr_min"], params["sr_max"],
-             weight=weight, fpar_min=fpar_min, fpar_max=fpar_max)
-    apar = sol * f * par_fraction
+    bounds = [np.asarray(params[k], dtype=np.float64)
+              for k in ("ndvi_min", "ndvi_max", "sr_min", "sr_max")]
     t_opt = optimum_temperature(ndvi, temp)
-    te1 = t_eps1(t_opt, temp, cold_limit=cold_limit)
-    te2 = t_eps2(temp, t_opt, half_rule=half_rule)
     we = w_eps(temp, precip, heat_index_value=heat_index_value, frozen=frozen)
-    eps = eps_max * te1 * te2 * we
-    npp = apar * eps
-    bad = np.isnan(ndvi) | np.isnan(temp) | np.isnan(precip) | np.isnan(sol) | np.isnan(eps_max)
-    npp = np.where(bad, np.nan, npp).astype(np.float32)
+    npp = np.empty(ndvi.shape, dtype=np.float32)
+    comp = ({k: np.empty(ndvi.shape) for k in ("fpar", "apar", "t_eps1", "t_eps2", "eps")}
+            if components else None)
+    for k in range(ndvi.shape[0]):
+        nd = ndvi[k].astype(np.float64)
+        tk = temp[k].astype(np.float64)
+        f = fpar(nd, *bounds, weight=weight, fpar_min=fpar_min, fpar_max=fpar_max)
+        apar = sol[k] * f * par_fraction
+        te1 = t_eps1(t_opt, tk, cold_limit=cold_limit)
+        te2 = t_eps2(tk, t_opt, half_rule=half_rule, above=t_eps2_above, below=t_eps2_below)
+        eps = eps_max * te1 * te2 * we[k]
+        out = apar * eps
+        bad = np.isnan(nd) | np.isnan(tk) | np.isnan(precip[k]) | np.isnan(sol[k]) | np.isnan(out)
+        out[bad] = np.nan
+        npp[k] = out
+        if components:
+            for name, v in (("fpar", f), ("apar", apar), ("t_eps1", te1), ("t_eps2", te2),
+                            ("eps", eps)):
+                comp[name][k] = v
     if components:
-        return npp, {"fpar": f, "apar": apar, "t_eps1": te1, "t_eps2": te2, "w_eps": we,
-                     "eps": eps, "t_opt": t_opt}
+        comp.update(w_eps=we, t_opt=t_opt)
+        return npp, comp
     return npp
 
 

@@ -477,3 +477,23 @@ def test_running_class_stats_equal_numpy_per_class():
     assert seed[0]["cv"] == pytest.approx(37.98, abs=0.005)
     empty = casa.RunningClassStats().rows()
     assert len(empty) == 1 and empty[0]["n"] == 0
+
+
+def test_npp_is_per_pixel_whatever_the_block():
+    """The raster engine walks blocks: NPP of a pixel must not depend on the other pixels of
+    its block (T_opt, Thornthwaite's I and the frozen-month rule are per pixel).  Reference:
+    the same pixels computed one at a time, float32 inputs as read from rasters."""
+    rng = np.random.default_rng(66)
+    m, n = 12, 300
+    ndvi = rng.uniform(-0.1, 0.9, (m, n)).astype(np.float32)
+    temp = (np.array(CHANGHE_T)[:, None] + rng.normal(0, 3, (m, n))).astype(np.float32)
+    precip = rng.uniform(0, 150, (m, n)).astype(np.float32)
+    sol = rng.uniform(200, 600, (m, n)).astype(np.float32)
+    ndvi[rng.random((m, n)) < 0.03] = np.nan
+    codes = rng.integers(1, 10, n)
+    params = casa.class_parameters(codes, CLCD)
+    block = casa.npp_monthly(ndvi, temp, precip, sol, params)
+    for j in range(0, n, 37):
+        one = casa.npp_monthly(ndvi[:, j:j + 1], temp[:, j:j + 1], precip[:, j:j + 1],
+                               sol[:, j:j + 1], {k: v[j:j + 1] for k, v in params.items()})
+        np.testing.assert_array_equal(one[:, 0], block[:, j])
