@@ -1,23 +1,30 @@
-"""Geodetector on a table / point layer: factor, interaction, risk and ecological detectors."""
+"""Geodetector on a table / point layer or on rasters: factor, interaction, risk and ecological detectors."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
 )
 
 from ..core import geodetector as gd
-from ..raster.engine import Canceled
+from ..raster import sampling
+from ..raster.engine import BandRef, Canceled, RasterError, RasterStack, raster_info
 from ..reports.html import write_html_report
 from .base import MiningEcoAlgorithm
+from .scene_params import RESAMPLING_OPTIONS
 
 METHODS = ("equal", "quantile", "natural", "geometric", "std", "optimal")
 METHOD_TITLES = ("Equal interval", "Quantile", "Natural breaks (Fisher-Jenks)", "Geometric interval",
@@ -32,10 +39,37 @@ ECOLOGICAL_COLUMNS = [("period", str), ("factor1", str), ("factor2", str), ("F",
                       ("significant", bool)]
 ALL_PERIODS = "all"
 MEAN_PERIOD = "mean"
+TABLE_PARAMS = ("INPUT", "Y_FIELD", "X_FIELDS", "CATEGORICAL_FIELDS", "PERIOD_FIELD")
+RASTER_PARAMS = ("Y_RASTER", "X_RASTERS", "CATEGORICAL_RASTERS")
+SAMPLING_TITLES = ("Regular grid: every STEP-th row and column", "Random pixels: N_SAMPLES pixels drawn with SEED")
+MODES_HELP = ("Give either a table (INPUT with Y_FIELD and X_FIELDS) or rasters (Y_RASTER with X_RASTERS "
+              "and/or CATEGORICAL_RASTERS)")
+
+
+@dataclass
+class Samples:
+    """What the detectors run on, from either mode: Y, the factors (name -> values), the categorical ones,
+    each factor's parameter label for messages (e.g. "X_RASTERS slope"), the optional periods."""
+    y: np.ndarray
+    y_name: str
+    y_label: str
+    xs: dict
+    cats: set
+    labels: dict
+    periods: np.ndarray | None = None
+    dropped: int = 0
+    notes: list = field(default_factory=list)
 
 
 def _missing(v):
     return v is None or (hasattr(v, "isNull") and v.isNull()) or (isinstance(v, float) and v != v)
+
+
+def _raster_path(layer, pid):
+    if layer.providerType() != "gdal":
+        raise ValueError(f"{pid}: {layer.name()} is not a file raster (provider {layer.providerType()}); save it as "
+                         "GeoTIFF first.")
+    return layer.source().split("|")[0]
 
 
 def _rank(values):
@@ -75,37 +109,82 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
     ID = "geodetector"
     NAME = "Geodetector (factor, interaction, risk, ecological)"
     GROUP = "drivers"
-    SUMMARY = ("Explains a numeric Y field (e.g. RSEI) by strata of X fields. Factor detector: "
+    SUMMARY = ("Explains a numeric Y (e.g. RSEI) by strata of factors X. Two input modes, give exactly one: "
+               "TABLE MODE: a table or point layer (INPUT) with a Y field (Y_FIELD) and factor fields "
+               "(X_FIELDS); RASTER MODE: a Y raster (Y_RASTER) and factor rasters (X_RASTERS, discretised; "
+               "CATEGORICAL_RASTERS, used as they are), all on one grid, sampled on a regular grid (every STEP-th "
+               "row and column) or at N_SAMPLES random pixels (SEED); samples that are empty (NULL, NaN, nodata) in "
+               "any input are left out and counted. Factor detector: "
                "q = 1 - sum_h n_h var_h / (N var) (population variances), p from the noncentral F. Interaction "
                "detector: q of the overlay of two factors, typed as nonlinear/uni-variable weakening, independent "
                "(within TOLERANCE of q1 + q2), bi-variable or nonlinear enhancement. Risk detector: mean Y per "
                "stratum and Welch t-tests between strata. Ecological detector: F = SSW_x1 / SSW_x2 (same N) against "
                "F(N-1, N-1). Continuous X are cut into classes (equal, quantile, natural breaks, geometric, standard "
-               "deviation, or the optimal method and k: the highest significant q); fields listed as categorical are "
-               "used as they are. With a PERIOD field every detector runs per period (discretising within the "
-               "period) and the factor table adds the mean q and its rank per factor.")
+               "deviation, or the optimal method and k: the highest significant q); categorical fields and rasters "
+               "are used as they are. Table mode only: with a PERIOD field every detector runs per period "
+               "(discretising within the period) and the factor table adds the mean q and its rank per factor.")
     SOURCE = ("ningdong seed 3.4 (eq. 20, Table 4, Tables 14-15); Wang et al. 2010 (IJGIS 24:107-127); Wang & Xu "
               "2017 (Acta Geogr. Sin. 72:116-134) and their R package geodetector; optimal discretisation: Song et "
               "al. 2020 (GIScience & Remote Sensing 57:593-610).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [QgsProcessing.TypeVector]),
-                 "Table or point layer, one row per sample (e.g. per coal mine and year).")
-        self.add(QgsProcessingParameterField("Y_FIELD", "Y field (explained variable)", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric),
-                 "Numeric field to explain, e.g. RSEI.")
-        self.add(QgsProcessingParameterField("X_FIELDS", "X fields (factors)", parentLayerParameterName="INPUT",
-                                             allowMultiple=True),
-                 "Factor fields. Numeric ones are discretised by METHOD unless listed in CATEGORICAL_FIELDS. "
-                 "qgis_process: repeat the key (X_FIELDS=slope X_FIELDS=landuse).")
-        self.add(QgsProcessingParameterField("CATEGORICAL_FIELDS", "Categorical X fields (used as they are)",
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Table mode: samples (table or point layer)",
+                                                     [QgsProcessing.TypeVector], optional=True),
+                 "Table mode: one row per sample (e.g. per coal mine and year). Leave empty in raster mode.")
+        self.add(QgsProcessingParameterField("Y_FIELD", "Table mode: Y field (explained variable)",
+                                             parentLayerParameterName="INPUT",
+                                             type=QgsProcessingParameterField.Numeric, optional=True),
+                 "Table mode: numeric field to explain, e.g. RSEI.")
+        self.add(QgsProcessingParameterField("X_FIELDS", "Table mode: X fields (factors)",
                                              parentLayerParameterName="INPUT", allowMultiple=True, optional=True),
-                 "X fields whose values are already classes (land use code, soil type...). Text fields are always "
-                 "categorical.")
-        self.add(QgsProcessingParameterField("PERIOD_FIELD", "Period field (by-period mode)",
+                 "Table mode: factor fields. Numeric ones are discretised by METHOD unless listed in "
+                 "CATEGORICAL_FIELDS. qgis_process: repeat the key (X_FIELDS=slope X_FIELDS=landuse).")
+        self.add(QgsProcessingParameterField("CATEGORICAL_FIELDS", "Table mode: categorical X fields (used as they "
+                                             "are)", parentLayerParameterName="INPUT", allowMultiple=True,
+                                             optional=True),
+                 "Table mode: X fields whose values are already classes (land use code, soil type...). Text "
+                 "fields are always categorical.")
+        self.add(QgsProcessingParameterField("PERIOD_FIELD", "Table mode: period field (by-period mode)",
                                              parentLayerParameterName="INPUT", optional=True),
-                 "Optional, e.g. year: the detectors run separately for each value; the factor table adds rows "
-                 "'mean' with the mean q per factor and its rank (ningdong Tables 14-15).")
+                 "Table mode, optional, e.g. year: the detectors run separately for each value; the factor table "
+                 "adds rows 'mean' with the mean q per factor and its rank (ningdong Tables 14-15).")
+        self.add(QgsProcessingParameterRasterLayer("Y_RASTER", "Raster mode: Y raster (explained variable)",
+                                                   optional=True),
+                 "Raster mode: the raster to explain, e.g. RSEI; it defines the grid. Leave empty in table mode.")
+        self.add(QgsProcessingParameterBand("Y_BAND", "Raster mode: band of the Y raster", 1, "Y_RASTER",
+                                            optional=True), "Band of Y_RASTER (1 by default).", advanced=True)
+        self.add(QgsProcessingParameterMultipleLayers("X_RASTERS", "Raster mode: continuous factor rasters",
+                                                      QgsProcessing.TypeRaster, optional=True),
+                 "Raster mode: factors discretised by METHOD (elevation, slope, temperature...), on the grid of "
+                 "Y_RASTER. A single-band raster is one factor named by its layer name; every band of a multi-band "
+                 "raster is a factor named by its band description. qgis_process: repeat the key "
+                 "(X_RASTERS=dem.tif X_RASTERS=slope.tif).")
+        self.add(QgsProcessingParameterMultipleLayers("CATEGORICAL_RASTERS", "Raster mode: categorical factor "
+                                                      "rasters (used as they are)", QgsProcessing.TypeRaster,
+                                                      optional=True),
+                 "Raster mode: factors whose pixel values are already classes (land-cover codes, soil type, "
+                 "geology), used as they are, whatever the data type; named as X_RASTERS.")
+        self.add(QgsProcessingParameterEnum("SAMPLING", "Raster mode: sampling", list(SAMPLING_TITLES),
+                                            defaultValue=0),
+                 "Raster mode: 0 regular grid: the pixels of rows 0, STEP, 2 STEP, ... and columns 0, STEP, "
+                 "2 STEP, ...; 1 random: N_SAMPLES distinct pixels drawn uniformly, the same for the same SEED "
+                 "(numpy default_rng(SEED).choice of the row-major pixel indices without replacement). Only the "
+                 "blocks holding sampled pixels are read.")
+        self.add(QgsProcessingParameterNumber("STEP", "Raster mode: grid step (pixels)",
+                                              QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=1),
+                 "Regular grid: every STEP-th row and column (1 = every pixel).")
+        self.add(QgsProcessingParameterNumber("N_SAMPLES", "Raster mode: number of random pixels",
+                                              QgsProcessingParameterNumber.Integer, defaultValue=10000, minValue=1),
+                 "Random sampling: pixels drawn (at most the pixels of the grid); those that are nodata in any "
+                 "raster are then left out, so fewer may remain.")
+        self.add(QgsProcessingParameterNumber("SEED", "Raster mode: random seed", QgsProcessingParameterNumber.Integer,
+                                              defaultValue=42, minValue=0),
+                 "Random sampling: the same seed gives the same pixels.")
+        self.add(QgsProcessingParameterEnum("RESAMPLING", "Raster mode: resample factors onto the grid of Y",
+                                            [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
+                 "By default every factor raster must share CRS, pixel size and extent with Y_RASTER; choose a "
+                 "method to warp the continuous factors onto the grid of Y_RASTER instead (categorical rasters "
+                 "are then always warped by nearest neighbour).", advanced=True)
         self.add(QgsProcessingParameterEnum("METHOD", "Discretisation of continuous X", list(METHOD_TITLES),
                                             defaultValue=1),
                  "0 equal interval, 1 quantile, 2 natural breaks, 3 geometric interval, 4 standard deviation, "
@@ -142,18 +221,50 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                         "Interaction q (diagonal: single factor q); by period: the mean over periods.")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report (HTML)", "HTML files (*.html)",
                                                               optional=True),
-                        "All tables, the heatmap and the formulas.")
+                        "All tables, the heatmap, the formulas and how the samples were taken.")
+        for output, text in ((QgsProcessingOutputNumber("SAMPLE_COUNT", "Samples used"),
+                              "Rows (table mode) or sampled pixels (raster mode) the detectors ran on."),
+                             (QgsProcessingOutputNumber("DROPPED_COUNT", "Samples left out"),
+                              "Rows with a NULL / NaN value, or sampled pixels that are nodata / NaN in any raster.")):
+            self.addOutput(output)
+            self._help.append((output.name(), output.description(), text))   # listed in the help too
 
     # -- inputs ------------------------------------------------------------------------------------
-    def _read(self, parameters, context, feedback):
+    def _mode(self, parameters, context):
+        """'table' or 'raster'; ValueError unless exactly one mode is given."""
+        given = []
+        for pid in TABLE_PARAMS + RASTER_PARAMS:
+            if pid in ("INPUT", "Y_RASTER"):
+                value = (self.parameterAsSource if pid == "INPUT" else self.parameterAsRasterLayer)(
+                    parameters, pid, context)
+            elif pid.endswith("_RASTERS"):
+                value = self.parameterAsLayerList(parameters, pid, context)
+            elif pid in ("Y_FIELD", "PERIOD_FIELD"):
+                value = self.parameterAsString(parameters, pid, context)
+            else:
+                value = self.parameterAsFields(parameters, pid, context)
+            if value:
+                given.append(pid)
+        table = [p for p in given if p in TABLE_PARAMS]
+        raster = [p for p in given if p in RASTER_PARAMS]
+        if table and raster:
+            raise ValueError(f"{MODES_HELP}, not both: {', '.join(table)} (table mode) and {', '.join(raster)} "
+                             "(raster mode) were given. Clear the parameters of the mode you do not use.")
+        if not table and not raster:
+            raise ValueError(f"no input: {MODES_HELP}.")
+        return "table" if table else "raster"
+
+    def _read_table(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
         if source is None:
-            raise ValueError("INPUT: no layer was given.")
+            raise ValueError("INPUT: no layer was given (table mode needs INPUT with Y_FIELD and X_FIELDS).")
         fields = source.fields()
         y_name = self.parameterAsString(parameters, "Y_FIELD", context)
         x_names = self.parameterAsFields(parameters, "X_FIELDS", context)
         cats = set(self.parameterAsFields(parameters, "CATEGORICAL_FIELDS", context))
         period = self.parameterAsString(parameters, "PERIOD_FIELD", context) or None
+        if not y_name:
+            raise ValueError("Y_FIELD: choose the numeric field to explain (table mode).")
         if not x_names:
             raise ValueError("X_FIELDS: give at least one factor field.")
         if y_name in x_names:
@@ -178,33 +289,126 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 continue
             rows.append(vals)
         if dropped:
-            feedback.pushWarning(f"{dropped} rows with an empty (NULL) Y, X or period value were left out.")
+            feedback.pushWarning(f"{dropped} rows with an empty (NULL) or NaN Y, X or period value were left out.")
         if not rows:
-            raise ValueError("INPUT: no row has all of Y, X and period values.")
+            raise ValueError(f"INPUT: none of its {dropped} rows has all of Y, X and period values (NULL / NaN "
+                             f"in {', '.join(names)}).")
         cols = list(zip(*rows))
-        y = np.array(cols[0], dtype=float)
         xs = {}
         for k, name in enumerate(x_names, start=1):
             xs[name] = (np.array([str(v) for v in cols[k]], dtype=object) if name in cats
                         else np.array(cols[k], dtype=float))
         periods = np.array([str(v) for v in cols[-1]], dtype=object) if period else None
-        return y, y_name, xs, cats, periods
+        return Samples(np.array(cols[0], dtype=float), y_name, f"Y_FIELD {y_name}", xs, cats,
+                       {n: f"X_FIELDS {n}" for n in x_names}, periods, dropped,
+                       [f"Table mode: {len(rows)} rows of INPUT used, {dropped} left out (NULL / NaN)."])
 
-    def _strata(self, y, x, name, cat, method, k, k_range, alpha):
+    def _raster_factors(self, parameters, context, y_ref):
+        """[(name, BandRef, categorical)] of X_RASTERS and CATEGORICAL_RASTERS, names made unique."""
+        factors, taken = [], set()
+        for pid, cat in (("X_RASTERS", False), ("CATEGORICAL_RASTERS", True)):
+            for layer in self.parameterAsLayerList(parameters, pid, context):
+                path = _raster_path(layer, pid)
+                _grid, count, descriptions = raster_info(path)
+                for b in range(1, count + 1):
+                    base = layer.name() if count == 1 else ((descriptions[b - 1] or "").strip()
+                                                           or f"{layer.name()} band {b}")
+                    name, k = base, 2
+                    while name in taken:
+                        name, k = f"{base} ({k})", k + 1
+                    taken.add(name)
+                    ref = BandRef(path, b, f"{pid} {name}")
+                    if (ref.path, ref.band) == (y_ref.path, y_ref.band):
+                        raise ValueError(f"{pid}: {name} is Y_RASTER itself; a factor must be another raster.")
+                    factors.append((name, ref, cat))
+        if not factors:
+            raise ValueError("X_RASTERS / CATEGORICAL_RASTERS: give at least one factor raster for Y_RASTER.")
+        return factors
+
+    def _read_rasters(self, parameters, context, feedback):
+        y_layer = self.parameterAsRasterLayer(parameters, "Y_RASTER", context)
+        if y_layer is None:
+            raise ValueError("Y_RASTER: give the raster to explain (e.g. RSEI); raster mode needs Y_RASTER with "
+                             "X_RASTERS and/or CATEGORICAL_RASTERS.")
+        y_band = self.parameterAsInt(parameters, "Y_BAND", context) or 1
+        y_ref = BandRef(_raster_path(y_layer, "Y_RASTER"), y_band, "Y_RASTER")
+        y_name = y_layer.name() if y_band == 1 else f"{y_layer.name()} band {y_band}"
+        factors = self._raster_factors(parameters, context, y_ref)
+        scheme = sampling.SCHEMES[self.parameterAsEnum(parameters, "SAMPLING", context)]
+        step = self.parameterAsInt(parameters, "STEP", context)
+        n = self.parameterAsInt(parameters, "N_SAMPLES", context)
+        seed = self.parameterAsInt(parameters, "SEED", context)
+        resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
+        stacks = []
+        try:
+            for cat, method in ((False, resampling), (True, "nearest" if resampling else None)):
+                refs = {i: ref for i, (_n, ref, c) in enumerate(factors, start=1) if c == cat}
+                if refs or not cat:
+                    stacks.append(RasterStack({0: y_ref, **refs}, resampling=method))
+        except RasterError as err:
+            msg = err.args[0]
+            cut = msg.find(" Give inputs on one grid")
+            raise ValueError((msg[:cut] if cut > 0 else msg) + " Put every raster on the grid of Y_RASTER "
+                             "(e.g. Raster > Projections > Warp with its extent and resolution), or choose "
+                             "RESAMPLING.") from None
+        try:
+            sources = {0: stacks[0]}
+            for stack in stacks:
+                sources.update({k: stack for k in stack.refs if k})
+            sample = sampling.sample_stack(sources, scheme=scheme, step=step, n=n, seed=seed, feedback=feedback,
+                                           start=0.0, end=40.0)
+        finally:
+            for stack in stacks:
+                stack.close()
+        how = (f"regular grid: rows and columns 0, {step}, {2 * step}, ..." if scheme == "grid"
+               else f"{n} random pixels, seed {seed}")
+        grid = stacks[0].grid
+        names = {0: f"Y_RASTER {y_name}", **{i: ref.label for i, (_n, ref, _c) in enumerate(factors, start=1)}}
+        missing = ", ".join(f"{names[k]}: {c}" for k, c in sample.nodata.items() if c)
+        feedback.pushInfo(f"Sampled {sample.drawn} pixels of the {grid.width} x {grid.height} grid ({how}); "
+                          f"{sample.size} have a value in every raster.")
+        if sample.size == 0:
+            raise ValueError(f"Y_RASTER / X rasters: none of the {sample.drawn} sampled pixels has a value in every "
+                             f"raster (nodata / NaN per input: {missing or 'none'}). Check that the rasters hold "
+                             "data where they overlap, or sample more pixels (smaller STEP, larger N_SAMPLES).")
+        if sample.dropped:
+            feedback.pushWarning(f"{sample.dropped} of the {sample.drawn} sampled pixels are nodata / NaN in at least "
+                                 f"one raster and were left out (per input: {missing}).")
+        xs, cats = {}, set()
+        for i, (name, _ref, cat) in enumerate(factors, start=1):
+            values = sample.values[i]
+            if cat:
+                cats.add(name)
+                if np.all(values == np.round(values)) and np.abs(values).max() < 2 ** 53:
+                    values = values.astype(np.int64)   # class codes as integers (labels 3, not 3.0)
+            xs[name] = values
+        note = (f"Raster mode: {sample.drawn} pixels of the {grid.width} x {grid.height} grid of Y_RASTER sampled "
+                f"({how}); {sample.size} used, {sample.dropped} left out (nodata / NaN in any raster"
+                + (f": {missing}" if missing else "") + ").")
+        return Samples(sample.values[0], y_name, f"Y_RASTER {y_name}", xs, cats,
+                       {name: ref.label for name, ref, _c in factors}, None, sample.dropped, [note])
+
+    def _strata(self, y, x, label, cat, method, k, k_range, alpha, y_label):
         if cat:
             return x, "categorical", int(np.unique(x).size)
         if method == "optimal":
-            best = gd.optimal_discretization(y, x, k_range=k_range, alpha=alpha, name=name)
+            best = gd.optimal_discretization(y, x, k_range=k_range, alpha=alpha, name=label, y_name=y_label)
             return best["codes"], f"optimal: {best['method']} k={best['k']}", best["n_classes"]
-        codes, edges = gd.discretize(x, method, k)
+        try:
+            codes, _edges = gd.discretize(x, method, k)
+        except ValueError as err:
+            raise ValueError(f"{label}: {err.args[0] if err.args else err}") from None
         return codes, method, int(np.unique(codes).size)
 
-    def _detect(self, label, y, xs, cats, opts, out):
+    def _detect(self, label, y, xs, data, opts, out):
         names = list(xs)
+        where = "" if label == ALL_PERIODS else f" (period {label})"
+        y_label = data.y_label + where
         strata, qs = {}, {}
         for name in names:
-            codes, how, n_classes = self._strata(y, xs[name], name, name in cats, *opts[:4])
-            r = gd.factor_detector(y, codes, name=f"X_FIELDS {name} (period {label})")
+            x_label = data.labels[name] + where
+            codes, how, n_classes = self._strata(y, xs[name], x_label, name in data.cats, *opts[:4], y_label)
+            r = gd.factor_detector(y, codes, name=x_label, y_name=y_label)
             strata[name], qs[name] = codes, r.q
             out["factor"].append([label, name, how, n_classes, r.q, r.p, 0])
         first = len(out["factor"]) - len(names)
@@ -225,7 +429,6 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
 
     # -- run -------------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
-        y, y_name, xs, cats, periods = self._read(parameters, context, feedback)
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         k = self.parameterAsInt(parameters, "K", context)
         k_min = self.parameterAsInt(parameters, "K_MIN", context)
@@ -234,12 +437,17 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
             raise ValueError(f"K_MAX ({k_max}) must be at least K_MIN ({k_min}).")
         opts = (method, k, range(k_min, k_max + 1), self.parameterAsDouble(parameters, "ALPHA", context),
                 self.parameterAsDouble(parameters, "TOLERANCE", context))
+        if self._mode(parameters, context) == "table":
+            data, start = self._read_table(parameters, context, feedback), 0.0
+        else:
+            data, start = self._read_rasters(parameters, context, feedback), 40.0   # sampling: 0-40 %
+        y, y_name, xs, periods = data.y, data.y_name, data.xs, data.periods
         out = {"factor": [], "interaction": [], "risk": [], "ecological": []}
         labels = [ALL_PERIODS] if periods is None else sorted(set(periods))
         for n, label in enumerate(labels):
             sel = slice(None) if periods is None else periods == label
-            self._detect(label, y[sel], {n_: x[sel] for n_, x in xs.items()}, cats, opts, out)
-            feedback.setProgress(80.0 * (n + 1) / len(labels))
+            self._detect(label, y[sel], {n_: x[sel] for n_, x in xs.items()}, data, opts, out)
+            feedback.setProgress(start + (80.0 - start) * (n + 1) / len(labels))
             if feedback.isCanceled():
                 raise Canceled()
         names = list(xs)
@@ -276,6 +484,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 return [dict(zip([c for c, _ in cols], r)) for r in rows]
             write_html_report(report, f"Geodetector of {y_name}", [
                 ("Method", self.SUMMARY + "\n\nSources: " + self.SOURCE),
+                ("Samples", "\n".join(data.notes)),
                 ("Factor detector", dicts(FACTOR_COLUMNS, out["factor"])),
                 ("Interaction detector", dicts(INTERACTION_COLUMNS, out["interaction"])),
                 (title, png),
@@ -283,5 +492,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 ("Risk detector", dicts(RISK_COLUMNS, out["risk"])),
             ])
             results["OUTPUT_REPORT"] = report
+        results["SAMPLE_COUNT"] = int(y.size)
+        results["DROPPED_COUNT"] = int(data.dropped)
         feedback.setProgress(100)
         return results

@@ -1,0 +1,160 @@
+"""Pixel samples of rasters on one grid: a regular grid (every STEP-th pixel) or N seeded random pixels.
+
+The statistics pass of a global method (e.g. the Geodetector on rasters): the sampled pixels are
+fixed first, then the engine's windows (blocks) are walked and each window reads only the rectangle
+that spans its sampled pixels; a window without one is not read at all, so a sparse sample reads a
+small part of the rasters and memory follows the sample, never the raster. Values are float64 in
+each band's own precision (no float32 round trip) with nodata and NaN as NaN; pixels that are NaN
+in any input are dropped and counted per input. Samples come out in row-major pixel order, so the
+result does not depend on the block size. No QGIS.
+
+* Regular grid: rows 0, STEP, 2 STEP, ... and columns 0, STEP, 2 STEP, ... (every STEP-th row and
+  column, starting at the top-left pixel).
+* Random: ``numpy.random.default_rng(seed).choice(width * height, n, replace=False)`` gives the
+  row-major (flat) pixel indices: n distinct pixels, uniform over the grid, the same for a seed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import Grid, Progress, RasterError, RasterStack, Window, prefetched, windows
+
+SCHEMES = ("grid", "random")
+
+
+@dataclass
+class PixelSample:
+    """The kept samples: grid ``rows`` / ``cols`` and ``values`` (key -> float64 array, same order);
+    ``drawn`` pixels were sampled, ``nodata`` counts per key the drawn pixels that are nodata there."""
+    rows: np.ndarray
+    cols: np.ndarray
+    values: dict
+    drawn: int
+    nodata: dict
+
+    @property
+    def size(self):
+        return int(self.rows.size)
+
+    @property
+    def dropped(self):
+        return self.drawn - self.size
+
+
+def regular_picks(grid: Grid, step: int):
+    """Per engine window: (window, rows, cols, True) with the in-window rows and columns that are
+    multiples of ``step`` (the sample is their cross product)."""
+    for w in windows(grid):
+        rows = np.arange(-(-w.yoff // step) * step, w.yoff + w.ysize, step, dtype=np.int64) - w.yoff
+        cols = np.arange(-(-w.xoff // step) * step, w.xoff + w.xsize, step, dtype=np.int64) - w.xoff
+        yield w, rows, cols, True
+
+
+def random_pixels(grid: Grid, n: int, seed: int) -> np.ndarray:
+    """Sorted flat (row-major) indices of ``n`` distinct random pixels of ``grid`` (see module doc)."""
+    total = grid.width * grid.height
+    if n < 1:
+        raise RasterError(f"N_SAMPLES: give at least 1 pixel, got {n}.")
+    if n > total:
+        raise RasterError(f"N_SAMPLES: {n} pixels asked, but the grid has only {grid.width} x {grid.height} = "
+                          f"{total}. Ask for fewer, or sample every pixel with the regular grid and STEP 1.")
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(total, size=n, replace=False, shuffle=False).astype(np.int64))
+
+
+def random_picks(grid: Grid, flat: np.ndarray):
+    """Per engine window: (window, rows, cols, False) of the sorted flat indices inside it."""
+    width = grid.width
+    for w in windows(grid):
+        lo, hi = np.searchsorted(flat, [w.yoff * width, (w.yoff + w.ysize) * width])
+        part = flat[lo:hi]
+        rows, cols = part // width, part % width
+        inside = (cols >= w.xoff) & (cols < w.xoff + w.xsize)
+        yield w, rows[inside] - w.yoff, cols[inside] - w.xoff, False
+
+
+def read_float64(stack: RasterStack, key, w: Window) -> np.ndarray:
+    """Window ``w`` of band ``key`` as float64 in the band's own precision, nodata and NaN as NaN."""
+    raw = stack.read_raw(key, w)
+    out = raw.astype(np.float64)
+    nd = stack.nodata(key)
+    if nd is not None and not math.isnan(nd):
+        out[raw == (raw.dtype.type(nd) if raw.dtype.kind == "f" else nd)] = np.nan
+    return out
+
+
+def _load(sources):
+    def load(pick):
+        w, rows, cols, cross = pick
+        if rows.size == 0 or cols.size == 0:
+            return None   # no sampled pixel in this window: nothing is read
+        r0, c0 = int(rows.min()), int(cols.min())
+        box = Window(w.xoff + c0, w.yoff + r0, int(cols.max()) - c0 + 1, int(rows.max()) - r0 + 1)
+        at = np.ix_(rows - r0, cols - c0) if cross else (rows - r0, cols - c0)
+        values = [read_float64(stack, k, box)[at].ravel() for k, stack in sources.items()]
+        if cross:
+            rr, cc = np.meshgrid(rows + w.yoff, cols + w.xoff, indexing="ij")
+            return rr.ravel(), cc.ravel(), values
+        return rows + w.yoff, cols + w.xoff, values
+    return load
+
+
+def _sources(stack_or_sources, keys=None):
+    """{key: stack}: every key of ``keys`` read from one stack, or a given {key: stack} (several stacks on
+    one grid, e.g. continuous inputs warped bilinearly and class rasters by nearest neighbour)."""
+    if isinstance(stack_or_sources, dict):
+        sources = dict(stack_or_sources)
+    else:
+        sources = {k: stack_or_sources for k in (stack_or_sources.refs if keys is None else keys)}
+    if not sources:
+        raise RasterError("No raster input was given.")
+    grids = {id(s): s.grid for s in sources.values()}
+    first = next(iter(grids.values()))
+    if any(g != first for g in grids.values()):
+        raise RasterError("the rasters to sample are not on one grid.")
+    return sources, first
+
+
+def sample_pixels(sources, picks, feedback=None, start=0.0, end=100.0) -> PixelSample:
+    """Read the pixels of ``picks`` (from :func:`regular_picks` / :func:`random_picks`) of every band of
+    ``sources`` ({key: RasterStack holding key}, all on one grid); drop those that are NaN in any band.
+    Progress per window; cancel raises Canceled."""
+    sources, grid = _sources(sources)
+    keys = list(sources)
+    progress = Progress(feedback, start, end, sum(1 for _ in windows(grid)))
+    progress.check()
+    rows, cols, values = [], [], [[] for _ in keys]
+    for _pick, got in prefetched(picks, _load(sources)):
+        if got is not None:
+            rows.append(got[0])
+            cols.append(got[1])
+            for acc, v in zip(values, got[2]):
+                acc.append(v)
+        progress.step()
+    rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    cols = np.concatenate(cols) if cols else np.empty(0, np.int64)
+    values = [np.concatenate(v) if v else np.empty(0) for v in values]
+    order = np.argsort(rows * grid.width + cols, kind="stable")
+    bad = [np.isnan(v) for v in values]
+    order = order[~np.logical_or.reduce(bad)[order]]
+    return PixelSample(rows[order], cols[order], {k: v[order] for k, v in zip(keys, values)}, int(rows.size),
+                       {k: int(b.sum()) for k, b in zip(keys, bad)})
+
+
+def sample_stack(stack, keys=None, scheme="grid", step=1, n=1000, seed=0, feedback=None, start=0.0,
+                 end=100.0) -> PixelSample:
+    """:func:`sample_pixels` on the regular grid (``step``) or at ``n`` random pixels (``seed``).
+    ``stack``: a RasterStack (``keys``: its bands to read, all by default) or {key: RasterStack}."""
+    sources, grid = _sources(stack, keys)
+    if scheme == "grid":
+        if step < 1:
+            raise RasterError(f"STEP: the sampling step must be at least 1 pixel, got {step}.")
+        picks = regular_picks(grid, step)
+    elif scheme == "random":
+        picks = random_picks(grid, random_pixels(grid, n, seed))
+    else:
+        raise RasterError(f"unknown sampling scheme {scheme!r}; use one of {', '.join(SCHEMES)}.")
+    return sample_pixels(sources, picks, feedback, start, end)
