@@ -298,3 +298,89 @@ def test_class_table_equals_numpy_per_class(provider, synth, tmp_path):
     assert last["code"] in ("", "NULL", None) and int(last["pixels"]) == ok.sum()
     assert float(last["mean"]) == pytest.approx(annual[ok].mean(), rel=1e-6)
     assert float(last["sd"]) == pytest.approx(annual[ok].std(), rel=1e-5)
+
+
+# ------------------------------------------------------------------------------ bad inputs
+def _fails(tmp_path, files, *words, **params):
+    out = tmp_path / "bad"
+    out.mkdir(exist_ok=True)
+    return assert_fails_cleanly(lambda: run_casa(out, "bad", monthly=True, **synth_params(files, **params)), out,
+                                *words)
+
+
+def test_mismatched_month_counts_name_the_input(provider, synth, tmp_path):
+    _d, _arrays, files = synth
+    _fails(tmp_path, files, "TEMPERATURE_VALUES has 11", "NDVI", TEMPERATURE=None,
+           TEMPERATURE_VALUES=", ".join(map(str, BASE_T[:11])))
+    _fails(tmp_path, files, "NDVI has 11", NDVI=files["ndvi_months"][:11])
+
+
+def test_kelvin_temperature_is_refused(provider, synth, tmp_path):
+    d, (_n, temp, _p, _s), files = synth
+    kelvin = write_raster(d / "temp_kelvin.tif", temp + np.float32(273.15))
+    msg = _fails(tmp_path, files, "TEMPERATURE", "Kelvin", TEMPERATURE=[kelvin])
+    assert "273.15" in msg
+    _fails(tmp_path, files, "TEMPERATURE_VALUES", "Kelvin", TEMPERATURE=None,
+           TEMPERATURE_VALUES=", ".join(f"{t + 273.15:.2f}" for t in BASE_T))
+
+
+def test_scaled_ndvi_outside_minus1_1_is_refused(provider, synth, tmp_path):
+    d, (ndvi, *_rest), files = synth
+    scaled = write_raster(d / "ndvi_x10000.tif", np.where(ndvi == NODATA, NODATA, np.round(ndvi * 10000)))
+    _fails(tmp_path, files, "NDVI", "outside [-1, 1]", "10000", NDVI=[scaled])
+
+
+def test_landcover_codes_without_parameters_are_listed(provider, synth, tmp_path):
+    d, _arrays, files = synth
+    lc = LANDCOVER.copy()
+    lc[0, 0], lc[2, 2] = 12, 40
+    path = write_raster(d / "lc_unknown.tif", lc, dtype=gdal.GDT_Byte, nodata=0)
+    _fails(tmp_path, files, "CLASS_TABLE", "12, 40", LANDCOVER=path)
+    floaty = write_raster(d / "lc_float.tif", LANDCOVER.astype(np.float32))
+    _fails(tmp_path, files, "LANDCOVER", "floating-point", LANDCOVER=floaty)
+
+
+def test_both_or_neither_raster_and_values(provider, synth, tmp_path):
+    _d, _arrays, files = synth
+    _fails(tmp_path, files, "PRECIPITATION / PRECIPITATION_VALUES", "both",
+           PRECIPITATION_VALUES=", ".join(map(str, BASE_P)))
+    _fails(tmp_path, files, "SOLAR_RADIATION / SOLAR_RADIATION_VALUES", "give the monthly", SOLAR_RADIATION=None)
+    _fails(tmp_path, files, "TEMPERATURE_VALUES", "'warm' is not a number", TEMPERATURE=None,
+           TEMPERATURE_VALUES="1, 2, warm")
+
+
+def test_inputs_on_other_grids_are_named(provider, synth, tmp_path):
+    d, (_n, temp, _p, _s), files = synth
+    shifted = write_raster(d / "temp_shifted.tif", temp, gt=(GT[0] + 60.0,) + GT[1:])
+    _fails(tmp_path, files, "TEMPERATURE month 1", "not on the grid", "extent differs", TEMPERATURE=[shifted])
+    lc_other = write_raster(d / "lc_other_crs.tif", LANDCOVER, dtype=gdal.GDT_Byte, nodata=0, wkt=_wkt(32650))
+    _fails(tmp_path, files, "LANDCOVER", "CRS differs", LANDCOVER=lc_other)
+
+
+def test_resampling_option_warps_climate_onto_the_ndvi_grid(provider, synth, tmp_path):
+    """With RESAMPLING = nearest, a temperature raster at 60 m (2 x 2 NDVI pixels each) gives the same NPP as its
+    values repeated on the 30 m grid (nearest neighbour reference: np.repeat)."""
+    d, (_n, temp, _p, _s), files = synth
+    coarse = temp[:, ::2, ::2][:, :2, :2]
+    path = write_raster(d / "temp_60m.tif", coarse, gt=(GT[0], 60.0, 0.0, GT[3], 0.0, -60.0))
+    fine = np.repeat(np.repeat(coarse, 2, axis=1), 2, axis=2)[:, :HEIGHT, :WIDTH]
+    ref = read(run_casa(tmp_path, "fine", **synth_params(files, TEMPERATURE=[write_raster(d / "temp_fine.tif",
+                                                                                          fine)]))["OUTPUT"])
+    got = read(run_casa(tmp_path, "warped", **synth_params(files, TEMPERATURE=[path], RESAMPLING=1))["OUTPUT"])
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_cancel_leaves_no_output(provider, synth, tmp_path, monkeypatch):
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+    _d, _arrays, files = synth
+    monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", 1)
+    fb = QgsProcessingFeedback()
+    fb.progressChanged.connect(lambda p: fb.cancel() if p > 10 else None)
+    out = tmp_path / "cancel"
+    out.mkdir()
+    import processing
+    params = synth_params(files, OUTPUT=str(out / "npp.tif"), OUTPUT_MONTHLY=str(out / "m.tif"),
+                          OUTPUT_TABLE=str(out / "t.csv"))
+    with pytest.raises(QgsProcessingException, match="[Cc]ancel"):
+        processing.run("miningeco:casanpp", params, feedback=fb)
+    assert fb.isCanceled() and os.listdir(out) == []
