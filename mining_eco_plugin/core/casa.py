@@ -515,13 +515,16 @@ def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous
       W_eps stays in [0.5, 1], the range Potter et al. 1993 give ("0.5 in very arid to 1 in
       very wet ecosystems").
     * Ep0 = 0 (monthly mean T <= 0 C, Thornthwaite): PET = 0 and EET/PET is undefined.
-      ``frozen="previous"`` (default) takes the W_eps of the previous month, the rule of the
-      Chinese CASA literature (Zhu et al. 2007 and the studies following it: "when the monthly
-      mean temperature is at or below 0 C, W_eps equals that of the previous month"); the
-      months are taken as cyclic (a frozen January takes the last unfrozen month of the
-      series, e.g. November), and a pixel with no unfrozen month gets 1.  A number (e.g.
-      ``frozen=1.0``: no evaporative demand, no water stress) sets those months to it.
-      In such months T_eps1/T_eps2 already limit NPP strongly.
+      ``frozen="previous"`` (default) takes the W_eps of the previous month: the convention of
+      the CASA implementations of the Chinese literature that follows Zhu et al. ("when the
+      monthly mean temperature is at or below 0 C, W_eps equals that of the previous month";
+      stated here from that literature, the original texts could not be consulted while
+      writing this).  Potter et al. 1993 do not need a rule: their EET/PET comes from a
+      soil-water bucket model.  The months are taken as cyclic (a frozen January takes the
+      last unfrozen month of the series, e.g. November), and a pixel with no unfrozen month
+      gets 1.  A number (e.g. ``frozen=1.0``: no evaporative demand, no water stress) sets
+      those months to it.  In such months T_eps2 (halved: T is far below T_opt) and T_eps1
+      (0 at or below -10 C) already limit NPP strongly.
     """
     t = np.asarray(temp_months)
     p = np.asarray(precip_months)
