@@ -157,3 +157,83 @@ def test_categorical_field_used_as_is(provider, table, tmp_path):
         gd.factor_detector(y, gd.discretize(slope, "equal", 3)[0]).q, abs=1e-12)
     risk = _features(res["OUTPUT_RISK"])
     assert len(risk) == 13 * 12 // 2 + 3
+
+
+# ------------------------------------------------------------------------------ table mode: bad / missing values
+def memory_table(rows, fields=(("y", "double"), ("x", "double"), ("c", "integer"))):
+    """A geometry-less memory layer; None is a NULL attribute, float('nan') a NaN double."""
+    from qgis.core import QgsFeature
+    layer = QgsVectorLayer("None?" + "&".join(f"field={n}:{t}" for n, t in fields), "t", "memory")
+    feats = []
+    for row in rows:
+        f = QgsFeature(layer.fields())
+        f.setAttributes(list(row))
+        feats.append(f)
+    assert layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def sample_rows(n=60, seed=5):
+    rng = np.random.default_rng(seed)
+    c = rng.integers(1, 4, n)
+    return [[float(c[i] + rng.normal(0, 0.5)), float(rng.uniform(0, 10)), int(c[i])] for i in range(n)]
+
+
+def test_null_and_nan_rows_are_left_out_and_counted(provider, tmp_path):
+    """Rows with a NULL or NaN in Y or an X (c, x) are dropped (DROPPED_COUNT); q of c on the rest equals
+    py-geodetector 0.2.1 on the complete rows (c used as it is)."""
+    import processing
+    pd = pytest.importorskip("pandas")
+    GeoDetector = pytest.importorskip("geodetector").GeoDetector
+    rows = sample_rows()
+    rows[3][0] = None
+    rows[7][0] = float("nan")
+    rows[11][1] = float("nan")
+    rows[19][2] = None
+    res = processing.run("miningeco:geodetector", {
+        "INPUT": memory_table(rows), "Y_FIELD": "y", "X_FIELDS": ["c", "x"], "CATEGORICAL_FIELDS": ["c"],
+        "OUTPUT_FACTOR": str(tmp_path / "f.gpkg")})
+    complete = [r for i, r in enumerate(rows) if i not in (3, 7, 11, 19)]
+    assert (res["SAMPLE_COUNT"], res["DROPPED_COUNT"]) == (56, 4)
+    ref = GeoDetector(pd.DataFrame({"y": [r[0] for r in complete], "c": [r[2] for r in complete]}), "y", ["c"])
+    row = _features(res["OUTPUT_FACTOR"])[0]
+    assert row["q"] == pytest.approx(ref.factor_detector().loc["q statistic", "c"], abs=1e-9)
+
+
+@pytest.mark.parametrize("case", ["one stratum", "constant continuous", "more strata than N/2", "constant Y",
+                                  "all NULL or NaN", "no Y field"])
+def test_table_mode_bad_inputs_fail_cleanly(provider, tmp_path, case):
+    """Each bad table input: a QgsProcessingException naming the parameter and field, no output file."""
+    import processing
+
+    from failures import assert_fails_cleanly
+    rows = sample_rows()
+    params = {"Y_FIELD": "y", "X_FIELDS": ["c"], "CATEGORICAL_FIELDS": ["c"]}
+    if case == "one stratum":
+        rows = [r[:2] + [7] for r in rows]
+        words = ["X_FIELDS c", "single stratum"]
+    elif case == "constant continuous":
+        rows = [r[:1] + [2.5] + r[2:] for r in rows]
+        params.update(X_FIELDS=["x"], CATEGORICAL_FIELDS=[])
+        words = ["X_FIELDS x", "constant"]
+    elif case == "more strata than N/2":
+        params.update(X_FIELDS=["x"], CATEGORICAL_FIELDS=["x"])   # 60 distinct values for 60 rows
+        words = ["X_FIELDS x", "more than N/2"]
+    elif case == "constant Y":
+        rows = [[0.4] + r[1:] for r in rows]
+        words = ["Y_FIELD y", "constant"]
+    elif case == "all NULL or NaN":
+        rows = [[None if i % 2 else float("nan")] + r[1:] for i, r in enumerate(rows)]
+        words = ["INPUT", "none of its 60 rows"]
+    else:
+        params.pop("Y_FIELD")
+        words = ["Y_FIELD", "choose"]
+    out = tmp_path / "out"
+    out.mkdir()
+    params.update(INPUT=memory_table(rows), OUTPUT_FACTOR=str(out / "f.gpkg"), OUTPUT_REPORT=str(out / "r.html"))
+    assert_fails_cleanly(lambda: processing.run("miningeco:geodetector", params), out, *words)
+
+
+def test_x_and_y_of_different_lengths():
+    pytest.skip("not possible in table mode: Y and every X are fields of the same rows; the raster-mode equivalent "
+                "(an X raster on another grid) is tested in test_geodetector_raster.py")
