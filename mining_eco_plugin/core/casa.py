@@ -383,12 +383,14 @@ def optimum_temperature(ndvi_months, temp_months) -> np.ndarray:
     """T_opt per pixel: the mean temperature of the month in which NDVI is highest (Zhu et al.
     2007, after Potter et al. 1993's "month of maximum NDVI").  (m, n) -> (n,); ties take the
     first such month; NaN NDVI months are skipped; NaN where NDVI is NaN in every month."""
-    ndvi = np.asarray(ndvi_months, dtype=np.float64)
-    temp = np.asarray(temp_months, dtype=np.float64)
-    filled = np.where(np.isnan(ndvi), -np.inf, ndvi)
-    idx = np.argmax(filled, axis=0)
-    t_opt = np.take_along_axis(temp, idx[None, ...], axis=0)[0]
-    return np.where(np.all(np.isnan(ndvi), axis=0), np.nan, t_opt)
+    ndvi = np.asarray(ndvi_months)
+    temp = np.asarray(temp_months)
+    if ndvi.dtype.kind != "f":
+        ndvi = ndvi.astype(np.float64)
+    nan = np.isnan(ndvi)
+    idx = np.argmax(np.where(nan, -np.inf, ndvi), axis=0)
+    t_opt = np.take_along_axis(temp, idx[None, ...], axis=0)[0].astype(np.float64)
+    return np.where(np.all(nan, axis=0), np.nan, t_opt)
 
 
 def t_eps1(t_opt, temp=None, *, cold_limit=T_EPS1_COLD_LIMIT, c0=0.8, c1=0.02, c2=0.0005):
@@ -447,11 +449,15 @@ def heat_index(temp_months):
     ``heat_index=`` explicitly to :func:`w_eps` / :func:`npp_monthly` to use an annual I from
     other data.  NaN months are skipped; NaN where every month is NaN.
     """
-    t = np.asarray(temp_months, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        terms = np.where(t > 0, (np.where(t > 0, t, 0.0) / 5.0) ** 1.514, 0.0)
-    total = np.sum(terms, axis=0)
-    return np.where(np.all(np.isnan(t), axis=0), np.nan, total)
+    t = np.asarray(temp_months)
+    total = np.zeros(t.shape[1:], dtype=np.float64)
+    all_nan = np.ones(t.shape[1:], dtype=bool)
+    for tk in t:                       # month by month: no (m, n) float64 copy of a large block
+        tk = tk.astype(np.float64)
+        warm = tk > 0
+        total += np.where(warm, (np.where(warm, tk, 0.0) / 5.0) ** 1.514, 0.0)
+        all_nan &= np.isnan(tk)
+    return np.where(all_nan, np.nan, total)
 
 
 def thornthwaite_pet(temp_months, heat_index):
