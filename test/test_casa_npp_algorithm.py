@@ -384,3 +384,145 @@ def test_cancel_leaves_no_output(provider, synth, tmp_path, monkeypatch):
     with pytest.raises(QgsProcessingException, match="[Cc]ancel"):
         processing.run("miningeco:casanpp", params, feedback=fb)
     assert fb.isCanceled() and os.listdir(out) == []
+
+
+# ------------------------------------------------------------------------------ real Landsat NDVI (Marburg)
+MARBURG_SCENES = {   # month: (tag, product prefix, SENSOR enum, red band, NIR band)
+    7: ("L8_20130707", L8, 2, "4", "5"),
+    8: ("L7_20010730", L7, 1, "3", "4"),
+}
+MODEL = os.path.join(ROOT, "test", "models", "index_to_casa.model3")
+
+
+def scene_ndvi_params(month, out):
+    _tag, prefix, sensor, red, nir = MARBURG_SCENES[month]
+    return {"SENSOR": sensor, "RADIOMETRY": 1, "MTL_FILE": f"{prefix}_MTL.txt", "RED": f"{prefix}_B{red}.TIF",
+            "NIR": f"{prefix}_B{nir}.TIF", "INDICES": [0], "OUTPUT": str(out)}
+
+
+def classify_by_ndvi(ndvi):
+    """A crude land cover from the July NDVI (NOT a land-cover map): < 0 water (5), < 0.3 impervious (8), < 0.5
+    cropland (1), < 0.65 grassland (4), else forest (2); CLCD codes."""
+    lc = np.full(ndvi.shape, 2, dtype=np.uint8)
+    for limit, code in ((0.65, 4), (0.5, 1), (0.3, 8), (0.0, 5)):
+        lc[ndvi < limit] = code
+    lc[~np.isfinite(ndvi)] = 0
+    return lc
+
+
+@pytest.fixture(scope="module")
+def marburg(provider, tmp_path_factory):
+    """Real inputs: TOA NDVI (miningeco:spectralindices with the MTL) of the Landsat 8 scene of 2013-07-07 as July
+    and of the Landsat 7 scene of 2001-07-30 (the same 41 x 41 px grid) standing in for August. The other ten
+    months have no scene: uniform NDVI rasters of assumed values (MARBURG_NDVI, a temperate mixed landscape).
+    Climate: typical climate normals of Marburg (Hesse, Germany), approximate monthly means of temperature and
+    precipitation and monthly totals of global radiation (MARBURG_T / _P / _SOL, typed as values). Land cover:
+    classify_by_ndvi of the July NDVI."""
+    import processing
+    d = tmp_path_factory.mktemp("casa_marburg")
+    scenes = {}
+    for month in MARBURG_SCENES:
+        out = d / f"ndvi_{MARBURG_SCENES[month][0]}.tif"
+        processing.run("miningeco:spectralindices", scene_ndvi_params(month, out))
+        scenes[month] = str(out)
+    ds = gdal.Open(scenes[7])
+    gt, wkt, shape = ds.GetGeoTransform(), ds.GetProjection(), (ds.RasterYSize, ds.RasterXSize)
+    ds = None
+    months = []
+    for month in range(1, MONTHS + 1):
+        if month in scenes:
+            months.append(scenes[month])
+        else:
+            months.append(write_raster(d / f"ndvi_{month:02d}.tif", np.full(shape, MARBURG_NDVI[month], np.float32),
+                                       gt=gt, wkt=wkt))
+    lc_path = write_raster(d / "landcover.tif", classify_by_ndvi(read(scenes[7])), gt=gt, wkt=wkt,
+                           dtype=gdal.GDT_Byte, nodata=0)
+    params = {"NDVI": months, "LANDCOVER": lc_path,
+              "TEMPERATURE_VALUES": ", ".join(map(str, MARBURG_T)),
+              "PRECIPITATION_VALUES": ", ".join(map(str, MARBURG_P)),
+              "SOLAR_RADIATION_VALUES": ", ".join(map(str, MARBURG_SOL))}
+    out = d / "direct"
+    out.mkdir()
+    res = processing.run("miningeco:casanpp", dict(params, OUTPUT=str(out / "npp.tif"),
+                                                   OUTPUT_MONTHLY=str(out / "npp_monthly.tif"),
+                                                   OUTPUT_TABLE=str(out / "npp_table.csv")))
+    return d, params, res
+
+
+def test_marburg_real_ndvi_equals_the_step_by_step_reference(marburg):
+    """Every pixel of the real-NDVI run == casa_pixel on the NDVI read back from the index rasters (the index
+    calculator itself is checked in test/qgis), with the default CLCD parameters."""
+    _d, params, res = marburg
+    ndvi = np.stack([read(p) for p in params["NDVI"]])
+    lc = gdal.Open(params["LANDCOVER"]).ReadAsArray()
+    table = default_table()
+    annual = read(res["OUTPUT"])
+    assert annual.shape == (41, 41)
+    assert 0.3 < np.nanmax(ndvi[6]) < 1.0 and np.isfinite(ndvi[6]).all()
+    assert len(set(lc.ravel().tolist())) >= 3          # several land-cover classes in the scene
+    for r in range(41):
+        for c in range(41):
+            _name, eps, nmin, nmax, smin, smax = table[int(lc[r, c])]
+            want = casa_pixel(ndvi[:, r, c], MARBURG_T, MARBURG_P, MARBURG_SOL, eps, nmin, nmax, smin, smax)
+            assert annual[r, c] == pytest.approx(sum(want), rel=2e-5, abs=1e-3), (r, c)
+    assert 100 < np.nanmean(annual) < 1500          # gC m-2 yr-1: a temperate landscape (MODIS: ~400-900)
+    rows = table_rows(res["OUTPUT_TABLE"])
+    assert int(rows[-1]["pixels"]) == 41 * 41
+
+
+def test_marburg_through_qgis_process_equals_processing_run(marburg, qgis_process, tmp_path):
+    _d, params, res = marburg
+    args = [f"NDVI={p}" for p in params["NDVI"]]
+    args += [f"{k}={v}" for k, v in params.items() if k != "NDVI"]
+    args += [f"OUTPUT={tmp_path / 'npp.tif'}", f"OUTPUT_MONTHLY={tmp_path / 'monthly.tif'}",
+             f"OUTPUT_TABLE={tmp_path / 'table.csv'}"]
+    proc = qgis_process("run", "miningeco:casanpp", "--", *args)
+    assert "MEAN_NPP" in proc.stdout
+    np.testing.assert_array_equal(read(tmp_path / "npp.tif"), read(res["OUTPUT"]))
+    for k in (1, 7, 8, 12):
+        np.testing.assert_array_equal(read(tmp_path / "monthly.tif", k), read(res["OUTPUT_MONTHLY"], k))
+    assert table_rows(tmp_path / "table.csv") == table_rows(res["OUTPUT_TABLE"])
+    assert (tmp_path / "npp.qml").exists()
+
+
+def test_model_index_to_casa_runs_headless_and_equals_the_direct_run(marburg, qgis_process, tmp_path):
+    """test/models/index_to_casa.model3 (spectralindices NDVI of the L8 scene -> casanpp, with the other months
+    around it) run by qgis_process == the direct processing.run of the two tools."""
+    _d, params, res = marburg
+    scene = scene_ndvi_params(7, None)
+    args = [f"{k}={scene[k]}" for k in ("SENSOR", "RADIOMETRY", "MTL_FILE", "RED", "NIR")]
+    args += [f"NDVI_BEFORE={p}" for p in params["NDVI"][:6]] + [f"NDVI_AFTER={p}" for p in params["NDVI"][7:]]
+    args += [f"{k}={params[k]}" for k in ("TEMPERATURE_VALUES", "PRECIPITATION_VALUES", "SOLAR_RADIATION_VALUES",
+                                          "LANDCOVER")]
+    args += [f"casa:NPP={tmp_path / 'npp.tif'}", f"casa:NPP_MONTHLY={tmp_path / 'monthly.tif'}",
+             f"casa:NPP_TABLE={tmp_path / 'table.csv'}"]
+    proc = qgis_process("run", MODEL, "--", *args)
+    assert "Executed 2 algorithms" in proc.stdout
+    np.testing.assert_array_equal(read(tmp_path / "npp.tif"), read(res["OUTPUT"]))
+    np.testing.assert_array_equal(read(tmp_path / "monthly.tif", 7), read(res["OUTPUT_MONTHLY"], 7))
+    assert table_rows(tmp_path / "table.csv") == table_rows(res["OUTPUT_TABLE"])
+
+
+def test_model_file_matches_its_build_script(provider, tmp_path):
+    from modelkit import saved_model_as_built
+    model = saved_model_as_built("build_index_to_casa.py", MODEL, tmp_path)
+    children = model.childAlgorithms()
+    assert {c.algorithmId() for c in children.values()} == {"miningeco:spectralindices", "miningeco:casanpp"}
+    sources = children["casa"].parameterSources()["NDVI"]
+    assert [(s.parameterName() or s.outputChildId()) for s in sources] == ["NDVI_BEFORE", "indices", "NDVI_AFTER"]
+
+
+def test_annual_npp_renders_styled(marburg, tmp_path):
+    """The .qml beside the annual NPP is the green ramp: rendered offscreen (scripts/demo.py render_png), the
+    image is not blank and its pixels are greens / pale yellows (g channel highest)."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from demo import render_png
+    from qgis.PyQt.QtGui import QImage
+    _d, _params, res = marburg
+    png = render_png(res["OUTPUT"], str(tmp_path / "npp.png"), width=246)
+    img = QImage(png)
+    colours = {img.pixelColor(x, y).name() for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
+    assert len(colours) > 10
+    greenish = [c for c in colours if int(c[3:5], 16) >= max(int(c[1:3], 16), int(c[5:7], 16)) - 8]
+    assert len(greenish) >= 0.9 * len(colours)

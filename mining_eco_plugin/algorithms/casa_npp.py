@@ -326,14 +326,12 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         if st.count == 0:
             feedback.pushWarning("No pixel has every input valid in every month: the NPP is all nodata. Check that "
                                  "the rasters overlap and their nodata values.")
-        vmax = min(st.maximum, st.mean + 2.5 * st.std) if st.count else 1.0
-        style_output(out_path, RasterStyle("ramp", "npp", 0.0, max(vmax, 1e-6)), context, "Annual NPP")
+        style_output(out_path, RasterStyle("ramp", "npp", *self.stretch(st)), context, "Annual NPP")
         outputs = {"OUTPUT": out_path, "OUTPUT_MONTHLY": monthly_path, "VALID_PIXELS": int(st.count),
                    "MEAN_NPP": float(st.mean) if st.count else None}
         if monthly is not None:
-            mst = [s for s in monthly.stats if s.count]
-            top = max((min(s.maximum, s.mean + 2.5 * s.std) for s in mst), default=1.0)
-            style_output(monthly_path, RasterStyle("ramp", "npp", 0.0, max(top, 1e-6)), context, "Monthly NPP")
+            top = max((self.stretch(s)[1] for s in monthly.stats if s.count), default=1.0)
+            style_output(monthly_path, RasterStyle("ramp", "npp", 0.0, top), context, "Monthly NPP")
         names_by_code = {code: cls.name for code, cls in table.items()}
         rows_out = []
         for row in stats.rows(names_by_code):
@@ -345,6 +343,15 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, rows_out)
         feedback.setProgress(100)
         return outputs
+
+    @staticmethod
+    def stretch(st):
+        """Ramp limits: the valid range cut to mean +- 2.5 sd (contrast within a scene), never below 0."""
+        if not st.count:
+            return 0.0, 1.0
+        lo = max(st.minimum, st.mean - 2.5 * st.std, 0.0)
+        hi = min(st.maximum, st.mean + 2.5 * st.std)
+        return lo, hi if hi > lo else lo + 1.0
 
     @staticmethod
     def landcover_codes(lc, grid, feedback):
