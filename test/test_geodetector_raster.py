@@ -199,6 +199,31 @@ def test_sampling_reads_only_blocks_that_hold_sampled_pixels(monkeypatch):
         np.testing.assert_array_equal(reg.values["b50"], a50[rr, cc][ok])
 
 
+def test_multi_band_raster_gives_one_factor_per_band(provider, ndvi, tmp_path):
+    """A two-band stack of bands 1 and 7 (descriptions "blue", "swir2"): two factors named by the descriptions,
+    with the q of the single-band files (same pixels, same values); Y_BAND picks a band of a stack as Y."""
+    a10, a70 = read(BAND["10"]), read(BAND["70"])
+    src = gdal.Open(BAND["40"])
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "stack.tif"), a10.shape[1], a10.shape[0], 2,
+                                              gdal.GDT_Float32)
+    ds.SetGeoTransform(src.GetGeoTransform())
+    ds.SetProjection(src.GetProjection())
+    for i, (name, a) in enumerate((("blue", a10), ("swir2", a70)), start=1):
+        band = ds.GetRasterBand(i)
+        band.SetNoDataValue(-9999)
+        band.SetDescription(name)
+        band.WriteArray(np.where(np.isnan(a), -9999, a))
+    ds = None
+    stack = str(tmp_path / "stack.tif")
+    single = run(tmp_path, "single", ndvi, X_RASTERS=[BAND["10"], BAND["70"]], CATEGORICAL_RASTERS=[])
+    multi = run(tmp_path, "multi", ndvi, X_RASTERS=[stack], CATEGORICAL_RASTERS=[])
+    q_single = [r["q"] for r in features(single["OUTPUT_FACTOR"])]
+    assert [(r["factor"], r["q"]) for r in features(multi["OUTPUT_FACTOR"])] == list(zip(["blue", "swir2"], q_single))
+    as_y = run(tmp_path, "yband", stack, Y_BAND=2, X_RASTERS=[BAND["10"]], CATEGORICAL_RASTERS=[STRATA])
+    plain = run(tmp_path, "yplain", BAND["70"], X_RASTERS=[BAND["10"]], CATEGORICAL_RASTERS=[STRATA])
+    assert features(as_y["OUTPUT_FACTOR"]) == features(plain["OUTPUT_FACTOR"])
+
+
 # ------------------------------------------------------------------------------------------------ bad inputs
 @pytest.fixture(scope="module")
 def bad_rasters(tmp_path_factory, ndvi):

@@ -109,23 +109,32 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
     ID = "geodetector"
     NAME = "Geodetector (factor, interaction, risk, ecological)"
     GROUP = "drivers"
-    SUMMARY = ("Explains a numeric Y (e.g. RSEI) by strata of factors X. Two input modes, give exactly one: "
-               "TABLE MODE: a table or point layer (INPUT) with a Y field (Y_FIELD) and factor fields "
-               "(X_FIELDS); RASTER MODE: a Y raster (Y_RASTER) and factor rasters (X_RASTERS, discretised; "
-               "CATEGORICAL_RASTERS, used as they are), all on one grid, sampled on a regular grid (every STEP-th "
-               "row and column) or at N_SAMPLES random pixels (SEED); samples that are empty (NULL, NaN, nodata) in "
-               "any input are left out and counted. Factor detector: "
-               "q = 1 - sum_h n_h var_h / (N var) (population variances), p from the noncentral F. Interaction "
-               "detector: q of the overlay of two factors, typed as nonlinear/uni-variable weakening, independent "
-               "(within TOLERANCE of q1 + q2), bi-variable or nonlinear enhancement. Risk detector: mean Y per "
-               "stratum and Welch t-tests between strata. Ecological detector: F = SSW_x1 / SSW_x2 (same N) against "
-               "F(N-1, N-1). Continuous X are cut into classes (equal, quantile, natural breaks, geometric, standard "
-               "deviation, or the optimal method and k: the highest significant q); categorical fields and rasters "
-               "are used as they are. Table mode only: with a PERIOD field every detector runs per period "
-               "(discretising within the period) and the factor table adds the mean q and its rank per factor.")
+    SUMMARY = (
+        "Explains a numeric Y (e.g. RSEI) by strata of factors X. Give exactly one of two input modes.\n\n"
+        "TABLE MODE: INPUT (a table or point layer, one row per sample) with Y_FIELD and X_FIELDS. Numeric X_FIELDS "
+        "are discretised, CATEGORICAL_FIELDS and text fields used as they are. With PERIOD_FIELD every detector runs "
+        "per period (discretising within the period) and the factor table adds the mean q and its rank per factor. "
+        "Rows with a NULL or NaN value in a used field are left out and counted.\n\n"
+        "RASTER MODE: Y_RASTER with X_RASTERS (continuous factors, discretised) and/or CATEGORICAL_RASTERS (class "
+        "codes such as land cover, used as they are), all on the grid of Y_RASTER (same CRS, pixel size and extent, "
+        "or choose RESAMPLING). The detectors run on sampled pixels: SAMPLING 0 a regular grid (every STEP-th row "
+        "and column), 1 N_SAMPLES random pixels drawn with SEED. Pixels that are nodata or NaN in any raster are "
+        "left out and counted (log, report, DROPPED_COUNT). Only the blocks holding sampled pixels are read.\n\n"
+        "Factor detector: q = 1 - sum_h n_h var_h / (N var) (population variances), p from the noncentral F. "
+        "Interaction detector: q of the overlay of two factors, typed as nonlinear/uni-variable weakening, "
+        "independent (within TOLERANCE of q1 + q2), bi-variable or nonlinear enhancement. Risk detector: mean Y per "
+        "stratum and Welch t-tests between strata. Ecological detector: F = SSW_x1 / SSW_x2 (same N) against "
+        "F(N-1, N-1). Continuous X are cut into K classes by METHOD (equal, quantile, natural breaks, geometric, "
+        "standard deviation), or by the optimal method and k (the highest significant q).\n\n"
+        "Example (raster mode): qgis_process run miningeco:geodetector -- Y_RASTER=rsei.tif X_RASTERS=dem.tif "
+        "X_RASTERS=slope.tif CATEGORICAL_RASTERS=landcover.tif SAMPLING=1 N_SAMPLES=20000 SEED=1 METHOD=5 "
+        "OUTPUT_FACTOR=factor.csv OUTPUT_REPORT=geodetector.html")
     SOURCE = ("ningdong seed 3.4 (eq. 20, Table 4, Tables 14-15); Wang et al. 2010 (IJGIS 24:107-127); Wang & Xu "
               "2017 (Acta Geogr. Sin. 72:116-134) and their R package geodetector; optimal discretisation: Song et "
               "al. 2020 (GIScience & Remote Sensing 57:593-610).")
+
+    def shortHelpString(self):  # noqa: N802
+        return super().shortHelpString().replace("\n\n", "</p>\n<p>")   # the SUMMARY's paragraphs
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Table mode: samples (table or point layer)",
@@ -152,7 +161,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                                                    optional=True),
                  "Raster mode: the raster to explain, e.g. RSEI; it defines the grid. Leave empty in table mode.")
         self.add(QgsProcessingParameterBand("Y_BAND", "Raster mode: band of the Y raster", 1, "Y_RASTER",
-                                            optional=True), "Band of Y_RASTER (1 by default).", advanced=True)
+                                            optional=True), "Raster mode: band of Y_RASTER (1 by default).", advanced=True)
         self.add(QgsProcessingParameterMultipleLayers("X_RASTERS", "Raster mode: continuous factor rasters",
                                                       QgsProcessing.TypeRaster, optional=True),
                  "Raster mode: factors discretised by METHOD (elevation, slope, temperature...), on the grid of "
