@@ -24,14 +24,10 @@ FACTORS = CONTINUOUS + ["strata"]
 
 
 def read(path):
-    """Band 1 as float64 with nodata as NaN (plain GDAL)."""
+    """Band 1 as float64, NaN where GDAL's own mask band says nodata (plain GDAL, whole raster: test data only)."""
     ds = gdal.Open(str(path))
     band = ds.GetRasterBand(1)
-    a = band.ReadAsArray().astype(np.float64)
-    nd = band.GetNoDataValue()
-    if nd is not None:
-        a[a == nd] = np.nan
-    return a
+    return np.where(band.GetMaskBand().ReadAsArray() > 0, band.ReadAsArray().astype(np.float64), np.nan)
 
 
 def write_like(path, array, template=BAND["40"], nodata=-9999.0, dtype=gdal.GDT_Float32, origin_shift=(0, 0)):
