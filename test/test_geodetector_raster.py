@@ -277,6 +277,20 @@ def test_neither_or_both_modes_fail_cleanly(provider, ndvi, tmp_path):
     _fails(tmp_path, ["not both", "Y_FIELD", "X_RASTERS"], Y_FIELD="b1", X_RASTERS=[BAND["10"]])
 
 
+def test_cancel_during_sampling_writes_nothing(provider, ndvi, tmp_path):
+    """Cancelling at the first progress report of the sampling pass: a clean QgsProcessingException, no table,
+    no report left in the output folder."""
+    import processing
+    from qgis.core import QgsProcessingFeedback
+    out = tmp_path / "out"
+    out.mkdir()
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda _p: feedback.cancel())
+    params = {"Y_RASTER": ndvi, "X_RASTERS": [BAND["10"]], "STEP": 2, "OUTPUT_FACTOR": str(out / "f.gpkg"),
+              "OUTPUT_REPORT": str(out / "r.html")}
+    assert_fails_cleanly(lambda: processing.run("miningeco:geodetector", params, feedback=feedback), out, "Cancel")
+
+
 # ---------------------------------------------------------------------------------------------- qgis_process
 def test_raster_mode_through_qgis_process(qgis_process, provider, ndvi, tmp_path):
     """qgis_process help explains both modes; a raster-mode run gives the same factor table as processing.run."""
