@@ -73,6 +73,22 @@ def test_table_mode_equals_core_and_is_reproducible(provider, tmp_path):
     assert "data:image/png;base64" in html and "RelCon" in html
 
 
+def test_category_matrix_forms_equal_the_text_form(provider, tmp_path):
+    """CATEGORIES is a matrix parameter (field | category rows): the flat cells the dialog and the Modeler give
+    (with an empty row left in the table), and the old 'field=category' text, give identical tables."""
+    write_table(tmp_path / "s.csv")
+    pairs = rc.parse_categories(CATEGORIES)
+    cells = [c for kv in pairs.items() for c in kv]
+    forms = {"text": CATEGORIES, "cells": cells[:4] + ["", ""] + cells[4:]}
+    got = {}
+    for tag, value in forms.items():
+        res = run(dict(INPUT=layer_uri(tmp_path / "s.csv"), Y_FIELD="npp", CATEGORIES=value, N_TREES=20,
+                       OUTPUT_CATEGORIES=str(tmp_path / f"c_{tag}.csv"), OUTPUT_DRIVERS=str(tmp_path / f"d_{tag}.csv")))
+        got[tag] = (read_csv(res["OUTPUT_CATEGORIES"]), read_csv(res["OUTPUT_DRIVERS"]))
+    assert got["text"] == got["cells"]
+    assert [r["category"] for r in got["cells"][0]] == ["climate", "soil", "mining"]
+
+
 @pytest.mark.parametrize("case,words", [
     ("unknown", ("CATEGORIES", "rain", "ndvi")),
     ("few", ("INPUT", "9 sample")),
@@ -95,7 +111,7 @@ def test_bad_inputs_fail_cleanly(provider, tmp_path, case, words):
 
 def test_qgis_process_help_and_run(qgis_process, provider, tmp_path):
     help_text = qgis_process("help", "miningeco:rfcontribution").stdout
-    for word in ("CATEGORIES", "ActCon", "RelCon", "changhe", "N_TREES"):
+    for word in ("CATEGORIES", "ActCon", "RelCon", "changhe", "N_TREES", "CATEGORIES=prec,climate,temp,climate"):
         assert word in help_text
     write_table(tmp_path / "s.csv")
     qgis_process("run", "miningeco:rfcontribution", "--", f"INPUT={layer_uri(tmp_path / 's.csv')}",

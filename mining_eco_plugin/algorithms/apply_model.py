@@ -98,21 +98,26 @@ def band_names(layers):
     return by_name, shown
 
 
+def find_bands(names, by_name):
+    """Each of ``names`` looked up in ``by_name`` (ignoring case): (names without a band, {name: its BandRefs} for
+    names matching several bands, [the BandRef of each name, None when missing or ambiguous])."""
+    found = [by_name.get(n.lower(), []) for n in names]
+    missing = [n for n, c in zip(names, found) if not c]
+    several = {n: c for n, c in zip(names, found) if len(c) > 1}
+    return missing, several, [c[0] if len(c) == 1 else None for c in found]
+
+
 def match_features(features, by_name, shown):
     """The BandRef of each model feature (in the model's order); ValueError listing the missing ones."""
-    missing = [f for f in features if f.lower() not in by_name]
+    missing, several, refs = find_bands(features, by_name)
     if missing:
         raise ValueError(f"RASTERS: the model needs the feature(s) {', '.join(missing)}, but no input band is named "
                          f"so. Available band names: {'; '.join(shown) or 'none'}. Give rasters whose band "
                          "descriptions (multi-band) or layer / file names (single-band) are the model's feature "
                          f"names ({', '.join(features)}), ignoring case.")
-    refs = []
-    for f in features:
-        cands = by_name[f.lower()]
-        if len(cands) > 1:
-            raise ValueError(f"RASTERS: the feature {f} matches several bands ("
-                             f"{', '.join(r.describe() for r in cands)}). Give each feature once.")
-        refs.append(cands[0])
+    for f, cands in several.items():
+        raise ValueError(f"RASTERS: the feature {f} matches several bands ("
+                         f"{', '.join(r.describe() for r in cands)}). Give each feature once.")
     return refs
 
 

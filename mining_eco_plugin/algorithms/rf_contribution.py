@@ -27,9 +27,10 @@ from ..core.salinity import feature_matrix
 from ..raster.engine import BandRef, Canceled, GeoTiffWriter, RasterStack, block_pass, prefetched
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
-from .apply_model import PREDICT_CHUNK_ROWS, band_names
+from .apply_model import PREDICT_CHUNK_ROWS, band_names, find_bands
 from .base import MiningEcoAlgorithm
 from .samples import numeric_field, read_columns
+from .scene_params import RESAMPLING_OPTIONS
 from .transfer_matrix import LegendStyle
 
 SCORE_TITLES = ("Out-of-bag R2 (R randomForest '% Var explained')", "R2 on the training samples")
@@ -85,6 +86,10 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "raster is matched to the field by its layer name, file name or band description; a multi-band "
                  "raster by its band descriptions (ignoring case). Missing drivers are listed in the error. "
                  "In qgis_process repeat the key: DRIVER_RASTERS=prec.tif DRIVER_RASTERS=temp.tif.")
+        self.add(QgsProcessingParameterEnum("RESAMPLING", "Resample driver rasters onto the grid of the first driver",
+                                            [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
+                 "By default every driver raster must share CRS, pixel size and extent; choose a method to warp "
+                 "them onto the grid of the first driver of the category table instead.", advanced=True)
         self.add(QgsProcessingParameterNumber("DOMINANT_THRESHOLD", "Single dominant category above (%)",
                                               QgsProcessingParameterNumber.Double, defaultValue=rc.DOMINANT_THRESHOLD,
                                               minValue=0.0, maxValue=100.0),
@@ -164,7 +169,9 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         with ExitStack() as guard:
             stack = None
             if pixels:
-                stack = guard.enter_context(RasterStack({f"d{j}": ref for j, ref in enumerate(pixels[0])}))
+                resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
+                stack = guard.enter_context(RasterStack({f"d{j}": ref for j, ref in enumerate(pixels[0])},
+                                                        resampling=resampling))
             fit_end = 50 if pixels else 90
             feedback.setProgress(5)
 
@@ -327,19 +334,15 @@ def match_driver_rasters(drivers, layers):
     """The BandRef of each driver field (in ``drivers`` order), matched by name as the apply-model tool does;
     ValueError naming every driver without a raster."""
     by_name, shown = band_names(layers)
-    missing = [d for d in drivers if d.lower() not in by_name]
+    missing, several, refs = find_bands(drivers, by_name)
     if missing:
         raise ValueError(f"DRIVER_RASTERS: no raster for the driver(s) {', '.join(missing)}. Give one raster per "
                          "driver field, named like the field (single-band: layer or file name or band description; "
                          "multi-band: band descriptions; case ignored). Given: " + ("; ".join(shown) or "none") + ".")
-    refs = []
-    for d in drivers:
-        cands = by_name[d.lower()]
-        if len(cands) > 1:
-            raise ValueError(f"DRIVER_RASTERS: the driver {d} matches several bands "
-                             f"({', '.join(c.describe() for c in cands)}). Give each driver once.")
-        refs.append(BandRef(cands[0].path, cands[0].band, f"DRIVER_RASTERS '{d}'"))
-    return refs
+    for d, cands in several.items():
+        raise ValueError(f"DRIVER_RASTERS: the driver {d} matches several bands "
+                         f"({', '.join(c.describe() for c in cands)}). Give each driver once.")
+    return [BandRef(r.path, r.band, f"DRIVER_RASTERS '{d}'") for d, r in zip(drivers, refs)]
 
 
 def _bar_chart_png(res) -> bytes:
