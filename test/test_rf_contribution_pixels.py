@@ -242,14 +242,14 @@ def synthetic(tmp_path_factory):
     return {"folder": folder, "paths": paths, "table": table, "ok": ok}
 
 
-def run_syn(syn, out, **extra):
+def run_syn(syn, out, feedback=None, **extra):
     import processing
     params = dict(INPUT=syn["table"], Y_FIELD="y", CATEGORIES=[c for kv in SYN.items() for c in kv], N_TREES=40,
                   DRIVER_RASTERS=syn["paths"], OUTPUT_CATEGORIES=os.path.join(out, "c.csv"),
                   OUTPUT_DRIVERS=os.path.join(out, "d.csv"), OUTPUT_RGB=os.path.join(out, "rgb.tif"),
                   OUTPUT_DOMINANT=os.path.join(out, "dom.tif"))
     params.update(extra)
-    return processing.run("miningeco:rfcontribution", params)
+    return processing.run("miningeco:rfcontribution", params, feedback=feedback)
 
 
 def render_png(raster, png):
@@ -303,9 +303,21 @@ def test_one_category_dominates_and_styles(provider, synthetic, tmp_path):
 
 def test_two_categories_blue_band_zero(provider, synthetic, tmp_path):
     """Two categories: RGB = RelCon of categories 1 and 2, blue 0 (nodata where the others are); codes 1, 2 and
-    the pair 3 = 1 + 2."""
+    the pair 3 = 1 + 2. The drivers come as project layers whose LAYER names are the fields (files named
+    otherwise), as a QGIS user has them; the report lists the dominant shares."""
+    from qgis.core import QgsRasterLayer
+    layers = []
+    for i, path in enumerate(synthetic["paths"][:4]):
+        copy = tmp_path / f"layer_{i}.tif"
+        gdal.Translate(str(copy), path)
+        layers.append(QgsRasterLayer(str(copy), os.path.basename(path)[:-4]))
     two = {k: ("climate" if v == "climate" else "human") for k, v in SYN.items()}
-    res = run_syn(synthetic, str(tmp_path), CATEGORIES=[c for kv in two.items() for c in kv])
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run_syn(synthetic, str(out), CATEGORIES=[c for kv in two.items() for c in kv],
+                  DRIVER_RASTERS=layers + synthetic["paths"][4:], OUTPUT_REPORT=str(out / "r.html"))
+    html = (out / "r.html").read_text()
+    assert "dominant climate (% of pixels)" in html and "dominant climate + human (% of pixels)" in html
     rgb = read_bands(res["OUTPUT_RGB"])
     ok = synthetic["ok"]
     assert (rgb[2][ok] == 0).all() and np.isnan(rgb[2][~ok]).all()
@@ -360,3 +372,14 @@ def test_bad_inputs_fail_cleanly(provider, synthetic, tmp_path, case, words):
     if case == "grid":   # the fix the message names: RESAMPLING warps the drivers onto the first driver's grid
         res = run_syn(synthetic, str(out), RESAMPLING=1, **extra)
         assert gdal.Open(res["OUTPUT_DOMINANT"]).GetGeoTransform()[0] == 500030.0
+
+
+def test_cancel_during_the_pixel_pass_leaves_no_output(provider, synthetic, tmp_path, monkeypatch):
+    """Cancelled while the pixels are predicted (progress past the model fits): no raster, no table, no temp file."""
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+    monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", 8)      # several blocks; cancel in the pixel pass
+    fb = QgsProcessingFeedback()
+    fb.progressChanged.connect(lambda p: fb.cancel() if p > 52 else None)
+    with pytest.raises(QgsProcessingException, match="[Cc]ancel"):
+        run_syn(synthetic, str(tmp_path), OUTPUT_REPORT=str(tmp_path / "r.html"), feedback=fb)
+    assert fb.isCanceled() and os.listdir(tmp_path) == []
