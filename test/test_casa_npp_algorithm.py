@@ -483,6 +483,21 @@ def test_marburg_through_qgis_process_equals_processing_run(marburg, qgis_proces
         np.testing.assert_array_equal(read(tmp_path / "monthly.tif", k), read(res["OUTPUT_MONTHLY"], k))
     assert table_rows(tmp_path / "table.csv") == table_rows(res["OUTPUT_TABLE"])
     assert (tmp_path / "npp.qml").exists()
+    # a class table typed on the command line as the help shows it (cells comma separated, empty SR cells): forest
+    # as deciduous broadleaf (Zhu 2006: eps_max 0.692, NDVI_max 0.747) == the same cells through processing.run
+    table = default_table()
+    table[2] = ("Broadleaf forest", 0.692, 0.023, 0.747, None, None)
+    cells = ["" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+             for code, row in table.items() for v in (code, *row)]
+    args = [a.replace("npp.tif", "npp_cli_table.tif") for a in args
+            if not a.startswith(("OUTPUT_MONTHLY", "OUTPUT_TABLE"))]
+    qgis_process("run", "miningeco:casanpp", "--", *args, f"CLASS_TABLE={','.join(cells)}")
+    import processing
+    direct = processing.run("miningeco:casanpp", dict(params, CLASS_TABLE=cells, OUTPUT=str(tmp_path / "b.tif")))
+    got = read(tmp_path / "npp_cli_table.tif")
+    np.testing.assert_array_equal(got, read(direct["OUTPUT"]))
+    forest = gdal.Open(params["LANDCOVER"]).ReadAsArray() == 2
+    assert forest.any() and not np.allclose(got[forest], read(res["OUTPUT"])[forest])
 
 
 def test_model_index_to_casa_runs_headless_and_equals_the_direct_run(marburg, qgis_process, tmp_path):
