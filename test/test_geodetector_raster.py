@@ -159,7 +159,7 @@ def test_block_size_does_not_change_the_result(provider, ndvi, tmp_path, monkeyp
 def test_sampling_reads_only_blocks_that_hold_sampled_pixels(monkeypatch):
     """raster/sampling.py: with 16 x 32 blocks, 50 random pixels read only windows around them (each read
     window holds a sampled pixel; far less than the raster is read) and give the values GDAL reads there;
-    the regular grid gives the rows / columns 0, STEP, 2 STEP, ... in row-major order."""
+    the regular grid gives the rows / columns 0, STEP, 2 STEP, ... in row-major order, reading only those rows."""
     monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", 16)
     monkeypatch.setattr(engine, "DEFAULT_BLOCK_COLS", 32)
     reads = []
@@ -187,7 +187,10 @@ def test_sampling_reads_only_blocks_that_hold_sampled_pixels(monkeypatch):
         assert got.drawn == 50 and got.dropped == (~ok).sum()
         assert got.nodata == {"b50": int(np.isnan(a50.ravel()[flat]).sum()),
                               "b70": int(np.isnan(a70.ravel()[flat]).sum())}
+        reads.clear()
         reg = sampling.sample_stack(stack, scheme="grid", step=25)
+        # rows 25 apart in files of 4- and 8-row strips: one read per sampled row, no row in between is read
+        assert {win.ysize for win in reads} == {1} and {win.yoff % 25 for win in reads} == {0}
         rr, cc = np.meshgrid(np.arange(0, h, 25), np.arange(0, w, 25), indexing="ij")
         ok = np.isfinite(a50[rr, cc]) & np.isfinite(a70[rr, cc])
         np.testing.assert_array_equal(reg.rows, rr[ok])

@@ -2,11 +2,11 @@
 
 The statistics pass of a global method (e.g. the Geodetector on rasters): the sampled pixels are
 fixed first, then the engine's windows (blocks) are walked and each window reads only the rectangle
-that spans its sampled pixels; a window without one is not read at all, so a sparse sample reads a
-small part of the rasters and memory follows the sample, never the raster. Values are float64 in
-each band's own precision (no float32 round trip) with nodata and NaN as NaN; pixels that are NaN
-in any input are dropped and counted per input. Samples come out in row-major pixel order, so the
-result does not depend on the block size. No QGIS.
+that spans its sampled pixels (a regular grid sparser than the file's blocks: only its rows); a window
+without one is not read at all, so a sparse sample reads a small part of the rasters and memory follows
+the sample, never the raster. Values are float64 in each band's own precision (no float32 round trip)
+with nodata and NaN as NaN; pixels that are NaN in any input are dropped and counted per input. Samples
+come out in row-major pixel order, so the result does not depend on the block size. No QGIS.
 
 * Regular grid: rows 0, STEP, 2 STEP, ... and columns 0, STEP, 2 STEP, ... (every STEP-th row and
   column, starting at the top-left pixel).
@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from osgeo import gdal
 
 from .engine import Grid, Progress, RasterError, RasterStack, Window, prefetched, windows
 
@@ -86,15 +87,36 @@ def read_float64(stack: RasterStack, key, w: Window) -> np.ndarray:
     return out
 
 
+def _block_rows(stack, key):
+    """Rows per block of the file behind band ``key`` (1 for a striped GeoTIFF, 256 for a tiled one)."""
+    ref = stack.refs[key]
+    try:
+        return int(gdal.Open(ref.path).GetRasterBand(ref.band).GetBlockSize()[1])
+    except RuntimeError:
+        return 1
+
+
+def _read_picks(stack, key, w, rows, cols, cross, block_rows):
+    """Values of band ``key`` at the picks of window ``w``: one read of the rectangle spanning them, or, for a
+    regular grid whose rows are further apart than the file's blocks are high, one read per sampled row
+    (the blocks in between are never read)."""
+    r0, c0 = int(rows.min()), int(cols.min())
+    width = int(cols.max()) - c0 + 1
+    if cross and rows.size > 1 and rows[1] - rows[0] > block_rows:
+        return np.concatenate([read_float64(stack, key, Window(w.xoff + c0, w.yoff + int(r), width, 1))[0, cols - c0]
+                               for r in rows])
+    box = Window(w.xoff + c0, w.yoff + r0, width, int(rows.max()) - r0 + 1)
+    return read_float64(stack, key, box)[np.ix_(rows - r0, cols - c0) if cross else (rows - r0, cols - c0)].ravel()
+
+
 def _load(sources):
+    block_rows = {k: _block_rows(stack, k) for k, stack in sources.items()}
+
     def load(pick):
         w, rows, cols, cross = pick
         if rows.size == 0 or cols.size == 0:
             return None   # no sampled pixel in this window: nothing is read
-        r0, c0 = int(rows.min()), int(cols.min())
-        box = Window(w.xoff + c0, w.yoff + r0, int(cols.max()) - c0 + 1, int(rows.max()) - r0 + 1)
-        at = np.ix_(rows - r0, cols - c0) if cross else (rows - r0, cols - c0)
-        values = [read_float64(stack, k, box)[at].ravel() for k, stack in sources.items()]
+        values = [_read_picks(stack, k, w, rows, cols, cross, block_rows[k]) for k, stack in sources.items()]
         if cross:
             rr, cc = np.meshgrid(rows + w.yoff, cols + w.xoff, indexing="ij")
             return rr.ravel(), cc.ravel(), values
