@@ -269,9 +269,9 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         return out
 
     def _report(self, path, res, y_name, maps=None):
-        from ..reports.html import write_html_report
-        import os
         import tempfile
+
+        from ..reports.html import write_html_report
         settings = {"Y": y_name, "samples": res.n_samples, "trees": res.n_estimators, "mtry": "floor(p/3), at least 1",
                     "seed": res.random_state, "score (RF in eq. 6)": f"{res.score} R2",
                     f"RF_all {res.score} R2": res.score_all}
