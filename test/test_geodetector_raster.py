@@ -223,6 +223,30 @@ def test_multi_band_raster_gives_one_factor_per_band(provider, ndvi, tmp_path):
     assert features(as_y["OUTPUT_FACTOR"]) == features(plain["OUTPUT_FACTOR"])
 
 
+def test_sparse_random_pixels_read_only_their_rows(monkeypatch):
+    """raster/sampling.py, default blocks (256-row windows) on files of 4- and 8-row strips: 20 random pixels
+    are read row by row (windows one pixel high, only rows holding a pixel) and equal what GDAL reads there."""
+    reads = []
+    original = engine.RasterStack.read_raw
+
+    def spy(self, key, w):
+        reads.append(w)
+        return original(self, key, w)
+    monkeypatch.setattr(engine.RasterStack, "read_raw", spy)
+    refs = {"b10": engine.BandRef(BAND["10"], 1, "b10"), "b70": engine.BandRef(BAND["70"], 1, "b70")}
+    with engine.RasterStack(refs) as stack:
+        w = stack.grid.width
+        got = sampling.sample_stack(stack, scheme="random", n=20, seed=5)
+    flat = np.random.default_rng(5).choice(stack.grid.height * w, 20, replace=False)
+    assert {win.ysize for win in reads} == {1} and {win.yoff for win in reads} == set((flat // w).tolist())
+    a10, a70 = read(BAND["10"]).ravel(), read(BAND["70"]).ravel()
+    flat = np.sort(flat)
+    ok = np.isfinite(a10[flat]) & np.isfinite(a70[flat])
+    np.testing.assert_array_equal(got.values["b10"], a10[flat[ok]])
+    np.testing.assert_array_equal(got.values["b70"], a70[flat[ok]])
+    assert got.size == ok.sum() > 5
+
+
 # ------------------------------------------------------------------------------------------------ bad inputs
 @pytest.fixture(scope="module")
 def bad_rasters(tmp_path_factory, ndvi):

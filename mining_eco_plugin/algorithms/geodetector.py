@@ -161,7 +161,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                                                    optional=True),
                  "Raster mode: the raster to explain, e.g. RSEI; it defines the grid. Leave empty in table mode.")
         self.add(QgsProcessingParameterBand("Y_BAND", "Raster mode: band of the Y raster", 1, "Y_RASTER",
-                                            optional=True), "Raster mode: band of Y_RASTER (1 by default).", advanced=True)
+                                            optional=True),
+                 "Raster mode: band of Y_RASTER (1 by default).", advanced=True)
         self.add(QgsProcessingParameterMultipleLayers("X_RASTERS", "Raster mode: continuous factor rasters",
                                                       QgsProcessing.TypeRaster, optional=True),
                  "Raster mode: factors discretised by METHOD (elevation, slope, temperature...), on the grid of "

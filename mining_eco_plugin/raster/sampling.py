@@ -2,11 +2,12 @@
 
 The statistics pass of a global method (e.g. the Geodetector on rasters): the sampled pixels are
 fixed first, then the engine's windows (blocks) are walked and each window reads only the rectangle
-that spans its sampled pixels (a regular grid sparser than the file's blocks: only its rows); a window
-without one is not read at all, so a sparse sample reads a small part of the rasters and memory follows
-the sample, never the raster. Values are float64 in each band's own precision (no float32 round trip)
-with nodata and NaN as NaN; pixels that are NaN in any input are dropped and counted per input. Samples
-come out in row-major pixel order, so the result does not depend on the block size. No QGIS.
+that spans its sampled pixels (or only the rows holding them, when those touch far fewer of the file's
+blocks, e.g. a sparse sample of a striped GeoTIFF); a window without one is not read at all, so a sparse
+sample reads a small part of the rasters and memory follows the sample, never the raster. Values are
+float64 in each band's own precision (no float32 round trip) with nodata and NaN as NaN; pixels that are
+NaN in any input are dropped and counted per input. Samples come out in row-major pixel order, so the
+result does not depend on the block size. No QGIS.
 
 * Regular grid: rows 0, STEP, 2 STEP, ... and columns 0, STEP, 2 STEP, ... (every STEP-th row and
   column, starting at the top-left pixel).
@@ -97,16 +98,32 @@ def _block_rows(stack, key):
 
 
 def _read_picks(stack, key, w, rows, cols, cross, block_rows):
-    """Values of band ``key`` at the picks of window ``w``: one read of the rectangle spanning them, or, for a
-    regular grid whose rows are further apart than the file's blocks are high, one read per sampled row
-    (the blocks in between are never read)."""
-    r0, c0 = int(rows.min()), int(cols.min())
-    width = int(cols.max()) - c0 + 1
-    if cross and rows.size > 1 and rows[1] - rows[0] > block_rows:
-        return np.concatenate([read_float64(stack, key, Window(w.xoff + c0, w.yoff + int(r), width, 1))[0, cols - c0]
-                               for r in rows])
-    box = Window(w.xoff + c0, w.yoff + r0, width, int(rows.max()) - r0 + 1)
-    return read_float64(stack, key, box)[np.ix_(rows - r0, cols - c0) if cross else (rows - r0, cols - c0)].ravel()
+    """Values of band ``key`` at the picks of window ``w`` (rows sorted; ``cross``: every row x every column).
+
+    One read of the rectangle spanning the picks, or, when the rows that hold picks touch less than half of
+    the file's blocks in that rectangle (rows further apart than the blocks are high, e.g. a sparse sample of
+    a striped GeoTIFF), one read per such row spanning its picks: the blocks in between are never read."""
+    r0 = int(rows[0])
+    height = int(rows[-1]) - r0 + 1
+    if cross:
+        c0 = int(cols.min())
+        width = int(cols.max()) - c0 + 1
+        if 2 * rows.size * block_rows < height:
+            return np.concatenate([read_float64(stack, key, Window(w.xoff + c0, w.yoff + int(r), width, 1))[
+                0, cols - c0] for r in rows])
+        box = Window(w.xoff + c0, w.yoff + r0, width, height)
+        return read_float64(stack, key, box)[np.ix_(rows - r0, cols - c0)].ravel()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(rows)) + 1])
+    if 2 * starts.size * block_rows < height:
+        out = []
+        for cs, r in zip(np.split(cols, starts[1:]), rows[starts]):   # cols ascend within a row
+            c0 = int(cs[0])
+            row = Window(w.xoff + c0, w.yoff + int(r), int(cs[-1]) - c0 + 1, 1)
+            out.append(read_float64(stack, key, row)[0, cs - c0])
+        return np.concatenate(out)
+    c0 = int(cols.min())
+    box = Window(w.xoff + c0, w.yoff + r0, int(cols.max()) - c0 + 1, height)
+    return read_float64(stack, key, box)[rows - r0, cols - c0]
 
 
 def _load(sources):
