@@ -156,19 +156,25 @@ def test_block_size_does_not_change_the_result(provider, ndvi, tmp_path, monkeyp
             assert res["SAMPLE_COUNT"] == base[mode]["SAMPLE_COUNT"]
 
 
-def test_sampling_reads_only_blocks_that_hold_sampled_pixels(monkeypatch):
+@pytest.fixture
+def reads(monkeypatch):
+    """The windows every RasterStack.read_raw call reads (the sampling module's only way to pixels)."""
+    seen = []
+    original = engine.RasterStack.read_raw
+
+    def spy(self, key, w):
+        seen.append(w)
+        return original(self, key, w)
+    monkeypatch.setattr(engine.RasterStack, "read_raw", spy)
+    return seen
+
+
+def test_sampling_reads_only_blocks_that_hold_sampled_pixels(monkeypatch, reads):
     """raster/sampling.py: with 16 x 32 blocks, 50 random pixels read only windows around them (each read
     window holds a sampled pixel; far less than the raster is read) and give the values GDAL reads there;
     the regular grid gives the rows / columns 0, STEP, 2 STEP, ... in row-major order, reading only those rows."""
     monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", 16)
     monkeypatch.setattr(engine, "DEFAULT_BLOCK_COLS", 32)
-    reads = []
-    original = engine.RasterStack.read_raw
-
-    def spy(self, key, w):
-        reads.append(w)
-        return original(self, key, w)
-    monkeypatch.setattr(engine.RasterStack, "read_raw", spy)
     refs = {"b50": engine.BandRef(BAND["50"], 1, "b50"), "b70": engine.BandRef(BAND["70"], 1, "b70")}
     with engine.RasterStack(refs) as stack:
         h, w = stack.grid.height, stack.grid.width
@@ -223,16 +229,9 @@ def test_multi_band_raster_gives_one_factor_per_band(provider, ndvi, tmp_path):
     assert features(as_y["OUTPUT_FACTOR"]) == features(plain["OUTPUT_FACTOR"])
 
 
-def test_sparse_random_pixels_read_only_their_rows(monkeypatch):
+def test_sparse_random_pixels_read_only_their_rows(reads):
     """raster/sampling.py, default blocks (256-row windows) on files of 4- and 8-row strips: 20 random pixels
     are read row by row (windows one pixel high, only rows holding a pixel) and equal what GDAL reads there."""
-    reads = []
-    original = engine.RasterStack.read_raw
-
-    def spy(self, key, w):
-        reads.append(w)
-        return original(self, key, w)
-    monkeypatch.setattr(engine.RasterStack, "read_raw", spy)
     refs = {"b10": engine.BandRef(BAND["10"], 1, "b10"), "b70": engine.BandRef(BAND["70"], 1, "b70")}
     with engine.RasterStack(refs) as stack:
         w = stack.grid.width
