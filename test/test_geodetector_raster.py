@@ -246,6 +246,28 @@ def test_sparse_random_pixels_read_only_their_rows(reads):
     assert got.size == ok.sum() > 5
 
 
+def test_class_codes_given_as_continuous_are_flagged(provider, ndvi, tmp_path):
+    """strata.tif (7 land-cover codes) in X_RASTERS: the run works (the codes cut into K equal intervals, as
+    asked) and the log tells to give it as CATEGORICAL_RASTERS; the Landsat bands (DN, > 150 values) are not
+    flagged."""
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    class Log(QgsProcessingFeedback):
+        warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+            super().pushWarning(text)
+    log = Log()
+    res = processing.run("miningeco:geodetector", {
+        "Y_RASTER": ndvi, "X_RASTERS": [BAND["10"], STRATA], "RESAMPLING": 1, "METHOD": 0, "K": 3, "STEP": 4,
+        "OUTPUT_FACTOR": str(tmp_path / "f.gpkg")}, feedback=log)
+    flagged = [w for w in log.warnings if "CATEGORICAL_RASTERS" in w]
+    assert len(flagged) == 1 and "X_RASTERS strata holds only 7 distinct" in flagged[0]
+    assert [r["method"] for r in features(res["OUTPUT_FACTOR"])] == ["equal", "equal"]
+
+
 # ------------------------------------------------------------------------------------------------ bad inputs
 @pytest.fixture(scope="module")
 def bad_rasters(tmp_path_factory, ndvi):

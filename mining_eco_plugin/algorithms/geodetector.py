@@ -42,6 +42,7 @@ MEAN_PERIOD = "mean"
 TABLE_PARAMS = ("INPUT", "Y_FIELD", "X_FIELDS", "CATEGORICAL_FIELDS", "PERIOD_FIELD")
 RASTER_PARAMS = ("Y_RASTER", "X_RASTERS", "CATEGORICAL_RASTERS")
 SAMPLING_TITLES = ("Regular grid: every STEP-th row and column", "Random pixels: N_SAMPLES pixels drawn with SEED")
+MAX_CODES_HINT = 20   # a continuous factor raster with at most this many whole-number values looks like class codes
 MODES_HELP = ("Give either a table (INPUT with Y_FIELD and X_FIELDS) or rasters (Y_RASTER with X_RASTERS "
               "and/or CATEGORICAL_RASTERS)")
 
@@ -387,10 +388,15 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         xs, cats = {}, set()
         for i, (name, _ref, cat) in enumerate(factors, start=1):
             values = sample.values[i]
+            integral = bool(np.all(values == np.round(values)) and np.abs(values).max() < 2 ** 53)
             if cat:
                 cats.add(name)
-                if np.all(values == np.round(values)) and np.abs(values).max() < 2 ** 53:
+                if integral:
                     values = values.astype(np.int64)   # class codes as integers (labels 3, not 3.0)
+            elif integral and np.unique(values).size <= MAX_CODES_HINT:
+                feedback.pushWarning(f"X_RASTERS {name} holds only {np.unique(values).size} distinct whole numbers; "
+                                     "if they are class codes (e.g. land cover), give it as CATEGORICAL_RASTERS so "
+                                     "that its classes are used as they are instead of being cut into intervals.")
             xs[name] = values
         note = (f"Raster mode: {sample.drawn} pixels of the {grid.width} x {grid.height} grid of Y_RASTER sampled "
                 f"({how}); {sample.size} used, {sample.dropped} left out (nodata / NaN in any raster"
