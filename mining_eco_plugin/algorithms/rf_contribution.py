@@ -76,7 +76,9 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "form 'prec=climate, temp=climate, ...' is also accepted.")
         self.add(QgsProcessingParameterNumber("N_TREES", "Number of trees", QgsProcessingParameterNumber.Integer,
                                               defaultValue=rc.DEFAULT_TREES, minValue=10),
-                 "Trees per forest (500: R randomForest's default; changhe used that package and states no value).")
+                 "Trees per forest (500: R randomForest's default; changhe used that package and states no value). "
+                 "The per-pixel mode predicts every pixel with 1 + k forests: its time grows with pixels x trees "
+                 "(e.g. 100 trees for a first look at a large scene).")
         self.add(QgsProcessingParameterEnum("SCORE", "Model score used as RF in eq. 6", list(SCORE_TITLES),
                                             defaultValue=0),
                  "0 out-of-bag R2 (default: honest, what R randomForest reports), 1 R2 on the training samples.")
