@@ -72,6 +72,7 @@ TABLE_HEADERS = ["code", "name", "eps_max", "ndvi_min", "ndvi_max", "sr_min", "s
 #: Bytes of one pixel-month of the per-block working set: 4 inputs and about 12 float32 intermediates.
 WORK_BYTES_PER_PIXEL_MONTH = 16 * 4
 #: Working-set budget of one block (all months of all inputs and intermediates); one more block is read ahead.
+#: 12 months: blocks of 256 x 512 px.
 BLOCK_BUDGET_BYTES = 96 * 1024 * 1024
 OVERALL = "(all classes)"
 
@@ -276,9 +277,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
             monthly = guard.enter_context(GeoTiffWriter(monthly_path, grid, months, band_names=names,
                                                         label="OUTPUT_MONTHLY")) if monthly_path else None
             stats = core.RunningClassStats()
-            cols = engine.DEFAULT_BLOCK_COLS or grid.width
-            rows = max(1, min(engine.DEFAULT_BLOCK_ROWS,
-                              BLOCK_BUDGET_BYTES // (WORK_BYTES_PER_PIXEL_MONTH * months * min(cols, grid.width))))
+            rows, cols = self.block_shape(grid, months)
 
             def month_block(pid, w):
                 refs_, values = inputs[pid]
@@ -296,12 +295,14 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
 
             kinds = {"NDVI": "ndvi", **{pid: kind for pid, _l, kind, _u, _e in VARIABLES}}
             ranges = {pid: [np.inf, -np.inf] for pid, (_r, values) in inputs.items() if values is None}
-            for w, (data, lc_values) in prefetched(block_pass(grid, feedback, 5, 97, block_rows=rows), load):
-                for pid, span in ranges.items():      # hard errors (kelvin, scaled NDVI ...) stop the run here
-                    core.check_plausible(pid, data[pid], kinds[pid])
-                    valid = data[pid][np.isfinite(data[pid])]
-                    if valid.size:
-                        span[0], span[1] = min(span[0], float(valid.min())), max(span[1], float(valid.max()))
+            passes = block_pass(grid, feedback, 5, 97, block_rows=rows, block_cols=cols)
+            for w, (data, lc_values) in prefetched(passes, load):
+                for pid, span in ranges.items():
+                    # the checks depend on the range only; hard errors (kelvin, scaled NDVI ...) stop the run here
+                    lo, hi = float(np.fmin.reduce(data[pid], axis=None)), float(np.fmax.reduce(data[pid], axis=None))
+                    if lo <= hi:
+                        core.check_plausible(pid, np.array([lo, hi]), kinds[pid])
+                        span[0], span[1] = min(span[0], lo), max(span[1], hi)
                 nodata = ~np.isfinite(lc_values)
                 codes = np.where(nodata, 0, lc_values).astype(np.int64)
                 params = core.class_parameters(codes, table, nodata_mask=nodata)
@@ -348,6 +349,18 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, rows_out)
         feedback.setProgress(100)
         return outputs
+
+    @staticmethod
+    def block_shape(grid, months):
+        """(rows, cols) of the blocks: the engine's strips, narrowed to whole tiles (each input tile is then read
+        once) so that all months of all inputs and the intermediates of one block stay within BLOCK_BUDGET_BYTES."""
+        rows = engine.DEFAULT_BLOCK_ROWS
+        cols = min(engine.DEFAULT_BLOCK_COLS or grid.width, grid.width)
+        pixels = max(1, BLOCK_BUDGET_BYTES // (WORK_BYTES_PER_PIXEL_MONTH * months))
+        if rows * cols > pixels:
+            cols = max(engine.TILE, pixels // rows // engine.TILE * engine.TILE)
+            rows = max(1, min(rows, pixels // cols))
+        return rows, cols
 
     @staticmethod
     def stretch(st):
