@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import numpy as np
@@ -75,6 +76,13 @@ WORK_BYTES_PER_PIXEL_MONTH = 16 * 4
 #: 12 months: blocks of 256 x 512 px.
 BLOCK_BUDGET_BYTES = 96 * 1024 * 1024
 OVERALL = "(all classes)"
+MONTH_INPUTS = ("NDVI", "TEMPERATURE", "PRECIPITATION", "SOLAR_RADIATION")
+#: Blocks of fewer pixels are computed in one piece, larger ones split among the worker threads.
+MIN_CHUNK_PIXELS = 16384
+
+
+def worker_count():
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def parse_values(text: str, param: str):
@@ -278,6 +286,8 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                                                         label="OUTPUT_MONTHLY")) if monthly_path else None
             stats = core.RunningClassStats()
             rows, cols = self.block_shape(grid, months)
+            workers = worker_count()
+            pool = guard.enter_context(ThreadPoolExecutor(workers))
 
             def month_block(pid, w):
                 refs_, values = inputs[pid]
@@ -306,8 +316,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                 nodata = ~np.isfinite(lc_values)
                 codes = np.where(nodata, 0, lc_values).astype(np.int64)
                 params = core.class_parameters(codes, table, nodata_mask=nodata)
-                npp = core.npp_monthly(data["NDVI"], data["TEMPERATURE"], data["PRECIPITATION"],
-                                       data["SOLAR_RADIATION"], params, **options)
+                npp = self.npp_parallel(pool, workers, data, params, options)
                 npp[:, nodata] = np.nan
                 annual = npp[0].astype(np.float64)     # month by month: the same sum whatever the block shape
                 for k in range(1, months):
@@ -349,6 +358,23 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, rows_out)
         feedback.setProgress(100)
         return outputs
+
+    @staticmethod
+    def npp_parallel(pool, workers, data, params, options):
+        """core.npp_monthly of one block, its pixels split into one chunk per worker thread (numpy releases the
+        GIL; every pixel is computed on its own, so the result does not depend on the split)."""
+        n = data["NDVI"].shape[1]
+        parts = min(workers, max(1, n // MIN_CHUNK_PIXELS))
+        bounds = np.linspace(0, n, parts + 1).astype(int)
+
+        def chunk(lo, hi):
+            return core.npp_monthly(*(data[pid][:, lo:hi] for pid in MONTH_INPUTS),
+                                    {k: v[lo:hi] for k, v in params.items()}, **options)
+
+        if parts == 1:
+            return chunk(0, n)
+        futures = [pool.submit(chunk, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        return np.concatenate([f.result() for f in futures], axis=1)
 
     @staticmethod
     def block_shape(grid, months):
