@@ -17,9 +17,11 @@ formulas (it does not call mining_eco_plugin.core.casa):
   a = 6.75e-7 I^3 - 7.71e-5 I^2 + 1.792e-2 I + 0.49239; EET / PET at most 1, i.e. W_eps in [0.5, 1] (Potter 1993:
   "0.5 in very arid to 1 in very wet ecosystems").
 
-The synthetic and the Marburg climates keep every month above 0 deg C (above -10 C), so the frost-month rules
-(T_eps1 = 0 at <= -10 C; W_eps of the previous month at <= 0 C) do not enter this reference; the core's unit tests
-cover them. Other comparisons: numpy mean / sd per class of the output raster (the class table), identical outputs
+* frost months (Zhu et al. 2007): T_eps1 = 0 in months at or below -10 C; in months at or below 0 C (E_p0 = 0,
+  EET / PET undefined) W_eps is that of the previous month above 0 C, the months taken as a cycle (a frozen January
+  takes the last unfrozen month of the series: the convention of core.casa, stated in its w_eps docstring).
+
+Other comparisons: numpy mean / sd per class of the output raster (the class table), identical outputs
 for equivalent inputs (stack vs one layer per month, typed values vs constant rasters, any block size), the same
 run through qgis_process and the Modeler model.
 """
@@ -62,8 +64,9 @@ def t_eps2_curve(t, t_opt):
 
 
 def casa_pixel(ndvi, temp, precip, sol, eps_max, ndvi_min, ndvi_max, sr_min=None, sr_max=None,
-               par=0.5, fpar_min=0.001, fpar_max=0.95, weight=0.5):
-    """Monthly NPP (gC m-2 month-1) of one pixel, step by step from the published formulas (module docstring)."""
+               par=0.5, fpar_min=0.001, fpar_max=0.95, weight=0.5, frozen_w=None):
+    """Monthly NPP (gC m-2 month-1) of one pixel, step by step from the published formulas (module docstring);
+    ``frozen_w``: a fixed W_eps for months at or below 0 C instead of the previous month's (to show the rule acts)."""
     def sr(v):
         return (1.0 + v) / (1.0 - v)
 
@@ -73,25 +76,34 @@ def casa_pixel(ndvi, temp, precip, sol, eps_max, ndvi_min, ndvi_max, sr_min=None
     t_opt = temp[k_max]
     heat = sum((t / 5.0) ** 1.514 for t in temp if t > 0)        # Thornthwaite heat index I
     a = 6.75e-7 * heat ** 3 - 7.71e-5 * heat ** 2 + 1.792e-2 * heat + 0.49239
+    ws = []
+    for t, p in zip(temp, precip):                               # W_eps of the months above 0 C
+        if t <= 0:
+            ws.append(None)
+            continue
+        ep0 = 16.0 * (10.0 * t / heat) ** a
+        rn = math.sqrt(ep0 * p) * (0.369 + 0.598 * math.sqrt(ep0 / p))
+        eet = p * rn * (p * p + rn * rn + p * rn) / ((p + rn) * (p * p + rn * rn))
+        pet = (eet + ep0) / 2.0
+        ws.append(0.5 + 0.5 * min(eet / pet, 1.0))
     out = []
-    for v, t, p, s in zip(ndvi, temp, precip, sol):
+    for k, (v, t, s) in enumerate(zip(ndvi, temp, sol)):
         f_ndvi = (v - ndvi_min) / (ndvi_max - ndvi_min) * (fpar_max - fpar_min) + fpar_min
         f_sr = (sr(v) - sr_min) / (sr_max - sr_min) * (fpar_max - fpar_min) + fpar_min
         f_ndvi = min(max(f_ndvi, fpar_min), fpar_max)
         f_sr = min(max(f_sr, fpar_min), fpar_max)
         fpar = weight * f_ndvi + (1.0 - weight) * f_sr
         apar = s * fpar * par
-        t1 = 0.8 + 0.02 * t_opt - 0.0005 * t_opt ** 2
+        t1 = 0.0 if t <= -10.0 else 0.8 + 0.02 * t_opt - 0.0005 * t_opt ** 2
         if t - t_opt > 10.0 or t_opt - t > 13.0:
             t2 = 0.5 * t_eps2_curve(t_opt, t_opt)
         else:
             t2 = t_eps2_curve(t, t_opt)
-        ep0 = 16.0 * (10.0 * t / heat) ** a
-        rn = math.sqrt(ep0 * p) * (0.369 + 0.598 * math.sqrt(ep0 / p))
-        eet = p * rn * (p * p + rn * rn + p * rn) / ((p + rn) * (p * p + rn * rn))
-        pet = (eet + ep0) / 2.0
-        w = 0.5 + 0.5 * min(eet / pet, 1.0)
-        out.append(apar * eps_max * t1 * t2 * w)
+        back = k                                                   # frozen month: W_eps of the previous month
+        while ws[back % len(ws)] is None:                          # above 0 C (months taken as a cycle)
+            back -= 1
+        w = ws[k] if ws[k] is not None or frozen_w is None else frozen_w
+        out.append(apar * eps_max * t1 * t2 * (ws[back % len(ws)] if w is None else w))
     return out
 
 
@@ -545,3 +557,30 @@ def test_annual_npp_renders_styled(marburg, tmp_path):
     assert len(colours) > 10
     greenish = [c for c in colours if int(c[3:5], 16) >= max(int(c[1:3], 16), int(c[5:7], 16)) - 8]
     assert len(greenish) >= 0.9 * len(colours)
+
+
+def test_frost_months_follow_the_published_rules(provider, synth, tmp_path):
+    """A continental climate (January -12 C, February -3 C, December -1 C): casa_pixel with the frost-month rules
+    (T_eps1 = 0 at <= -10 C, W_eps of the previous unfrozen month at <= 0 C) == the tool, every pixel; and the
+    frost rules matter (January NPP 0 through T_eps1)."""
+    _d, (ndvi, _t, _p, _s), files = synth
+    temp = [-12.0, -3.0, 4.5, 12.0, 18.0, 22.0, 24.0, 22.5, 17.0, 10.0, 2.0, -1.0]
+    precip = BASE_P[:10] + [1.0, 5.0]           # a dry November: its W_eps (taken by December) is well below 1
+    res = run_casa(tmp_path, monthly=True, **synth_params(files, TEMPERATURE=None, PRECIPITATION=None,
+                                                          SOLAR_RADIATION=None,
+                                                          TEMPERATURE_VALUES=",".join(map(str, temp)),
+                                                          PRECIPITATION_VALUES=",".join(map(str, precip)),
+                                                          SOLAR_RADIATION_VALUES=",".join(map(str, BASE_SOL))))
+    annual, january = read(res["OUTPUT"]), read(res["OUTPUT_MONTHLY"], 1)
+    table = default_table()
+    for r in range(HEIGHT):
+        for c in range(WIDTH):
+            if np.isnan(annual[r, c]):
+                continue
+            _name, eps, nmin, nmax, smin, smax = table[int(LANDCOVER[r, c])]
+            args = (ndvi[:, r, c].astype(np.float64), temp, precip, BASE_SOL, eps, nmin, nmax, smin, smax)
+            want = casa_pixel(*args)
+            assert annual[r, c] == pytest.approx(sum(want), rel=2e-5), (r, c)
+            assert read(res["OUTPUT_MONTHLY"], 12)[r, c] == pytest.approx(want[11], rel=2e-5)
+            assert want[11] < 0.8 * casa_pixel(*args, frozen_w=1.0)[11]      # the previous-month rule acts
+    assert np.nanmax(january) == 0.0 and np.isfinite(annual).sum() == HEIGHT * WIDTH - 2
