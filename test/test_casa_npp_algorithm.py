@@ -584,3 +584,38 @@ def test_frost_months_follow_the_published_rules(provider, synth, tmp_path):
             assert read(res["OUTPUT_MONTHLY"], 12)[r, c] == pytest.approx(want[11], rel=2e-5)
             assert want[11] < 0.8 * casa_pixel(*args, frozen_w=1.0)[11]      # the previous-month rule acts
     assert np.nanmax(january) == 0.0 and np.isfinite(annual).sum() == HEIGHT * WIDTH - 2
+
+
+def test_unusual_units_are_warned_about_and_the_run_completes(provider, synth, tmp_path):
+    """Daily radiation totals (MJ m-2 day-1, ~30x too small for CASA's monthly totals) are not an error but a
+    warning naming the input and the fix (core.casa.check_plausible's thresholds)."""
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+            super().pushWarning(text)
+
+    _d, _arrays, files = synth
+    fb = Recorder()
+    daily = ",".join(f"{v / 30.0:.2f}" for v in BASE_SOL)
+    params = synth_params(files, SOLAR_RADIATION=None, SOLAR_RADIATION_VALUES=daily,
+                          OUTPUT=str(tmp_path / "npp.tif"), OUTPUT_TABLE=str(tmp_path / "t.csv"))
+    res = processing.run("miningeco:casanpp", params, feedback=fb)
+    assert os.path.exists(res["OUTPUT"])
+    assert any("SOLAR_RADIATION_VALUES" in w and "daily" in w for w in fb.warnings), fb.warnings
+    fb = Recorder()
+    processing.run("miningeco:casanpp", synth_params(files, OUTPUT=str(tmp_path / "ok.tif")), feedback=fb)
+    assert fb.warnings == []
+
+
+def test_help_through_qgis_process_documents_inputs_and_sources(qgis_process):
+    out = qgis_process("help", "miningeco:casanpp").stdout
+    for text in ("NDVI", "TEMPERATURE_VALUES", "PRECIPITATION", "SOLAR_RADIATION_VALUES", "LANDCOVER", "CLASS_TABLE",
+                 "OUTPUT_MONTHLY", "OUTPUT_TABLE", "changhe", "Potter", "Zhou", "Thornthwaite", "APAR = SOL x FPAR x 0.5"):
+        assert text in out, text
