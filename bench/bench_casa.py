@@ -85,17 +85,13 @@ def paths(out_dir):
 
 
 def complete(p):
-    from osgeo import gdal
-    for path in p.values():
-        if not os.path.exists(path):
-            return False
-        try:
-            ds = gdal.Open(path)
-        except RuntimeError:
-            return False
-        if ds.RasterXSize != SIZE or ds.RasterCount not in (1, MONTHS):
-            return False
-    return True
+    """True when every generated input exists with the expected size and band count."""
+    from mining_eco_plugin.raster.engine import RasterError, raster_info
+    try:
+        infos = [raster_info(path) for path in p.values()]
+    except RasterError:
+        return False
+    return all(grid.width == SIZE and count in (1, MONTHS) for grid, count, _names in infos)
 
 
 def generate(p, say=print):
