@@ -357,6 +357,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 if refs or not cat:
                     stacks.append(RasterStack({0: y_ref, **refs}, resampling=method))
         except RasterError as err:
+            for stack in stacks:
+                stack.close()
             msg = err.args[0]
             cut = msg.find(" Give inputs on one grid")
             raise ValueError((msg[:cut] if cut > 0 else msg) + " Put every raster on the grid of Y_RASTER "
@@ -393,8 +395,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 cats.add(name)
                 if integral:
                     values = values.astype(np.int64)   # class codes as integers (labels 3, not 3.0)
-            elif integral and np.unique(values).size <= MAX_CODES_HINT:
-                feedback.pushWarning(f"X_RASTERS {name} holds only {np.unique(values).size} distinct whole numbers; "
+            elif integral and (codes := np.unique(values).size) <= MAX_CODES_HINT:
+                feedback.pushWarning(f"X_RASTERS {name} holds only {codes} distinct whole numbers; "
                                      "if they are class codes (e.g. land cover), give it as CATEGORICAL_RASTERS so "
                                      "that its classes are used as they are instead of being cut into intervals.")
             xs[name] = values
