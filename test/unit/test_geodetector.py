@@ -138,3 +138,113 @@ def test_optimal_picks_highest_significant_q():
     qs = [q for (_, _, q, p) in best["tried"] if p < 0.05]
     assert best["q"] == max(qs)
     assert gd.factor_detector(y, best["codes"]).q == pytest.approx(best["q"])
+
+
+# ------------------------------------------------------------------ natural breaks vs jenkspy
+
+def _jenkspy():
+    return pytest.importorskip("jenkspy")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_natural_breaks_equal_jenkspy_random(seed):
+    """Our numpy Fisher-Jenks programme gives the breaks of jenkspy 0.4.1 (independent C
+    implementation of the same exact DP) on continuous random data, k = 2..7."""
+    jenkspy = _jenkspy()
+    rng = np.random.default_rng(seed)
+    x = [rng.normal(0, 1, 700), rng.gamma(1.5, 2.0, 900), rng.uniform(-3, 3, 500) ** 3][seed % 3]
+    for k in range(2, 8):
+        ours = gd.class_breaks(x, "natural", k, natural_engine="numpy")
+        ref = jenkspy.jenks_breaks(x, n_classes=k)
+        assert ours.tolist() == ref
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_natural_breaks_equal_jenkspy_tied(seed):
+    """With many ties our programme works on the distinct values weighted by their counts;
+    jenkspy gets every raw value. Same breaks (jenkspy 0.4.1 as the reference)."""
+    jenkspy = _jenkspy()
+    rng = np.random.default_rng(100 + seed)
+    x = np.round(rng.gamma(2.0, 3.0, 1500)) if seed % 2 else rng.integers(0, 40, 1200) * 0.5
+    assert np.unique(x).size < x.size / 10
+    for k in range(2, 8):
+        ours = gd.class_breaks(x, "natural", k, natural_engine="numpy")
+        assert ours.tolist() == jenkspy.jenks_breaks(x, n_classes=k)
+
+
+def test_natural_engine_auto_is_the_same_on_sampled_values():
+    """Above 4000 distinct values a seeded sample of them is classified; the auto engine (jenkspy
+    when importable) and the numpy programme give the same breaks for every k of the optimal
+    search, and the breaks are the exact optimum of the sample (jenkspy on the sample)."""
+    jenkspy = _jenkspy()
+    x = np.random.default_rng(7).lognormal(0, 1, 20000)
+    v, w = gd._fj_input(np.sort(x))
+    assert v.size == 4000 and (w == 1).all()
+    for k in range(3, 8):
+        numpy_b = gd.class_breaks(x, "natural", k, natural_engine="numpy")
+        assert numpy_b.tolist() == gd.class_breaks(x, "natural", k).tolist()
+        assert numpy_b[1:].tolist() == jenkspy.jenks_breaks(v, n_classes=k)[1:]
+        assert numpy_b[0] == x.min() and numpy_b[-1] == x.max()
+
+
+# ------------------------------------------------------------------ fast paths stay exact
+
+def test_optimal_tried_equal_direct_and_py_geodetector():
+    """Every (method, k) of the optimal search (strata statistics combined from the binned
+    samples) has the q and p that factor_detector and py-geodetector give on that method's codes."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    x = rng.gamma(2.0, 2.0, n)
+    y = np.sin(x) + 0.2 * x + rng.normal(0, 0.5, n)
+    best = gd.optimal_discretization(y, x)
+    assert len(best["tried"]) == 25
+    for method, k, q, p in best["tried"]:
+        codes, _ = gd.discretize(x, method, k)
+        r = gd.factor_detector(y, codes)
+        assert q == pytest.approx(r.q, abs=1e-12) and p == pytest.approx(r.p, abs=1e-12)
+        ref_q, ref_p = GeoDetector(pd.DataFrame({"y": y, "x": codes}), "y", ["x"]).factor_detector("x")
+        assert q == pytest.approx(ref_q, abs=1e-9) and p == pytest.approx(ref_p, abs=1e-9)
+    assert best["q"] == max(q for (_, _, q, p) in best["tried"] if p < 0.05)
+
+
+def test_integer_labels_with_gaps_negative_and_bool():
+    """Integer labels (negative, with gaps, any int width) and booleans are strata as they are:
+    same q, p as the string labels and as py-geodetector."""
+    rng = np.random.default_rng(4)
+    n = 400
+    raw = rng.integers(0, 5, n)
+    y = 0.5 * raw + rng.normal(0, 1, n)
+    ref = gd.factor_detector(y, raw.astype(str).astype(object))
+    for labels in (raw * 7 - 10, (raw * 1000).astype(np.int16), raw.astype(np.uint8) + 3):
+        r = gd.factor_detector(y, labels)
+        assert (r.q, r.p, r.n_strata) == (ref.q, ref.p, ref.n_strata)
+        q_ref, p_ref = GeoDetector(pd.DataFrame({"y": y, "x": labels}), "y", ["x"]).factor_detector("x")
+        assert r.q == pytest.approx(q_ref, abs=1e-9) and r.p == pytest.approx(p_ref, abs=1e-9)
+    b = raw > 2
+    assert gd.factor_detector(y, b).q == pytest.approx(
+        GeoDetector(pd.DataFrame({"y": y, "x": b.astype(int)}), "y", ["x"]).factor_detector("x")[0], abs=1e-9)
+    labels, _ = gd._codes(raw * 7 - 10, n)
+    assert labels.tolist() == [-10, -3, 4, 11, 18]
+
+
+def test_interaction_with_empty_combinations_equals_py_geodetector():
+    """Overlay strata built as code1 * L2 + code2 (empty combinations dropped) equal the
+    groupby of py-geodetector, including one-sample overlay strata."""
+    rng = np.random.default_rng(9)
+    n = 500
+    a = rng.integers(0, 6, n)
+    b = np.where(a < 3, rng.integers(0, 2, n), rng.integers(2, 5, n))  # many empty pairs
+    b[:3] = [9, 9, 9]
+    y = a * 0.2 + (b == 3) + rng.normal(0, 0.4, n)
+    it = gd.interaction_detector(y, a, b)
+    ref = GeoDetector(pd.DataFrame({"y": y, "a": a, "b": b}), "y", ["a", "b"])
+    assert it["q12"] == pytest.approx(ref.interaction_detector("a", "b"), abs=1e-9)
+    assert it["n_strata12"] == len({(u, v) for u, v in zip(a, b)})
+
+
+def test_optimal_names_the_factor_for_nan_and_constant():
+    y = np.arange(20.0)
+    with pytest.raises(ValueError, match="^slope: contains NaN"):
+        gd.optimal_discretization(y, np.r_[np.nan, np.arange(19.0)], name="slope")
+    with pytest.raises(ValueError, match="^slope: the factor is constant"):
+        gd.optimal_discretization(y, np.ones(20), name="slope")
