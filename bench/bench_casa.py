@@ -17,7 +17,8 @@ Measured in the same run:
 
 No pass/fail: the ratio tool / I/O floor says how much the CASA arithmetic costs over moving the data.
 
-``run(say)`` prints through ``say`` and returns the report lines (for bench/run_bench.py);
+``run(say)`` prints through ``say`` and returns the report lines (for bench/run_bench.py; ``run(out_dir)`` prints
+them with print);
 ``python bench/bench_casa.py [out_dir]`` runs it alone.
 """
 from __future__ import annotations
@@ -168,6 +169,8 @@ def io_floor(p, tool_output, dst):
 
 
 def run(say=print, out_dir=None):
+    if isinstance(say, str):          # run(out_dir), the way run_bench.py calls bench_trend / bench_apply
+        say, out_dir = print, say
     out_dir = os.path.abspath(out_dir or OUT)
     os.makedirs(out_dir, exist_ok=True)
     lines = []
