@@ -10,7 +10,7 @@ Measured in the same run:
 * the whole tool (``processing.run`` in a fresh child process: check the inputs, the land-cover pass, read the 48
   bands block by block, compute, write the float32 annual NPP, style it, the per-class table): seconds, seconds per
   megapixel and the peak resident memory of that process during the run (VmHWM after resetting it through
-  /proc/self/clear_refs once QGIS is up, as bench/run_bench.py does);
+  /proc/self/clear_refs once QGIS is up: bench/benchkit.py);
 * the I/O floor: GDAL alone reading the same 48 bands (the same 256-row strips, float32) and writing one float32
   raster of the same size with the same creation options and the very bytes the tool wrote (read into memory
   before the timing).
@@ -23,9 +23,7 @@ them with print);
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -36,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 OUT = os.path.join(ROOT, "bench_output")
+
+from benchkit import run_child  # noqa: E402
 
 GENERATOR_VERSION = "1"
 SIZE = 4000
@@ -49,35 +49,6 @@ BASE_T = np.array([-2.6, 0.6, 6.3, 13.4, 18.8, 22.6, 24.0, 22.6, 17.9, 12.2, 5.2
 BASE_P = np.array([6.0, 10.0, 18.0, 30.0, 50.0, 70.0, 135.0, 115.0, 65.0, 35.0, 17.0, 5.0])
 BASE_SOL = np.array([270.0, 300.0, 420.0, 500.0, 560.0, 560.0, 520.0, 480.0, 400.0, 340.0, 270.0, 250.0])
 STACKS = ("ndvi", "temperature", "precipitation", "radiation")
-
-CHILD = r"""
-import json, sys, time
-
-
-def status(key):
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith(key + ":"))
-
-
-sys.path[:0] = [sys.argv[1], "/usr/share/qgis/python/plugins"]
-from qgis.core import QgsApplication
-app = QgsApplication([], False); app.initQgis()
-from processing.core.Processing import Processing
-Processing.initialize()
-import processing
-from mining_eco_plugin.provider import MiningEcoProvider
-provider = MiningEcoProvider(); QgsApplication.processingRegistry().addProvider(provider)
-params = json.loads(sys.argv[2])
-base_kb = status("VmRSS")
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")   # reset the peak (VmHWM) to the current RSS
-t0 = time.perf_counter()
-res = processing.run("miningeco:casanpp", params)
-seconds = time.perf_counter() - t0
-print(json.dumps({"seconds": seconds, "base_kb": base_kb, "maxrss_kb": status("VmHWM"),
-                  "valid": res["VALID_PIXELS"], "mean": res["MEAN_NPP"]}))
-"""
-
 
 def paths(out_dir):
     p = {name: os.path.join(out_dir, f"casa_{name}_{MONTHS}x{SIZE}_v{GENERATOR_VERSION}.tif") for name in STACKS}
@@ -130,14 +101,6 @@ def generate(p, say=print):
             w.commit()
 
 
-def child(params):
-    run = subprocess.run([sys.executable, "-c", CHILD, ROOT, json.dumps(params)], capture_output=True, text=True,
-                         env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
-    if run.returncode != 0:
-        raise RuntimeError(run.stderr[-3000:])
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
 def io_floor(p, tool_output, dst):
     """Seconds for GDAL to read the 48 bands of the four stacks in 256-row strips (float32) and write one float32
     raster of the same size (same creation options, the tool's output bytes, loaded before the clock starts)."""
@@ -187,7 +150,8 @@ def run(say=print, out_dir=None):
     params = {"NDVI": [p["ndvi"]], "TEMPERATURE": [p["temperature"]], "PRECIPITATION": [p["precipitation"]],
               "SOLAR_RADIATION": [p["radiation"]], "LANDCOVER": p["landcover"], "OUTPUT": npp,
               "OUTPUT_TABLE": os.path.join(out_dir, "casa_npp_4000_table.csv")}
-    r = child(params)
+    r = run_child("miningeco:casanpp", params)
+    r["valid"], r["mean"] = r["results"]["VALID_PIXELS"], r["results"]["MEAN_NPP"]
     ref = io_floor(p, npp, os.path.join(out_dir, "casa_io_floor.tif"))
     report(f"casa: miningeco:casanpp on {MONTHS}-month {SIZE} x {SIZE} stacks (NDVI, T, P, SOL: 4 x {MONTHS} float32 "
            f"bands, land cover uint8), {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f})")

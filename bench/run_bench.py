@@ -11,7 +11,9 @@ measured here, with the goal beside it.
 (e) trend: Theil-Sen + Mann-Kendall on a 25-date 2000 x 2000 stack vs pymannkendall per pixel
     (goal >= 200x) and vs reading the stack once (goal <= 3) -- bench_trend.py;
 (f) applying a 100-tree random forest to a 4000 x 4000 x 8-band stack vs the model's own predict on
-    the same pixels in memory (goal <= 1.3) and its peak memory at 2000^2 / 4000^2 -- bench_apply.py.
+    the same pixels in memory (goal <= 1.3) and its peak memory at 2000^2 / 4000^2 -- bench_apply.py;
+(g) CASA NPP on 12-month 4000 x 4000 stacks: time, s/MP, peak memory, ratio to GDAL reading the 48 input bands and
+    writing the output (the I/O floor) -- bench_casa.py.
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -155,6 +157,9 @@ def main():
     import bench_apply
     for line in bench_apply.run(OUT):
         say("    " + line)
+    say("\n(g) CASA NPP: 12-month 4000 x 4000 stacks")
+    import bench_casa
+    bench_casa.run(lambda line: say("    " + line), OUT)
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")
