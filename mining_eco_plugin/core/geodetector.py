@@ -71,9 +71,10 @@ def _as_y(y, name="Y"):
     y = np.asarray(y, dtype=float).ravel()
     if y.size < 2:
         raise ValueError(f"{name}: needs at least 2 values, got {y.size}.")
-    if np.isnan(y).any():
+    lo, hi = y.min(), y.max()  # NaN propagates through min and max
+    if np.isnan(lo) or np.isnan(hi):
         raise ValueError(f"{name}: contains NaN / missing values; remove those samples first.")
-    if np.nanmax(y) == np.nanmin(y):
+    if lo == hi:
         raise ValueError(f"{name}: is constant ({y[0]!r}); the Geodetector needs a varying Y.")
     return y
 
@@ -106,6 +107,27 @@ def _codes(x, n, name="X"):
     return labels, codes.ravel()
 
 
+def _strata(x, n, name="X"):
+    """(codes, counts per code) of the labels ``x`` for the detectors that need no labels.
+
+    Integer / boolean labels with a compact range are shifted to start at 0 and used as codes
+    directly (codes of absent labels have count 0 and are dropped by the statistics); other
+    labels are coded with np.unique. Raises like :func:`_codes`.
+    """
+    x = np.asarray(x).ravel()
+    if x.dtype.kind in "iub" and x.size == n and x.size:
+        lo, hi = int(x.min()), int(x.max())
+        if hi - lo <= 4 * x.size + 1024 and -2 ** 62 < lo and hi < 2 ** 62:
+            if lo == 0 and x.dtype.kind == "i":
+                codes = x.astype(np.intp, copy=False)
+            else:
+                codes = x.astype(np.intp)
+                codes -= lo
+            return codes, np.bincount(codes, minlength=hi - lo + 1)
+    _, codes = _codes(x, n, name)
+    return codes, np.bincount(codes)
+
+
 def _check_strata(n_strata, n, name):
     if n_strata < 2:
         raise ValueError(f"{name}: has a single stratum; a factor needs at least 2 classes.")
@@ -116,13 +138,42 @@ def _check_strata(n_strata, n, name):
         )
 
 
-def _stratum_stats(y, codes):
+def _cell_stats(y, codes, counts=None):
+    """Per code (absent codes included): counts, sums, means and within sums of squares about
+    each code's mean (two passes: the squares are taken about the stratum mean)."""
+    if counts is None:
+        counts = np.bincount(codes)
+    counts = counts.astype(float)
+    sums = np.bincount(codes, weights=y, minlength=counts.size)
+    means = sums / np.maximum(counts, 1.0)
+    dev = np.take(means, codes)  # one temporary, reused for y - mean and its square
+    np.subtract(y, dev, out=dev)
+    ssw = np.bincount(codes, weights=_sq(dev), minlength=counts.size)
+    return counts, sums, means, ssw
+
+
+def _stratum_stats(y, codes, counts=None):
     """Counts, means and within-stratum sums of squares (about each stratum mean) per stratum."""
-    counts_all = np.bincount(codes).astype(float)
-    means_all = np.bincount(codes, weights=y) / np.maximum(counts_all, 1.0)
-    ssw_all = np.bincount(codes, weights=_sq(y - means_all[codes]), minlength=counts_all.size)
-    keep = counts_all > 0
-    return counts_all[keep], means_all[keep], ssw_all[keep]
+    counts, _, means, ssw = _cell_stats(y, codes, counts)
+    keep = counts > 0
+    return counts[keep], means[keep], ssw[keep]
+
+
+def _margins(counts, sums, means, ssw, shape):
+    """Statistics of the strata of each factor of an overlay, combined from the overlay's cells
+    (cell code = code1 * L2 + code2) with the parallel-variance formula
+    SS_h = sum_cells [SS_c + n_c (mean_c - mean_h)^2] (Chan, Golub & LeVeque 1979): no pass over
+    the samples. Returns [(counts, means, SSW total) of factor 1, same of factor 2]."""
+    n, sm, mc, ss = (a.reshape(shape) for a in (counts, sums, means, ssw))
+    out = []
+    for axis in (1, 0):
+        nh = n.sum(axis)
+        mh = sm.sum(axis) / np.maximum(nh, 1.0)
+        dev = mc - (mh[:, None] if axis == 1 else mh[None, :])
+        ssh = float((ss + n * dev * dev).sum())
+        keep = nh > 0
+        out.append((nh[keep], mh[keep], ssh))
+    return out
 
 
 @dataclass
@@ -162,8 +213,8 @@ def _q_p_stats(counts, means, ssw, sst, n):
     return FactorResult(q, p, f_val, lam, n_strata, n)
 
 
-def _q_p(y, codes, sst=None):
-    counts, means, ssw_h = _stratum_stats(y, codes)
+def _q_p(y, codes, sst=None, counts=None):
+    counts, means, ssw_h = _stratum_stats(y, codes, counts)
     return _q_p_stats(counts, means, float(ssw_h.sum()), _sst(y) if sst is None else sst, y.size)
 
 
@@ -174,9 +225,9 @@ def factor_detector(y, x, name="X", y_name="Y") -> FactorResult:
     stratum, more strata than N/2.
     """
     y = _as_y(y, y_name)
-    _, codes = _codes(x, y.size, name)
-    _check_strata(int(codes.max()) + 1, y.size, name)
-    return _q_p(y, codes)
+    codes, counts = _strata(x, y.size, name)
+    _check_strata(int(np.count_nonzero(counts)), y.size, name)
+    return _q_p(y, codes, counts=counts)
 
 
 def interaction_type(q1, q2, q12, tolerance=1e-6):
@@ -205,19 +256,41 @@ def interaction_detector(y, x1, x2, names=("X1", "X2"), y_name="Y", tolerance=1e
     The overlay may have one-sample strata; it is not held to the N/2 rule (as in the R package).
     """
     y = _as_y(y, y_name)
-    _, c1 = _codes(x1, y.size, names[0])
-    _, c2 = _codes(x2, y.size, names[1])
-    _check_strata(int(c1.max()) + 1, y.size, names[0])
-    _check_strata(int(c2.max()) + 1, y.size, names[1])
+    pair = _pair(y, x1, x2, names)
     sst = _sst(y)
-    r1, r2 = _q_p(y, c1, sst), _q_p(y, c2, sst)
-    # overlay stratum code c1 * L2 + c2: empty combinations are dropped by the statistics, so the
-    # strata (and their order) are those of np.unique of the pairs
-    r12 = _q_p(y, c1 * (int(c2.max()) + 1) + c2, sst)
+    (n1, m1, ss1), (n2, m2, ss2) = pair["margins"]
+    r1 = _q_p_stats(n1, m1, ss1, sst, y.size)
+    r2 = _q_p_stats(n2, m2, ss2, sst, y.size)
+    keep = pair["counts"] > 0
+    r12 = _q_p_stats(pair["counts"][keep], pair["means"][keep], float(pair["ssw"][keep].sum()), sst, y.size)
     return {
         "q1": r1.q, "q2": r2.q, "q12": r12.q, "p12": r12.p, "n_strata12": r12.n_strata,
         "type": interaction_type(r1.q, r2.q, r12.q, tolerance),
     }
+
+
+def _pair(y, x1, x2, names):
+    """Checked codes of two factors and the statistics of their overlay: stratum code
+    c1 * L2 + c2 (empty combinations are dropped, so the strata and their order are those of
+    np.unique of the label pairs); each factor's own strata statistics are combined from the
+    overlay's cells (:func:`_margins`)."""
+    c1, k1 = _strata(x1, y.size, names[0])
+    c2, k2 = _strata(x2, y.size, names[1])
+    _check_strata(int(np.count_nonzero(k1)), y.size, names[0])
+    _check_strata(int(np.count_nonzero(k2)), y.size, names[1])
+    c12 = np.multiply(c1, k2.size)
+    c12 += c2
+    if k1.size * k2.size > max(4 * y.size, 1 << 22):  # very many label pairs: code the present ones
+        _, c12 = np.unique(c12, return_inverse=True)
+        counts, _, means, ssw = _cell_stats(y, c12.ravel())
+        margins = []
+        for c, k in ((c1, k1), (c2, k2)):
+            nh, mh, ssh = _stratum_stats(y, c, k)
+            margins.append((nh, mh, float(ssh.sum())))
+        return {"counts": counts, "means": means, "ssw": ssw, "margins": margins}
+    counts, sums, means, ssw = _cell_stats(y, c12, np.bincount(c12, minlength=k1.size * k2.size))
+    return {"counts": counts, "means": means, "ssw": ssw,
+            "margins": _margins(counts, sums, means, ssw, (k1.size, k2.size))}
 
 
 @dataclass
@@ -243,18 +316,23 @@ def risk_detector(y, x, name="X", y_name="Y", alpha=0.05) -> RiskResult:
     y = _as_y(y, y_name)
     labels, codes = _codes(x, y.size, name)
     _check_strata(labels.size, y.size, name)
-    groups = [y[codes == k] for k in range(labels.size)]
+    sizes, means, var_n = [], [], []  # per stratum: n, mean, s^2 / n (each taken once)
+    for k in range(labels.size):
+        g = y[codes == k]
+        sizes.append(g.size)
+        means.append(g.mean())
+        var_n.append(g.var(ddof=1) / g.size if g.size > 1 else float("nan"))
     res = RiskResult([v.item() if hasattr(v, "item") else v for v in labels],
-                     [int(g.size) for g in groups], [float(g.mean()) for g in groups])
-    for a in range(len(groups)):
-        for b in range(a + 1, len(groups)):
-            ga, gb = groups[a], groups[b]
+                     [int(n) for n in sizes], [float(m) for m in means])
+    for a in range(labels.size):
+        for b in range(a + 1, labels.size):
+            na, nb = sizes[a], sizes[b]
             t = df = p = float("nan")
-            if ga.size > 1 and gb.size > 1:
-                va, vb = ga.var(ddof=1) / ga.size, gb.var(ddof=1) / gb.size
+            if na > 1 and nb > 1:
+                va, vb = var_n[a], var_n[b]
                 if va + vb > 0:
-                    t = float((ga.mean() - gb.mean()) / np.sqrt(va + vb))
-                    df = float((va + vb) ** 2 / (va ** 2 / (ga.size - 1) + vb ** 2 / (gb.size - 1)))
+                    t = float((means[a] - means[b]) / np.sqrt(va + vb))
+                    df = float((va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)))
                     p = float(2.0 * stats.t.sf(abs(t), df))
             res.pairs.append({"a": res.labels[a], "b": res.labels[b], "t": t, "df": df, "p": p,
                               "significant": bool(p == p and p < alpha)})
@@ -271,12 +349,7 @@ def ecological_detector(y, x1, x2, names=("X1", "X2"), y_name="Y"):
     of x1 is significantly larger than that of x2, i.e. x2 has significantly more power.
     """
     y = _as_y(y, y_name)
-    _, c1 = _codes(x1, y.size, names[0])
-    _, c2 = _codes(x2, y.size, names[1])
-    _check_strata(int(c1.max()) + 1, y.size, names[0])
-    _check_strata(int(c2.max()) + 1, y.size, names[1])
-    ssw1 = float(_stratum_stats(y, c1)[2].sum())
-    ssw2 = float(_stratum_stats(y, c2)[2].sum())
+    (_, _, ssw1), (_, _, ssw2) = _pair(y, x1, x2, names)["margins"]
     n1 = n2 = y.size
     if ssw2 == 0:
         return float("inf"), 0.0
@@ -295,26 +368,21 @@ def _natural_engine():
     return jenks_breaks
 
 
-def _distinct(sorted_values):
-    """(distinct values, counts) of an already sorted array (what np.unique returns)."""
+def _fj_input(sorted_values, max_values=4000, seed=0):
+    """Distinct values and their counts handed to the Fisher-Jenks DP (those np.unique gives);
+    above ``max_values`` distinct values a seeded random sample of them (always keeping min and
+    max), as mapclassify's FisherJenksSampled does."""
     flag = np.empty(sorted_values.size, dtype=bool)
     flag[:1] = True
     np.not_equal(sorted_values[1:], sorted_values[:-1], out=flag[1:])
-    first = np.flatnonzero(flag)
-    return sorted_values[first], np.diff(np.append(first, sorted_values.size))
-
-
-def _fj_input(sorted_values, max_values=4000, seed=0):
-    """Distinct values and their counts handed to the Fisher-Jenks DP; above ``max_values``
-    distinct values a seeded random sample of them (always keeping min and max), as mapclassify's
-    FisherJenksSampled does."""
-    v, w = _distinct(sorted_values)
-    if v.size > max_values:
+    bounds = np.append(np.flatnonzero(flag), sorted_values.size)  # start of each run, then n
+    m = bounds.size - 1
+    pick = np.arange(m)
+    if m > max_values:
         rng = np.random.default_rng(seed)
-        pick = np.sort(rng.choice(v.size, max_values, replace=False))
-        pick[0], pick[-1] = 0, v.size - 1
-        v, w = v[pick], w[pick]
-    return v, w
+        pick = np.sort(rng.choice(m, max_values, replace=False))
+        pick[0], pick[-1] = 0, m - 1
+    return sorted_values[bounds[pick]], bounds[pick + 1] - bounds[pick]
 
 
 def _fj_backtrack(v, back, k):
@@ -418,7 +486,7 @@ class _Values:
         self.lo, self.hi = float(x.min()), float(x.max())
         if self.lo == self.hi:
             raise ValueError(f"{name}: the factor is constant; it cannot be cut into classes.")
-        self._sorted = self._fj = None
+        self._sorted = self._fj = self._mean_sd = None
         self._natural, self._quantile = {}, {}
 
     @property
@@ -461,7 +529,9 @@ class _Values:
             edges = a * (b / a) ** (np.arange(k + 1) / k) - shift
             edges[0], edges[-1] = lo, hi
         elif method == "std":
-            mean, sd = float(self.x.mean()), float(self.x.std())
+            if self._mean_sd is None:
+                self._mean_sd = float(self.x.mean()), float(self.x.std())
+            mean, sd = self._mean_sd
             inner = mean + (np.arange(1, k) - k / 2.0) * sd
             inner = inner[(inner > lo) & (inner < hi)]
             edges = np.concatenate([[lo], inner, [hi]])
@@ -489,6 +559,32 @@ def class_breaks(x, method="quantile", k=5, natural_engine="auto"):
     Classes are closed on the right: b_{i-1} < x <= b_i (the first class includes min).
     """
     return _Values(x).breaks(method, k, natural_engine=natural_engine)
+
+
+def _bin_codes(x, lo, hi, edges, grid=1 << 16):
+    """np.searchsorted(edges, x, side="left") (edges sorted, x within [lo, hi]) in a few linear
+    passes: x is mapped to a uniform grid of ``grid`` cells by the monotone map
+    f(v) = min(trunc((v - lo) * grid / (hi - lo)), grid - 1); f(e) < f(x) implies e < x and
+    f(e) > f(x) implies e > x, so a cell's count of smaller edges is exact unless an edge falls
+    in that very cell, and only the samples of those cells are searched. Same result, exactly."""
+    span = hi - lo
+    scale = grid / span if span > 0 else float("inf")
+    if edges.size < 16 or not (np.isfinite(span) and np.isfinite(scale)):
+        return np.searchsorted(edges, x, side="left")
+    cell_f = np.subtract(x, lo)
+    cell_f *= scale
+    cell = cell_f.astype(np.intp)
+    del cell_f
+    np.minimum(cell, grid - 1, out=cell)
+    e_cell = np.minimum(np.clip((edges - lo) * scale, -1.0, float(grid)).astype(np.intp), grid - 1)
+    base = np.searchsorted(e_cell, np.arange(grid), side="left")
+    shared = np.zeros(grid, dtype=bool)
+    shared[e_cell[e_cell >= 0]] = True
+    codes = np.take(base, cell)
+    idx = np.flatnonzero(np.take(shared, cell))
+    if idx.size:
+        codes[idx] = np.searchsorted(edges, x[idx], side="left")
+    return codes
 
 
 def classify(x, edges):
@@ -536,7 +632,7 @@ def optimal_discretization(y, x, methods=DISCRETIZATION_METHODS, k_range=range(3
     best, tried = None, []
     if cands:
         atoms_edges = np.unique(np.concatenate([e[1:-1] for _, _, e in cands]))
-        atom = np.searchsorted(atoms_edges, x, side="left")
+        atom = _bin_codes(x, vals.lo, vals.hi, atoms_edges)
         n_atoms = atoms_edges.size + 1
         na = np.bincount(atom, minlength=n_atoms).astype(float)
         sa = np.bincount(atom, weights=y, minlength=n_atoms)
@@ -557,11 +653,12 @@ def optimal_discretization(y, x, methods=DISCRETIZATION_METHODS, k_range=range(3
             tried.append((method, k, r.q, r.p))
             if r.p < alpha and (best is None or r.q > best["q"]):
                 best = {"method": method, "k": k, "n_classes": int(edges.size - 1), "edges": edges,
-                        "q": r.q, "p": r.p}
+                        "q": r.q, "p": r.p, "atom_class": cls}
     if best is None:
         raise ValueError(f"{name}: no discretisation (methods {', '.join(methods)}, k "
                          f"{min(ks)}-{max(ks)}) gives a significant q at alpha={alpha}.")
-    best["codes"] = classify(x, best["edges"])
+    # = classify(x, edges): an atom lies wholly inside one class of every candidate
+    best["codes"] = np.take(best.pop("atom_class").astype(np.intp), atom)
     r = _q_p(y, best["codes"])
     best["q"], best["p"] = r.q, r.p
     best["tried"] = tried

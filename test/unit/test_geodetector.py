@@ -248,3 +248,31 @@ def test_optimal_names_the_factor_for_nan_and_constant():
         gd.optimal_discretization(y, np.r_[np.nan, np.arange(19.0)], name="slope")
     with pytest.raises(ValueError, match="^slope: the factor is constant"):
         gd.optimal_discretization(y, np.ones(20), name="slope")
+
+
+def test_interaction_of_factors_with_thousands_of_labels():
+    """When L1 * L2 is too large for a table of all label pairs, the present pairs are coded
+    instead (and each factor's strata directly); q1, q2, q12 still equal py-geodetector's."""
+    rng = np.random.default_rng(12)
+    n = 6000
+    a, b = rng.integers(0, 2500, n), rng.integers(0, 2400, n) - 1000
+    y = (a % 3) + rng.normal(0, 1, n)
+    it = gd.interaction_detector(y, a, b)
+    ref = GeoDetector(pd.DataFrame({"y": y, "a": a, "b": b}), "y", ["a", "b"])
+    assert it["q12"] == pytest.approx(ref.interaction_detector("a", "b"), abs=1e-9)
+    assert it["q1"] == pytest.approx(ref.factor_detector("a")[0], abs=1e-9)
+    assert it["q2"] == pytest.approx(ref.factor_detector("b")[0], abs=1e-9)
+
+
+def test_grid_binning_equals_searchsorted():
+    """The grid shortcut of the optimal search bins every sample exactly as np.searchsorted
+    (side='left', i.e. b_{i-1} < x <= b_i) does, also for samples equal to an edge, one ulp
+    either side of it, edges outside [min, max] and heavy ties."""
+    rng = np.random.default_rng(21)
+    edges = np.unique(np.r_[rng.uniform(-1, 11, 60), -5.0, 0.0, 10.0, 30.0])
+    inner = edges[(edges > 0) & (edges < 10)]
+    x = np.r_[rng.uniform(0, 10, 20000), np.round(rng.uniform(0, 10, 5000), 1), inner,
+              np.nextafter(inner, -np.inf), np.nextafter(inner, np.inf), 0.0, 10.0]
+    got = gd._bin_codes(x, 0.0, 10.0, edges, grid=256)
+    assert np.array_equal(got, np.searchsorted(edges, x, side="left"))
+    assert np.array_equal(gd._bin_codes(x, 0.0, 10.0, edges), np.searchsorted(edges, x, side="left"))
