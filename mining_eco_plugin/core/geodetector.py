@@ -36,6 +36,7 @@ samples x 8 factors with the optimal search and all detectors take a few seconds
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -359,6 +360,7 @@ def ecological_detector(y, x1, x2, names=("X1", "X2"), y_name="Y"):
 
 # --------------------------------------------------------------------------- discretisation
 
+@functools.lru_cache(maxsize=None)
 def _natural_engine():
     """jenkspy's ``jenks_breaks`` when the optional package is importable, else None."""
     try:
@@ -447,21 +449,11 @@ def _fj_tables(v, w, k_max):
     return back
 
 
-def _fisher_jenks(values, k, max_values=4000, seed=0, engine="auto"):
-    """Fisher (1958) exact optimal k-class partition minimising the within-class sum of squares.
-
-    Works on the distinct values with their counts as weights (exact for ties); above
-    ``max_values`` distinct values a seeded random sample of them is used (as mapclassify's
-    FisherJenksSampled). Returns the k upper class bounds. ``engine``: "auto" (jenkspy when it is
-    importable and the values handed to the DP have no ties, since jenkspy takes no weights;
-    else the numpy programme :func:`_fj_tables`), "numpy" or "jenkspy".
-    """
-    v, w = _fj_input(np.sort(np.asarray(values, dtype=float).ravel()), max_values, seed)
-    return _fj_uppers(v, w, [k], engine)[k]
-
-
 def _fj_uppers(v, w, ks, engine="auto"):
-    """{k: upper class bounds} for every k in ``ks`` (k above the number of values is cut to it)."""
+    """Fisher-Jenks upper class bounds {k: bounds} for every k in ``ks`` of the distinct values
+    ``v`` weighted by their counts ``w`` (:func:`_fj_input`); k above the number of values is cut
+    to it. ``engine``: "auto" (jenkspy when it is importable and there are no ties, since jenkspy
+    takes no weights; else the numpy programme :func:`_fj_tables`), "numpy" or "jenkspy"."""
     jenks = _natural_engine() if engine in ("auto", "jenkspy") else None
     if engine == "jenkspy" and jenks is None:
         raise ValueError("natural breaks: engine 'jenkspy' asked for but jenkspy is not installed.")
