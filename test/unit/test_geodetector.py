@@ -170,6 +170,8 @@ def test_natural_breaks_equal_jenkspy_tied(seed):
     for k in range(2, 8):
         ours = gd.class_breaks(x, "natural", k, natural_engine="numpy")
         assert ours.tolist() == jenkspy.jenks_breaks(x, n_classes=k)
+        # the jenkspy engine expands the weighted distinct values back to every sample
+        assert gd.class_breaks(x, "natural", k, natural_engine="jenkspy").tolist() == ours.tolist()
 
 
 def test_natural_engine_auto_is_the_same_on_sampled_values():
