@@ -16,8 +16,8 @@ detectors on the same codes and for our whole run including the optimal search, 
 differences of the results (q, p, interaction q, ecological decisions, risk means and t-test
 decisions). Timings are information, never pass/fail.
 
-``run(say=print)`` prints through ``say`` and returns the lines (bench/run_bench.py); ``python
-bench/bench_geodetector.py [n_samples]`` runs it alone.
+``run(say=print, out_dir=None)`` prints through ``say`` and returns the lines (bench/run_bench.py,
+like bench_casa); ``python bench/bench_geodetector.py [n_samples]`` runs it alone.
 """
 from __future__ import annotations
 
@@ -29,9 +29,13 @@ import warnings
 import numpy as np
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # py-geodetector imports pyplot; no window
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for _p in (ROOT, HERE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from benchkit import verdict  # noqa: E402
 
 N_SAMPLES = 10 ** 6
 SEED = 20260501
@@ -134,11 +138,12 @@ def compare(y, ours_res, ref_res, n):
     return d_q, d_p, d_q12, (eco_same, len(ours_res["ecological"])), d_mean, (risk_same, risk_n)
 
 
-def verdict(ok):
-    return "PASS" if ok else "MISS"
-
-
-def run(say=print, n=N_SAMPLES):
+def run(say=print, out_dir=None, n=N_SAMPLES):
+    """Print the report through ``say`` and return its lines. ``out_dir`` is accepted like the
+    other bench modules' (``run(out_dir)`` works too) but nothing is written: the data is made in
+    memory from the seed."""
+    if isinstance(say, str):
+        say = print
     lines = []
 
     def out(text):
@@ -192,4 +197,4 @@ def run(say=print, n=N_SAMPLES):
 
 
 if __name__ == "__main__":
-    run(print, int(float(sys.argv[1])) if len(sys.argv) > 1 else N_SAMPLES)
+    run(print, n=int(float(sys.argv[1])) if len(sys.argv) > 1 else N_SAMPLES)
