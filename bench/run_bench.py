@@ -13,7 +13,9 @@ measured here, with the goal beside it.
 (f) applying a 100-tree random forest to a 4000 x 4000 x 8-band stack vs the model's own predict on
     the same pixels in memory (goal <= 1.3) and its peak memory at 2000^2 / 4000^2 -- bench_apply.py;
 (g) CASA NPP on 12-month 4000 x 4000 stacks: time, s/MP, peak memory, ratio to GDAL reading the 48 input bands and
-    writing the output (the I/O floor) -- bench_casa.py.
+    writing the output (the I/O floor) -- bench_casa.py;
+(h) Geodetector, 10^6 samples x 8 factors: optimal discretisation + all detectors vs py-geodetector 0.2.1 on the
+    same codes (goal < 1) -- bench_geodetector.py.
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -160,6 +162,9 @@ def main():
     say("\n(g) CASA NPP: 12-month 4000 x 4000 stacks")
     import bench_casa
     bench_casa.run(lambda line: say("    " + line), OUT)
+    say("\n(h) Geodetector: 10^6 samples x 8 factors, optimal discretisation + all detectors vs py-geodetector")
+    import bench_geodetector
+    bench_geodetector.run(lambda line: say("    " + line), OUT)
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")
