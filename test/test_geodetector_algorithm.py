@@ -235,5 +235,35 @@ def test_table_mode_bad_inputs_fail_cleanly(provider, tmp_path, case):
 
 
 def test_x_and_y_of_different_lengths():
-    pytest.skip("not possible in table mode: Y and every X are fields of the same rows; the raster-mode equivalent "
-                "(an X raster on another grid) is tested in test_geodetector_raster.py")
+    """Table mode cannot give them (Y and X are fields of the same rows; the raster equivalent, an X raster on
+    another grid, is in test_geodetector_raster.py); the core refuses them naming the factor."""
+    y = np.arange(10.0)
+    with pytest.raises(ValueError, match="X_FIELDS x"):
+        gd.factor_detector(y, np.arange(9) % 3, name="X_FIELDS x")
+    with pytest.raises(ValueError, match="X_FIELDS x"):
+        gd.optimal_discretization(y, np.arange(9.0), name="X_FIELDS x")
+
+
+def test_optimal_without_a_significant_result_reports_the_best_q(provider, tmp_path):
+    """A factor of pure noise (x uniform, independent of y) with METHOD optimal: no discretisation is
+    significant; the run does not stop, the factor row says so, p >= ALPHA, and q is at least the q that
+    py-geodetector 0.2.1 gives for equal-interval and quantile classes (k 3..7, cut with numpy here): the
+    optimal search keeps the highest q of all its candidates."""
+    import processing
+    pd = pytest.importorskip("pandas")
+    GeoDetector = pytest.importorskip("geodetector").GeoDetector
+    rows = sample_rows()
+    y, x = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    res = processing.run("miningeco:geodetector", {
+        "INPUT": memory_table(rows), "Y_FIELD": "y", "X_FIELDS": ["x", "c"], "CATEGORICAL_FIELDS": ["c"],
+        "METHOD": 5, "OUTPUT_FACTOR": str(tmp_path / "f.gpkg")})
+    row = next(r for r in _features(res["OUTPUT_FACTOR"]) if r["factor"] == "x")
+    assert "none significant" in row["method"] and row["p"] >= 0.05
+    qs = []
+    for k in range(3, 8):
+        equal = np.minimum(((x - x.min()) / (x.max() - x.min()) * k).astype(int), k - 1)
+        quant = np.searchsorted(np.quantile(x, np.linspace(0, 1, k + 1))[1:-1], x, side="left")
+        for codes in (equal, quant):
+            ref = GeoDetector(pd.DataFrame({"y": y, "x": codes}), "y", ["x"])
+            qs.append(ref.factor_detector().loc["q statistic", "x"])
+    assert row["q"] >= max(qs) - 1e-12

@@ -199,7 +199,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterEnum("METHOD", "Discretisation of continuous X", list(METHOD_TITLES),
                                             defaultValue=1),
                  "0 equal interval, 1 quantile, 2 natural breaks, 3 geometric interval, 4 standard deviation, "
-                 "5 optimal (every method with K_MIN..K_MAX classes, the highest q with p < ALPHA).")
+                 "5 optimal (every method with K_MIN..K_MAX classes, the highest q with p < ALPHA; when none is "
+                 "significant, the highest q is kept, marked in the method column and warned about).")
         self.add(QgsProcessingParameterNumber("K", "Number of classes", QgsProcessingParameterNumber.Integer,
                                               defaultValue=5, minValue=2),
                  "Classes per continuous X (methods 0-4). Empty classes are dropped.")
@@ -410,8 +411,14 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         if cat:
             return x, "categorical", int(np.unique(x).size)
         if method == "optimal":
-            best = gd.optimal_discretization(y, x, k_range=k_range, alpha=alpha, name=label, y_name=y_label)
-            return best["codes"], f"optimal: {best['method']} k={best['k']}", best["n_classes"]
+            best = gd.optimal_discretization(y, x, k_range=k_range, alpha=alpha, name=label, y_name=y_label,
+                                             require_significant=False)
+            how = f"optimal: {best['method']} k={best['k']}"
+            if not best["significant"]:
+                how += f" (none significant at {alpha:g})"
+                self._warn(f"{label}: no discretisation gives a significant q at ALPHA={alpha:g}; the highest q "
+                           f"({best['q']:.4f}, p={best['p']:.3g}, {best['method']} k={best['k']}) is reported.")
+            return best["codes"], how, best["n_classes"]
         try:
             codes, _edges = gd.discretize(x, method, k)
         except ValueError as err:
@@ -447,6 +454,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
 
     # -- run -------------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
+        self._warn = feedback.pushWarning
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
         k = self.parameterAsInt(parameters, "K", context)
         k_min = self.parameterAsInt(parameters, "K_MIN", context)

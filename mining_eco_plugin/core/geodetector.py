@@ -592,12 +592,14 @@ def discretize(x, method="quantile", k=5, natural_engine="auto"):
 
 
 def optimal_discretization(y, x, methods=DISCRETIZATION_METHODS, k_range=range(3, 8), alpha=0.05,
-                           name="X", y_name="Y", natural_engine="numpy"):
+                           name="X", y_name="Y", natural_engine="numpy", require_significant=True):
     """Try every method x k; keep the highest q among results with p < alpha (the "optimal
     parameters-based Geodetector", Song et al. 2020). Combinations that fail the checks (single
     stratum, more than N/2 strata) are skipped. Returns a dict: method, k, n_classes, edges,
-    codes, q, p, tried (list of (method, k, q, p)). Raises ValueError naming the factor when no
-    combination is significant.
+    codes, q, p, significant, tried (list of (method, k, q, p)). When no combination is
+    significant: raises ValueError naming the factor, or with ``require_significant=False``
+    returns the highest q of all combinations with ``significant`` False (a factor without an
+    effect is then reported with its q and p instead of stopping a whole analysis).
 
     Fast and exact: the factor is prepared once (sorted copy, one Fisher-Jenks programme for all
     k, hence ``natural_engine`` "numpy" by default: one pass gives every k, identical breaks to
@@ -643,9 +645,14 @@ def optimal_discretization(y, x, methods=DISCRETIZATION_METHODS, k_range=range(3
                 continue
             r = _q_p_stats(nh[keep], mh[keep], float(ssh[keep].sum()), sst, y.size)
             tried.append((method, k, r.q, r.p))
-            if r.p < alpha and (best is None or r.q > best["q"]):
+            significant = bool(r.p < alpha)
+            better = best is None or (significant, r.q) > (best["significant"], best["q"])
+            if (significant or not require_significant) and better:
                 best = {"method": method, "k": k, "n_classes": int(edges.size - 1), "edges": edges,
-                        "q": r.q, "p": r.p, "atom_class": cls}
+                        "q": r.q, "p": r.p, "significant": significant, "atom_class": cls}
+    if best is None and not tried:
+        raise ValueError(f"{name}: no discretisation (methods {', '.join(methods)}, k {min(ks)}-{max(ks)}) gives "
+                         f"between 2 and N/2 = {y.size // 2} non-empty strata.")
     if best is None:
         raise ValueError(f"{name}: no discretisation (methods {', '.join(methods)}, k "
                          f"{min(ks)}-{max(ks)}) gives a significant q at alpha={alpha}.")

@@ -278,3 +278,22 @@ def test_grid_binning_equals_searchsorted():
     got = gd._bin_codes(x, 0.0, 10.0, edges, grid=256)
     assert np.array_equal(got, np.searchsorted(edges, x, side="left"))
     assert np.array_equal(gd._bin_codes(x, 0.0, 10.0, edges), np.searchsorted(edges, x, side="left"))
+
+
+def test_optimal_require_significant_false_keeps_the_highest_q():
+    """Noise factor: by default no significant candidate raises naming the factor; with
+    require_significant=False the result is the candidate of highest q among the 'tried' list (max taken
+    here over that list) and is flagged not significant; a significant factor is unaffected."""
+    rng = np.random.default_rng(11)
+    y = rng.normal(size=80)
+    noise = rng.uniform(size=80)
+    with pytest.raises(ValueError, match="noise: no discretisation"):
+        gd.optimal_discretization(y, noise, name="noise")
+    best = gd.optimal_discretization(y, noise, name="noise", require_significant=False)
+    assert best["significant"] is False and best["p"] >= 0.05
+    assert best["q"] == pytest.approx(max(q for _m, _k, q, _p in best["tried"]), abs=1e-12)
+    strong = y + 3 * np.repeat([0.0, 1.0, 2.0, 3.0], 20)
+    signal = np.repeat([0.0, 1.0, 2.0, 3.0], 20) + rng.uniform(0, 0.5, 80)
+    a = gd.optimal_discretization(strong, signal)
+    b = gd.optimal_discretization(strong, signal, require_significant=False)
+    assert a["significant"] and (a["method"], a["k"], a["q"]) == (b["method"], b["k"], b["q"])
