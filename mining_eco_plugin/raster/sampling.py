@@ -13,6 +13,12 @@ result does not depend on the block size. No QGIS.
   column, starting at the top-left pixel).
 * Random: ``numpy.random.default_rng(seed).choice(width * height, n, replace=False)`` gives the
   row-major (flat) pixel indices: n distinct pixels, uniform over the grid, the same for a seed.
+  numpy builds a permutation of every pixel index for that when n > pixels / 50 (8 bytes a pixel:
+  800 MB for 10^8 pixels); on grids of more than DENSE_CHUNK pixels such dense samples are drawn chunk
+  by chunk instead: the counts per chunk of DENSE_CHUNK consecutive pixels from the multivariate
+  hypergeometric distribution (exactly the counts of a uniform draw without replacement), then that
+  many distinct pixels in each chunk with ``choice`` -- still n distinct pixels, uniform, the same
+  for a seed, with memory of one chunk beside the sample itself.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from osgeo import gdal
 from .engine import Grid, Progress, RasterError, RasterStack, Window, prefetched, windows
 
 SCHEMES = ("grid", "random")
+DENSE_CHUNK = 1 << 22   # pixels per chunk of a dense random draw (32 MB of int64 indices)
 
 
 @dataclass
@@ -64,7 +71,18 @@ def random_pixels(grid: Grid, n: int, seed: int) -> np.ndarray:
         raise RasterError(f"N_SAMPLES: {n} pixels asked, but the grid has only {grid.width} x {grid.height} = "
                           f"{total}. Ask for fewer, or sample every pixel with the regular grid and STEP 1.")
     rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(total, size=n, replace=False, shuffle=False).astype(np.int64))
+    if total <= DENSE_CHUNK or n * 50 <= total:
+        return np.sort(rng.choice(total, size=n, replace=False, shuffle=False).astype(np.int64))
+    starts = np.arange(0, total, DENSE_CHUNK, dtype=np.int64)
+    sizes = np.minimum(DENSE_CHUNK, total - starts)
+    counts = rng.multivariate_hypergeometric(sizes, n)
+    out = np.empty(n, dtype=np.int64)
+    pos = 0
+    for start, size, count in zip(starts, sizes, counts):
+        part = np.sort(rng.choice(int(size), size=int(count), replace=False, shuffle=False))
+        out[pos:pos + count] = part + start
+        pos += count
+    return out
 
 
 def random_picks(grid: Grid, flat: np.ndarray):

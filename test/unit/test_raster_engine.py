@@ -222,3 +222,27 @@ def test_prefetched_keeps_order_loads_each_once_and_propagates_cancel():
         for w, _ in engine.prefetched(block_pass(grid, FakeFeedback(cancel_after=3), block_rows=100), lambda w: w):
             seen.append(w)
     assert 1 <= len(seen) <= 3
+
+
+def test_dense_random_pixels_are_distinct_uniform_and_chunked(monkeypatch):
+    """raster.sampling.random_pixels, dense case (n > pixels / 50 on a grid larger than DENSE_CHUNK, made small
+    here): n distinct sorted indices in range, the same for a seed, another seed another draw; uniform: the
+    number of samples per equal part of the grid agrees with the hypergeometric expectation (chi-square test,
+    scipy.stats.chisquare, p > 0.001), also across chunk borders; the sparse case keeps numpy's documented
+    default_rng(seed).choice draw."""
+    from scipy import stats
+
+    from mining_eco_plugin.raster import sampling
+    from mining_eco_plugin.raster.engine import Grid
+    monkeypatch.setattr(sampling, "DENSE_CHUNK", 10_000)
+    grid = Grid(300, 200, (0.0, 1.0, 0.0, 0.0, 0.0, -1.0), "")
+    total, n = 60_000, 15_000
+    a = sampling.random_pixels(grid, n, seed=4)
+    assert a.size == n and np.unique(a).size == n and np.all(np.diff(a) > 0)
+    assert a.min() >= 0 and a.max() < total
+    np.testing.assert_array_equal(a, sampling.random_pixels(grid, n, seed=4))
+    assert not np.array_equal(a, sampling.random_pixels(grid, n, seed=5))
+    counts = np.bincount(a // 3_000, minlength=20)     # 20 parts of 3000 px, chunk borders fall inside parts
+    assert stats.chisquare(counts).pvalue > 0.001
+    sparse = sampling.random_pixels(grid, 1_000, seed=4)
+    np.testing.assert_array_equal(sparse, np.sort(np.random.default_rng(4).choice(total, 1_000, replace=False)))
