@@ -26,15 +26,14 @@ import os
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
+from osgeo import gdal
 
 from failures import assert_fails_cleanly
 from mining_eco_plugin.raster import engine
+from test_casa_npp_algorithm import read, write_raster   # GDAL helpers only (the reference is below)
 
 gdal.UseExceptions()
 
-GT = (400000.0, 30.0, 0.0, 4500000.0, 0.0, -30.0)
-NODATA = -9999.0
 T_BASE = [-12.0, -3.0, 4.0, 11.5, 17.5, 21.5, 24.0, 22.0, 16.5, 11.0, 2.5, -1.0]
 P_MM = [3.0, 5.0, 12.0, 25.0, 40.0, 75.0, 130.0, 110.0, 55.0, 25.0, 0.0, 4.0]
 SOL = [260.0, 300.0, 410.0, 500.0, 570.0, 580.0, 550.0, 500.0, 420.0, 350.0, 270.0, 240.0]
@@ -98,32 +97,8 @@ def npp_reference(ndvi, temp, precip, sol, eps_max, ndvi_max, ndvi_min=0.023):
     return out
 
 
-def _wkt():
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32649)
-    return srs.ExportToWkt()
-
-
-def write_raster(path, bands, dtype=gdal.GDT_Float32, nodata=NODATA):
-    bands = np.asarray(bands)
-    if bands.ndim == 2:
-        bands = bands[None]
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), bands.shape[2], bands.shape[1], bands.shape[0], dtype)
-    ds.SetGeoTransform(GT)
-    ds.SetProjection(_wkt())
-    for k, arr in enumerate(bands):
-        b = ds.GetRasterBand(k + 1)
-        b.SetNoDataValue(nodata)
-        b.WriteArray(arr)
-    ds = None
-    return str(path)
-
-
-def read_bands(path):
-    ds = gdal.Open(str(path))
-    out = ds.ReadAsArray().astype(np.float64).reshape(ds.RasterCount, ds.RasterYSize, ds.RasterXSize)
-    out[out == ds.GetRasterBand(1).GetNoDataValue()] = np.nan
-    return out
+def read_bands(path, count):
+    return np.array([read(path, k + 1) for k in range(count)])
 
 
 def test_continental_pixels_equal_the_independent_reference(provider, tmp_path):
@@ -135,10 +110,10 @@ def test_continental_pixels_equal_the_independent_reference(provider, tmp_path):
     res = processing.run("miningeco:casanpp", {
         "NDVI": [write_raster(tmp_path / "ndvi.tif", ndvi)], "TEMPERATURE": [write_raster(tmp_path / "t.tif", temp)],
         "PRECIPITATION_VALUES": ", ".join(map(str, P_MM)), "SOLAR_RADIATION_VALUES": ", ".join(map(str, SOL)),
-        "LANDCOVER": write_raster(tmp_path / "lc.tif", LANDCOVER, gdal.GDT_Byte, 0),
+        "LANDCOVER": write_raster(tmp_path / "lc.tif", LANDCOVER, dtype=gdal.GDT_Byte, nodata=0),
         "OUTPUT": str(tmp_path / "npp.tif"), "OUTPUT_MONTHLY": str(tmp_path / "monthly.tif"),
         "OUTPUT_TABLE": str(tmp_path / "table.csv")})
-    annual, monthly = read_bands(res["OUTPUT"])[0], read_bands(res["OUTPUT_MONTHLY"])
+    annual, monthly = read(res["OUTPUT"]), read_bands(res["OUTPUT_MONTHLY"], 12)
     for r in range(2):
         for c in range(3):
             eps_max, ndvi_max = ZHU[int(LANDCOVER[r, c])]
@@ -164,11 +139,11 @@ def test_boundary_month_keeps_the_curve_and_one_degree_further_is_halved(provide
         res = processing.run("miningeco:casanpp", {
             "NDVI": [write_raster(tmp_path / "ndvi1.tif", ndvi)], "TEMPERATURE_VALUES": ", ".join(map(str, temps)),
             "PRECIPITATION_VALUES": ", ".join(map(str, P_MM)), "SOLAR_RADIATION_VALUES": ", ".join(map(str, SOL)),
-            "LANDCOVER": write_raster(tmp_path / "lc1.tif", LANDCOVER[:1, :1], gdal.GDT_Byte, 0),
+            "LANDCOVER": write_raster(tmp_path / "lc1.tif", LANDCOVER[:1, :1], dtype=gdal.GDT_Byte, nodata=0),
             "OUTPUT": str(tmp_path / f"npp{t_oct:g}.tif"), "OUTPUT_MONTHLY": str(tmp_path / f"m{t_oct:g}.tif"),
             "OUTPUT_TABLE": str(tmp_path / f"t{t_oct:g}.csv")})
         ref = npp_reference([float(v) for v in ndvi[:, 0, 0]], temps, P_MM, SOL, *ZHU[1])
-        got = read_bands(res["OUTPUT_MONTHLY"])[9, 0, 0]
+        got = read(res["OUTPUT_MONTHLY"], 10)[0, 0]
         assert got == pytest.approx(ref[9], rel=2e-6)
         octobers[t_oct] = got
     # by hand: the curve at 13 C below T_opt (0.422 of the peak), half the peak at 14 C below: the colder month has
@@ -187,7 +162,7 @@ def test_bad_ndvi_in_the_last_block_fails_cleanly(provider, tmp_path, monkeypatc
     ndvi[3, 1, 1] = 1.5
     params = {"NDVI": [write_raster(ins / "ndvi.tif", ndvi)], "TEMPERATURE_VALUES": ", ".join(map(str, T_BASE)),
               "PRECIPITATION_VALUES": ", ".join(map(str, P_MM)), "SOLAR_RADIATION_VALUES": ", ".join(map(str, SOL)),
-              "LANDCOVER": write_raster(ins / "lc.tif", LANDCOVER, gdal.GDT_Byte, 0)}
+              "LANDCOVER": write_raster(ins / "lc.tif", LANDCOVER, dtype=gdal.GDT_Byte, nodata=0)}
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", 1)
