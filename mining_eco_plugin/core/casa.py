@@ -323,7 +323,10 @@ def class_parameters(codes: np.ndarray, table: dict[int, CasaClass], nodata_mask
     without a table entry raise ValueError listing them.
     """
     icodes, valid = _codes_as_int(codes, nodata_mask, parameter)
-    present = np.unique(icodes[valid])
+    all_valid = bool(valid.all())
+    found = icodes if all_valid else icodes[valid]
+    present, labels = (_group_codes(found.ravel()) if found.size else
+                       (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)))
     missing = [int(c) for c in present if int(c) not in table]
     if missing:
         listed = ", ".join(str(c) for c in missing[:20]) + (" ..." if len(missing) > 20 else "")
@@ -331,17 +334,18 @@ def class_parameters(codes: np.ndarray, table: dict[int, CasaClass], nodata_mask
         verb = "has" if len(missing) == 1 else "have"
         raise ValueError(f"{parameter} {word} {listed} {verb} no parameters in {table_parameter}: "
                          "add rows for them")
-    out = {k: np.full(icodes.shape, np.nan, dtype=np.float32)
-           for k in ("eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max")}
-    for c in present:
-        cls = table[int(c)]
-        sel = valid & (icodes == c)
-        sr_lo, sr_hi = cls.sr_bounds()
-        out["eps_max"][sel] = cls.eps_max
-        out["ndvi_min"][sel] = cls.ndvi_min
-        out["ndvi_max"][sel] = cls.ndvi_max
-        out["sr_min"][sel] = sr_lo
-        out["sr_max"][sel] = sr_hi
+    rows = [table[int(c)] for c in present]
+    lookup = {"eps_max": [c.eps_max for c in rows], "ndvi_min": [c.ndvi_min for c in rows],
+              "ndvi_max": [c.ndvi_max for c in rows], "sr_min": [c.sr_bounds()[0] for c in rows],
+              "sr_max": [c.sr_bounds()[1] for c in rows]}
+    out = {}
+    for key, values in lookup.items():          # one lookup per parameter, not one pass per class
+        per_class = np.asarray(values, dtype=np.float32)[labels]
+        if all_valid:
+            out[key] = per_class.reshape(icodes.shape)
+        else:
+            out[key] = np.full(icodes.shape, np.nan, dtype=np.float32)
+            out[key][valid] = per_class
     return out
 
 
@@ -963,6 +967,23 @@ def check_plausible(name, values, kind) -> list[str]:
     return warnings
 
 
+def _group_codes(codes):
+    """(classes, labels): the sorted distinct codes and each value's index among them (uint16
+    when there are few classes, so that a stable argsort is a radix sort).  For codes within a
+    span of 65536 values the labels come from the offset codes (no sort), else from np.unique."""
+    lo, hi = int(codes.min()), int(codes.max())
+    if hi - lo < 65536:
+        offset = (codes - lo).astype(np.uint16)
+        present = np.bincount(offset, minlength=hi - lo + 1) > 0
+        classes = np.flatnonzero(present) + lo
+        if classes.size == hi - lo + 1:
+            return classes, offset
+        index = np.cumsum(present) - 1
+        return classes, index.astype(np.uint16)[offset]
+    classes, labels = np.unique(codes, return_inverse=True)
+    return classes, labels.astype(np.uint16) if classes.size <= 65536 else labels
+
+
 class RunningClassStats:
     """Streaming per-class count / mean / sd / min / max of NPP over blocks.
 
@@ -1003,15 +1024,18 @@ class RunningClassStats:
         v, c = v[ok], c[ok].astype(np.int64)
         if v.size == 0:
             return
-        uniq, inv = np.unique(c, return_inverse=True)
-        n = np.bincount(inv).astype(np.float64)
-        s = np.bincount(inv, weights=v)
+        uniq, inv = _group_codes(c)
+        n = np.bincount(inv, minlength=uniq.size).astype(np.float64)
+        s = np.bincount(inv, weights=v, minlength=uniq.size)
         mean = s / n
-        m2 = np.bincount(inv, weights=(v - mean[inv]) ** 2)
-        mins = np.full(uniq.size, np.inf)
-        maxs = np.full(uniq.size, -np.inf)
-        np.minimum.at(mins, inv, v)
-        np.maximum.at(maxs, inv, v)
+        m2 = np.bincount(inv, weights=(v - mean[inv]) ** 2, minlength=uniq.size)
+        # min / max per class: values sorted by class (a stable radix sort of the small labels)
+        order = np.argsort(inv, kind="stable")
+        sorted_v = v[order]
+        starts = np.zeros(uniq.size, dtype=np.intp)
+        np.cumsum(n[:-1].astype(np.intp), out=starts[1:])
+        mins = np.minimum.reduceat(sorted_v, starts)
+        maxs = np.maximum.reduceat(sorted_v, starts)
         for k, code in enumerate(uniq):
             acc = self._acc.setdefault(int(code), [0.0, 0.0, 0.0, math.inf, -math.inf])
             self._merge(acc, n[k], mean[k], m2[k], mins[k], maxs[k])

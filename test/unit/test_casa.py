@@ -665,3 +665,43 @@ def test_fused_npp_boundaries_by_hand():
     dry = casa.npp_monthly(ndvi[:, 500:550], t[:, 500:550], p[:, 500:550], sol[:, 500:550],
                            {k: v[500:550] for k, v in params.items()}, components=True)[1]["w_eps"]
     assert np.all(dry[np.isfinite(dry)] == 0.5)
+
+
+@pytest.mark.parametrize("code_set", [[1, 2, 3, 4, 5, 6, 7, 8, 9], [3, 7, 250], [-5, 0, 70000, 2 ** 40]])
+def test_running_class_stats_any_codes_equal_numpy(code_set):
+    """Per-class n / mean / sd / min / max over blocks equal numpy's on each class's values, for
+    contiguous, sparse and wide (span > 65536: the np.unique path) integer codes, NaN skipped."""
+    rng = np.random.default_rng(len(code_set))
+    values = rng.gamma(3.0, 100.0, 20_000)
+    values[rng.random(values.size) < 0.03] = np.nan
+    codes = np.asarray(code_set, dtype=np.int64)[rng.integers(0, len(code_set), values.size)]
+    acc = casa.RunningClassStats()
+    for lo, hi in ((0, 5), (5, 12_345), (12_345, 20_000)):
+        acc.add(values[lo:hi], codes[lo:hi])
+    rows = acc.rows()
+    assert [r["code"] for r in rows[:-1]] == sorted(code_set)
+    for r in rows:
+        v = values[np.isfinite(values) & ((codes == r["code"]) if r["code"] is not None else True)]
+        assert r["n"] == v.size and (r["min"], r["max"]) == (v.min(), v.max())
+        assert r["mean"] == pytest.approx(v.mean(), rel=1e-12)
+        assert r["sd"] == pytest.approx(v.std(), rel=1e-10)
+
+
+def test_class_parameters_lookup_equals_the_table_per_pixel():
+    """class_parameters: each pixel gets its own row of the table (dict lookup per pixel, float32),
+    NaN where the code is nodata; sparse codes and an absent-from-block class."""
+    table = {c.code: c for c in CLCD.values()}
+    table[250] = casa.CasaClass(250, "mine", 0.3, 0.05, 0.5, 1.2, 2.8)
+    rng = np.random.default_rng(3)
+    codes = rng.choice([1, 2, 4, 8, 250], size=(40, 30))
+    nodata = rng.random(codes.shape) < 0.1
+    got = casa.class_parameters(codes, table, nodata_mask=nodata)
+    for key, pick in (("eps_max", lambda c: c.eps_max), ("ndvi_min", lambda c: c.ndvi_min),
+                      ("ndvi_max", lambda c: c.ndvi_max), ("sr_min", lambda c: c.sr_bounds()[0]),
+                      ("sr_max", lambda c: c.sr_bounds()[1])):
+        want = np.array([[np.nan if nd else pick(table[int(c)]) for c, nd in zip(rc, rn)]
+                         for rc, rn in zip(codes, nodata)], dtype=np.float32)
+        np.testing.assert_array_equal(got[key], want)
+        assert got[key].shape == codes.shape and got[key].dtype == np.float32
+    with pytest.raises(ValueError, match="code 77 has no parameters"):
+        casa.class_parameters(np.array([1, 77]), table)
