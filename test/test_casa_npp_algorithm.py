@@ -292,6 +292,41 @@ def test_output_does_not_depend_on_the_block_size(provider, synth, tmp_path, mon
         assert table_rows(res["OUTPUT_TABLE"]) == table_rows(ref["OUTPUT_TABLE"])
 
 
+
+def test_month_files_are_not_loaded_as_map_layers_and_project_layers_still_work(provider, synth, tmp_path):
+    """Month inputs given as file paths are read by the raster engine without a QgsRasterLayer per input (QGIS
+    would build one, with render statistics, in checkParameterValues / validateInputCrs / parameterAsLayerList):
+    the context's temporary layer store then holds only the land cover. Month inputs given as project layers
+    (a layer id, a layer object) or as a missing file still go through QGIS's resolution: the same output as the
+    paths (identical rasters), and QGIS's own error for a missing file."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject, QgsRasterLayer
+    _d, _arrays, files = synth
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    params = synth_params(files, OUTPUT=str(tmp_path / "paths.tif"))
+    ref = processing.run("miningeco:casanpp", params, context=context, feedback=QgsProcessingFeedback())
+    loaded = [layer.source() for layer in context.temporaryLayerStore().mapLayers().values()]
+    assert loaded == [files["lc"]], loaded
+    project = QgsProject.instance()
+    ndvi_layer = QgsRasterLayer(files["ndvi"], "ndvi in the project", "gdal")
+    temp_layer = QgsRasterLayer(files["temp"], "temperature in the project", "gdal")
+    project.addMapLayers([ndvi_layer, temp_layer])
+    try:
+        res = run_casa(tmp_path, "project", **synth_params(files, NDVI=[ndvi_layer.id()], TEMPERATURE=[temp_layer]))
+        np.testing.assert_array_equal(read(res["OUTPUT"]), read(ref["OUTPUT"]))
+    finally:
+        project.removeMapLayers([ndvi_layer.id(), temp_layer.id()])
+    _fails(tmp_path, files, "NDVI", NDVI=[str(tmp_path / "no_such_ndvi.tif")])
+
+
+def test_a_month_file_that_is_no_raster_names_the_input(provider, synth, tmp_path):
+    """An existing file that GDAL cannot open as a raster: error naming PRECIPITATION, no output."""
+    _d, _arrays, files = synth
+    text = tmp_path / "precip.csv"
+    text.write_text("month,mm\n1,6\n")
+    _fails(tmp_path, files, "PRECIPITATION", "precip.csv", PRECIPITATION=[str(text)])
+
 def test_class_table_equals_numpy_per_class(provider, synth, tmp_path):
     """Table rows == numpy count / mean / population sd / cv of the annual NPP raster per land-cover code, and
     over all valid pixels (last row)."""
