@@ -86,7 +86,8 @@ def test_by_period_equals_core_and_py_geodetector(provider, table, tmp_path):
     inter = _features(res["OUTPUT_INTERACTION"])
     assert len(factor) == 6 * 6 + 6 and len(inter) == 6 * 15
     assert (tmp_path / "heat.png").stat().st_size > 1000
-    assert "Interaction detector" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "Interaction detector" in html and "METHOD natural, K 4, ALPHA 0.05" in html
     qs = {}
     for year in YEARS:
         sub = [r for r in rows if r["year"] == year]
@@ -267,3 +268,36 @@ def test_optimal_without_a_significant_result_reports_the_best_q(provider, tmp_p
             ref = GeoDetector(pd.DataFrame({"y": y, "x": codes}), "y", ["x"])
             qs.append(ref.factor_detector().loc["q statistic", "x"])
     assert row["q"] >= max(qs) - 1e-12
+
+
+def test_breaks_and_interval_strata_of_a_continuous_factor(provider, tmp_path):
+    """Equal-interval classes of x (K 4): the factor table lists the edges min + i (max - min) / 4 (numpy here);
+    the risk table names the strata by their ranges '[e0, e1]', '(e1, e2]', ... and its means equal numpy means
+    of y over the x in those ranges; periods 9 and 10 come out in numeric order."""
+    import processing
+    rng = np.random.default_rng(3)
+    rows = []
+    for period in (10, 9):
+        x = rng.uniform(0, 8, 60)
+        rows += [[float(xi + rng.normal(0, 0.3)), float(xi), period] for xi in x]
+    res = processing.run("miningeco:geodetector", {
+        "INPUT": memory_table(rows, (("y", "double"), ("x", "double"), ("year", "integer"))), "Y_FIELD": "y",
+        "X_FIELDS": ["x"], "PERIOD_FIELD": "year", "METHOD": 0, "K": 4,
+        "OUTPUT_FACTOR": str(tmp_path / "f.gpkg"), "OUTPUT_RISK": str(tmp_path / "r.gpkg")})
+    factor = _features(res["OUTPUT_FACTOR"])
+    assert [r["period"] for r in factor] == ["9", "10", "mean"]
+    risk = _features(res["OUTPUT_RISK"])
+    for period in (9, 10):
+        y = np.array([r[0] for r in rows if r[2] == period])
+        x = np.array([r[1] for r in rows if r[2] == period])
+        edges = np.linspace(x.min(), x.max(), 5)
+        row = next(r for r in factor if r["period"] == str(period))
+        np.testing.assert_allclose([float(v) for v in row["breaks"].split(",")], edges, rtol=1e-5)
+        got = [r for r in risk if r["period"] == str(period)]
+        assert len(got) == 6
+        names = [("[" if i == 0 else "(") + f"{edges[i]:.6g}, {edges[i + 1]:.6g}]" for i in range(4)]
+        for r in got:
+            for label, mean in ((r["stratum_a"], r["mean_a"]), (r["stratum_b"], r["mean_b"])):
+                i = names.index(label)
+                inside = (x >= edges[0]) & (x <= edges[1]) if i == 0 else (x > edges[i]) & (x <= edges[i + 1])
+                assert mean == pytest.approx(y[inside].mean(), rel=1e-6), (period, label)

@@ -116,9 +116,11 @@ def test_interaction_types_and_q12_equal_py_geodetector(runs):
 
 
 def test_ecological_detector_equals_py_geodetector_and_scipy_f(runs):
-    """Ecological rows: F = SSW_1 / SSW_2 (same N: Wang et al. 2010) from within-strata sums of squares computed
-    here with numpy, p = scipy.stats.f.sf(F, N - 1, N - 1), and 'significant' equal to py-geodetector 0.2.1's
-    ecological_detector matrix ('Y' in row factor2, column factor1: SSW_2 / SSW_1 < F.ppf(alpha))."""
+    """Ecological rows, one per pair, whatever the order of X_FIELDS: 'stronger' = the factor with the smaller
+    within-strata sum of squares (numpy here), F = SSW_weaker / SSW_stronger (same N: Wang et al. 2010; >= 1),
+    p = scipy.stats.f.sf(F, N - 1, N - 1), and 'significant' equal to py-geodetector 0.2.1's ecological_detector
+    matrix entry of that ordered pair ('Y' in row stronger, column weaker: SSW_stronger / SSW_weaker <
+    F.ppf(alpha))."""
     for seed, (y, labels, _f, _i, _r, eco) in runs.items():
         n = y.size
 
@@ -130,13 +132,33 @@ def test_ecological_detector_equals_py_geodetector_and_scipy_f(runs):
         assert len(eco) == 6
         for row in eco:
             a, b = row["factor1"], row["factor2"]
-            f_val = ssw(a) / ssw(b)
-            assert row["F"] == pytest.approx(f_val, rel=1e-10)
+            strong, weak = (a, b) if ssw(a) <= ssw(b) else (b, a)
+            assert row["stronger"] == strong, (seed, a, b)
+            f_val = ssw(weak) / ssw(strong)
+            assert row["F"] == pytest.approx(f_val, rel=1e-10) and row["F"] >= 1.0
             assert row["p"] == pytest.approx(stats.f.sf(f_val, n - 1, n - 1), abs=1e-12)
-            assert bool(row["significant"]) == (ref.loc[b, a] == "Y"), (seed, a, b)
+            assert bool(row["significant"]) == (ref.loc[strong, weak] == "Y"), (seed, a, b)
     # the data make both answers occur (fa, last in X_FIELDS, explains far more than fd, first)
     flags = [bool(r["significant"]) for run in runs.values() for r in run[5]]
     assert any(flags) and not all(flags)
+
+
+def test_ecological_rows_do_not_depend_on_the_order_of_the_factors(provider, tmp_path):
+    """The review's defect D1: with X_FIELDS reversed every pair gets the same stronger factor, F, p and
+    decision (before, 'significant' of a strong/weak pair flipped with the order)."""
+    import processing
+    y, labels = random_strata(11)
+    table = write_table(tmp_path / "t.csv", y, labels)
+    rows = {}
+    for n, order in enumerate((ORDER, ORDER[::-1])):
+        res = processing.run("miningeco:geodetector", {"INPUT": table, "Y_FIELD": "y", "X_FIELDS": order,
+                                                       "OUTPUT_FACTOR": str(tmp_path / f"f{n}.gpkg"),
+                                                       "OUTPUT_ECOLOGICAL": str(tmp_path / f"e{n}.gpkg")})
+        rows[tuple(order)] = {frozenset((r["factor1"], r["factor2"])): (r["stronger"], r["F"], r["p"],
+                                                                        r["significant"])
+                              for r in features(res["OUTPUT_ECOLOGICAL"])}
+    assert rows[tuple(ORDER)] == rows[tuple(ORDER[::-1])]
+    assert any(v[3] for v in rows[tuple(ORDER)].values())
 
 
 def test_risk_rows_equal_scipy_welch(runs):

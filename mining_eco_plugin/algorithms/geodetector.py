@@ -30,13 +30,13 @@ METHODS = ("equal", "quantile", "natural", "geometric", "std", "optimal")
 METHOD_TITLES = ("Equal interval", "Quantile", "Natural breaks (Fisher-Jenks)", "Geometric interval",
                  "Standard deviation", "Optimal (best significant q over every method and k)")
 FACTOR_COLUMNS = [("period", str), ("factor", str), ("method", str), ("n_classes", int), ("q", float),
-                  ("p", float), ("rank", int)]
+                  ("p", float), ("rank", int), ("breaks", str)]
 INTERACTION_COLUMNS = [("period", str), ("factor1", str), ("factor2", str), ("q1", float), ("q2", float),
                        ("q12", float), ("interaction", str)]
 RISK_COLUMNS = [("period", str), ("factor", str), ("stratum_a", str), ("stratum_b", str), ("mean_a", float),
                 ("mean_b", float), ("t", float), ("df", float), ("p", float), ("significant", bool)]
-ECOLOGICAL_COLUMNS = [("period", str), ("factor1", str), ("factor2", str), ("F", float), ("p", float),
-                      ("significant", bool)]
+ECOLOGICAL_COLUMNS = [("period", str), ("factor1", str), ("factor2", str), ("stronger", str), ("F", float),
+                      ("p", float), ("significant", bool)]
 ALL_PERIODS = "all"
 MEAN_PERIOD = "mean"
 TABLE_PARAMS = ("INPUT", "Y_FIELD", "X_FIELDS", "CATEGORICAL_FIELDS", "PERIOD_FIELD")
@@ -71,6 +71,20 @@ def _raster_path(layer, pid):
         raise ValueError(f"{pid}: {layer.name()} is not a file raster (provider {layer.providerType()}); save it as "
                          "GeoTIFF first.")
     return layer.source().split("|")[0]
+
+
+def _period_key(label):
+    """Periods in numeric order when they are numbers (9 before 10), else as text."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _interval_labels(edges):
+    """Stratum labels of classified values: '[min, b1]', '(b1, b2]', ... (see core.geodetector.classify)."""
+    fmt = [f"{float(e):.6g}" for e in edges]
+    return [("[" if i == 0 else "(") + f"{fmt[i]}, {fmt[i + 1]}]" for i in range(len(edges) - 1)]
 
 
 def _rank(values):
@@ -124,9 +138,16 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         "Factor detector: q = 1 - sum_h n_h var_h / (N var) (population variances), p from the noncentral F. "
         "Interaction detector: q of the overlay of two factors, typed as nonlinear/uni-variable weakening, "
         "independent (within TOLERANCE of q1 + q2), bi-variable or nonlinear enhancement. Risk detector: mean Y per "
-        "stratum and Welch t-tests between strata. Ecological detector: F = SSW_x1 / SSW_x2 (same N) against "
-        "F(N-1, N-1). Continuous X are cut into K classes by METHOD (equal, quantile, natural breaks, geometric, "
-        "standard deviation), or by the optimal method and k (the highest significant q).\n\n"
+        "stratum and Welch t-tests between strata (strata of continuous factors are named by their value ranges; "
+        "the factor table lists the class breaks). Ecological detector, for each pair of factors: does the "
+        "stronger one (higher q, column 'stronger') explain Y significantly better? F = SSW_weaker / SSW_stronger "
+        "(same N, so F >= 1) against the upper tail of F(N-1, N-1); this is the R package's test of that ordered "
+        "pair, so the row does not depend on the order of the factors. Continuous X are cut into K classes by "
+        "METHOD (equal, quantile, natural breaks, geometric, standard deviation), or by the optimal method and k "
+        "(the highest significant q).\n\n"
+        "p-values follow Wang & Xu's R package (noncentral F with lambda from the stratum means of Y); like the "
+        "reference they change when a constant is added to Y (e.g. temperature in K instead of deg C), and so can "
+        "the optimal method's choice; q does not.\n\n"
         "Example (raster mode): qgis_process run miningeco:geodetector -- Y_RASTER=rsei.tif X_RASTERS=dem.tif "
         "X_RASTERS=slope.tif CATEGORICAL_RASTERS=landcover.tif SAMPLING=1 N_SAMPLES=20000 SEED=1 METHOD=5 "
         "OUTPUT_FACTOR=factor.csv OUTPUT_REPORT=geodetector.html")
@@ -218,16 +239,19 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                  "q(x1 n x2) within this of q(x1) + q(x2) counts as independent (Table 4 states an equality).",
                  advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_FACTOR", "Factor detector", QgsProcessing.TypeVector),
-                        "period, factor, method, n_classes, q, p, rank (1 = strongest in its period).")
+                        "period, factor, method, n_classes, q, p, rank (1 = strongest in its period), breaks (class "
+                        "edges of a continuous factor).")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_INTERACTION", "Interaction detector",
                                                           QgsProcessing.TypeVector, optional=True),
                         "period, factor1, factor2, q1, q2, q12, interaction type.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_RISK", "Risk detector", QgsProcessing.TypeVector,
                                                           optional=True),
-                        "period, factor, stratum_a/b, mean_a/b, Welch t, df, p, significant.")
+                        "period, factor, stratum_a/b (class codes, or value ranges of a continuous factor), mean_a/b, "
+                        "Welch t, df, p, significant.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_ECOLOGICAL", "Ecological detector",
                                                           QgsProcessing.TypeVector, optional=True),
-                        "period, factor1, factor2, F, p (upper tail), significant.")
+                        "period, factor1, factor2, stronger (the factor of higher q), F = SSW_weaker / SSW_stronger, "
+                        "p (upper tail), significant (the stronger factor explains Y significantly better).")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_HEATMAP", "Interaction heatmap (PNG)",
                                                               "PNG files (*.png)", optional=True),
                         "Interaction q (diagonal: single factor q); by period: the mean over periods.")
@@ -409,7 +433,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
 
     def _strata(self, y, x, label, cat, method, k, k_range, alpha, y_label):
         if cat:
-            return x, "categorical", int(np.unique(x).size)
+            return x, "categorical", int(np.unique(x).size), None
         if method == "optimal":
             best = gd.optimal_discretization(y, x, k_range=k_range, alpha=alpha, name=label, y_name=y_label,
                                              require_significant=False)
@@ -418,24 +442,28 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 how += f" (none significant at {alpha:g})"
                 self._warn(f"{label}: no discretisation gives a significant q at ALPHA={alpha:g}; the highest q "
                            f"({best['q']:.4f}, p={best['p']:.3g}, {best['method']} k={best['k']}) is reported.")
-            return best["codes"], how, best["n_classes"]
+            return best["codes"], how, best["n_classes"], best["edges"]
         try:
-            codes, _edges = gd.discretize(x, method, k)
+            codes, edges = gd.discretize(x, method, k)
         except ValueError as err:
             raise ValueError(f"{label}: {err.args[0] if err.args else err}") from None
-        return codes, method, int(np.unique(codes).size)
+        return codes, method, int(np.unique(codes).size), edges
 
     def _detect(self, label, y, xs, data, opts, out):
         names = list(xs)
         where = "" if label == ALL_PERIODS else f" (period {label})"
         y_label = data.y_label + where
-        strata, qs = {}, {}
+        strata, qs, stratum_names = {}, {}, {}
         for name in names:
             x_label = data.labels[name] + where
-            codes, how, n_classes = self._strata(y, xs[name], x_label, name in data.cats, *opts[:4], y_label)
+            codes, how, n_classes, edges = self._strata(y, xs[name], x_label, name in data.cats, *opts[:4],
+                                                        y_label)
             r = gd.factor_detector(y, codes, name=x_label, y_name=y_label)
             strata[name], qs[name] = codes, r.q
-            out["factor"].append([label, name, how, n_classes, r.q, r.p, 0])
+            intervals = None if edges is None else _interval_labels(edges)
+            stratum_names[name] = str if intervals is None else (lambda c, iv=intervals: iv[int(c)])
+            breaks = "" if edges is None else ", ".join(f"{float(e):.6g}" for e in edges)
+            out["factor"].append([label, name, how, n_classes, r.q, r.p, 0, breaks])
         first = len(out["factor"]) - len(names)
         for row, rank in zip(out["factor"][first:], _rank([qs[n] for n in names])):
             row[6] = rank
@@ -443,14 +471,17 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         for i, a in enumerate(names):
             res = gd.risk_detector(y, strata[a], name=a, alpha=alpha)
             means = dict(zip(res.labels, res.means))
+            show = stratum_names[a]
             for p in res.pairs:
-                out["risk"].append([label, a, str(p["a"]), str(p["b"]), means[p["a"]], means[p["b"]],
+                out["risk"].append([label, a, show(p["a"]), show(p["b"]), means[p["a"]], means[p["b"]],
                                     p["t"], p["df"], p["p"], p["significant"]])
             for b in names[i + 1:]:
                 it = gd.interaction_detector(y, strata[a], strata[b], (a, b), tolerance=tol)
                 out["interaction"].append([label, a, b, it["q1"], it["q2"], it["q12"], it["type"]])
-                f_val, p_val = gd.ecological_detector(y, strata[a], strata[b], (a, b))
-                out["ecological"].append([label, a, b, f_val, p_val, bool(p_val < alpha)])
+                # the R package's test of the ordered pair (weaker, stronger): F = SSW_weaker / SSW_stronger >= 1
+                strong, weak = (a, b) if qs[a] >= qs[b] else (b, a)
+                f_val, p_val = gd.ecological_detector(y, strata[weak], strata[strong], (weak, strong))
+                out["ecological"].append([label, a, b, strong, f_val, p_val, bool(p_val < alpha)])
 
     # -- run -------------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
@@ -469,7 +500,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
             data, start = self._read_rasters(parameters, context, feedback), 40.0   # sampling: 0-40 %
         y, y_name, xs, periods = data.y, data.y_name, data.xs, data.periods
         out = {"factor": [], "interaction": [], "risk": [], "ecological": []}
-        labels = [ALL_PERIODS] if periods is None else sorted(set(periods))
+        labels = [ALL_PERIODS] if periods is None else sorted(set(periods), key=_period_key)
         for n, label in enumerate(labels):
             sel = slice(None) if periods is None else periods == label
             self._detect(label, y[sel], {n_: x[sel] for n_, x in xs.items()}, data, opts, out)
@@ -480,7 +511,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         if periods is not None:
             mean_q = [float(np.mean([r[4] for r in out["factor"] if r[1] == nm])) for nm in names]
             for nm, q, rank in zip(names, mean_q, _rank(mean_q)):
-                out["factor"].append([MEAN_PERIOD, nm, "", 0, q, None, rank])
+                out["factor"].append([MEAN_PERIOD, nm, "", 0, q, None, rank, ""])
         # interaction matrix (mean over periods)
         mat = np.zeros((len(names), len(names)))
         for i, nm in enumerate(names):
@@ -510,6 +541,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 return [dict(zip([c for c, _ in cols], r)) for r in rows]
             write_html_report(report, f"Geodetector of {y_name}", [
                 ("Method", self.SUMMARY + "\n\nSources: " + self.SOURCE),
+                ("Settings", f"METHOD {method}" + (f", K_MIN..K_MAX {k_min}..{k_max}" if method == "optimal"
+                                                    else f", K {k}") + f", ALPHA {opts[3]:g}, TOLERANCE {opts[4]:g}"),
                 ("Samples", "\n".join(data.notes)),
                 ("Factor detector", dicts(FACTOR_COLUMNS, out["factor"])),
                 ("Interaction detector", dicts(INTERACTION_COLUMNS, out["interaction"])),
