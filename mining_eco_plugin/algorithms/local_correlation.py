@@ -53,7 +53,7 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
                                               QgsProcessingParameterNumber.Integer, defaultValue=5, minValue=3),
                  "Windows with fewer pixels valid in both rasters are nodata (3 .. WINDOW_SIZE^2).")
         self.add(QgsProcessingParameterNumber("ALPHA", "Significance level", QgsProcessingParameterNumber.Double,
-                                              defaultValue=0.05, minValue=0.0, maxValue=1.0),
+                                              defaultValue=0.05, minValue=1e-6, maxValue=0.5),
                  "A window is significant when the two-sided p-value is below ALPHA (0.05 = 95 %).")
         self.add(QgsProcessingParameterEnum("RESAMPLING", "Resample Y onto the grid of X",
                                             [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
@@ -95,9 +95,10 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
                                   label="OUTPUT_P") as wr_p, \
                     GeoTiffWriter(paths["OUTPUT_CLASS"], grid, 1, dtype="uint8", nodata=0, band_names=["class"],
                                   label="OUTPUT_CLASS") as wr_c:
+                shift = (stack.level("INPUT_X"), stack.level("INPUT_Y"))
                 for w in block_pass(grid, feedback, 0, 95):
                     r, n = core.local_pearson(stack.read_padded("INPUT_X", w, pad),
-                                              stack.read_padded("INPUT_Y", w, pad), pad, min_valid)
+                                              stack.read_padded("INPUT_Y", w, pad), pad, min_valid, shift)
                     _t, p = core.t_test(r, n)
                     cls = core.classes(r, p, alpha)
                     wr_r.write(1, w, np.where(np.isfinite(r), r, NODATA).astype(np.float32))

@@ -51,7 +51,8 @@ def _box_sum(a: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def local_pearson(x_padded: np.ndarray, y_padded: np.ndarray, pad: int, min_valid: int = 3):
+def local_pearson(x_padded: np.ndarray, y_padded: np.ndarray, pad: int, min_valid: int = 3,
+                  shift: tuple = (0.0, 0.0)):
     """Pearson r and n of the (2 pad + 1)^2 window around every pixel of a block.
 
     ``x_padded`` / ``y_padded``: the block grown by ``pad`` pixels on each side (NaN = nodata, also outside
@@ -60,9 +61,13 @@ def local_pearson(x_padded: np.ndarray, y_padded: np.ndarray, pad: int, min_vali
     (Pearson's product-moment coefficient), NaN where n < min_valid or one variable is constant in the
     window (n Sxx - Sx^2 below 1e-12 n Sxx: rounding noise of a constant window). The window sums are
     vectorised box sums in float64 (see _box_sum), the same for any block size.
+
+    ``shift`` (c_x, c_y) is subtracted from the values first (r does not change): raw moment sums lose the
+    digits of a small local variation on a large level (values ~1e6 varying by ~1 in a window), so give a
+    level of each raster that is the same for every block (e.g. the middle of its range).
     """
-    x = np.asarray(x_padded, dtype=np.float64)
-    y = np.asarray(y_padded, dtype=np.float64)
+    x = np.asarray(x_padded, dtype=np.float64) - float(shift[0])
+    y = np.asarray(y_padded, dtype=np.float64) - float(shift[1])
     if x.shape != y.shape:
         raise ValueError("the two blocks must have the same shape")
     k = 2 * pad + 1

@@ -223,6 +223,16 @@ class RasterStack:
     def nodata(self, key):
         return self._band(key).GetNoDataValue()
 
+    def level(self, key) -> float:
+        """The middle of the band's value range from GDAL's approximate minimum / maximum (overviews or a
+        subsample; the same for every block): a shift for sums of squares on a large level. 0 if unknown."""
+        try:
+            lo, hi = self._band(key).ComputeRasterMinMax(True)
+        except RuntimeError:
+            return 0.0
+        mid = (lo + hi) / 2.0
+        return float(mid) if math.isfinite(mid) else 0.0
+
     def description(self, key):
         return self._band(key).GetDescription()
 

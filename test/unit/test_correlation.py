@@ -105,3 +105,26 @@ def test_check_window_names_the_parameter(size, min_valid, param):
     with pytest.raises(ValueError, match=param):
         core.check_window(size, min_valid)
     assert core.check_window(7, 49) == 3
+
+
+def test_shift_keeps_precision_on_a_large_level():
+    """Review defect D5: x = 1e6 + N(0, 1) (float64) in 5 x 5 windows. Without a shift the raw moment sums lose
+    the local variation (windows turn nodata or r is off); with shift = the level, r equals np.corrcoef of each
+    window (the direct per-window computation) to 1e-9 and no window is lost."""
+    from mining_eco_plugin.core.correlation import local_pearson
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (20, 20))
+    y = 0.6 * x + rng.normal(0, 1, (20, 20))
+    big = x + 5e6
+    pad = 2
+    xp = np.pad(big, pad, constant_values=np.nan)
+    yp = np.pad(y, pad, constant_values=np.nan)
+    r_raw, _ = local_pearson(xp, yp, pad)
+    r, n = local_pearson(xp, yp, pad, shift=(5e6, 0.0))
+    assert np.isnan(r_raw).sum() > 100                      # the precision problem this guards against
+    for i in range(20):
+        for j in range(20):
+            a = big[max(i - 2, 0):i + 3, max(j - 2, 0):j + 3].ravel()
+            b = y[max(i - 2, 0):i + 3, max(j - 2, 0):j + 3].ravel()
+            assert n[i, j] == a.size
+            assert r[i, j] == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-9)
