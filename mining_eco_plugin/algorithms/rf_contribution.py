@@ -49,7 +49,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                "sum |ActCon| x 100 %, where RF is the model's R2 (out-of-bag by default, like R randomForest's "
                "'% Var explained'). Also the permutation importance of each driver in RF_all (mean drop of R2 "
                "when the driver is shuffled; negative values set to 0) normalised to 100 %. Forests: 500 trees, "
-               "mtry = p/3 (R randomForest defaults), fixed seed. Per-pixel mode (changhe's maps): with one raster "
+               "mtry = p/3 (as R randomForest; leaves of 1 sample, where R's nodesize is 5), fixed seed. Per-pixel mode (changhe's maps): with one raster "
                "per driver (DRIVER_RASTERS, named like the driver fields), the forests fitted on the table "
                "predict every pixel; per pixel RF_x = the prediction, ActCon_i = pred_all - pred_without_i, "
                "RelCon_i as eq. 7. Outputs: an RGB raster of the relative contributions (red, green, blue = "
