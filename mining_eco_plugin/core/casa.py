@@ -65,6 +65,7 @@ Every constant is a module-level default and a keyword argument of the function 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -639,9 +640,9 @@ def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, f
         npp = np.empty(ndvi.shape, dtype=np.float32)
         for lo in range(0, n, FUSED_CHUNK):       # pixel chunks: the month rows stay in the cache
             sl = slice(lo, lo + FUSED_CHUNK)
-            npp[:, sl] = _npp_fused(ndvi[:, sl], temp[:, sl], precip[:, sl], sol[:, sl], eps_max[sl],
-                                    [b[sl] for b in bounds],
-                                    heat_index_value=None if heat is None else heat[sl], **options)
+            _npp_fused(ndvi[:, sl], temp[:, sl], precip[:, sl], sol[:, sl], eps_max[sl],
+                       [b[sl] for b in bounds], npp[:, sl],
+                       heat_index_value=None if heat is None else heat[sl], **options)
         return npp
     t_opt = optimum_temperature(ndvi, temp)
     we = w_eps(temp, precip, heat_index_value=heat_index_value, frozen=frozen)
@@ -677,44 +678,55 @@ def _fill_frozen(w, frozen_mask, nan_in, frozen):
     """W_eps of the frozen months (Ep0 = 0) in place, NaN months set to NaN (see :func:`w_eps`).
 
     ``frozen="previous"``: the W_eps of the nearest earlier month that is neither frozen nor NaN,
-    the months taken as a cycle; 1 where there is none.  Walks back only for the frozen
-    pixels of each month (the same values as :func:`w_eps`'s carry of the last value).
+    the months taken as a cycle (the last such month of the series for the leading ones); 1
+    where there is none (or that value is NaN): :func:`w_eps`'s rule, with in-place copies.
     """
-    m = w.shape[0]
+    m, n = w.shape
     if frozen == "previous":
-        valid = ~(frozen_mask | nan_in)
-        for k in range(m):
-            rest = np.flatnonzero(frozen_mask[k])
-            if not rest.size:
-                continue
-            values = np.full(rest.size, np.nan)
-            pos = np.arange(rest.size)
-            for step in range(1, m):
-                j = (k - step) % m
-                ok = valid[j, rest]
-                values[pos[ok]] = w[j, rest[ok]]
-                rest, pos = rest[~ok], pos[~ok]
-                if not rest.size:
-                    break
-            values[np.isnan(values)] = 1.0
-            w[k, frozen_mask[k]] = values
+        if frozen_mask.any():
+            valid = ~(frozen_mask | nan_in)
+            last = np.full(n, np.nan)
+            for k in range(m):                            # the last valid value of the series
+                np.copyto(last, w[k], where=valid[k])
+            for k in range(m):
+                np.copyto(w[k], last, where=frozen_mask[k])
+                np.copyto(last, w[k], where=valid[k])
+            w[frozen_mask & np.isnan(w)] = 1.0
     else:
         w[frozen_mask] = frozen
     w[nan_in] = np.nan
 
 
-#: pixels per piece of the fused computation (its per-month rows, ~128 KB each, stay in the L2 cache)
+#: pixels per piece of the fused computation (its per-month rows, 128 KB each, stay in the L2 cache)
 FUSED_CHUNK = 16384
 _LOG5 = math.log(5.0)
 _LOG10 = math.log(10.0)
 _LOG16 = math.log(16.0)
 _EXP_M2 = math.exp(-2.0)
 _EXP_M3 = math.exp(-3.0)
+_WORKSPACE = threading.local()
 
 
-def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, *, par_fraction, fpar_min, fpar_max, weight,
-               heat_index_value, frozen, half_rule, cold_limit, above, below):
-    """:func:`npp_monthly` without components: the same formulas, arranged for speed (float64).
+def _workspace(m, n):
+    """Per-thread scratch arrays of the fused computation, reused from call to call (fresh
+    multi-megabyte temporaries cost page faults on every block)."""
+    ws = getattr(_WORKSPACE, "arrays", None)
+    if ws is None or ws["months"] != m or ws["pixels"] < n:
+        size = max(n, FUSED_CHUNK)
+        ws = {"months": m, "pixels": size,
+              "logt": np.empty((m, size)), "w": np.empty((m, size)),
+              "warm": np.empty((m, size), dtype=bool), "nan_t": np.empty((m, size), dtype=bool),
+              "frozen": np.empty((m, size), dtype=bool), "nan_in": np.empty((m, size), dtype=bool),
+              "rows": np.empty((8, size))}
+        _WORKSPACE.arrays = ws
+    return ({k: ws[k][:, :n] for k in ("logt", "w", "warm", "nan_t", "frozen", "nan_in")},
+            [row[:n] for row in ws["rows"]])
+
+
+def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, fpar_min, fpar_max,
+               weight, heat_index_value, frozen, half_rule, cold_limit, above, below):
+    """:func:`npp_monthly` without components, into ``out`` ((m, n) float32): the same formulas,
+    arranged for speed, in float64.
 
     * ``ln T`` once per warm pixel-month, shared by the heat index
       ``(T/5)^1.514 = exp(1.514 (ln T - ln 5))`` and by Thornthwaite's
@@ -723,35 +735,36 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, *, par_fraction, fpar_m
     * T_eps2 with one exponential: with ``u = exp(0.1 (T - T_opt))``,
       ``exp(0.2 (T_opt - 10 - T)) = e^-2 / u^2`` and ``exp(0.3 (T - T_opt - 10)) = e^-3 u^3``, so
       ``T_eps2 = 1.1814 u^2 / ((u^2 + e^-2)(1 + e^-3 u^3))``; the half value is per pixel;
-    * T_eps1 (per pixel) and the FPAR class spans once per block; NaN needs no mask: a NaN input
-      propagates through every product (FPAR, T_eps2, W_eps, APAR).
+    * T_eps1 (per pixel) and the FPAR class spans once per piece; NaN needs no mask: a NaN input
+      propagates through every product (FPAR, T_eps2, W_eps, APAR);
+    * every array operation writes into reused per-thread buffers (:func:`_workspace`).
     Everything else is the expression of the per-formula functions, in their order.  The
     rewritten forms differ from the power / two-exponential forms by a few float64 ulps
     (~1e-15 relative), far below the float32 rounding of the result.
     """
     m, n = ndvi.shape
-    f64 = np.float64
+    ws, rows = _workspace(m, n)
+    logt, w, warm, nan_t = ws["logt"], ws["w"], ws["warm"], ws["nan_t"]
+    frozen_mask, nan_in = ws["frozen"], ws["nan_in"]
+    r0, r1, r2, r3, r4, r5, r6, r7 = rows
     t_opt = optimum_temperature(ndvi, temp)
-    t = temp.astype(f64)
-    nan_t = np.isnan(t)
-    warm = t > 0
-    logt = np.fmax(t, 1e-30)                              # finite where T <= 0 or NaN (masked below)
+    np.greater(temp, 0, out=warm)
+    np.isnan(temp, out=nan_t)
+    np.copyto(logt, temp)                                 # float64
+    np.fmax(logt, 1e-30, out=logt)                        # finite where T <= 0 or NaN (masked below)
     np.log(logt, out=logt)
-    buf = np.empty(n)
-    buf2 = np.empty(n)
-    buf3 = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if heat_index_value is None:
             heat = np.zeros(n)
             for k in range(m):                            # (T/5)^1.514 over the months with T > 0
-                np.subtract(logt[k], _LOG5, out=buf)
-                buf *= 1.514
-                np.exp(buf, out=buf)
-                buf *= warm[k]
-                heat += buf
-            heat[np.all(nan_t, axis=0)] = np.nan
+                np.subtract(logt[k], _LOG5, out=r0)
+                r0 *= 1.514
+                np.exp(r0, out=r0)
+                r0 *= warm[k]
+                heat += r0
+            heat[np.logical_and.reduce(nan_t, axis=0)] = np.nan
         else:
-            heat = np.array(np.broadcast_to(np.asarray(heat_index_value, dtype=f64), (n,)))
+            heat = np.array(heat_index_value, dtype=np.float64)
         a = 6.75e-7 * heat ** 3 - 7.71e-5 * heat ** 2 + 1.792e-2 * heat + 0.49239
         has_heat = heat > 0
         c = np.zeros(n)                                   # c = ln 16 + a (ln 10 - ln I); 0 where I <= 0
@@ -764,12 +777,9 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, *, par_fraction, fpar_m
         any_heat_nan = bool(heat_nan.any())
 
         # water stress of every month (the frozen rule needs all of them)
-        w = np.empty((m, n))
-        frozen_mask = np.empty((m, n), dtype=bool)
-        nan_in = np.empty((m, n), dtype=bool)
-        ep0 = np.empty(n)
+        ep0, rn, pk, s2, den, num = r0, r1, r2, r3, r4, r5
         for k in range(m):
-            pk = precip[k].astype(f64)
+            np.copyto(pk, precip[k])                      # float64
             np.multiply(a, logt[k], out=ep0)              # Ep0 = exp(a ln T + c) where T > 0, else 0
             ep0 += c
             np.exp(ep0, out=ep0)
@@ -777,34 +787,32 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, *, par_fraction, fpar_m
             nan_k = nan_t[k] | heat_nan if any_heat_nan else nan_t[k]
             if nan_k.any():
                 ep0[nan_k] = np.nan
-            # Rn = 0.369 sqrt(Ep0 P) + 0.598 Ep0
-            np.multiply(ep0, pk, out=buf)
-            np.sqrt(buf, out=buf)
-            buf *= 0.369
-            np.multiply(ep0, 0.598, out=buf2)
-            rn = np.add(buf, buf2, out=buf)
-            # EET = P Rn (P^2 + Rn^2 + P Rn) / ((P + Rn)(P^2 + Rn^2)); 0 where the denominator is 0
-            s2 = np.multiply(pk, pk)
-            np.multiply(rn, rn, out=buf2)
-            s2 += buf2
-            np.add(pk, rn, out=buf2)
-            den = np.multiply(buf2, s2, out=buf2)
-            np.multiply(pk, rn, out=buf3)
-            s2 += buf3
-            num = np.multiply(buf3, s2, out=s2)
+            np.multiply(ep0, pk, out=rn)                  # Rn = 0.369 sqrt(Ep0 P) + 0.598 Ep0
+            np.sqrt(rn, out=rn)
+            rn *= 0.369
+            np.multiply(ep0, 0.598, out=s2)
+            rn += s2
+            np.multiply(pk, pk, out=s2)                   # EET = P Rn (P^2 + Rn^2 + P Rn) / den,
+            np.multiply(rn, rn, out=den)                  # den = (P + Rn)(P^2 + Rn^2); 0 where den = 0
+            s2 += den
+            np.add(pk, rn, out=den)
+            den *= s2
+            np.multiply(pk, rn, out=num)
+            s2 += num
+            num *= s2
             eet = np.divide(num, den, out=num)
-            not_pos = ~(den > 0)
-            if not_pos.any():
+            positive = np.greater(den, 0.0, out=warm[k])  # warm[k] is not needed any more
+            if not positive.all():
+                not_pos = ~positive
                 eet[not_pos] = np.where(np.isnan(den[not_pos]), np.nan, 0.0)
-            # W_eps = 0.5 + 0.5 EET / PET, EET / PET = 2 EET / (EET + Ep0) limited to [0, 1]
-            np.add(eet, ep0, out=buf)
-            np.multiply(eet, 2.0, out=buf2)
-            ratio = np.divide(buf2, buf, out=buf2)
-            np.maximum(ratio, 0.0, out=ratio)
-            np.minimum(ratio, 1.0, out=ratio)
-            np.multiply(ratio, 0.5, out=w[k])
+            np.add(eet, ep0, out=s2)                      # EET / PET = 2 EET / (EET + Ep0) in [0, 1]
+            eet *= 2.0
+            ratio = np.divide(eet, s2, out=eet)
+            _clip(ratio, 0.0, 1.0)
+            np.multiply(ratio, 0.5, out=w[k])             # W_eps = 0.5 + 0.5 EET / PET
             w[k] += 0.5
-            np.logical_or(nan_t[k], np.isnan(pk), out=nan_in[k])
+            np.isnan(pk, out=nan_in[k])
+            nan_in[k] |= nan_t[k]
             np.less_equal(ep0, 0.0, out=frozen_mask[k])
             frozen_mask[k] &= ~nan_in[k]
         _fill_frozen(w, frozen_mask, nan_in, frozen)
@@ -816,22 +824,19 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, *, par_fraction, fpar_m
         nmin, nmax, smin, smax = bounds
         span_n, span_s = nmax - nmin, smax - smin
         dfp = fpar_max - fpar_min
-        npp = np.empty((m, n), dtype=np.float32)
-        fs = np.empty(n)
-        out = np.empty(n)
+        fn, fs, tk, d, u, u2, te2 = r0, r1, r2, r3, r4, r5, r6
         for k in range(m):
-            nd = ndvi[k].astype(f64)
-            tk = t[k]
+            np.copyto(fn, ndvi[k])                        # float64
+            np.copyto(tk, temp[k])
             # FPAR_SR from SR = (1 + NDVI) / (1 - NDVI), FPAR_NDVI, their weighted mean, each clipped
-            np.subtract(1.0, nd, out=buf)
-            np.add(1.0, nd, out=fs)
-            np.divide(fs, buf, out=fs)
+            np.subtract(1.0, fn, out=d)
+            np.add(1.0, fn, out=fs)
+            fs /= d
             fs -= smin
             fs /= span_s
             fs *= dfp
             fs += fpar_min
             _clip(fs, fpar_min, fpar_max)
-            fn = nd
             fn -= nmin
             fn /= span_n
             fn *= dfp
@@ -844,17 +849,17 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, *, par_fraction, fpar_m
             apar = np.multiply(sol[k], fn, out=fn)
             apar *= par_fraction
             # T_eps2 from u = exp(0.1 (T - T_opt))
-            d = np.subtract(tk, t_opt, out=buf)
-            u = np.multiply(d, 0.1, out=buf2)
+            np.subtract(tk, t_opt, out=d)
+            np.multiply(d, 0.1, out=u)
             np.exp(u, out=u)
-            u2 = np.multiply(u, u, out=buf3)
-            np.multiply(u2, u, out=u)
+            np.multiply(u, u, out=u2)
+            u *= u2
             u *= _EXP_M3
             u += 1.0                                      # 1 + e^-3 u^3
-            np.multiply(u2, 1.1814, out=out)
+            np.multiply(u2, 1.1814, out=te2)
             u2 += _EXP_M2
             u2 *= u                                       # (u^2 + e^-2)(1 + e^-3 u^3)
-            te2 = np.divide(out, u2, out=out)
+            te2 /= u2
             if half_rule:                                 # more than `above` over / `below` under T_opt
                 outside = np.flatnonzero((d > above) | (d < -below))
                 te2[outside] = half[outside]
@@ -865,9 +870,7 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, *, par_fraction, fpar_m
                 if cold.any():
                     eps[cold] = 0.0 * np.abs(base[cold])  # +0 as T_eps1 = 0; NaN stays NaN (no T_opt)
             eps *= w[k]
-            np.multiply(apar, eps, out=eps)
-            npp[k] = eps
-    return npp
+            np.multiply(apar, eps, out=out[k])
 
 
 def annual_npp(monthly, *, allow_missing=False):
