@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -19,7 +20,8 @@ from qgis.core import (
 
 from ..core import rsei as core
 from ..core.scene import BlockProducts, product_bands
-from ..raster.engine import BandRef, GeoTiffWriter, RasterError, RasterStack, block_pass, prefetched
+from ..raster.engine import (BandRef, GeoTiffWriter, RasterError, RasterStack, block_pass, check_writable,
+                             prefetched)
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .scene_algorithm import SceneAlgorithm
@@ -43,14 +45,84 @@ SOURCE = ("Xu H. (2013) Acta Ecologica Sinica 33(24); ningdong seed section 3.1 
 TABLE_FIELDS = (("section", str), ("name", str), ("value", float), ("percent", float))
 
 
-def mask_water(comps, mndwi, threshold):
-    """Set the components of water pixels (MNDWI > threshold) to NaN in place; the water mask or None."""
+def mask_water(planes, mndwi, threshold):
+    """Set the components (planes (k, rows, cols)) of water pixels (MNDWI > threshold) to NaN in place; the water
+    mask or None."""
     if mndwi is None:
         return None
     with np.errstate(invalid="ignore"):
         water = mndwi > threshold
-    comps[water] = np.nan
+    planes[:, water] = np.nan
     return water
+
+
+# scratch bytes per pixel: the four float32 components, written in pass 1, read in passes 2 and 3
+SCRATCH_BYTES_PER_PIXEL = 4 * 4
+
+
+def check_scratch_space(folder, needed):
+    """RasterError naming OUTPUT unless ``folder`` has ``needed`` bytes free for the scratch files."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise RasterError(f"OUTPUT: RSEI keeps the components of this scene in a temporary file beside the output "
+                          f"({needed / 1e9:.2f} GB), but {folder} has only {free / 1e9:.2f} GB free. Free some disk "
+                          "space or write the outputs to another folder.")
+
+
+class BlockSpill:
+    """Scratch file holding the blocks of one pass for a later pass: raw bytes, no compression (re-reading a
+    block costs far less than recomputing it). Hidden beside the output; deleted by ``close`` and, as a context
+    manager, on error and cancel. Blocks are found again by their window; one thread at a time reads or writes."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        try:
+            fd, self.path = tempfile.mkstemp(prefix=".rsei-", suffix=".scratch", dir=folder)
+        except OSError as err:
+            raise RasterError(f"OUTPUT: cannot create a temporary file in {folder} ({err.strerror}). "
+                              "Choose a writable folder.") from None
+        self._fh = os.fdopen(fd, "w+b", buffering=0)
+        self._blocks = {}
+        self._end = 0
+
+    def write(self, w, data):
+        data = np.ascontiguousarray(data)
+        view = memoryview(data).cast("B")
+        try:
+            self._fh.seek(self._end)
+            while view:
+                view = view[self._fh.write(view):]
+        except OSError as err:
+            raise RasterError(f"OUTPUT: writing the temporary file {self.path} failed ({err.strerror}). Free some "
+                              f"disk space in {self.folder} or write the outputs to another folder.") from None
+        self._blocks[(w.yoff, w.xoff)] = (self._end, data.shape, data.dtype)
+        self._end += data.nbytes
+
+    def read(self, w):
+        offset, shape, dtype = self._blocks[(w.yoff, w.xoff)]
+        out = np.empty(shape, dtype)
+        view = memoryview(out).cast("B")
+        self._fh.seek(offset)
+        while view:
+            n = self._fh.readinto(view)
+            if not n:
+                raise RasterError(f"OUTPUT: the temporary file {self.path} was truncated while RSEI ran.")
+            view = view[n:]
+        return out
+
+    def close(self):
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if os.path.exists(self.path):
+            os.remove(self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 class RseiBase(SceneAlgorithm):
@@ -88,99 +160,61 @@ class RseiBase(SceneAlgorithm):
                                                               optional=True, createByDefault=True),
                         "A small HTML report with the tables and a histogram of RSEI.")
 
-    # subclasses: grid + a reader returning (components (rows, cols, 4), water mask or None) per window
+    # subclasses: (stack, fetch, derive): fetch(window) reads the block's raw bands (GDAL only), derive(raw) returns
+    # (the components as planes (4, rows, cols) float32, water mask or None); they run in two threads
     def component_source(self, parameters, context):
         raise NotImplementedError
 
     def run_tool(self, parameters, context, feedback):
-        stack, read = self.component_source(parameters, context)
+        stack, fetch, derive = self.component_source(parameters, context)
         with stack:
-            result = self.compute(stack.grid, read, parameters, context, feedback)
+            result = self.compute(stack.grid, fetch, derive, parameters, context, feedback)
         return result
 
-    def compute(self, grid, read, parameters, context, feedback):
+    def compute(self, grid, fetch, derive, parameters, context, feedback):
         clip = self.parameterAsDouble(parameters, "CLIP_PERCENT", context)
         target = self.parameterAsInt(parameters, "SAMPLE_SIZE", context)
         seed = self.parameterAsInt(parameters, "SEED", context)
         rsei_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         grades_path = self.parameterAsOutputLayer(parameters, "OUTPUT_GRADES", context)
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
-        k = len(core.COMPONENTS)
+        check_writable(rsei_path, "OUTPUT")
+        check_writable(grades_path, "OUTPUT_GRADES")
+        folder = os.path.dirname(os.path.abspath(rsei_path))
+        check_scratch_space(folder, grid.width * grid.height * SCRATCH_BYTES_PER_PIXEL)
 
-        # pass 1: exact min/max and the deterministic sample
-        feedback.pushInfo("Pass 1/3: component statistics and PCA sample")
-        minmax = core.RunningMinMax(k)
-        sampler = core.SampleCollector(k, grid.width, core.sample_probability(grid.width * grid.height, target), seed)
-        water_px = 0
-        finite = np.zeros(k, dtype=np.int64)
-        for w, (comps, water) in prefetched(block_pass(grid, feedback, 0, 35), read):
-            water_px += int(np.count_nonzero(water)) if water is not None else 0
-            ok = np.isfinite(comps)
-            finite += ok.reshape(-1, k).sum(axis=0)
-            valid = ok.all(axis=2)
-            minmax.update(comps[valid])
-            sampler.add(w.yoff, w.xoff, np.where(valid[..., None], comps, np.nan))
-        for i in np.flatnonzero(finite == 0):
-            raise RasterError(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
-                              f"{self.component_inputs[i]} is all nodata (or masked as cloud / water). "
-                              "Check the input, its nodata value, the cloud mask and the MNDWI threshold.")
-        if not minmax.count.all():
-            raise RasterError("no pixel has all four components valid (after the cloud and water masks). "
-                              "Check that the inputs overlap and the MNDWI threshold.")
-        sample = sampler.array()
-        lo, hi = core.normalisation_bounds(minmax, sample, clip)
-        result = core.pca(core.normalise(sample, lo, hi))
-        share = result.pc1_contribution
-        if share < core.PC1_CONTRIBUTION_THRESHOLD:
-            feedback.pushWarning(f"PC1 explains only {100 * share:.1f} % of the variance (the seed expects >= 60 %): "
-                                 "RSEI may not summarise the four components well.")
+        # the components are computed once, in pass 1, and kept in a scratch file that passes 2 and 3 read
+        # instead of recomputing them (deleted at the end, on error and on cancel)
+        with BlockSpill(folder) as spill:
+            feedback.pushInfo("Pass 1/3: components, their statistics and the PCA sample")
+            minmax, sample, water_px = self.statistics_pass(grid, fetch, derive, spill, target, seed, feedback)
+            lo, hi = core.normalisation_bounds(minmax, sample, clip)
+            result = core.pca(core.normalise(sample, lo, hi))
+            share = result.pc1_contribution
+            if share < core.PC1_CONTRIBUTION_THRESHOLD:
+                feedback.pushWarning(f"PC1 explains only {100 * share:.1f} % of the variance (the seed expects "
+                                     ">= 60 %): RSEI may not summarise the four components well.")
 
-        # pass 2: PC1 min/max and means of the normalised components
-        feedback.pushInfo("Pass 2/3: PC1 range")
-        pc_lo, pc_hi = np.inf, -np.inf
-        sums, n_valid = np.zeros(k), 0
-        for w, (comps, _) in prefetched(block_pass(grid, feedback, 35, 65), read):
-            valid = np.isfinite(comps).all(axis=2)
-            norm = core.normalise(comps[valid], lo, hi)
-            if norm.size:
-                pc1 = core.pc1_scores(norm, result)
-                pc_lo, pc_hi = min(pc_lo, float(pc1.min())), max(pc_hi, float(pc1.max()))
-                sums += norm.sum(axis=0)
-                n_valid += norm.shape[0]
+            feedback.pushInfo("Pass 2/3: PC1 range")
 
-        # pass 3: RSEI, grades, histogram, areas
-        feedback.pushInfo("Pass 3/3: writing RSEI and grades")
-        hist = np.zeros(20, dtype=np.int64)
-        n_grades = len(core.GRADE_LABELS)
-        counts, areas = np.zeros(n_grades + 1, dtype=np.int64), np.zeros(n_grades + 1)
-        rsei_sum = 0.0
-        with GeoTiffWriter(rsei_path, grid, 1, band_names=["RSEI"], label="OUTPUT") as wr, \
-                GeoTiffWriter(grades_path, grid, 1, dtype="uint8", nodata=0, band_names=["RSEI grade"],
-                              label="OUTPUT_GRADES") as wg:
-            for w, (comps, _) in prefetched(block_pass(grid, feedback, 65, 97), read):
-                valid = np.isfinite(comps).all(axis=2)
-                rsei = np.full(w.shape, np.nan, dtype=np.float32)
-                if valid.any():
-                    rsei[valid] = core.rescale(core.pc1_scores(core.normalise(comps[valid], lo, hi), result),
-                                               pc_lo, pc_hi)
-                g = core.grade(rsei)
-                wr.write(1, w, rsei)
-                wg.write(1, w, g)
-                wr.flush()
-                wg.flush()
-                hist += core.histogram(rsei[valid])[0]
-                rsei_sum += float(rsei[valid].sum(dtype=np.float64))
-                counts += np.bincount(g.ravel(), minlength=n_grades + 1)
-                areas += np.bincount(g.ravel(), weights=np.broadcast_to(grid.row_areas_m2(w), g.shape).ravel(),
-                                     minlength=n_grades + 1)
-            rsei_path, grades_path = wr.commit(), wg.commit()
+            def pc1_of(w, sums=None):
+                return core.pc1_planes(spill.read(w), lo, hi, result, sums)
+
+            pc_lo, pc_hi, means, n_valid = self.pc1_pass(grid, pc1_of, feedback)
+
+            feedback.pushInfo("Pass 3/3: writing RSEI and grades")
+
+            def rsei_of(w):
+                return core.rescale(pc1_of(w), pc_lo, pc_hi).astype(np.float32)
+
+            rsei_path, grades_path, hist, counts, areas, rsei_sum = self.write_pass(grid, rsei_of, rsei_path,
+                                                                                    grades_path, feedback)
 
         grade_rows = core.grade_area_table(counts, 1.0)
         total_area = areas[1:].sum()
         for row in grade_rows:
             row["area_km2"] = areas[row["grade"]] / 1e6
             row["percent"] = 100.0 * areas[row["grade"]] / total_area if total_area else 0.0
-        means = sums / max(n_valid, 1)
         table = self.table_rows(result, lo, hi, means, rsei_sum / max(n_valid, 1), grade_rows, n_valid, water_px)
         style_output(rsei_path, RasterStyle("ramp", palettes.ramp_for("RSEI"), 0.0, 1.0), context, "RSEI")
         style_output(grades_path, RasterStyle("classes", classes="rsei_grade"), context, "RSEI grades")
@@ -191,6 +225,80 @@ class RseiBase(SceneAlgorithm):
             outputs["OUTPUT_REPORT"] = self.write_report(report_path, result, table, grade_rows, hist)
         feedback.setProgress(100)
         return outputs
+
+    def statistics_pass(self, grid, fetch, derive, spill, target, seed, feedback):
+        """Pass 1: the components of every block (kept in ``spill``), their exact min/max and the deterministic PCA
+        sample. Returns (RunningMinMax, sample (n, 4), water pixel count)."""
+        k = len(core.COMPONENTS)
+        minmax = core.RunningMinMax(k)
+        sampler = core.SampleCollector(k, grid.width, core.sample_probability(grid.width * grid.height, target), seed)
+        water_px = 0
+        finite = np.zeros(k, dtype=np.int64)
+
+        def components(item):
+            planes, water = derive(item[1])
+            valid, block_finite = core.mask_invalid(planes)
+            return planes, valid, block_finite, water
+
+        # a pipeline: one thread reads the next-but-one block, another computes the next block's components
+        fetched = prefetched(block_pass(grid, feedback, 0, 55), fetch)
+        for (w, _raw), (planes, valid, block_finite, water) in prefetched(fetched, components):
+            water_px += int(np.count_nonzero(water)) if water is not None else 0
+            finite += block_finite
+            minmax.update_planes(planes)
+            sampler.add_planes(w.yoff, w.xoff, planes, valid)
+            spill.write(w, planes)
+        for i in np.flatnonzero(finite == 0):
+            raise RasterError(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
+                              f"{self.component_inputs[i]} is all nodata (or masked as cloud / water). "
+                              "Check the input, its nodata value, the cloud mask and the MNDWI threshold.")
+        if not minmax.count.all():
+            raise RasterError("no pixel has all four components valid (after the cloud and water masks). "
+                              "Check that the inputs overlap and the MNDWI threshold.")
+        return minmax, sampler.array(), water_px
+
+    @staticmethod
+    def pc1_pass(grid, pc1_of, feedback):
+        """Pass 2: PC1 min/max over every valid pixel and the mean of each normalised component.
+        Returns (PC1 min, PC1 max, means (4,), valid pixel count)."""
+        def load(w):
+            sums = np.zeros(len(core.COMPONENTS))
+            return pc1_of(w, sums), sums
+
+        pc_lo, pc_hi = np.inf, -np.inf
+        total, n_valid = np.zeros(len(core.COMPONENTS)), 0
+        for _w, (pc1, sums) in prefetched(block_pass(grid, feedback, 55, 65), load):
+            n = int(np.count_nonzero(np.isfinite(pc1)))
+            if n:
+                pc_lo = min(pc_lo, float(np.fmin.reduce(pc1, axis=None)))
+                pc_hi = max(pc_hi, float(np.fmax.reduce(pc1, axis=None)))
+                total += sums
+                n_valid += n
+        return pc_lo, pc_hi, total / max(n_valid, 1), n_valid
+
+    @staticmethod
+    def write_pass(grid, rsei_of, rsei_path, grades_path, feedback):
+        """Pass 3: the RSEI and grade rasters, the RSEI histogram and sum, pixel count and area per grade."""
+        def load(w):
+            rsei = rsei_of(w)
+            return rsei, core.grade(rsei)
+
+        hist = np.zeros(20, dtype=np.int64)
+        n_grades = len(core.GRADE_LABELS)
+        counts, areas = np.zeros(n_grades + 1, dtype=np.int64), np.zeros(n_grades + 1)
+        rsei_sum = 0.0
+        with GeoTiffWriter(rsei_path, grid, 1, band_names=["RSEI"], label="OUTPUT") as wr, \
+                GeoTiffWriter(grades_path, grid, 1, dtype="uint8", nodata=0, band_names=["RSEI grade"],
+                              label="OUTPUT_GRADES") as wg:
+            for w, (rsei, g) in prefetched(block_pass(grid, feedback, 65, 97), load):
+                wr.write(1, w, rsei)
+                wg.write(1, w, g)
+                hist += core.histogram(rsei)[0]
+                rsei_sum += float(np.nansum(rsei, dtype=np.float64))
+                block_counts, block_areas = core.grade_counts(g, grid.row_areas_m2(w), n_grades)
+                counts += block_counts
+                areas += block_areas
+            return wr.commit(), wg.commit(), hist, counts, areas, rsei_sum
 
     @staticmethod
     def table_rows(result, lo, hi, means, mean_rsei, grade_rows, n_valid, water_px):
@@ -265,12 +373,14 @@ class RseiAlgorithm(RseiBase):
         self.component_inputs = [", ".join(scene.refs[r].describe() for r in product_bands([n], scene.radiometry.mode))
                                  for n in core.COMPONENTS]
 
-        def read(w):
-            raw = {r: stack.read(r, w) for r in roles}
-            block = BlockProducts(raw, scene.radiometry, stack.read_raw("QA", w) if scene.qa else None)
-            comps = np.stack([block.get(n) for n in core.COMPONENTS], axis=2)
-            return comps, mask_water(comps, block.index("MNDWI") if water else None, threshold)
-        return stack, read
+        def fetch(w):
+            return {r: stack.read(r, w) for r in roles}, stack.read_raw("QA", w) if scene.qa else None
+
+        def derive(raw):
+            block = BlockProducts(raw[0], scene.radiometry, raw[1])
+            planes = np.stack([block.get(n) for n in core.COMPONENTS])
+            return planes, mask_water(planes, block.index("MNDWI") if water else None, threshold)
+        return stack, fetch, derive
 
 
 class RseiFromComponentsAlgorithm(RseiBase):
@@ -303,7 +413,11 @@ class RseiFromComponentsAlgorithm(RseiBase):
         stack = RasterStack(refs)
         self.component_inputs = [refs[n].describe() for n in core.COMPONENTS]
 
-        def read(w):
-            comps = np.stack([stack.read(n, w) for n in core.COMPONENTS], axis=2)
-            return comps, mask_water(comps, stack.read("MNDWI", w) if "MNDWI" in refs else None, threshold)
-        return stack, read
+        def fetch(w):
+            planes = np.stack([stack.read(n, w) for n in core.COMPONENTS])
+            return planes, stack.read("MNDWI", w) if "MNDWI" in refs else None
+
+        def derive(raw):
+            planes, mndwi = raw
+            return planes, mask_water(planes, mndwi, threshold)
+        return stack, fetch, derive

@@ -31,12 +31,18 @@ PC1 scores are centred on the sample mean; the centring cancels in eq. 13.
 
 Large rasters are processed block by block in passes:
 
-1. for each block compute the components, update a :class:`RunningMinMax` (exact
-   min/max over every valid pixel) and collect the pixels chosen by
-   :func:`block_sample_mask` into a :class:`SampleCollector`;
+1. for each block compute the components as planes ``(k, rows, cols)``,
+   :func:`mask_invalid` (a pixel counts only when all k components are finite), update a
+   :class:`RunningMinMax` (exact min/max over every valid pixel, :meth:`~RunningMinMax.update_planes`)
+   and collect the pixels chosen by :func:`block_sample_mask` into a :class:`SampleCollector`
+   (:meth:`~SampleCollector.add_planes`);
 2. :func:`normalisation_bounds`, :func:`normalise` the sample, :func:`pca`;
-3. for each block :func:`normalise`, :func:`pc1_scores` and track PC1 min/max;
+3. for each block :func:`pc1_planes` (normalise + PC1 per plane) and track PC1 min/max;
 4. for each block :func:`rescale` (eq. 13), :func:`grade`, :func:`histogram`.
+
+The plane functions give the same numbers as the pixel-wise ones (:func:`normalise`,
+:func:`pc1_scores` on ``(n, k)`` arrays) up to the order of the float64 summation
+over the k components (a few 1e-16), without the ``(n, k)`` float64 copies.
 
 The sample is chosen by a hash of the *global* pixel index, and the collector returns
 it sorted by that index, so every statistic (min/max, sample, PCA) is bit-for-bit
@@ -58,14 +64,17 @@ __all__ = [
     "sample_probability",
     "RunningMinMax",
     "SampleCollector",
+    "mask_invalid",
     "normalisation_bounds",
     "normalise",
     "PcaResult",
     "pca",
     "pc1_scores",
+    "pc1_planes",
     "rescale",
     "grade",
     "grade_area_table",
+    "grade_counts",
     "histogram",
 ]
 
@@ -195,6 +204,28 @@ class RunningMinMax:
         self._min = np.minimum(self._min, np.where(finite, v, np.inf).min(axis=0))
         self._max = np.maximum(self._max, np.where(finite, v, -np.inf).max(axis=0))
 
+    def update_planes(self, planes: np.ndarray) -> None:
+        """Add a block given as ``k`` planes, shape ``(k, ...)`` (one plane per column).
+
+        Same result as :meth:`update` on the pixel-wise ``(n, k)`` array, without the copy:
+        NaN-ignoring reductions per plane (``+-inf`` are ignored too, as in :meth:`update`).
+        """
+        p = np.asarray(planes)
+        if p.shape[0] != self.k:
+            raise ValueError(f"expected {self.k} planes, got array of shape {p.shape}")
+        for j in range(self.k):
+            plane = p[j]
+            n = int(np.count_nonzero(np.isfinite(plane)))
+            if n == 0:
+                continue
+            lo, hi = float(np.fmin.reduce(plane, axis=None)), float(np.fmax.reduce(plane, axis=None))
+            if not (np.isfinite(lo) and np.isfinite(hi)):   # +-inf present: ignore them like update()
+                finite = plane[np.isfinite(plane)]
+                lo, hi = float(finite.min()), float(finite.max())
+            self.count[j] += n
+            self._min[j] = min(self._min[j], lo)
+            self._max[j] = max(self._max[j], hi)
+
     def merge(self, other: "RunningMinMax") -> None:
         """Combine with another accumulator (e.g. from a parallel worker)."""
         if other.k != self.k:
@@ -248,6 +279,24 @@ class SampleCollector:
         self._values.append(np.asarray(v[rr, cc, :], dtype=np.float64))
         return int(rr.size)
 
+    def add_planes(self, row_off: int, col_off: int, planes: np.ndarray, valid: np.ndarray | None = None) -> int:
+        """Add a block given as planes ``(k, rows, cols)``; ``valid`` (rows, cols) is the mask of pixels
+        with all k values finite (computed when None). Keeps exactly the pixels :meth:`add` keeps."""
+        p = np.asarray(planes)
+        if p.ndim != 3 or p.shape[0] != self.k:
+            raise ValueError(f"expected a ({self.k}, rows, cols) block, got shape {p.shape}")
+        rows, cols = p.shape[1:]
+        if valid is None:
+            valid = np.isfinite(p).all(axis=0)
+        mask = block_sample_mask(row_off, col_off, (rows, cols), self.raster_width, self.probability, self.seed)
+        mask &= valid
+        rr, cc = np.nonzero(mask)
+        if rr.size == 0:
+            return 0
+        self._index.append((rr.astype(np.int64) + row_off) * self.raster_width + (cc.astype(np.int64) + col_off))
+        self._values.append(np.asarray(p[:, rr, cc].T, dtype=np.float64))
+        return int(rr.size)
+
     def __len__(self) -> int:
         return int(sum(i.size for i in self._index))
 
@@ -265,6 +314,23 @@ class SampleCollector:
         vals = np.concatenate(self._values, axis=0)
         order = np.argsort(idx, kind="stable")
         return vals[order]
+
+
+def mask_invalid(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Set every plane of ``planes`` ``(k, rows, cols)`` (float, modified in place) to NaN where any
+    component is not finite, so that NaN marks exactly the pixels left out of RSEI.
+
+    Returns ``(valid, finite)``: the (rows, cols) mask of pixels with all k components finite, and
+    the number of finite values of each component before masking (int64, shape (k,)).
+    """
+    finite_planes = [np.isfinite(plane) for plane in planes]
+    finite = np.array([np.count_nonzero(f) for f in finite_planes], dtype=np.int64)
+    valid = finite_planes[0]
+    for f in finite_planes[1:]:
+        valid &= f
+    if not valid.all():
+        planes[:, ~valid] = np.nan
+    return valid, finite
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -403,6 +469,33 @@ def pc1_scores(normalised: np.ndarray, result: PcaResult) -> np.ndarray:
     return (x - result.mean) @ result.loadings[:, 0]
 
 
+def pc1_planes(planes: np.ndarray, lo, hi, result: PcaResult, sums: np.ndarray | None = None) -> np.ndarray:
+    """:func:`normalise` then :func:`pc1_scores` of a block given as planes ``(k, ...)``; float64 ``(...)``.
+
+    ``sum_j loadings[j, 0] * (clip((x_j - lo_j) / (hi_j - lo_j), 0, 1) - mean_j)`` computed plane by
+    plane in float64: equal to the pixel-wise functions up to the summation order of the k terms.
+    NaN in any component gives NaN. When ``sums`` (float64, shape (k,)) is given, the sum of each
+    normalised component over the pixels where it is not NaN is added to it.
+    """
+    p = np.asarray(planes)
+    k = p.shape[0]
+    lo = np.asarray(lo, dtype=np.float64)
+    span = np.asarray(hi, dtype=np.float64) - lo
+    load = result.loadings[:, 0]
+    acc = np.zeros(p.shape[1:], dtype=np.float64)
+    tmp = np.empty(p.shape[1:], dtype=np.float64)
+    for j in range(k):
+        np.subtract(p[j], lo[j], out=tmp, dtype=np.float64)
+        tmp /= span[j]
+        np.clip(tmp, 0.0, 1.0, out=tmp)
+        if sums is not None:
+            sums[j] += float(np.nansum(tmp))
+        tmp -= result.mean[j]
+        tmp *= load[j]
+        acc += tmp
+    return acc
+
+
 def rescale(pc1, lo: float, hi: float) -> np.ndarray:
     """Eq. 13: ``RSEI = (PC1 - PC1_min) / (PC1_max - PC1_min)``, clipped to [0, 1].
 
@@ -437,8 +530,11 @@ def grade(rsei: np.ndarray, breaks=GRADE_BREAKS) -> np.ndarray:
         raise ValueError(f"breaks must be strictly increasing, got {tuple(breaks)}")
     if b.size + 1 > 255:
         raise ValueError("too many grades for uint8")
-    out = np.searchsorted(b, v, side="left").astype(np.uint8)
-    out += 1
+    # 1 + the number of breaks strictly below v (= searchsorted(b, v, side="left") + 1), one comparison per
+    # break instead of a binary search per pixel
+    out = np.ones(v.shape, dtype=np.uint8)
+    for limit in b:
+        out += v > limit
     out[np.isnan(v)] = 0
     return out
 
@@ -476,6 +572,22 @@ def grade_area_table(counts: np.ndarray, pixel_area_m2: float, labels=GRADE_LABE
             "percent": (100.0 * px / total) if total > 0 else 0.0,
         })
     return rows
+
+
+def grade_counts(grades: np.ndarray, row_areas, n_grades: int = len(GRADE_LABELS)) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel count and area of each grade code ``0 .. n_grades`` in a block of grade codes ``(rows, cols)``.
+
+    ``row_areas`` holds the pixel area of each row (shape (rows,) or (rows, 1); constant for a projected grid,
+    varying with latitude for a geographic one). Returns ``(counts int64, areas float64)``, both of length
+    ``n_grades + 1`` (index 0 = nodata): per-row counts times the row's area, summed over the rows.
+    """
+    g = np.asarray(grades)
+    rows = g.shape[0]
+    m = n_grades + 1
+    offsets = (np.arange(rows, dtype=np.intp) * m)[:, None]
+    per_row = np.bincount((g + offsets).ravel(), minlength=rows * m).reshape(rows, m)
+    area = np.asarray(row_areas, dtype=np.float64).reshape(rows)
+    return per_row.sum(axis=0), area @ per_row
 
 
 def histogram(values, bins: int = 20, range=(0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002

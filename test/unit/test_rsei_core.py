@@ -323,3 +323,111 @@ def test_end_to_end_small_raster():
     rows = grade_area_table(counts, 900.0)
     assert sum(row["pixels"] for row in rows) == h * w
     assert rsei.GRADE_BREAKS == (0.2, 0.4, 0.6, 0.8)
+
+
+# --------------------------------------------------------------------------- plane-wise functions (the fast path)
+def _planes_with_gaps(seed=7, h=53, w=61):
+    """Four float32 component planes (k, h, w) with NaN holes, +-inf (an index divided by zero) and values
+    outside [lo, hi] later, as the algorithm reads them."""
+    rng = np.random.default_rng(seed)
+    planes = (_correlated(h * w, seed).T.reshape(4, h, w) * [[[1]], [[0.5]], [[1]], [[40]]]).astype(np.float32)
+    planes[0][rng.random((h, w)) < 0.05] = np.nan
+    planes[2][rng.random((h, w)) < 0.03] = np.nan
+    planes[1, 3, 4], planes[3, 10, 11] = np.inf, -np.inf
+    return planes
+
+
+def test_mask_invalid_masks_every_plane_where_any_component_is_not_finite():
+    planes = _planes_with_gaps()
+    before = planes.copy()
+    valid, finite = rsei.mask_invalid(planes)
+    expected_valid = np.isfinite(before).all(axis=0)                  # numpy reduction over the stack
+    np.testing.assert_array_equal(valid, expected_valid)
+    np.testing.assert_array_equal(finite, np.isfinite(before).reshape(4, -1).sum(axis=1))
+    assert np.isnan(planes[:, ~expected_valid]).all()
+    np.testing.assert_array_equal(planes[:, expected_valid], before[:, expected_valid])
+
+
+def test_update_planes_equals_pixelwise_update_over_blocks():
+    """RunningMinMax.update_planes on (k, rows, cols) blocks = update on the (n, k) pixel arrays (the reference),
+    NaN and +-inf ignored, all-NaN blocks skipped."""
+    planes = _planes_with_gaps()
+    planes[:, 20:30] = np.nan                                          # a block with no valid value at all
+    by_planes, by_pixels = RunningMinMax(4), RunningMinMax(4)
+    for r in range(0, planes.shape[1], 10):
+        block = planes[:, r:r + 10]
+        by_planes.update_planes(block)
+        by_pixels.update(np.moveaxis(block, 0, -1).reshape(-1, 4))
+    np.testing.assert_array_equal(by_planes.minimum, by_pixels.minimum)
+    np.testing.assert_array_equal(by_planes.maximum, by_pixels.maximum)
+    np.testing.assert_array_equal(by_planes.count, by_pixels.count)
+    assert np.isfinite(by_planes.minimum).all() and np.isfinite(by_planes.maximum).all()
+    with pytest.raises(ValueError):
+        by_planes.update_planes(planes[:3])
+
+
+def test_add_planes_keeps_the_same_sample_as_add():
+    """SampleCollector.add_planes (planes + valid mask) selects and orders exactly the pixels add selects from
+    the (rows, cols, k) block (the reference), whatever the blocks."""
+    planes = _planes_with_gaps()
+    valid, _ = rsei.mask_invalid(planes)
+    h, w = planes.shape[1:]
+    a, b = SampleCollector(4, w, 0.3, seed=5), SampleCollector(4, w, 0.3, seed=5)
+    for r in range(0, h, 16):
+        for c in range(0, w, 25):
+            a.add(r, c, np.moveaxis(planes[:, r:r + 16, c:c + 25], 0, -1))
+            b.add_planes(r, c, planes[:, r:r + 16, c:c + 25], valid[r:r + 16, c:c + 25])
+    c = SampleCollector(4, w, 0.3, seed=5)
+    c.add_planes(0, 0, planes)                                       # valid computed by add_planes itself
+    assert 0.2 * valid.sum() < len(a) < 0.4 * valid.sum()
+    for other in (b, c):
+        np.testing.assert_array_equal(other.indices(), a.indices())
+        np.testing.assert_array_equal(other.array(), a.array())
+        assert other.array().dtype == np.float64
+
+
+def test_pc1_planes_equals_normalise_then_pc1_scores():
+    """pc1_planes (per plane, float64) = pc1_scores(normalise(pixels)) - the pixel-wise reference - to round-off,
+    including values clipped by percentile bounds; the normalised sums equal the reference sums."""
+    planes = _planes_with_gaps()
+    valid, _ = rsei.mask_invalid(planes)
+    pixels = np.moveaxis(planes, 0, -1)[valid]
+    lo = np.percentile(pixels, 5, axis=0)                             # bounds inside the range: clipping happens
+    hi = np.percentile(pixels, 95, axis=0)
+    res = pca(normalise(pixels, lo, hi))
+    sums = np.zeros(4)
+    pc1 = rsei.pc1_planes(planes, lo, hi, res, sums)
+    ref = pc1_scores(normalise(pixels, lo, hi), res)
+    assert pc1.dtype == np.float64 and pc1.shape == planes.shape[1:]
+    assert np.isnan(pc1[~valid]).all()
+    np.testing.assert_allclose(pc1[valid], ref, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(sums, normalise(pixels, lo, hi).sum(axis=0), rtol=1e-13)
+    assert ((normalise(pixels, lo, hi) == 0) | (normalise(pixels, lo, hi) == 1)).any(axis=0).all()
+
+
+def test_grade_equals_digitize_on_random_and_boundary_values():
+    """grade = np.digitize(v, breaks, right=True) + 1 (upper-inclusive, the seed's section 4.1), NaN -> 0, for
+    float32 and float64, values exactly on, just below and just above every break, and +-inf."""
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        b = np.array(rsei.GRADE_BREAKS, dtype=dtype)
+        v = np.concatenate([rng.random(5000).astype(dtype), b, np.nextafter(b, dtype(0)), np.nextafter(b, dtype(1)),
+                            np.array([-np.inf, np.inf, 0, 1, -0.5, 1.5], dtype=dtype)])
+        expected = np.digitize(v, b, right=True) + 1
+        np.testing.assert_array_equal(grade(v), expected)
+        v[::7] = np.nan
+        expected[::7] = 0
+        np.testing.assert_array_equal(grade(v.reshape(-1, 1)).ravel(), expected)
+
+
+def test_grade_counts_equals_weighted_bincount():
+    """grade_counts (per-row counts x row area) = np.bincount with every pixel weighted by its row's area (the
+    reference), for geographic-like areas varying by row and for a constant projected area."""
+    rng = np.random.default_rng(9)
+    g = rng.integers(0, 6, size=(37, 45)).astype(np.uint8)
+    for areas in (np.linspace(700.0, 950.0, 37)[:, None], np.full((37, 1), 900.0)):
+        counts, area = rsei.grade_counts(g, areas)
+        np.testing.assert_array_equal(counts, np.bincount(g.ravel(), minlength=6))
+        ref = np.bincount(g.ravel(), weights=np.broadcast_to(areas, g.shape).ravel(), minlength=6)
+        np.testing.assert_allclose(area, ref, rtol=1e-12)
+    assert counts.sum() == g.size
