@@ -279,23 +279,26 @@ class RseiBase(SceneAlgorithm):
     @staticmethod
     def write_pass(grid, rsei_of, rsei_path, grades_path, feedback):
         """Pass 3: the RSEI and grade rasters, the RSEI histogram and sum, pixel count and area per grade."""
-        def load(w):
+        n_grades = len(core.GRADE_LABELS)
+
+        def load(w):   # in the background thread, so that the main thread only writes
             rsei = rsei_of(w)
-            return rsei, core.grade(rsei)
+            g = core.grade(rsei)
+            return (rsei, g, core.histogram(rsei)[0], float(np.nansum(rsei, dtype=np.float64)),
+                    *core.grade_counts(g, grid.row_areas_m2(w), n_grades))
 
         hist = np.zeros(20, dtype=np.int64)
-        n_grades = len(core.GRADE_LABELS)
         counts, areas = np.zeros(n_grades + 1, dtype=np.int64), np.zeros(n_grades + 1)
         rsei_sum = 0.0
         with GeoTiffWriter(rsei_path, grid, 1, band_names=["RSEI"], label="OUTPUT") as wr, \
                 GeoTiffWriter(grades_path, grid, 1, dtype="uint8", nodata=0, band_names=["RSEI grade"],
                               label="OUTPUT_GRADES") as wg:
-            for w, (rsei, g) in prefetched(block_pass(grid, feedback, 65, 97), load):
+            for w, (rsei, g, block_hist, block_sum, block_counts, block_areas) in prefetched(
+                    block_pass(grid, feedback, 65, 97), load):
                 wr.write(1, w, rsei)
                 wg.write(1, w, g)
-                hist += core.histogram(rsei)[0]
-                rsei_sum += float(np.nansum(rsei, dtype=np.float64))
-                block_counts, block_areas = core.grade_counts(g, grid.row_areas_m2(w), n_grades)
+                hist += block_hist
+                rsei_sum += block_sum
                 counts += block_counts
                 areas += block_areas
             return wr.commit(), wg.commit(), hist, counts, areas, rsei_sum

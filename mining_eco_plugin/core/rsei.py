@@ -596,7 +596,25 @@ def histogram(values, bins: int = 20, range=(0.0, 1.0)) -> tuple[np.ndarray, np.
     Non-finite values and values outside ``range`` are ignored (the last bin includes
     the upper edge, as ``np.histogram``).  Returns ``(counts int64, edges float64)``.
     """
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
-    counts, edges = np.histogram(v, bins=bins, range=(float(range[0]), float(range[1])))
-    return counts.astype(np.int64), edges
+    lo, hi = float(range[0]), float(range[1])
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo) or int(bins) < 1:
+        raise ValueError(f"histogram needs bins >= 1 and a finite range with max > min, got {bins}, {range}")
+    bins = int(bins)
+    edges = np.linspace(lo, hi, bins + 1)
+    v = np.asarray(values).ravel()
+    if v.dtype.kind != "f":
+        v = v.astype(np.float64)
+    if bins > 64:
+        v = v[np.isfinite(v)].astype(np.float64)
+        return np.histogram(v, bins=bins, range=(lo, hi))[0].astype(np.int64), edges
+    # few bins: count the values at or above each lower edge (and above the upper end) with one comparison per
+    # edge; a bin's count is the difference of two neighbours. The limits are taken in the values' own type,
+    # rounded so that each comparison equals the float64 one np.histogram makes (float32 data stays float32).
+    lower = edges[:-1].astype(v.dtype)
+    below = lower.astype(np.float64) < edges[:-1]
+    lower[below] = np.nextafter(lower[below], v.dtype.type(np.inf))
+    upper = v.dtype.type(hi)
+    if float(upper) > hi:
+        upper = np.nextafter(upper, -np.inf)
+    at_or_above = np.array([np.count_nonzero(v >= e) for e in lower] + [np.count_nonzero(v > upper)], dtype=np.int64)
+    return at_or_above[:-1] - at_or_above[1:], edges

@@ -431,3 +431,27 @@ def test_grade_counts_equals_weighted_bincount():
         ref = np.bincount(g.ravel(), weights=np.broadcast_to(areas, g.shape).ravel(), minlength=6)
         np.testing.assert_allclose(area, ref, rtol=1e-12)
     assert counts.sum() == g.size
+
+
+def test_histogram_equals_numpy_histogram_at_bin_edges():
+    """histogram = np.histogram (the reference) of the finite values, for float32 and float64 values lying exactly
+    on, just below and just above every edge of 20 bins on [0, 1], the ends, and values outside the range."""
+    rng = np.random.default_rng(4)
+    edges = np.linspace(0.0, 1.0, 21)
+    for dtype in (np.float32, np.float64):
+        e = edges.astype(dtype)
+        v = np.concatenate([rng.random(20000).astype(dtype), e, np.nextafter(e, dtype(-1)), np.nextafter(e, dtype(2)),
+                            np.array([np.nan, np.inf, -np.inf, -0.1, 1.1], dtype=dtype)])
+        ref, ref_edges = np.histogram(v[np.isfinite(v)].astype(np.float64), bins=20, range=(0.0, 1.0))
+        got, got_edges = histogram(v.reshape(4, -1))
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(got_edges, ref_edges)
+        assert got.dtype == np.int64
+    for bins, lo, hi in [(7, -2.0, 3.0), (1, 0.0, 1.0), (13, 0.1, 0.7), (100, 0.0, 1.0)]:
+        for v in (rng.normal(0.5, 2.0, 5000), rng.random(5000).astype(np.float32)):
+            v = np.concatenate([v, np.linspace(lo, hi, bins + 1).astype(v.dtype)])
+            ref = np.histogram(v.astype(np.float64), bins, (lo, hi))[0]
+            np.testing.assert_array_equal(histogram(v, bins, (lo, hi))[0], ref)
+    assert histogram(np.array([], dtype=np.float32))[0].sum() == 0
+    with pytest.raises(ValueError):
+        histogram(v, 0)
