@@ -705,3 +705,21 @@ def test_class_parameters_lookup_equals_the_table_per_pixel():
         assert got[key].shape == codes.shape and got[key].dtype == np.float32
     with pytest.raises(ValueError, match="code 77 has no parameters"):
         casa.class_parameters(np.array([1, 77]), table)
+
+
+def test_fused_pieces_and_reused_buffers_do_not_change_the_result(monkeypatch):
+    """The fused path cuts the pixels into pieces of FUSED_CHUNK and reuses per-thread buffers:
+    pieces of 7 and 1000 pixels, 12 then 5 then 12 months, and a piece smaller than the buffers
+    give the float32 values of the components path (one core function per formula) to 1 ulp."""
+    (ndvi, t, p, sol), codes = fused_test_inputs(n=700, seed=11)
+    params = casa.class_parameters(codes, CLCD)
+    for chunk, months, width in ((7, 12, 700), (1000, 5, 700), (1000, 12, 700), (1000, 12, 33)):
+        monkeypatch.setattr(casa, "FUSED_CHUNK", chunk)
+        args = [a[:months, :width] for a in (ndvi, t, p, sol)]
+        sub = {k: v[:width] for k, v in params.items()}
+        got = casa.npp_monthly(*args, sub)
+        want, _ = casa.npp_monthly(*args, sub, components=True)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        ok = ~np.isnan(want)
+        ulp = np.abs(got[ok].view(np.int32).astype(np.int64) - want[ok].view(np.int32).astype(np.int64))
+        assert ulp.max(initial=0) <= 1, (chunk, months, width)
