@@ -39,7 +39,9 @@ SUMMARY = ("Remote sensing ecological index (Xu 2013) as in the ningdong study, 
            "Outputs: the RSEI raster, five grades (worst 0-0.2, poor, moderate, good, excellent 0.8-1), a table "
            "(eigenvalues, loadings, PC1 share of variance - the seed expects at least 60 % -, mean of each "
            "normalised component, area per grade in km2 and %) and an HTML report with a histogram. "
-           "Statistics do not depend on the block size; memory stays bounded on full scenes.")
+           "Statistics do not depend on the block size; memory stays bounded on full scenes. The components are "
+           "computed once and kept in a temporary file beside the RSEI output (16 bytes per pixel, about 1 GB for "
+           "a full Landsat scene; deleted at the end, also on error or cancel).")
 SOURCE = ("Xu H. (2013) Acta Ecologica Sinica 33(24); ningdong seed section 3.1 eqs. 2-13, grades section 4.1; "
           "WET: Crist 1985 / Huang 2002 / Baig 2014; MNDWI: Xu 2006.")
 TABLE_FIELDS = (("section", str), ("name", str), ("value", float), ("percent", float))
