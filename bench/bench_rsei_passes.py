@@ -167,13 +167,15 @@ def run(say=print, out_dir=None, old_rev="HEAD", sizes=(4000, 8000), repeat=2, a
             worst[k] = max(worst[k], res[k])
         last = {v: timing[(size, v)][-1]["results"] for v in roots}
         out(f"    {size} x {size} equality: {describe(res, last['old'], last['new'])}")
-    out("  summary (best of the repeats; peak = max)")
+    out("  summary (s/MP best and median of the repeats; peak = max)")
     for size in sizes:
         mp = size * size / 1e6
-        best = {v: min(r["seconds"] for r in timing[(size, v)]) for v in roots}
+        best = {v: min(r["seconds"] for r in timing[(size, v)]) / mp for v in roots}
+        median = {v: float(np.median([r["seconds"] for r in timing[(size, v)]])) / mp for v in roots}
         peak = {v: max(r["maxrss_kb"] for r in timing[(size, v)]) / 1024 for v in roots}
-        out(f"    {size} x {size}: old {best['old'] / mp:5.3f} s/MP {peak['old']:5.0f} MB -> new "
-            f"{best['new'] / mp:5.3f} s/MP {peak['new']:5.0f} MB  (x{best['old'] / best['new']:.2f} faster)")
+        out(f"    {size} x {size}: old {best['old']:5.3f} / {median['old']:5.3f} s/MP {peak['old']:5.0f} MB -> new "
+            f"{best['new']:5.3f} / {median['new']:5.3f} s/MP {peak['new']:5.0f} MB  (median x"
+            f"{median['old'] / median['new']:.2f} faster)")
     out(f"    worst over all scenes: max |dRSEI| {worst['max_abs_diff']:.2e}, grade differs {worst['grade_differs']} "
         f"px ({worst['grade_differs_near']} within {NEAR:g} of a boundary)")
     subprocess.run(["rm", "-rf", old_root], check=False)

@@ -575,7 +575,8 @@ def grade_area_table(counts: np.ndarray, pixel_area_m2: float, labels=GRADE_LABE
 
 
 def grade_counts(grades: np.ndarray, row_areas, n_grades: int = len(GRADE_LABELS)) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel count and area of each grade code ``0 .. n_grades`` in a block of grade codes ``(rows, cols)``.
+    """Pixel count and area of each grade code ``0 .. n_grades`` in a block of grade codes ``(rows, cols)`` (codes
+    above ``n_grades`` are a ValueError).
 
     ``row_areas`` holds the pixel area of each row (shape (rows,) or (rows, 1); constant for a projected grid,
     varying with latitude for a geographic one). Returns ``(counts int64, areas float64)``, both of length
@@ -584,6 +585,8 @@ def grade_counts(grades: np.ndarray, row_areas, n_grades: int = len(GRADE_LABELS
     g = np.asarray(grades)
     rows = g.shape[0]
     m = n_grades + 1
+    if g.size and int(g.max()) > n_grades:
+        raise ValueError(f"grade codes must be 0 .. {n_grades}, got {int(g.max())}")
     offsets = (np.arange(rows, dtype=np.intp) * m)[:, None]
     per_row = np.bincount((g + offsets).ravel(), minlength=rows * m).reshape(rows, m)
     area = np.asarray(row_areas, dtype=np.float64).reshape(rows)
@@ -615,6 +618,6 @@ def histogram(values, bins: int = 20, range=(0.0, 1.0)) -> tuple[np.ndarray, np.
     lower[below] = np.nextafter(lower[below], v.dtype.type(np.inf))
     upper = v.dtype.type(hi)
     if float(upper) > hi:
-        upper = np.nextafter(upper, -np.inf)
+        upper = np.nextafter(upper, v.dtype.type(-np.inf))
     at_or_above = np.array([np.count_nonzero(v >= e) for e in lower] + [np.count_nonzero(v > upper)], dtype=np.int64)
     return at_or_above[:-1] - at_or_above[1:], edges

@@ -431,6 +431,8 @@ def test_grade_counts_equals_weighted_bincount():
         ref = np.bincount(g.ravel(), weights=np.broadcast_to(areas, g.shape).ravel(), minlength=6)
         np.testing.assert_allclose(area, ref, rtol=1e-12)
     assert counts.sum() == g.size
+    with pytest.raises(ValueError):
+        rsei.grade_counts(g + 1, areas)                                 # code 6 > 5 grades
 
 
 def test_histogram_equals_numpy_histogram_at_bin_edges():
