@@ -161,7 +161,7 @@ def main():
         say("    " + line)
     say("\n(g) CASA NPP: 12-month 4000 x 4000 stacks")
     import bench_casa
-    bench_casa.run(lambda line: say("    " + line), OUT)
+    bench_casa.run(lambda line: say("    " + line), OUT, repeats=2)
     say("\n(h) Geodetector: 10^6 samples x 8 factors, optimal discretisation + all detectors vs py-geodetector")
     import bench_geodetector
     bench_geodetector.run(lambda line: say("    " + line), OUT)
