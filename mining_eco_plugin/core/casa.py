@@ -60,7 +60,11 @@ Water stress (Potter et al. 1993; Zhou & Zhang 1995 as used by Zhu et al. 2007):
 Units: temperature deg C (monthly mean), precipitation mm month-1, SOL MJ m-2 month-1, NPP
 gC m-2 month-1 (annual NPP = sum of the months, gC m-2 yr-1).
 
-Every constant is a module-level default and a keyword argument of the function that uses it.
+Every constant is a module-level default (its source in the comment above it) and a keyword
+argument of the function that uses it; :func:`w_eps` and :func:`npp_monthly` (both its fused and
+its per-formula path) take the coefficients of the published formulas as one
+:class:`CasaConstants` (defaults: the published values) and the rules (T_eps1 cold limit,
+half-value thresholds, frozen-month W_eps, heat index) as keywords of their own.
 """
 from __future__ import annotations
 
@@ -79,6 +83,24 @@ __all__ = [
     "T_EPS1_COLD_LIMIT",
     "T_EPS2_ABOVE",
     "T_EPS2_BELOW",
+    "T_EPS1_C0",
+    "T_EPS1_C1",
+    "T_EPS1_C2",
+    "T_EPS2_SCALE",
+    "T_EPS2_LOW_RATE",
+    "T_EPS2_HIGH_RATE",
+    "T_EPS2_LOW_SHIFT",
+    "T_EPS2_HIGH_SHIFT",
+    "HEAT_INDEX_DIVISOR",
+    "HEAT_INDEX_EXPONENT",
+    "THORNTHWAITE_SCALE",
+    "THORNTHWAITE_T_FACTOR",
+    "THORNTHWAITE_A",
+    "RN_SQRT_COEFF",
+    "RN_EP0_COEFF",
+    "W_EPS_FROZEN",
+    "CasaConstants",
+    "DEFAULT_CONSTANTS",
     "TABLE_COLUMNS",
     "CasaClass",
     "CLCD_DEFAULTS",
@@ -122,6 +144,66 @@ T_EPS1_COLD_LIMIT = -10.0
 T_EPS2_ABOVE = 10.0
 #: T_eps2 half-value rule: more than this many degrees below T_opt (Potter et al. 1993)
 T_EPS2_BELOW = 13.0
+#: T_eps1 = C0 + C1 T_opt - C2 T_opt^2 (Potter et al. 1993; 1.0 at T_opt = 20 C)
+T_EPS1_C0 = 0.8
+T_EPS1_C1 = 0.02
+T_EPS1_C2 = 0.0005
+#: T_eps2 = SCALE / (1 + exp(LOW_RATE (T_opt - LOW_SHIFT - T))) / (1 + exp(HIGH_RATE (-T_opt - HIGH_SHIFT + T)))
+#: (Potter et al. 1993; SCALE 1.1814 makes the peak 0.9912, many papers print 1.184)
+T_EPS2_SCALE = 1.1814
+T_EPS2_LOW_RATE = 0.2
+T_EPS2_HIGH_RATE = 0.3
+T_EPS2_LOW_SHIFT = 10.0
+T_EPS2_HIGH_SHIFT = 10.0
+#: Thornthwaite 1948 heat index I = sum (T / DIVISOR)^EXPONENT over the months with T > 0
+HEAT_INDEX_DIVISOR = 5.0
+HEAT_INDEX_EXPONENT = 1.514
+#: Thornthwaite 1948 Ep0 = SCALE (T_FACTOR T / I)^a, mm month-1 (unadjusted: 30-day months of 12-hour days)
+THORNTHWAITE_SCALE = 16.0
+THORNTHWAITE_T_FACTOR = 10.0
+#: Thornthwaite 1948 exponent a = A3 I^3 + A2 I^2 + A1 I + A0, as (A3, A2, A1, A0)
+THORNTHWAITE_A = (6.75e-7, -7.71e-5, 1.792e-2, 0.49239)
+#: Zhou & Zhang 1995 net radiation Rn = SQRT_COEFF sqrt(Ep0 P) + EP0_COEFF Ep0 (mm)
+RN_SQRT_COEFF = 0.369
+RN_EP0_COEFF = 0.598
+#: W_eps of frozen months (Ep0 = 0): "previous" = that of the previous month (the Chinese CASA literature after
+#: Zhu et al. 2007, see :func:`w_eps`), or a number
+W_EPS_FROZEN = "previous"
+
+
+@dataclass(frozen=True)
+class CasaConstants:
+    """The coefficients of the published formulas (module constants above, with their sources), for
+    :func:`w_eps` and :func:`npp_monthly` (both paths); the defaults are the published values.  The
+    rules a user may change (cold limit, half-value thresholds, frozen-month rule, heat index) are
+    keyword arguments of :func:`npp_monthly` of their own."""
+
+    t_eps1_c0: float = T_EPS1_C0
+    t_eps1_c1: float = T_EPS1_C1
+    t_eps1_c2: float = T_EPS1_C2
+    t_eps2_scale: float = T_EPS2_SCALE
+    t_eps2_low_rate: float = T_EPS2_LOW_RATE
+    t_eps2_high_rate: float = T_EPS2_HIGH_RATE
+    t_eps2_low_shift: float = T_EPS2_LOW_SHIFT
+    t_eps2_high_shift: float = T_EPS2_HIGH_SHIFT
+    heat_divisor: float = HEAT_INDEX_DIVISOR
+    heat_exponent: float = HEAT_INDEX_EXPONENT
+    ep0_scale: float = THORNTHWAITE_SCALE
+    ep0_t_factor: float = THORNTHWAITE_T_FACTOR
+    a_coeffs: tuple = THORNTHWAITE_A
+    rn_sqrt_coeff: float = RN_SQRT_COEFF
+    rn_ep0_coeff: float = RN_EP0_COEFF
+
+    def t_eps1_kw(self):
+        return dict(c0=self.t_eps1_c0, c1=self.t_eps1_c1, c2=self.t_eps1_c2)
+
+    def t_eps2_kw(self):
+        return dict(scale=self.t_eps2_scale, low_rate=self.t_eps2_low_rate, high_rate=self.t_eps2_high_rate,
+                    low_shift=self.t_eps2_low_shift, high_shift=self.t_eps2_high_shift)
+
+
+#: the published values
+DEFAULT_CONSTANTS = CasaConstants()
 
 #: columns of the class table (a Processing matrix parameter, flattened row-wise)
 TABLE_COLUMNS = ("code", "name", "eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max")
@@ -399,9 +481,10 @@ def optimum_temperature(ndvi_months, temp_months) -> np.ndarray:
     return t_opt
 
 
-def t_eps1(t_opt, temp=None, *, cold_limit=T_EPS1_COLD_LIMIT, c0=0.8, c1=0.02, c2=0.0005):
-    """Low-temperature stress ``T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2`` (Potter et al.
-    1993), e.g. 0.9 at T_opt = 20 C.
+def t_eps1(t_opt, temp=None, *, cold_limit=T_EPS1_COLD_LIMIT, c0=T_EPS1_C0, c1=T_EPS1_C1,
+           c2=T_EPS1_C2):
+    """Low-temperature stress ``T_eps1 = c0 + c1 T_opt - c2 T_opt^2`` = ``0.8 + 0.02 T_opt -
+    0.0005 T_opt^2`` (Potter et al. 1993), e.g. 1.0 at T_opt = 20 C.
 
     With ``temp`` (monthly temperatures, broadcast against ``t_opt``) the result is per month
     and months with ``temp <= cold_limit`` (-10 C) get 0: Zhu et al. 2007's rule ("when the mean
@@ -418,16 +501,21 @@ def t_eps1(t_opt, temp=None, *, cold_limit=T_EPS1_COLD_LIMIT, c0=0.8, c1=0.02, c
     return np.where(np.isnan(temp) | np.isnan(t_opt), np.nan, value)
 
 
-def _t_eps2_curve(temp, t_opt):
+def _t_eps2_curve(temp, t_opt, scale=T_EPS2_SCALE, low_rate=T_EPS2_LOW_RATE, high_rate=T_EPS2_HIGH_RATE,
+                  low_shift=T_EPS2_LOW_SHIFT, high_shift=T_EPS2_HIGH_SHIFT):
     with np.errstate(over="ignore"):
-        return (1.1814 / (1.0 + np.exp(0.2 * (t_opt - 10.0 - temp)))
-                / (1.0 + np.exp(0.3 * (-t_opt - 10.0 + temp))))
+        return (scale / (1.0 + np.exp(low_rate * (t_opt - low_shift - temp)))
+                / (1.0 + np.exp(high_rate * (-t_opt - high_shift + temp))))
 
 
-def t_eps2(temp, t_opt, *, half_rule=True, above=T_EPS2_ABOVE, below=T_EPS2_BELOW):
+def t_eps2(temp, t_opt, *, half_rule=True, above=T_EPS2_ABOVE, below=T_EPS2_BELOW, scale=T_EPS2_SCALE,
+           low_rate=T_EPS2_LOW_RATE, high_rate=T_EPS2_HIGH_RATE, low_shift=T_EPS2_LOW_SHIFT,
+           high_shift=T_EPS2_HIGH_SHIFT):
     """High/low-temperature stress (Potter et al. 1993)::
 
-        T_eps2 = 1.1814 / (1 + exp(0.2 (T_opt - 10 - T))) / (1 + exp(0.3 (-T_opt - 10 + T)))
+        T_eps2 = scale / (1 + exp(low_rate (T_opt - low_shift - T)))
+                       / (1 + exp(high_rate (-T_opt - high_shift + T)))
+               = 1.1814 / (1 + exp(0.2 (T_opt - 10 - T))) / (1 + exp(0.3 (-T_opt - 10 + T)))
 
     The curve peaks near T = T_opt (0.9912 there, for any T_opt).  Potter et al. 1993 describe
     it as falling to half its T_opt value 10 C above and 13 C below T_opt; the curve itself only
@@ -439,15 +527,17 @@ def t_eps2(temp, t_opt, *, half_rule=True, above=T_EPS2_ABOVE, below=T_EPS2_BELO
     """
     temp = np.asarray(temp, dtype=np.float64)
     t_opt = np.asarray(t_opt, dtype=np.float64)
-    value = _t_eps2_curve(temp, t_opt)
+    curve = dict(scale=scale, low_rate=low_rate, high_rate=high_rate, low_shift=low_shift, high_shift=high_shift)
+    value = _t_eps2_curve(temp, t_opt, **curve)
     if half_rule:
-        half = 0.5 * _t_eps2_curve(t_opt, t_opt)
+        half = 0.5 * _t_eps2_curve(t_opt, t_opt, **curve)
         value = np.where((temp - t_opt > above) | (t_opt - temp > below), half, value)
     return value
 
 
-def heat_index(temp_months):
-    """Thornthwaite's annual heat index ``I = sum_months (T/5)^1.514`` over months with T > 0.
+def heat_index(temp_months, *, divisor=HEAT_INDEX_DIVISOR, exponent=HEAT_INDEX_EXPONENT):
+    """Thornthwaite's annual heat index ``I = sum_months (T/divisor)^exponent`` = ``(T/5)^1.514``
+    over months with T > 0.
 
     (m, n) -> (n,).  Thornthwaite defines I over the 12 months of a year.  With fewer months
     (e.g. only the growing season) the sum runs over the months given, so I is lower than the
@@ -461,17 +551,23 @@ def heat_index(temp_months):
     for tk in t:                       # month by month: no (m, n) float64 copy of a large block
         tk = tk.astype(np.float64)
         warm = tk > 0
-        total += np.where(warm, (np.where(warm, tk, 0.0) / 5.0) ** 1.514, 0.0)
+        total += np.where(warm, (np.where(warm, tk, 0.0) / divisor) ** exponent, 0.0)
         all_nan &= np.isnan(tk)
     return np.where(all_nan, np.nan, total)
 
 
-def thornthwaite_pet(temp_months, heat_index):
+def _thornthwaite_a(heat, coeffs=THORNTHWAITE_A):
+    a3, a2, a1, a0 = coeffs
+    return a3 * heat ** 3 + a2 * heat ** 2 + a1 * heat + a0
+
+
+def thornthwaite_pet(temp_months, heat_index, *, scale=THORNTHWAITE_SCALE, t_factor=THORNTHWAITE_T_FACTOR,
+                     a_coeffs=THORNTHWAITE_A):
     """Thornthwaite potential evapotranspiration Ep0 (mm month-1), unadjusted for day length
     and month length (30-day months of 12-hour days), as in Zhou & Zhang 1995::
 
-        Ep0 = 16 (10 T / I)^a  for T > 0, else 0
-        a   = 6.75e-7 I^3 - 7.71e-5 I^2 + 1.792e-2 I + 0.49239
+        Ep0 = scale (t_factor T / I)^a = 16 (10 T / I)^a  for T > 0, else 0
+        a   = A3 I^3 + A2 I^2 + A1 I + A0 = 6.75e-7 I^3 - 7.71e-5 I^2 + 1.792e-2 I + 0.49239
 
     ``temp_months`` (m, n) or (n,), ``heat_index`` (n,).  Where I = 0 (no month above 0 C),
     Ep0 = 0.  Thornthwaite's table for T >= 26.5 C is not applied (monthly means that hot are
@@ -479,10 +575,10 @@ def thornthwaite_pet(temp_months, heat_index):
     """
     t = np.asarray(temp_months, dtype=np.float64)
     i = np.asarray(heat_index, dtype=np.float64)
-    a = 6.75e-7 * i ** 3 - 7.71e-5 * i ** 2 + 1.792e-2 * i + 0.49239
+    a = _thornthwaite_a(i, a_coeffs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where((t > 0) & (i > 0), 10.0 * t / np.where(i > 0, i, 1.0), 0.0)
-        ep0 = np.where(ratio > 0, 16.0 * ratio ** a, 0.0)
+        ratio = np.where((t > 0) & (i > 0), t_factor * t / np.where(i > 0, i, 1.0), 0.0)
+        ep0 = np.where(ratio > 0, scale * ratio ** a, 0.0)
     return np.where(np.isnan(t) | np.isnan(i), np.nan, ep0)
 
 
@@ -502,20 +598,22 @@ def regional_eet(precip, rn):
     return np.where(den > 0, eet, np.where(np.isnan(den), np.nan, 0.0))
 
 
-def net_radiation(ep0, precip):
+def net_radiation(ep0, precip, *, sqrt_coeff=RN_SQRT_COEFF, ep0_coeff=RN_EP0_COEFF):
     """Net radiation in evaporation units (mm), Zhou & Zhang 1995::
 
         Rn = sqrt(Ep0 P) (0.369 + 0.598 sqrt(Ep0 / P)) = 0.369 sqrt(Ep0 P) + 0.598 Ep0
+           (sqrt_coeff = 0.369, ep0_coeff = 0.598)
 
     computed in the second (equal) form, which is defined at P = 0 (Rn = 0.598 Ep0).
     """
     e = np.asarray(ep0, dtype=np.float64)
     p = np.asarray(precip, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        return 0.369 * np.sqrt(e * p) + 0.598 * e
+        return sqrt_coeff * np.sqrt(e * p) + ep0_coeff * e
 
 
-def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous", clip=True):
+def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen=W_EPS_FROZEN, clip=True,
+          constants=DEFAULT_CONSTANTS):
     """Water stress ``W_eps = 0.5 + 0.5 EET / PET`` with ``PET = (EET + Ep0) / 2`` (Potter et
     al. 1993; EET and Ep0 after Zhou & Zhang 1995 as in Zhu et al. 2007).  (m, n) -> (m, n).
 
@@ -537,6 +635,8 @@ def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous
       gets 1.  A number (e.g. ``frozen=1.0``: no evaporative demand, no water stress) sets
       those months to it.  In such months T_eps2 (halved: T is far below T_opt) and T_eps1
       (0 at or below -10 C) already limit NPP strongly.
+
+    ``constants``: the Thornthwaite and Zhou & Zhang coefficients (:class:`CasaConstants`).
     """
     t = np.asarray(temp_months)
     p = np.asarray(precip_months)
@@ -547,8 +647,11 @@ def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous
             frozen_value = float(frozen)
         except (TypeError, ValueError):
             raise ValueError(f"frozen must be 'previous' or a number, not {frozen!r}") from None
-    i = heat_index(t) if heat_index_value is None else np.broadcast_to(
-        np.asarray(heat_index_value, dtype=np.float64), t.shape[1:])
+    c = constants
+    if heat_index_value is None:
+        i = heat_index(t, divisor=c.heat_divisor, exponent=c.heat_exponent)
+    else:
+        i = np.broadcast_to(np.asarray(heat_index_value, dtype=np.float64), t.shape[1:])
     m = t.shape[0]
     w = np.empty(t.shape, dtype=np.float64)
     frozen_mask = np.empty(t.shape, dtype=bool)
@@ -557,8 +660,8 @@ def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous
     for k in range(m):
         tk = t[k].astype(np.float64)
         pk = p[k].astype(np.float64)
-        ep0 = thornthwaite_pet(tk, i)
-        eet = regional_eet(pk, net_radiation(ep0, pk))
+        ep0 = thornthwaite_pet(tk, i, scale=c.ep0_scale, t_factor=c.ep0_t_factor, a_coeffs=c.a_coeffs)
+        eet = regional_eet(pk, net_radiation(ep0, pk, sqrt_coeff=c.rn_sqrt_coeff, ep0_coeff=c.rn_ep0_coeff))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = 2.0 * eet / (eet + ep0)          # EET / PET with PET = (EET + Ep0) / 2
         if clip:
@@ -584,8 +687,9 @@ def w_eps(temp_months, precip_months, *, heat_index_value=None, frozen="previous
 
 def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, fpar_min=FPAR_MIN,
                 fpar_max=FPAR_MAX, weight=FPAR_NDVI_WEIGHT, heat_index_value=None,
-                frozen="previous", half_rule=True, cold_limit=T_EPS1_COLD_LIMIT,
-                t_eps2_above=T_EPS2_ABOVE, t_eps2_below=T_EPS2_BELOW, components=False):
+                frozen=W_EPS_FROZEN, half_rule=True, cold_limit=T_EPS1_COLD_LIMIT,
+                t_eps2_above=T_EPS2_ABOVE, t_eps2_below=T_EPS2_BELOW, constants=DEFAULT_CONSTANTS,
+                components=False):
     """Monthly NPP (gC m-2 month-1), changhe eqs. 2-4::
 
         NPP = APAR * eps,  APAR = SOL * FPAR * par_fraction,
@@ -597,7 +701,8 @@ def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, f
     the frozen-month rule of W_eps use the m months given.  With ``components=True`` returns
     ``(npp, {"fpar", "apar", "t_eps1", "t_eps2", "w_eps", "eps", "t_opt"})`` ((m, n) float64
     arrays, t_opt (n,)).  The keywords are those of :func:`fpar`, :func:`t_eps1`, :func:`t_eps2`
-    and :func:`w_eps`.  Computed in float64 month by month (memory: the inputs plus a few
+    and :func:`w_eps`; ``constants`` (:class:`CasaConstants`) holds the coefficients of the
+    published formulas (T_eps1, T_eps2, Thornthwaite, Zhou & Zhang), used by both paths.  Computed in float64 month by month (memory: the inputs plus a few
     (m, n) arrays).
 
     Without ``components`` the same formulas run fused (:func:`_npp_fused`: per-pixel terms once
@@ -631,7 +736,7 @@ def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, f
                 raise ValueError(f"frozen must be 'previous' or a number, not {frozen!r}") from None
         options = dict(par_fraction=par_fraction, fpar_min=fpar_min, fpar_max=fpar_max,
                        weight=weight, frozen=frozen, half_rule=half_rule, cold_limit=cold_limit,
-                       above=t_eps2_above, below=t_eps2_below)
+                       above=t_eps2_above, below=t_eps2_below, constants=constants)
         n = ndvi.shape[1]
         eps_max = np.broadcast_to(eps_max, (n,))
         bounds = [np.broadcast_to(b, (n,)) for b in bounds]
@@ -645,7 +750,7 @@ def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, f
                        heat_index_value=None if heat is None else heat[sl], **options)
         return npp
     t_opt = optimum_temperature(ndvi, temp)
-    we = w_eps(temp, precip, heat_index_value=heat_index_value, frozen=frozen)
+    we = w_eps(temp, precip, heat_index_value=heat_index_value, frozen=frozen, constants=constants)
     npp = np.empty(ndvi.shape, dtype=np.float32)
     comp = {k: np.empty(ndvi.shape) for k in ("fpar", "apar", "t_eps1", "t_eps2", "eps")}
     for k in range(ndvi.shape[0]):
@@ -653,8 +758,9 @@ def npp_monthly(ndvi, temp, precip, sol, params, *, par_fraction=PAR_FRACTION, f
         tk = temp[k].astype(np.float64)
         f = fpar(nd, *bounds, weight=weight, fpar_min=fpar_min, fpar_max=fpar_max)
         apar = sol[k] * f * par_fraction
-        te1 = t_eps1(t_opt, tk, cold_limit=cold_limit)
-        te2 = t_eps2(tk, t_opt, half_rule=half_rule, above=t_eps2_above, below=t_eps2_below)
+        te1 = t_eps1(t_opt, tk, cold_limit=cold_limit, **constants.t_eps1_kw())
+        te2 = t_eps2(tk, t_opt, half_rule=half_rule, above=t_eps2_above, below=t_eps2_below,
+                     **constants.t_eps2_kw())
         eps = eps_max * te1 * te2 * we[k]
         out = apar * eps
         bad = np.isnan(nd) | np.isnan(tk) | np.isnan(precip[k]) | np.isnan(sol[k]) | np.isnan(out)
@@ -699,11 +805,6 @@ def _fill_frozen(w, frozen_mask, nan_in, frozen):
 
 #: pixels per piece of the fused computation (its per-month rows, 128 KB each, stay in the L2 cache)
 FUSED_CHUNK = 16384
-_LOG5 = math.log(5.0)
-_LOG10 = math.log(10.0)
-_LOG16 = math.log(16.0)
-_EXP_M2 = math.exp(-2.0)
-_EXP_M3 = math.exp(-3.0)
 _WORKSPACE = threading.local()
 
 
@@ -724,7 +825,7 @@ def _workspace(m, n):
 
 
 def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, fpar_min, fpar_max,
-               weight, heat_index_value, frozen, half_rule, cold_limit, above, below):
+               weight, heat_index_value, frozen, half_rule, cold_limit, above, below, constants):
     """:func:`npp_monthly` without components, into ``out`` ((m, n) float32): the same formulas,
     arranged for speed, in float64.
 
@@ -732,9 +833,11 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, f
       ``(T/5)^1.514 = exp(1.514 (ln T - ln 5))`` and by Thornthwaite's
       ``Ep0 = 16 (10 T / I)^a = exp(a ln T + c)``, ``c = ln 16 + a (ln 10 - ln I)``, where a, ln I
       and c are per pixel (computed once, not once per month);
-    * T_eps2 with one exponential: with ``u = exp(0.1 (T - T_opt))``,
-      ``exp(0.2 (T_opt - 10 - T)) = e^-2 / u^2`` and ``exp(0.3 (T - T_opt - 10)) = e^-3 u^3``, so
-      ``T_eps2 = 1.1814 u^2 / ((u^2 + e^-2)(1 + e^-3 u^3))``; the half value is per pixel;
+    * T_eps2 with one exponential when the rates are 2 g and 3 g (Potter's 0.2 and 0.3, g = 0.1):
+      with ``u = exp(g (T - T_opt))``, ``exp(0.2 (T_opt - 10 - T)) = e^-2 / u^2`` and
+      ``exp(0.3 (T - T_opt - 10)) = e^-3 u^3``, so ``T_eps2 = 1.1814 u^2 / ((u^2 + e^-2)(1 + e^-3
+      u^3))``; other rates take two exponentials; the half value is per pixel;
+    * every coefficient comes from ``constants`` (:class:`CasaConstants`);
     * T_eps1 (per pixel) and the FPAR class spans once per piece; NaN needs no mask: a NaN input
       propagates through every product (FPAR, T_eps2, W_eps, APAR);
     * every array operation writes into reused per-thread buffers (:func:`_workspace`).
@@ -747,6 +850,7 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, f
     logt, w, warm, nan_t = ws["logt"], ws["w"], ws["warm"], ws["nan_t"]
     frozen_mask, nan_in = ws["frozen"], ws["nan_in"]
     r0, r1, r2, r3, r4, r5, r6, r7 = rows
+    cst = constants
     t_opt = optimum_temperature(ndvi, temp)
     np.greater(temp, 0, out=warm)
     np.isnan(temp, out=nan_t)
@@ -755,23 +859,24 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, f
     np.log(logt, out=logt)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if heat_index_value is None:
+            log_div = math.log(cst.heat_divisor)
             heat = np.zeros(n)
             for k in range(m):                            # (T/5)^1.514 over the months with T > 0
-                np.subtract(logt[k], _LOG5, out=r0)
-                r0 *= 1.514
+                np.subtract(logt[k], log_div, out=r0)
+                r0 *= cst.heat_exponent
                 np.exp(r0, out=r0)
                 r0 *= warm[k]
                 heat += r0
             heat[np.logical_and.reduce(nan_t, axis=0)] = np.nan
         else:
             heat = np.array(heat_index_value, dtype=np.float64)
-        a = 6.75e-7 * heat ** 3 - 7.71e-5 * heat ** 2 + 1.792e-2 * heat + 0.49239
+        a = _thornthwaite_a(heat, cst.a_coeffs)
         has_heat = heat > 0
         c = np.zeros(n)                                   # c = ln 16 + a (ln 10 - ln I); 0 where I <= 0
         np.log(heat, out=c, where=has_heat)
-        np.subtract(_LOG10, c, out=c)
+        np.subtract(math.log(cst.ep0_t_factor), c, out=c)
         c *= a
-        c += _LOG16
+        c += math.log(cst.ep0_scale)
         c[~has_heat] = 0.0                                # Ep0 = 0 there: no month above 0 C
         heat_nan = np.isnan(heat)
         any_heat_nan = bool(heat_nan.any())
@@ -789,8 +894,8 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, f
                 ep0[nan_k] = np.nan
             np.multiply(ep0, pk, out=rn)                  # Rn = 0.369 sqrt(Ep0 P) + 0.598 Ep0
             np.sqrt(rn, out=rn)
-            rn *= 0.369
-            np.multiply(ep0, 0.598, out=s2)
+            rn *= cst.rn_sqrt_coeff
+            np.multiply(ep0, cst.rn_ep0_coeff, out=s2)
             rn += s2
             np.multiply(pk, pk, out=s2)                   # EET = P Rn (P^2 + Rn^2 + P Rn) / den,
             np.multiply(rn, rn, out=den)                  # den = (P + Rn)(P^2 + Rn^2); 0 where den = 0
@@ -818,9 +923,15 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, f
         _fill_frozen(w, frozen_mask, nan_in, frozen)
 
         # per-pixel terms
-        te1 = 0.8 + 0.02 * t_opt - 0.0005 * t_opt ** 2
+        te1 = cst.t_eps1_c0 + cst.t_eps1_c1 * t_opt - cst.t_eps1_c2 * t_opt ** 2
         base = eps_max * te1                              # eps_max T_eps1 (0 in cold months)
-        half = 0.5 * _t_eps2_curve(t_opt, t_opt)
+        curve = cst.t_eps2_kw()
+        half = 0.5 * _t_eps2_curve(t_opt, t_opt, **curve)
+        low_rate, high_rate = curve["low_rate"], curve["high_rate"]
+        e_low = math.exp(-low_rate * curve["low_shift"])    # e^-2 with Potter's constants
+        e_high = math.exp(-high_rate * curve["high_shift"])  # e^-3
+        one_exp = math.isclose(high_rate, 1.5 * low_rate, rel_tol=1e-12, abs_tol=0.0)
+        g = low_rate / 2.0                                # 0.1 (exact: a division by 2)
         nmin, nmax, smin, smax = bounds
         span_n, span_s = nmax - nmin, smax - smin
         dfp = fpar_max - fpar_min
@@ -848,18 +959,29 @@ def _npp_fused(ndvi, temp, precip, sol, eps_max, bounds, out, *, par_fraction, f
             _clip(fn, fpar_min, fpar_max)
             apar = np.multiply(sol[k], fn, out=fn)
             apar *= par_fraction
-            # T_eps2 from u = exp(0.1 (T - T_opt))
             np.subtract(tk, t_opt, out=d)
-            np.multiply(d, 0.1, out=u)
-            np.exp(u, out=u)
-            np.multiply(u, u, out=u2)
-            u *= u2
-            u *= _EXP_M3
-            u += 1.0                                      # 1 + e^-3 u^3
-            np.multiply(u2, 1.1814, out=te2)
-            u2 += _EXP_M2
-            u2 *= u                                       # (u^2 + e^-2)(1 + e^-3 u^3)
-            te2 /= u2
+            if one_exp:                                   # T_eps2 from u = exp(g (T - T_opt))
+                np.multiply(d, g, out=u)
+                np.exp(u, out=u)
+                np.multiply(u, u, out=u2)
+                u *= u2
+                u *= e_high
+                u += 1.0                                  # 1 + e^-3 u^3
+                np.multiply(u2, cst.t_eps2_scale, out=te2)
+                u2 += e_low
+                u2 *= u                                   # (u^2 + e^-2)(1 + e^-3 u^3)
+                te2 /= u2
+            else:                                         # scale / (1 + e_low e^(-r1 d)) / (1 + e_high e^(r2 d))
+                np.multiply(d, -low_rate, out=u)
+                np.exp(u, out=u)
+                u *= e_low
+                u += 1.0
+                np.multiply(d, high_rate, out=u2)
+                np.exp(u2, out=u2)
+                u2 *= e_high
+                u2 += 1.0
+                u *= u2
+                np.divide(cst.t_eps2_scale, u, out=te2)
             if half_rule:                                 # more than `above` over / `below` under T_opt
                 outside = np.flatnonzero((d > above) | (d < -below))
                 te2[outside] = half[outside]

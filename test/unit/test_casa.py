@@ -502,16 +502,28 @@ def test_npp_is_per_pixel_whatever_the_block():
 # ---------------------------------------------------------------- fused computation ---------
 
 
+#: the published coefficients, typed from the papers (not read from core.casa): Potter et al. 1993
+#: (T_eps1 0.8 / 0.02 / 0.0005; T_eps2 1.1814, rates 0.2 / 0.3, shifts 10 / 10), Thornthwaite 1948
+#: (I = sum (T/5)^1.514, Ep0 = 16 (10 T / I)^a, a's cubic), Zhou & Zhang 1995 (Rn 0.369 / 0.598)
+PUBLISHED = dict(t_eps1_c0=0.8, t_eps1_c1=0.02, t_eps1_c2=0.0005, t_eps2_scale=1.1814,
+                 t_eps2_low_rate=0.2, t_eps2_high_rate=0.3, t_eps2_low_shift=10.0,
+                 t_eps2_high_shift=10.0, heat_divisor=5.0, heat_exponent=1.514, ep0_scale=16.0,
+                 ep0_t_factor=10.0, a_coeffs=(6.75e-7, -7.71e-5, 1.792e-2, 0.49239),
+                 rn_sqrt_coeff=0.369, rn_ep0_coeff=0.598)
+
+
 def per_formula_npp(ndvi, temp, precip, sol, eps_max, nmin, nmax, smin, smax, *, par=0.5,
                     fpar_min=0.001, fpar_max=0.95, weight=0.5, heat=None, frozen="previous",
-                    half_rule=True, cold=-10.0):
+                    half_rule=True, cold=-10.0, above=10.0, below=13.0, k=None):
     """Monthly NPP written formula by formula (float64 numpy, per-pixel loops where a rule picks
     months), independent of core.casa: changhe eqs. 2-4; FPAR of Zhu et al. 2007 (NDVI and SR
     forms, clipped, averaged); T_eps1 / T_eps2 of Potter et al. 1993 with Zhu et al. 2007's
     -10 C and half-value rules; W_eps from Zhou & Zhang 1995 with Thornthwaite 1948's Ep0 in
     the power form 16 (10 T / I)^a, Rn in the paper's form sqrt(Ep0 P)(0.369 + 0.598
     sqrt(Ep0 / P)) (its limit 0.598 Ep0 at P = 0), frozen months (Ep0 = 0) taking the previous
-    month that is neither frozen nor NaN, cyclically, else 1 (the convention of core.casa.w_eps)."""
+    month that is neither frozen nor NaN, cyclically, else 1 (the convention of core.casa.w_eps).
+    ``k``: coefficients replacing those of PUBLISHED (same names)."""
+    kc = {**PUBLISHED, **(k or {})}
     nd, t, p, s = (np.asarray(x, dtype=np.float64) for x in (ndvi, temp, precip, sol))
     m, n = t.shape
     t_opt = np.full(n, np.nan)
@@ -519,14 +531,16 @@ def per_formula_npp(ndvi, temp, precip, sol, eps_max, nmin, nmax, smin, smax, *,
         if not np.all(np.isnan(nd[:, j])):
             t_opt[j] = t[int(np.nanargmax(nd[:, j])), j]        # first month of maximum NDVI
     if heat is None:
-        heat = np.array([sum((v / 5.0) ** 1.514 for v in t[:, j] if v > 0)
+        heat = np.array([sum((v / kc["heat_divisor"]) ** kc["heat_exponent"] for v in t[:, j] if v > 0)
                          if not np.all(np.isnan(t[:, j])) else np.nan for j in range(n)])
     heat = np.broadcast_to(np.asarray(heat, dtype=np.float64), (n,))
-    a = 6.75e-7 * heat ** 3 - 7.71e-5 * heat ** 2 + 1.792e-2 * heat + 0.49239
+    a3, a2, a1, a0 = kc["a_coeffs"]
+    a = a3 * heat ** 3 + a2 * heat ** 2 + a1 * heat + a0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ep0 = np.where((t > 0) & (heat > 0), 16.0 * (10.0 * t / heat) ** a, 0.0)
+        ep0 = np.where((t > 0) & (heat > 0), kc["ep0_scale"] * (kc["ep0_t_factor"] * t / heat) ** a, 0.0)
         ep0[np.isnan(t) | np.isnan(heat)] = np.nan
-        rn = np.where(p > 0, np.sqrt(ep0 * p) * (0.369 + 0.598 * np.sqrt(ep0 / p)), 0.598 * ep0)
+        rn = np.where(p > 0, np.sqrt(ep0 * p) * (kc["rn_sqrt_coeff"] + kc["rn_ep0_coeff"] * np.sqrt(ep0 / p)),
+                      kc["rn_ep0_coeff"] * ep0)
         den = (p + rn) * (p ** 2 + rn ** 2)
         eet = np.where(den > 0, p * rn * (p ** 2 + rn ** 2 + p * rn) / den, 0.0)
         pet = (eet + ep0) / 2.0
@@ -553,18 +567,20 @@ def per_formula_npp(ndvi, temp, precip, sol, eps_max, nmin, nmax, smin, smax, *,
         return np.clip((x - lo) / (hi - lo) * (fpar_max - fpar_min) + fpar_min, fpar_min, fpar_max)
 
     def curve(tt, to):
-        return 1.1814 / (1.0 + np.exp(0.2 * (to - 10.0 - tt))) / (1.0 + np.exp(0.3 * (-to - 10.0 + tt)))
+        return (kc["t_eps2_scale"] / (1.0 + np.exp(kc["t_eps2_low_rate"] * (to - kc["t_eps2_low_shift"] - tt)))
+                / (1.0 + np.exp(kc["t_eps2_high_rate"] * (-to - kc["t_eps2_high_shift"] + tt))))
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sr = (1.0 + nd) / (1.0 - nd)
         f = np.clip(weight * scaled(nd, nmin, nmax) + (1.0 - weight) * scaled(sr, smin, smax),
                     fpar_min, fpar_max)
-        te1 = np.broadcast_to(0.8 + 0.02 * t_opt - 0.0005 * t_opt ** 2, t.shape).copy()
+        te1 = np.broadcast_to(kc["t_eps1_c0"] + kc["t_eps1_c1"] * t_opt - kc["t_eps1_c2"] * t_opt ** 2,
+                              t.shape).copy()
         if cold is not None:
             te1[t <= cold] = 0.0
         te2 = curve(t, t_opt)
         if half_rule:
-            te2 = np.where((t - t_opt > 10.0) | (t_opt - t > 13.0), 0.5 * curve(t_opt, t_opt), te2)
+            te2 = np.where((t - t_opt > above) | (t_opt - t > below), 0.5 * curve(t_opt, t_opt), te2)
         npp = s * f * par * eps_max * te1 * te2 * w_used
     npp[np.isnan(nd) | np.isnan(t) | np.isnan(p) | np.isnan(s)] = np.nan
     return npp
@@ -723,3 +739,72 @@ def test_fused_pieces_and_reused_buffers_do_not_change_the_result(monkeypatch):
         ok = ~np.isnan(want)
         ulp = np.abs(got[ok].view(np.int32).astype(np.int64) - want[ok].view(np.int32).astype(np.int64))
         assert ulp.max(initial=0) <= 1, (chunk, months, width)
+
+
+CHANGED_CONSTANTS = [            # (CasaConstants field, a changed value); rate pairs: 2:3 (one exponential) and not
+    ("t_eps1_c0", 0.7), ("t_eps1_c1", 0.03), ("t_eps1_c2", 0.001), ("t_eps2_scale", 1.184),
+    ("t_eps2_low_rate", 0.25), ("t_eps2_high_rate", 0.35), ("t_eps2_low_shift", 8.0), ("t_eps2_high_shift", 12.0),
+    ("heat_divisor", 4.5), ("heat_exponent", 1.6), ("ep0_scale", 15.0), ("ep0_t_factor", 9.0),
+    ("a_coeffs", (6.0e-7, -7.0e-5, 1.7e-2, 0.5)), ("rn_sqrt_coeff", 0.35), ("rn_ep0_coeff", 0.62),
+]
+
+
+def _assert_like_reference(got, ref):
+    """Within the float32 rounding of the float64 reference; NaN and 0 exactly where it has them."""
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    np.testing.assert_array_equal(got[ok] == 0, ref[ok] == 0)
+    assert np.all(np.abs(got[ok] - ref[ok]) <= 2.0 ** -24 * (1 + 1e-6) * np.abs(ref[ok]))
+
+
+@pytest.mark.parametrize("field, value", CHANGED_CONSTANTS + [("pair", (0.3, 0.45))])
+def test_every_coefficient_is_a_keyword_and_acts_as_the_reference(field, value):
+    """Issue 6 "every constant a parameter": each coefficient of core.casa.CasaConstants, changed, moves the
+    fused and the components NPP exactly as per_formula_npp (written from the papers, the same coefficient
+    changed) computes; the result differs from the published-constant result (the keyword acts).  "pair": rates
+    0.3 / 0.45 (2:3, the one-exponential T_eps2 of the fused path with g = 0.15)."""
+    (ndvi, t, p, sol), codes = fused_test_inputs(n=800, seed=3)
+    params = casa.class_parameters(codes, CLCD)
+    changed = ({"t_eps2_low_rate": value[0], "t_eps2_high_rate": value[1]} if field == "pair"
+               else {field: value})
+    constants = casa.CasaConstants(**changed)
+    ref = per_formula_npp(ndvi, t, p, sol, *(params[k].astype(np.float64) for k in
+                                             ("eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max")), k=changed)
+    fused = casa.npp_monthly(ndvi, t, p, sol, params, constants=constants)
+    comp, _ = casa.npp_monthly(ndvi, t, p, sol, params, constants=constants, components=True)
+    _assert_like_reference(fused, ref)
+    _assert_like_reference(comp, ref)
+    default = casa.npp_monthly(ndvi, t, p, sol, params)
+    ok = np.isfinite(ref) & (ref > 0)
+    assert (default[ok] != fused[ok]).mean() > 0.05, field
+
+
+@pytest.mark.parametrize("options, ref_kw", [
+    ({"cold_limit": -5.0}, {"cold": -5.0}),
+    ({"t_eps2_above": 8.0}, {"above": 8.0}),
+    ({"t_eps2_below": 11.0}, {"below": 11.0}),
+    ({"frozen": 1.0}, {"frozen": 1.0}),
+    ({"heat_index_value": 48.0}, {"heat": 48.0}),
+])
+def test_rule_keywords_act_as_the_reference(options, ref_kw):
+    """The rules the algorithm exposes (T_eps1 cold limit, the half-value thresholds above / below T_opt, the
+    frozen-month W_eps, an annual heat index) change fused and components NPP as per_formula_npp with the same
+    value; the result differs from the default one."""
+    (ndvi, t, p, sol), codes = fused_test_inputs(n=800, seed=4)
+    params = casa.class_parameters(codes, CLCD)
+    ref = per_formula_npp(ndvi, t, p, sol, *(params[k].astype(np.float64) for k in
+                                             ("eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max")), **ref_kw)
+    fused = casa.npp_monthly(ndvi, t, p, sol, params, **options)
+    _assert_like_reference(fused, ref)
+    _assert_like_reference(casa.npp_monthly(ndvi, t, p, sol, params, components=True, **options)[0], ref)
+    default = casa.npp_monthly(ndvi, t, p, sol, params)
+    ok = np.isfinite(ref)
+    assert (default[ok] != fused[ok]).any()
+
+
+def test_module_constants_are_the_published_values():
+    """The module defaults equal PUBLISHED (typed from the papers) and CasaConstants() holds them."""
+    assert {f: getattr(casa.DEFAULT_CONSTANTS, f) for f in PUBLISHED} == PUBLISHED
+    assert (casa.T_EPS1_COLD_LIMIT, casa.T_EPS2_ABOVE, casa.T_EPS2_BELOW, casa.W_EPS_FROZEN) == \
+        (-10.0, 10.0, 13.0, "previous")
+    assert casa.CasaConstants() == casa.DEFAULT_CONSTANTS
