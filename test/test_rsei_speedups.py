@@ -174,7 +174,7 @@ def test_block_spill_returns_each_block_by_window_and_deletes_its_file(tmp_path)
     blocks = {engine.Window(0, 0, 5, 3): rng.random((4, 3, 5)).astype(np.float32),
               engine.Window(5, 0, 2, 3): rng.random((3, 2)),
               engine.Window(0, 3, 7, 1): np.arange(7, dtype=np.uint8)[None, :]}
-    with rsei_alg.BlockSpill(str(tmp_path)) as spill:
+    with engine.BlockSpill(str(tmp_path)) as spill:
         for w, data in blocks.items():
             spill.write(w, data)
         assert os.path.getsize(spill.path) == sum(d.nbytes for d in blocks.values())
@@ -185,7 +185,7 @@ def test_block_spill_returns_each_block_by_window_and_deletes_its_file(tmp_path)
         path = spill.path
     assert not os.path.exists(path) and os.listdir(tmp_path) == []
     with pytest.raises(ZeroDivisionError):
-        with rsei_alg.BlockSpill(str(tmp_path)) as spill:
+        with engine.BlockSpill(str(tmp_path)) as spill:
             spill.write(engine.Window(0, 0, 1, 1), np.zeros((1, 1)))
             1 / 0
     assert os.listdir(tmp_path) == []

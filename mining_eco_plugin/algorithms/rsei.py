@@ -20,8 +20,8 @@ from qgis.core import (
 
 from ..core import rsei as core
 from ..core.scene import BlockProducts, product_bands
-from ..raster.engine import (BandRef, GeoTiffWriter, RasterError, RasterStack, block_pass, check_writable,
-                             prefetched)
+from ..raster.engine import (BandRef, BlockSpill, GeoTiffWriter, RasterError, RasterStack, block_pass,
+                             check_writable, prefetched)
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .scene_algorithm import SceneAlgorithm
@@ -63,68 +63,12 @@ SCRATCH_BYTES_PER_PIXEL = 4 * 4
 
 
 def check_scratch_space(folder, needed):
-    """RasterError naming OUTPUT unless ``folder`` has ``needed`` bytes free for the scratch files."""
+    """RasterError naming OUTPUT unless ``folder`` has ``needed`` bytes free for the scratch file."""
     free = shutil.disk_usage(folder).free
     if free < needed:
         raise RasterError(f"OUTPUT: RSEI keeps the components of this scene in a temporary file beside the output "
                           f"({needed / 1e9:.2f} GB), but {folder} has only {free / 1e9:.2f} GB free. Free some disk "
                           "space or write the outputs to another folder.")
-
-
-class BlockSpill:
-    """Scratch file holding the blocks of one pass for a later pass: raw bytes, no compression (re-reading a
-    block costs far less than recomputing it). Hidden beside the output; deleted by ``close`` and, as a context
-    manager, on error and cancel. Blocks are found again by their window; one thread at a time reads or writes."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        try:
-            fd, self.path = tempfile.mkstemp(prefix=".rsei-", suffix=".scratch", dir=folder)
-        except OSError as err:
-            raise RasterError(f"OUTPUT: cannot create a temporary file in {folder} ({err.strerror}). "
-                              "Choose a writable folder.") from None
-        self._fh = os.fdopen(fd, "w+b", buffering=0)
-        self._blocks = {}
-        self._end = 0
-
-    def write(self, w, data):
-        data = np.ascontiguousarray(data)
-        view = memoryview(data).cast("B")
-        try:
-            self._fh.seek(self._end)
-            while view:
-                view = view[self._fh.write(view):]
-        except OSError as err:
-            raise RasterError(f"OUTPUT: writing the temporary file {self.path} failed ({err.strerror}). Free some "
-                              f"disk space in {self.folder} or write the outputs to another folder.") from None
-        self._blocks[(w.yoff, w.xoff)] = (self._end, data.shape, data.dtype)
-        self._end += data.nbytes
-
-    def read(self, w):
-        offset, shape, dtype = self._blocks[(w.yoff, w.xoff)]
-        out = np.empty(shape, dtype)
-        view = memoryview(out).cast("B")
-        self._fh.seek(offset)
-        while view:
-            n = self._fh.readinto(view)
-            if not n:
-                raise RasterError(f"OUTPUT: the temporary file {self.path} was truncated while RSEI ran.")
-            view = view[n:]
-        return out
-
-    def close(self):
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if os.path.exists(self.path):
-            os.remove(self.path)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 class RseiBase(SceneAlgorithm):
@@ -187,7 +131,7 @@ class RseiBase(SceneAlgorithm):
 
         # the components are computed once, in pass 1, and kept in a scratch file that passes 2 and 3 read
         # instead of recomputing them (deleted at the end, on error and on cancel)
-        with BlockSpill(folder) as spill:
+        with BlockSpill(folder, prefix=".rsei-", label="OUTPUT") as spill:
             feedback.pushInfo("Pass 1/3: components, their statistics and the PCA sample")
             minmax, sample, water_px = self.statistics_pass(grid, fetch, derive, spill, target, seed, feedback)
             lo, hi = core.normalisation_bounds(minmax, sample, clip)
