@@ -44,6 +44,8 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     GROUP = ""
     SUMMARY = ""
     SOURCE = ""
+    #: True: blank lines ("\n\n") in SUMMARY and the help texts start a new paragraph of shortHelpString
+    PARAGRAPHS = False
 
     def __init__(self):
         super().__init__()
@@ -84,6 +86,11 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         self._help.append((param.name(), param.description(), help_text))
         return self.addParameter(param)
 
+    def add_result(self, output, help_text: str):
+        """Add a non-file output (e.g. QgsProcessingOutputNumber) with its help line."""
+        self._help.append((output.name(), output.description(), help_text))
+        return self.addOutput(output)
+
     def shortHelpString(self):  # noqa: N802
         if not self._help:  # help is asked of instances that were never initialised
             self.initAlgorithm({})
@@ -93,7 +100,8 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         lines.append("<p><b>Parameters</b></p><ul>")
         lines += [f"<li><b>{desc}</b> (<code>{name}</code>): {text}</li>" for name, desc, text in self._help]
         lines.append("</ul>")
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        return text.replace("\n\n", "</p>\n<p>") if self.PARAGRAPHS else text
 
     def helpUrl(self):  # noqa: N802
         return ""

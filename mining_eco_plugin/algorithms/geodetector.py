@@ -155,8 +155,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
               "2017 (Acta Geogr. Sin. 72:116-134) and their R package geodetector; optimal discretisation: Song et "
               "al. 2020 (GIScience & Remote Sensing 57:593-610).")
 
-    def shortHelpString(self):  # noqa: N802
-        return super().shortHelpString().replace("\n\n", "</p>\n<p>")   # the SUMMARY's paragraphs
+    PARAGRAPHS = True                                   # the SUMMARY's paragraphs
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Table mode: samples (table or point layer)",
