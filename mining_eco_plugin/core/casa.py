@@ -124,6 +124,10 @@ __all__ = [
     "annual_npp",
     "check_months",
     "check_plausible",
+    "NDVI_SCALED_SHARE",
+    "NDVI_NO_SIGNAL",
+    "screen_ndvi",
+    "ndvi_screen_warning",
     "class_statistics",
     "RunningClassStats",
 ]
@@ -1031,13 +1035,67 @@ def check_months(counts: dict[str, int]) -> int:
 
 
 def _range_text(v):
-    return f"{np.min(v):.4g}-{np.max(v):.4g}"
+    """"from -7619 to 6689": a range that stays readable with negative ends (not "-3.235-0.9")."""
+    return f"from {np.min(v):.4g} to {np.max(v):.4g}"
+
+
+#: NDVI screening (:func:`screen_ndvi`): when more than this share of the valid NDVI values of one month in one
+#: block lie outside [-1, 1], the raster is a scaled product (e.g. MODIS NDVI x 10000), an error
+NDVI_SCALED_SHARE = 0.5
+#: otherwise those values are set to this: NDVI -1, no vegetation signal (FPAR_min from NDVI and from SR = 0)
+NDVI_NO_SIGNAL = -1.0
+_SCALED_HINT = ("multiply by 0.0001 for x 10000 products (e.g. MODIS MOD13 NDVI), by 0.01 for x 100 products")
+
+
+def screen_ndvi(ndvi, labels, *, share=NDVI_SCALED_SHARE, parameter="NDVI"):
+    """Screen one block of NDVI months ((m, n) float array, changed in place) for values outside [-1, 1].
+
+    Landsat Collection 2 Level-2 surface reflectance is not clipped at 0: over dark water or in deep shadow the
+    NIR (or red) reflectance can be slightly negative, and NDVI = (NIR - R) / (NIR + R) then falls outside
+    [-1, 1] (e.g. R 0.009, NIR -0.00475 -> NDVI -3.24) at a few pixels.  Such a value carries no vegetation
+    signal: it is set to :data:`NDVI_NO_SIGNAL` (-1, which gives FPAR_min from the NDVI and from the SR form,
+    SR = 0) and counted.  A scaled NDVI (x 10000 or x 100) puts nearly every value outside [-1, 1]: when more
+    than ``share`` (half) of the valid (non-NaN) values of one month of the block are outside, ValueError names
+    the month (``labels[k]``, e.g. "NDVI month 4 (ndvi.tif, band 4)"), the count, the range and the fix.  Exactly
+    half is screened, not refused.  Returns the number of values set to -1 per month ((m,) int64).
+    """
+    m = ndvi.shape[0]
+    counts = np.zeros(m, dtype=np.int64)
+    for k in range(m):
+        row = ndvi[k]
+        lo, hi = float(np.fmin.reduce(row)), float(np.fmax.reduce(row))   # NaN skipped (all NaN -> NaN)
+        if not (lo < -1.0 or hi > 1.0):
+            continue
+        outside = (row < -1.0) | (row > 1.0)
+        n_out = int(np.count_nonzero(outside))
+        n_valid = row.size - int(np.count_nonzero(np.isnan(row)))
+        if n_out > share * n_valid:
+            raise ValueError(
+                f"{parameter}: {labels[k]} has {n_out} of {n_valid} valid values of a block outside [-1, 1] "
+                f"(values from {lo:.4g} to {hi:.4g}): that is a scaled NDVI, not -1..1: {_SCALED_HINT}. (A few "
+                "values outside [-1, 1], from negative surface reflectance over dark water, are accepted as NDVI "
+                "-1; here most are.)")
+        row[outside] = NDVI_NO_SIGNAL
+        counts[k] = n_out
+    return counts
+
+
+def ndvi_screen_warning(counts, labels, *, parameter="NDVI"):
+    """The one warning of a run from the per-month totals of :func:`screen_ndvi` (None when nothing was set)."""
+    parts = [f"{int(c)} in {label}" for c, label in zip(counts, labels) if c]
+    if not parts:
+        return None
+    return (f"{parameter}: {int(np.sum(counts))} value(s) outside [-1, 1] were taken as NDVI -1 (no vegetation "
+            f"signal, FPAR_min): {'; '.join(parts)}. Such values come from negative surface reflectance over dark "
+            "water or in shadow (Landsat Collection 2 Level-2 is not clipped at 0). If there are many, check the "
+            "NDVI rasters.")
 
 
 def check_plausible(name, values, kind) -> list[str]:
     """Range checks of a month input; returns warnings (soft issues), raises ValueError (hard).
 
-    ``kind``: ``"ndvi"`` (outside [-1, 1] -> error; the hint names a 10000 scale), ``"temperature"``
+    ``kind``: ``"ndvi"`` (outside [-1, 1] -> error, the range as "from lo to hi"; the hint names a 10000
+    scale; a raster's blocks go through :func:`screen_ndvi` first, which keeps a few such values), ``"temperature"``
     (deg C; any monthly mean above 60 -> error, saying Kelvin when the values lie in 200-340;
     below -90 -> error), ``"precipitation"`` (mm month-1; negative -> error; above 2000 -> warning),
     ``"radiation"`` (MJ m-2 month-1; negative -> error; a maximum below 50 looks like a daily
@@ -1052,8 +1110,7 @@ def check_plausible(name, values, kind) -> list[str]:
     warnings: list[str] = []
     if kind == "ndvi":
         if lo < -1.0 or hi > 1.0:
-            hint = (" (it looks scaled, e.g. MODIS NDVI x 10000: multiply by 0.0001)"
-                    if hi <= 10000 and hi > 1.0 else "")
+            hint = (f" (it looks scaled: {_SCALED_HINT})" if hi <= 10000 and hi > 1.0 else "")
             raise ValueError(f"{name} has values {_range_text(v)} outside [-1, 1]: give NDVI{hint}")
     elif kind == "temperature":
         if hi > 60.0:

@@ -808,3 +808,56 @@ def test_module_constants_are_the_published_values():
     assert (casa.T_EPS1_COLD_LIMIT, casa.T_EPS2_ABOVE, casa.T_EPS2_BELOW, casa.W_EPS_FROZEN) == \
         (-10.0, 10.0, 13.0, "previous")
     assert casa.CasaConstants() == casa.DEFAULT_CONSTANTS
+
+
+# ---------------------------------------------------------------- NDVI outside [-1, 1] -------
+
+
+def test_screen_ndvi_boundary_half_is_screened_more_is_refused():
+    """Issue 6 "NDVI outside [-1, 1] is a clear error", review D3: a scaled NDVI (x 10000) has nearly every value
+    outside, negative Level-2 reflectance over dark water only a few.  Rule (hand-counted here): per block and
+    month, more than half of the valid (non-NaN) values outside -> error; exactly half or fewer -> those values
+    become -1, counted per month."""
+    labels = ["NDVI month 1 (ndvi.tif, band 1)", "NDVI month 2 (ndvi.tif, band 2)"]
+    half = np.array([[0.3, -3.235, 0.9, 1.7], [0.2, 0.4, np.nan, 0.5]], dtype=np.float32)   # 2 of 4 outside
+    counts = casa.screen_ndvi(half, labels)
+    assert counts.tolist() == [2, 0]
+    np.testing.assert_array_equal(half[0], np.array([0.3, -1.0, 0.9, -1.0], dtype=np.float32))
+    assert np.isnan(half[1, 2]) and half[1, 3] == np.float32(0.5)
+    nan_not_valid = np.array([[np.nan, np.nan, 5000.0, 0.3]])                  # 1 of 2 valid: exactly half
+    assert casa.screen_ndvi(nan_not_valid, labels).tolist() == [1]
+    more = np.array([[0.2, 0.4], [-7619.0, 6689.0]])                          # month 2: 2 of 2 outside
+    with pytest.raises(ValueError) as err:
+        casa.screen_ndvi(more, labels)
+    msg = str(err.value)
+    for words in ("NDVI month 2 (ndvi.tif, band 2)", "2 of 2 valid values", "from -7619 to 6689",
+                  "multiply by 0.0001", "outside [-1, 1]"):
+        assert words in msg, (words, msg)
+    three_of_five = np.array([[np.nan, 0.5, 2.0, 3.0, 4.0, 0.1]])              # 3 of 5 valid: more than half
+    with pytest.raises(ValueError, match="3 of 5 valid values"):
+        casa.screen_ndvi(three_of_five, labels)
+    untouched = np.array([[-1.0, 1.0, np.nan]])
+    assert casa.screen_ndvi(untouched, labels).tolist() == [0] and untouched[0, 0] == -1.0
+
+
+def test_ndvi_minus_one_gives_fpar_min_and_the_warning_counts():
+    """NDVI -1 (the screened value) gives FPAR_min from the NDVI form (below every class's NDVI_min) and from the
+    SR form (SR = (1 - 1)/(1 + 1) = 0, below SR_min), so FPAR = 0.001 (Zhu et al. 2007 bounds, by hand); the run's
+    warning names the months and counts; none when nothing was screened."""
+    c = CLCD[5]
+    lo, hi = c.sr_bounds()
+    assert casa.fpar(-1.0, c.ndvi_min, c.ndvi_max, lo, hi) == pytest.approx(0.001, abs=1e-15)
+    text = casa.ndvi_screen_warning(np.array([0, 3, 0, 12]), ["m1", "month 2 (b2)", "m3", "month 4 (b4)"])
+    assert text.startswith("NDVI: 15 value(s) outside [-1, 1]") and "3 in month 2 (b2); 12 in month 4 (b4)" in text
+    assert "dark water" in text and "m1" not in text
+    assert casa.ndvi_screen_warning(np.zeros(3, dtype=int), ["a", "b", "c"]) is None
+
+
+def test_range_text_is_unambiguous():
+    """Review D3: the NDVI range of check_plausible reads "from -3.235 to 0.9", not "-3.235-0.9"."""
+    with pytest.raises(ValueError) as err:
+        casa.check_plausible("NDVI", np.array([-3.235, 0.2, 0.9]), "ndvi")
+    assert "NDVI has values from -3.235 to 0.9 outside [-1, 1]" in str(err.value)
+    with pytest.raises(ValueError) as err:
+        casa.check_plausible("NDVI", np.array([-7619.0, 6689.0]), "ndvi")
+    assert "from -7619 to 6689" in str(err.value) and "multiply by 0.0001" in str(err.value)
