@@ -152,14 +152,16 @@ def test_boundary_month_keeps_the_curve_and_one_degree_further_is_halved(provide
 
 
 def test_bad_ndvi_in_the_last_block_fails_cleanly(provider, tmp_path, monkeypatch):
-    """Issue 6 / DESIGN: NDVI outside [-1, 1] is refused with a message naming NDVI, and a failure in the middle of
-    the block pass (one bad pixel in the last row, blocks of one row, so earlier blocks are already written)
-    leaves no output file behind."""
+    """Issue 6 / DESIGN: a scaled NDVI (outside [-1, 1]) is refused with a message naming NDVI and the month, and a
+    failure in the middle of the block pass (the last row's April scaled x 10000, blocks of one row, so earlier
+    blocks are already written) leaves no output file behind.  (Since review D3 a single value outside [-1, 1]
+    in a block is taken as NDVI -1, no vegetation signal: negative Level-2 reflectance over dark water; only
+    more than half of a block's month outside is refused.)"""
     import processing
     ins = tmp_path / "in"
     ins.mkdir()
     ndvi = ndvi_stack()
-    ndvi[3, 1, 1] = 1.5
+    ndvi[3, 1, :] *= 10000.0
     params = {"NDVI": [write_raster(ins / "ndvi.tif", ndvi)], "TEMPERATURE_VALUES": ", ".join(map(str, T_BASE)),
               "PRECIPITATION_VALUES": ", ".join(map(str, P_MM)), "SOLAR_RADIATION_VALUES": ", ".join(map(str, SOL)),
               "LANDCOVER": write_raster(ins / "lc.tif", LANDCOVER, dtype=gdal.GDT_Byte, nodata=0)}
@@ -169,5 +171,5 @@ def test_bad_ndvi_in_the_last_block_fails_cleanly(provider, tmp_path, monkeypatc
     monkeypatch.setattr(engine, "DEFAULT_BLOCK_COLS", None)
     assert_fails_cleanly(lambda: processing.run("miningeco:casanpp", dict(
         params, OUTPUT=str(out / "npp.tif"), OUTPUT_MONTHLY=str(out / "m.tif"), OUTPUT_TABLE=str(out / "t.csv"))),
-        out, "NDVI", "outside [-1, 1]")
+        out, "NDVI", "outside [-1, 1]", "NDVI month 4", "3 of 3 valid values", "multiply by 0.0001")
     assert sorted(os.listdir(ins)) == ["lc.tif", "ndvi.tif"]

@@ -31,30 +31,43 @@ from .scene_params import RESAMPLING_OPTIONS
 
 SUMMARY = (
     "Net primary productivity (NPP) of vegetation with the CASA model (Carnegie-Ames-Stanford approach), as in the "
-    "changhe study, section 2.2.2, with the parameterisation of Zhu Wenquan et al. (2006, 2007) for China. For "
-    "every pixel x and month t: NPP(x, t) = APAR(x, t) x eps(x, t) (gC m-2 month-1); APAR = SOL x FPAR x 0.5 "
+    "changhe study, section 2.2.2, with the parameterisation of Zhu Wenquan et al. (2006, 2007) for China.\n\n"
+    "For every pixel x and month t: NPP(x, t) = APAR(x, t) x eps(x, t) (gC m-2 month-1); APAR = SOL x FPAR x 0.5 "
     "(MJ m-2 month-1; 0.5 = share of photosynthetically active radiation in the total solar radiation SOL); "
     "FPAR = a FPAR_NDVI + (1 - a) FPAR_SR with a = 0.5, where FPAR_NDVI = (NDVI - NDVI_min) / (NDVI_max - "
     "NDVI_min) x (FPAR_max - FPAR_min) + FPAR_min, likewise FPAR_SR with the simple ratio SR = (1 + NDVI) / "
     "(1 - NDVI), each kept within [FPAR_min, FPAR_max] = [0.001, 0.95], NDVI_min / NDVI_max (SR_min / SR_max) the "
     "5 % / 95 % percentiles of the land-cover class; eps = eps_max x T_eps1 x T_eps2 x W_eps (gC MJ-1) with "
-    "eps_max per land-cover class; T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2 (0 in months at or below -10 C), "
+    "eps_max per land-cover class.\n\n"
+    "Temperature stress: T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2 (0 in months at or below -10 C), "
     "T_opt = mean temperature of the month of maximum NDVI of the pixel; T_eps2 = 1.1814 / (1 + exp(0.2 (T_opt - "
     "10 - T))) / (1 + exp(0.3 (-T_opt - 10 + T))) (Potter 1993; many papers print 1.184), half its value at "
-    "T = T_opt in months more than 10 C above or 13 C below T_opt (Zhu 2007); W_eps = 0.5 + 0.5 EET / PET "
-    "(water stress, EET / PET at most 1) with the regional evapotranspiration model of Zhou & Zhang (1995): EET = "
-    "P Rn (P^2 + Rn^2 + P Rn) / ((P + Rn)(P^2 + Rn^2)), Rn = sqrt(E_p0 P) (0.369 + 0.598 sqrt(E_p0 / P)), PET = "
-    "(EET + E_p0) / 2, E_p0 = 16 (10 T / I)^a the Thornthwaite potential evapotranspiration (I = sum of (T/5)^1.514 "
-    "over the months given with T > 0); in months at or below 0 C (E_p0 = 0) W_eps is that of the previous month. "
-    "The annual NPP (gC m-2 yr-1) is the sum of the months. Give all 12 months for an annual NPP: T_opt and the "
-    "heat index use the months given. Inputs: monthly NDVI, mean temperature (deg C), precipitation (mm) and total "
-    "solar radiation (MJ m-2 month-1), each as one multi-band raster (band = month) or one single-band raster per "
-    "month in order; temperature, precipitation and radiation may instead be typed as monthly values (e.g. "
-    "station normals) applied to every pixel; and a land-cover raster of integer codes with a parameter row per "
-    "code (default: CLCD 1-9). Every input needs the same number of months. Implausible inputs (temperature in "
-    "kelvin, NDVI outside [-1, 1] such as NDVI x 10000, negative precipitation or radiation) are refused; unusual "
-    "ones (e.g. daily instead of monthly radiation) are warned about. Processed block by block (memory bounded "
-    "whatever the scene size); the result does not depend on the block size.")
+    "T = T_opt in months more than 10 C above or 13 C below T_opt (Zhu 2007).\n\n"
+    "Water stress: W_eps = 0.5 + 0.5 EET / PET (EET / PET at most 1) with the regional evapotranspiration model of "
+    "Zhou & Zhang (1995): EET = P Rn (P^2 + Rn^2 + P Rn) / ((P + Rn)(P^2 + Rn^2)), Rn = sqrt(E_p0 P) (0.369 + "
+    "0.598 sqrt(E_p0 / P)), PET = (EET + E_p0) / 2, E_p0 = 16 (10 T / I)^a the Thornthwaite potential "
+    "evapotranspiration (I = sum of (T/5)^1.514 over the months given with T > 0, a = 6.75e-7 I^3 - 7.71e-5 I^2 + "
+    "1.792e-2 I + 0.49239); in months at or below 0 C (E_p0 = 0) W_eps is that of the previous month, the months "
+    "taken as a cycle (a frozen January takes the last unfrozen month of the series). The cold limit, the "
+    "half-value thresholds, the frozen-month rule and the heat index are advanced parameters (defaults: the "
+    "published values); the other coefficients are those of the papers (core.casa.CasaConstants).\n\n"
+    "Months: the annual NPP (gC m-2 yr-1) is the sum of the months. Give consecutive calendar months in order, "
+    "all 12 for an annual NPP: T_opt, the heat index and the frozen-month rule (which carries the previous month, "
+    "cyclically) use the months given. Inputs: monthly NDVI, mean temperature (deg C), precipitation (mm per "
+    "month) and total solar radiation (MJ m-2 month-1), each as one multi-band raster (band = month) or one "
+    "single-band raster per month in order; temperature, precipitation and radiation may instead be typed as "
+    "monthly values (e.g. station normals) applied to every pixel; and a land-cover raster of integer codes with a "
+    "parameter row per code (default: CLCD 1-9). Every input needs the same number of months.\n\n"
+    "Checks: implausible inputs (temperature in kelvin, negative precipitation or radiation) are refused; unusual "
+    "ones (e.g. daily instead of monthly radiation) are warned about. NDVI outside [-1, 1]: when more than half of "
+    "the valid NDVI values of a month in a block (the scene is read in blocks, 256 x 512 pixels with 12 months) are "
+    "outside, the NDVI is a scaled "
+    "product (e.g. MODIS NDVI x 10000) and the run stops, naming the month and the fix (multiply by 0.0001); "
+    "otherwise those few values are taken as NDVI -1 (no vegetation signal: FPAR_min), because Landsat Collection "
+    "2 Level-2 surface reflectance is not clipped at 0 and a slightly negative NIR or red reflectance over dark "
+    "water or in shadow puts NDVI outside [-1, 1]; one warning at the end counts them per month.\n\n"
+    "Processed block by block (memory bounded whatever the scene size); the result does not depend on the block "
+    "size.")
 SOURCE = ("changhe seed section 2.2.2, eqs. 2-4; Potter et al. 1993 (Global Biogeochem. Cycles 7: 811-841); "
           "Zhu Wenquan, Pan Yaozhong, Zhang Jinshui 2007 (J. Plant Ecol. 31: 413-424) and Zhu et al. 2006 (FPAR "
           "from NDVI and SR, eps_max per vegetation type, T_opt); Zhou Guangsheng & Zhang Xinshi 1995 (Acta "
@@ -64,7 +77,7 @@ VARIABLES = (
     # parameter, label, kind for check_plausible, unit, example of a values text
     ("TEMPERATURE", "Monthly mean temperature", "temperature", "deg C",
      "-0.5, 0.8, 4.2, 8.1, 12.6, 15.6, 17.5, 17.1, 13.6, 9.1, 4.3, 1.2"),
-    ("PRECIPITATION", "Monthly precipitation", "precipitation", "mm",
+    ("PRECIPITATION", "Monthly precipitation", "precipitation", "mm per month",
      "55, 45, 55, 45, 65, 75, 70, 65, 55, 55, 60, 65"),
     ("SOLAR_RADIATION", "Monthly total solar radiation", "radiation", "MJ m-2 month-1",
      "70, 120, 250, 380, 480, 500, 510, 430, 290, 170, 80, 55"),
@@ -78,6 +91,9 @@ WORK_BYTES_PER_PIXEL_MONTH = 16 * 4
 BLOCK_BUDGET_BYTES = 96 * 1024 * 1024
 OVERALL = "(all classes)"
 MONTH_INPUTS = ("NDVI", "TEMPERATURE", "PRECIPITATION", "SOLAR_RADIATION")
+#: W_eps of frozen months: core.w_eps's ``frozen`` argument, label
+FROZEN_OPTIONS = (("previous", "W_eps of the previous month, cyclically (Zhu et al. 2007 convention)"),
+                  (1.0, "1.0 (no water stress)"))
 #: Blocks of fewer pixels are computed in one piece, larger ones split among the worker threads.
 MIN_CHUNK_PIXELS = 16384
 
@@ -107,12 +123,15 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
     GROUP = "productivity"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    PARAGRAPHS = True
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterMultipleLayers("NDVI", "Monthly NDVI", QgsProcessing.TypeRaster),
                  "One multi-band raster with one band per month, or several single-band rasters, one per month, in "
-                 "month order (e.g. January .. December). NDVI in -1..1 (not scaled by 10000). In qgis_process "
-                 "repeat the key: NDVI=ndvi_01.tif NDVI=ndvi_02.tif ...")
+                 "month order (e.g. January .. December), consecutive calendar months. NDVI in -1..1 (not scaled "
+                 "by 10000: a month with more than half of a block's values outside [-1, 1] stops the run; fewer "
+                 "such values, e.g. from negative Level-2 reflectance over dark water, are taken as -1 and counted "
+                 "in a warning). In qgis_process repeat the key: NDVI=ndvi_01.tif NDVI=ndvi_02.tif ...")
         for pid, label, _kind, unit, example in VARIABLES:
             self.add(QgsProcessingParameterMultipleLayers(pid, f"{label} ({unit}) rasters", QgsProcessing.TypeRaster,
                                                           optional=True),
@@ -153,20 +172,47 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
             self.add(QgsProcessingParameterNumber(pid, desc, QgsProcessingParameterNumber.Double,
                                                   defaultValue=default_value, minValue=0.0, maxValue=1.0),
                      text, advanced=True)
+        for pid, desc, default_value, lo, text in (
+                ("T_EPS1_COLD_LIMIT", "T_eps1 cold limit (deg C)", core.T_EPS1_COLD_LIMIT, -90.0,
+                 "Months with a mean temperature at or below this get T_eps1 = 0, i.e. no NPP (-10 C: Zhu et al. "
+                 "2007)."),
+                ("T_EPS2_ABOVE", "T_eps2 half value: degrees above T_opt", core.T_EPS2_ABOVE, 0.0,
+                 "In months more than this many degrees above T_opt, T_eps2 is half its value at T_opt (10 C: "
+                 "Potter et al. 1993's description, Zhu et al. 2007's rule)."),
+                ("T_EPS2_BELOW", "T_eps2 half value: degrees below T_opt", core.T_EPS2_BELOW, 0.0,
+                 "In months more than this many degrees below T_opt, T_eps2 is half its value at T_opt (13 C: "
+                 "Potter et al. 1993, Zhu et al. 2007).")):
+            self.add(QgsProcessingParameterNumber(pid, desc, QgsProcessingParameterNumber.Double,
+                                                  defaultValue=default_value, minValue=lo, maxValue=100.0),
+                     text, advanced=True)
+        self.add(QgsProcessingParameterEnum("FROZEN_W_EPS", "W_eps of frozen months (T <= 0 C)",
+                                            [t for _, t in FROZEN_OPTIONS], defaultValue=0),
+                 "Thornthwaite's E_p0 is 0 at or below 0 C, so EET / PET is undefined. Default: the W_eps of the "
+                 "previous month, the months taken as a cycle (the convention of the Chinese CASA literature after "
+                 "Zhu et al. 2007); or 1.0 (no water stress without evaporative demand).", advanced=True)
+        self.add(QgsProcessingParameterNumber("HEAT_INDEX", "Annual heat index I (empty: from the months given)",
+                                              QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
+                 "Thornthwaite's (1948) annual heat index I = sum over the 12 months of (T/5)^1.514, for every "
+                 "pixel, e.g. from a station's normals when fewer than 12 months are given. Empty: computed per "
+                 "pixel from the temperature of the months given.", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Annual NPP (gC m-2 yr-1)"),
                         "Sum of the monthly NPP (float32, gC m-2 yr-1; nodata -9999 where an input is nodata in any "
                         "month or the land cover is nodata), styled with a green ramp.")
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_MONTHLY", "Monthly NPP (gC m-2 month-1)",
                                                                 optional=True, createByDefault=False),
-                        "Optional: one band per month (band descriptions 'month 1', ...), float32.")
+                        "Optional: one band per month (band descriptions 'month 1', ...), float32 gC m-2 month-1; "
+                        "nodata -9999 where an input of that month is nodata or the land cover is nodata.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Annual NPP per land-cover class",
                                                           QgsProcessing.TypeVector, optional=True,
                                                           createByDefault=True),
                         "Table: code, name, pixels, mean, sd (population) and coefficient of variation (sd / mean, "
                         "%) of the annual NPP per land-cover class, and a last row over all classes (code empty), "
                         "the statistics changhe 3.1 reports.")
-        self.addOutput(QgsProcessingOutputNumber("MEAN_NPP", "Mean annual NPP (gC m-2 yr-1)"))
-        self.addOutput(QgsProcessingOutputNumber("VALID_PIXELS", "Pixels with an NPP value"))
+        self.add_result(QgsProcessingOutputNumber("MEAN_NPP", "Mean annual NPP (gC m-2 yr-1)"),
+                        "Mean of the annual NPP over every pixel with a value (the 'all classes' row of the table); "
+                        "empty when no pixel has one.")
+        self.add_result(QgsProcessingOutputNumber("VALID_PIXELS", "Pixels with an NPP value"),
+                        "Number of pixels of OUTPUT with an annual NPP (not nodata).")
 
     # -- inputs ------------------------------------------------------------------------------------
     def month_files(self, parameters, context, pid):
@@ -257,6 +303,21 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
     def number(self, parameters, context, pid):
         return self.parameterAsDouble(parameters, pid, context)
 
+    def rule_options(self, parameters, context):
+        """core.npp_monthly keywords of the advanced rule parameters (cold limit, half-value thresholds, frozen-month
+        W_eps, heat index)."""
+        raw = parameters.get("HEAT_INDEX")
+        heat = None if raw is None or str(raw).strip() in ("", "None", "NULL") else self.number(parameters, context,
+                                                                                               "HEAT_INDEX")
+        if heat is not None and not heat > 0:
+            raise ValueError(f"HEAT_INDEX: {heat:g} is not a heat index: give Thornthwaite's annual I (> 0, e.g. 40-60 "
+                             "in a temperate climate) or leave it empty to compute it from the months given.")
+        return dict(cold_limit=self.number(parameters, context, "T_EPS1_COLD_LIMIT"),
+                    t_eps2_above=self.number(parameters, context, "T_EPS2_ABOVE"),
+                    t_eps2_below=self.number(parameters, context, "T_EPS2_BELOW"),
+                    frozen=FROZEN_OPTIONS[self.parameterAsEnum(parameters, "FROZEN_W_EPS", context)][0],
+                    heat_index_value=heat)
+
     @staticmethod
     def plausible(name, values, kind, warnings):
         """Hard errors raise (naming ``name``); warnings are collected once each."""
@@ -291,6 +352,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         if not options["fpar_max"] > options["fpar_min"]:
             raise ValueError(f"FPAR_MIN / FPAR_MAX: FPAR_MAX ({options['fpar_max']:g}) must be larger than FPAR_MIN "
                              f"({options['fpar_min']:g}).")
+        options.update(self.rule_options(parameters, context))
 
         layer = self.parameterAsRasterLayer(parameters, "LANDCOVER", context)
         if layer is None:
@@ -347,9 +409,13 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                 return data, lc.read("LC", w).ravel()
 
             kinds = {"NDVI": "ndvi", **{pid: kind for pid, _l, kind, _u, _e in VARIABLES}}
-            ranges = {pid: [np.inf, -np.inf] for pid, (_r, values) in inputs.items() if values is None}
+            # NDVI goes through core.screen_ndvi (a scaled NDVI stops the run, a few values outside [-1, 1] become -1)
+            ranges = {pid: [np.inf, -np.inf] for pid, (_r, values) in inputs.items() if values is None and pid != "NDVI"}
+            ndvi_labels = [ref.describe() for ref in ndvi_refs]
+            screened = np.zeros(months, dtype=np.int64)
             passes = block_pass(grid, feedback, 5, 97, block_rows=rows, block_cols=cols)
             for w, (data, lc_values) in prefetched(passes, load):
+                screened += core.screen_ndvi(data["NDVI"], ndvi_labels)
                 for pid, span in ranges.items():
                     # the checks depend on the range only; hard errors (kelvin, scaled NDVI ...) stop the run here
                     lo, hi = float(np.fmin.reduce(data[pid], axis=None)), float(np.fmax.reduce(data[pid], axis=None))
@@ -378,7 +444,8 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         for pid, span in ranges.items():               # the warnings depend on the range only: once per input
             if span[0] <= span[1]:
                 self.plausible(pid, np.asarray(span), kinds[pid], warnings)
-        for text in warnings:
+        screen_text = core.ndvi_screen_warning(screened, ndvi_labels)
+        for text in warnings + ([screen_text] if screen_text else []):
             feedback.pushWarning(text)
         st = writer.stats[0]
         if st.count == 0:
