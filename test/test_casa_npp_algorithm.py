@@ -64,9 +64,12 @@ def t_eps2_curve(t, t_opt):
 
 
 def casa_pixel(ndvi, temp, precip, sol, eps_max, ndvi_min, ndvi_max, sr_min=None, sr_max=None,
-               par=0.5, fpar_min=0.001, fpar_max=0.95, weight=0.5, frozen_w=None):
+               par=0.5, fpar_min=0.001, fpar_max=0.95, weight=0.5, frozen_w=None, cold=-10.0, above=10.0,
+               below=13.0, heat=None):
     """Monthly NPP (gC m-2 month-1) of one pixel, step by step from the published formulas (module docstring);
-    ``frozen_w``: a fixed W_eps for months at or below 0 C instead of the previous month's (to show the rule acts)."""
+    ``frozen_w``: a fixed W_eps for months at or below 0 C instead of the previous month's (to show the rule acts);
+    ``cold`` the T_eps1 cold limit (Zhu 2007: -10 C), ``above`` / ``below`` the half-value thresholds around T_opt
+    (10 / 13 C), ``heat`` an annual heat index I instead of the sum over the months given."""
     def sr(v):
         return (1.0 + v) / (1.0 - v)
 
@@ -74,7 +77,8 @@ def casa_pixel(ndvi, temp, precip, sol, eps_max, ndvi_min, ndvi_max, sr_min=None
     sr_max = sr(ndvi_max) if sr_max is None else sr_max
     k_max = max(range(len(ndvi)), key=lambda k: ndvi[k])       # month of maximum NDVI
     t_opt = temp[k_max]
-    heat = sum((t / 5.0) ** 1.514 for t in temp if t > 0)        # Thornthwaite heat index I
+    if heat is None:
+        heat = sum((t / 5.0) ** 1.514 for t in temp if t > 0)    # Thornthwaite heat index I
     a = 6.75e-7 * heat ** 3 - 7.71e-5 * heat ** 2 + 1.792e-2 * heat + 0.49239
     ws = []
     for t, p in zip(temp, precip):                               # W_eps of the months above 0 C
@@ -94,8 +98,8 @@ def casa_pixel(ndvi, temp, precip, sol, eps_max, ndvi_min, ndvi_max, sr_min=None
         f_sr = min(max(f_sr, fpar_min), fpar_max)
         fpar = weight * f_ndvi + (1.0 - weight) * f_sr
         apar = s * fpar * par
-        t1 = 0.0 if t <= -10.0 else 0.8 + 0.02 * t_opt - 0.0005 * t_opt ** 2
-        if t - t_opt > 10.0 or t_opt - t > 13.0:
+        t1 = 0.0 if t <= cold else 0.8 + 0.02 * t_opt - 0.0005 * t_opt ** 2
+        if t - t_opt > above or t_opt - t > below:
             t2 = 0.5 * t_eps2_curve(t_opt, t_opt)
         else:
             t2 = t_eps2_curve(t, t_opt)
@@ -378,7 +382,12 @@ def test_kelvin_temperature_is_refused(provider, synth, tmp_path):
 def test_scaled_ndvi_outside_minus1_1_is_refused(provider, synth, tmp_path):
     d, (ndvi, *_rest), files = synth
     scaled = write_raster(d / "ndvi_x10000.tif", np.where(ndvi == NODATA, NODATA, np.round(ndvi * 10000)))
-    _fails(tmp_path, files, "NDVI", "outside [-1, 1]", "10000", NDVI=[scaled])
+    _fails(tmp_path, files, "NDVI", "outside [-1, 1]", "10000", "NDVI month 1 (ndvi_x10000.tif, band 1)",
+           "multiply by 0.0001", NDVI=[scaled])
+    # one layer per month, the scaled month 5 named by its layer (review D3)
+    months = list(files["ndvi_months"])
+    months[4] = write_raster(d / "ndvi_05_x100.tif", np.round(ndvi[4] * 100))
+    _fails(tmp_path, files, "NDVI month 5 (ndvi_05_x100)", "12 of 12 valid values", "from 18 to 48", "by 0.01", NDVI=months)
 
 
 def test_landcover_codes_without_parameters_are_listed(provider, synth, tmp_path):
@@ -652,5 +661,143 @@ def test_unusual_units_are_warned_about_and_the_run_completes(provider, synth, t
 def test_help_through_qgis_process_documents_inputs_and_sources(qgis_process):
     out = qgis_process("help", "miningeco:casanpp").stdout
     for text in ("NDVI", "TEMPERATURE_VALUES", "PRECIPITATION", "SOLAR_RADIATION_VALUES", "LANDCOVER", "CLASS_TABLE",
-                 "OUTPUT_MONTHLY", "OUTPUT_TABLE", "changhe", "Potter", "Zhou", "Thornthwaite", "APAR = SOL x FPAR x 0.5"):
+                 "OUTPUT_MONTHLY", "OUTPUT_TABLE", "changhe", "Potter", "Zhou", "Thornthwaite", "APAR = SOL x FPAR x 0.5",
+                 "mm per month", "consecutive calendar months", "T_EPS1_COLD_LIMIT", "T_EPS2_ABOVE", "T_EPS2_BELOW",
+                 "FROZEN_W_EPS", "HEAT_INDEX", "multiply by 0.0001", "reflectance over dark water",
+                 "nodata -9999 where an input of that month", "Number of pixels of OUTPUT", "Mean of the annual NPP"):
         assert text in out, text
+
+
+def test_help_is_split_into_paragraphs(provider):
+    """Review nit: the long summary is several paragraphs (base.py PARAGRAPHS), every parameter and output in the
+    list has a help line (the numbers MEAN_NPP / VALID_PIXELS included)."""
+    from qgis.core import QgsApplication
+    alg = QgsApplication.processingRegistry().algorithmById("miningeco:casanpp")
+    text = alg.shortHelpString()
+    assert text.count("<p>") >= 8 and "\n\n" not in text
+    for name in ("MEAN_NPP", "VALID_PIXELS", "OUTPUT_MONTHLY", "HEAT_INDEX"):
+        line = next(li for li in text.split("<li>") if f"<code>{name}</code>" in li)
+        assert len(line.split("</code>): ")[1]) > 30, name
+
+
+# ------------------------------------------------------------------------------ review D4: rule parameters
+FROST_T = [-12.0, -3.0, 4.5, 12.0, 18.0, 22.0, 24.0, 22.5, 17.0, 10.0, 2.0, -1.0]
+FROST_P = BASE_P[:10] + [1.0, 5.0]
+
+
+@pytest.mark.parametrize("params, ref_kw", [
+    ({"T_EPS1_COLD_LIMIT": -2.0}, {"cold": -2.0}),                 # February (-3 C) at T_eps1 = 0 too
+    ({"T_EPS2_ABOVE": 1.0}, {"above": 1.0}),                      # the warmest months halved
+    ({"T_EPS2_BELOW": 8.0}, {"below": 8.0}),                      # spring and autumn months halved
+    ({"FROZEN_W_EPS": 1}, {"frozen_w": 1.0}),                     # W_eps 1 in February and December
+    ({"HEAT_INDEX": 70.0}, {"heat": 70.0}),                       # an annual I instead of the months' sum
+    ({"T_EPS1_COLD_LIMIT": -10.0, "T_EPS2_ABOVE": 10.0, "T_EPS2_BELOW": 13.0, "FROZEN_W_EPS": 0, "HEAT_INDEX": None},
+     {}),                                                         # the published defaults, typed explicitly
+])
+def test_rule_parameters_act_as_the_reference(provider, synth, tmp_path, params, ref_kw):
+    """Review D4 (issue 6 "every constant a parameter"): each advanced rule parameter (T_eps1 cold limit, the
+    half-value thresholds above / below T_opt, the frozen-month W_eps, an annual heat index) changes the annual
+    and monthly NPP of every pixel exactly as casa_pixel (plain Python from the papers) computes with the same
+    constant, on a continental climate (January -12 C, February -3 C, December -1 C, a dry November); and the
+    result differs from the default run at some pixel (the parameter acts), except for the explicit defaults."""
+    _d, (ndvi, _t, _p, _s), files = synth
+    climate = dict(TEMPERATURE=None, PRECIPITATION=None, SOLAR_RADIATION=None,
+                   TEMPERATURE_VALUES=",".join(map(str, FROST_T)), PRECIPITATION_VALUES=",".join(map(str, FROST_P)),
+                   SOLAR_RADIATION_VALUES=",".join(map(str, BASE_SOL)))
+    res = run_casa(tmp_path, "rule", monthly=True, **synth_params(files, **climate, **params))
+    default = read(run_casa(tmp_path, "default", **synth_params(files, **climate))["OUTPUT"])
+    annual = read(res["OUTPUT"])
+    table = default_table()
+    checked = 0
+    for r in range(HEIGHT):
+        for c in range(WIDTH):
+            if np.isnan(annual[r, c]):
+                continue
+            _name, eps, nmin, nmax, smin, smax = table[int(LANDCOVER[r, c])]
+            want = casa_pixel(ndvi[:, r, c].astype(np.float64), FROST_T, FROST_P, BASE_SOL, eps, nmin, nmax, smin,
+                              smax, **ref_kw)
+            assert annual[r, c] == pytest.approx(sum(want), rel=2e-5), (r, c)
+            for k in (1, 5, 8, 11):
+                assert read(res["OUTPUT_MONTHLY"], k + 1)[r, c] == pytest.approx(want[k], rel=2e-5, abs=1e-5)
+            checked += 1
+    assert checked == HEIGHT * WIDTH - 2
+    ok = np.isfinite(default)
+    if ref_kw:
+        assert np.any(annual[ok] != default[ok]), params
+    else:
+        np.testing.assert_array_equal(annual, default)
+
+
+def test_a_heat_index_that_is_not_positive_is_refused(provider, synth, tmp_path):
+    _d, _arrays, files = synth
+    _fails(tmp_path, files, "HEAT_INDEX", "leave it empty", HEAT_INDEX=0.0)
+
+
+# ------------------------------------------------------------------------------ review D3: Level-2 NDVI
+def test_level2_ndvi_with_negative_water_reflectance_runs(provider, tmp_path):
+    """Review D3: Landsat Collection 2 Level-2 reflectance is not clipped at 0. A synthetic Level-2 scene (DN,
+    scale 2.75e-5, offset -0.2: red 9000 / NIR 16000 -> NDVI 0.6696) with two dark-water pixels of negative NIR
+    (red 7600 / NIR 7100 -> NDVI -3.235; red 7650 / NIR 7200 -> -1.478) goes through the plugin's own index
+    and a shadow pixel of negative red (red 7200 / NIR 7400 -> NDVI +3.67, which left as it is would give FPAR_max
+    and make July its T_opt month) go through the plugin's own index calculator (miningeco:spectralindices) as
+    July; the other months are uniform NDVI rasters. casanpp runs; the three pixels get the NPP of casa_pixel
+    (plain Python, module docstring) with their July NDVI = -1 (no vegetation signal), every other pixel that of
+    its own NDVI; one warning names the count and the month."""
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+            super().pushWarning(text)
+
+    red = np.full((HEIGHT, WIDTH), 9000, np.uint16)
+    nir = np.full((HEIGHT, WIDTH), 16000, np.uint16)
+    nir[1, :] = 13000                                              # a second vegetation level
+    water = [(0, 0), (2, 3), (1, 1)]
+    red[0, 0], nir[0, 0] = 7600, 7100
+    red[2, 3], nir[2, 3] = 7650, 7200
+    red[1, 1], nir[1, 1] = 7200, 7400                              # shadow: red -0.002, NIR 0.0035
+    bands = {name: write_raster(tmp_path / f"LC08_L2SP_T1_SR_{name}.TIF", arr, dtype=gdal.GDT_UInt16, nodata=0)
+             for name, arr in (("B4", red), ("B5", nir))}
+    july = processing.run("miningeco:spectralindices", {
+        "SENSOR": 2, "RADIOMETRY": 0, "RED": bands["B4"], "NIR": bands["B5"], "INDICES": [0],
+        "OUTPUT": str(tmp_path / "ndvi_07.tif")})["OUTPUT"]
+    ndvi_july = read(july)
+    assert ndvi_july[0, 0] == pytest.approx((-0.00475 - 0.009) / (-0.00475 + 0.009), rel=1e-5)   # -3.235, by hand
+    assert ndvi_july[1, 1] == pytest.approx((0.0035 + 0.002) / (0.0035 - 0.002), rel=1e-4)         # +3.67
+    assert ndvi_july[2, 3] < -1 and np.all(np.abs(np.delete(ndvi_july.ravel(), [0, 5, 11])) < 1)
+    others = {1: 0.2, 2: 0.22, 3: 0.3, 4: 0.42, 5: 0.55, 6: 0.6, 8: 0.62, 9: 0.5, 10: 0.38, 11: 0.28, 12: 0.22}
+    months = [july if m == 7 else write_raster(tmp_path / f"ndvi_{m:02d}.tif", np.full((HEIGHT, WIDTH), v,
+                                                                                         np.float32))
+              for m, v in ((m, others.get(m)) for m in range(1, 13))]
+    lc = np.array([[9, 2, 4, 1], [1, 2, 4, 8], [2, 1, 8, 9]], dtype=np.uint8)
+    fb = Recorder()
+    res = processing.run("miningeco:casanpp", {
+        "NDVI": months, "TEMPERATURE_VALUES": ",".join(map(str, BASE_T)),
+        "PRECIPITATION_VALUES": ",".join(map(str, BASE_P)), "SOLAR_RADIATION_VALUES": ",".join(map(str, BASE_SOL)),
+        "LANDCOVER": write_raster(tmp_path / "lc.tif", lc, dtype=gdal.GDT_Byte, nodata=0),
+        "OUTPUT": str(tmp_path / "npp.tif"), "OUTPUT_TABLE": str(tmp_path / "t.csv")}, feedback=fb)
+    annual = read(res["OUTPUT"])
+    table = default_table()
+    for r in range(HEIGHT):
+        for c in range(WIDTH):
+            series = [float(read(p)[r, c]) for p in months]
+            if (r, c) in water:
+                series[6] = -1.0
+            _name, eps, nmin, nmax, smin, smax = table[int(lc[r, c])]
+            want = casa_pixel(series, BASE_T, BASE_P, BASE_SOL, eps, nmin, nmax, smin, smax)
+            assert annual[r, c] == pytest.approx(sum(want), rel=2e-5), (r, c)
+    assert res["VALID_PIXELS"] == HEIGHT * WIDTH
+    screened = [w for w in fb.warnings if "outside [-1, 1]" in w]
+    assert len(screened) == 1, fb.warnings
+    assert "NDVI: 3 value(s)" in screened[0] and "3 in NDVI month 7 (ndvi_07)" in screened[0]
+    # left as it was (NDVI 3.67), the shadow pixel's NPP would differ: the screening acts
+    series = [float(read(p)[1, 1]) for p in months]
+    _name, eps, nmin, nmax, smin, smax = table[int(lc[1, 1])]
+    unscreened = sum(casa_pixel(series, BASE_T, BASE_P, BASE_SOL, eps, nmin, nmax, smin, smax))
+    assert abs(unscreened - annual[1, 1]) > 0.01 * annual[1, 1]
