@@ -202,6 +202,22 @@ def default_table():
     return out
 
 
+def recorder():
+    """A QgsProcessingFeedback that keeps the texts of pushWarning in ``.warnings``."""
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+            super().pushWarning(text)
+
+    return Recorder()
+
+
 def table_rows(path):
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -634,26 +650,15 @@ def test_unusual_units_are_warned_about_and_the_run_completes(provider, synth, t
     """Daily radiation totals (MJ m-2 day-1, ~30x too small for CASA's monthly totals) are not an error but a
     warning naming the input and the fix (core.casa.check_plausible's thresholds)."""
     import processing
-    from qgis.core import QgsProcessingFeedback
-
-    class Recorder(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings = []
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-            super().pushWarning(text)
-
     _d, _arrays, files = synth
-    fb = Recorder()
+    fb = recorder()
     daily = ",".join(f"{v / 30.0:.2f}" for v in BASE_SOL)
     params = synth_params(files, SOLAR_RADIATION=None, SOLAR_RADIATION_VALUES=daily,
                           OUTPUT=str(tmp_path / "npp.tif"), OUTPUT_TABLE=str(tmp_path / "t.csv"))
     res = processing.run("miningeco:casanpp", params, feedback=fb)
     assert os.path.exists(res["OUTPUT"])
     assert any("SOLAR_RADIATION_VALUES" in w and "daily" in w for w in fb.warnings), fb.warnings
-    fb = Recorder()
+    fb = recorder()
     processing.run("miningeco:casanpp", synth_params(files, OUTPUT=str(tmp_path / "ok.tif")), feedback=fb)
     assert fb.warnings == []
 
@@ -744,17 +749,6 @@ def test_level2_ndvi_with_negative_water_reflectance_runs(provider, tmp_path):
     (plain Python, module docstring) with their July NDVI = -1 (no vegetation signal), every other pixel that of
     its own NDVI; one warning names the count and the month."""
     import processing
-    from qgis.core import QgsProcessingFeedback
-
-    class Recorder(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings = []
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-            super().pushWarning(text)
-
     red = np.full((HEIGHT, WIDTH), 9000, np.uint16)
     nir = np.full((HEIGHT, WIDTH), 16000, np.uint16)
     nir[1, :] = 13000                                              # a second vegetation level
@@ -776,7 +770,7 @@ def test_level2_ndvi_with_negative_water_reflectance_runs(provider, tmp_path):
                                                                                          np.float32))
               for m, v in ((m, others.get(m)) for m in range(1, 13))]
     lc = np.array([[9, 2, 4, 1], [1, 2, 4, 8], [2, 1, 8, 9]], dtype=np.uint8)
-    fb = Recorder()
+    fb = recorder()
     res = processing.run("miningeco:casanpp", {
         "NDVI": months, "TEMPERATURE_VALUES": ",".join(map(str, BASE_T)),
         "PRECIPITATION_VALUES": ",".join(map(str, BASE_P)), "SOLAR_RADIATION_VALUES": ",".join(map(str, BASE_SOL)),
