@@ -156,7 +156,7 @@ def test_bad_ndvi_in_the_last_block_fails_cleanly(provider, tmp_path, monkeypatc
     failure in the middle of the block pass (the last row's April scaled x 10000, blocks of one row, so earlier
     blocks are already written) leaves no output file behind.  (Since review D3 a single value outside [-1, 1]
     in a block is taken as NDVI -1, no vegetation signal: negative Level-2 reflectance over dark water; only
-    more than half of a block's month outside is refused.)"""
+    more than half of a block's month above 1 is refused.)"""
     import processing
     ins = tmp_path / "in"
     ins.mkdir()

@@ -61,10 +61,10 @@ SUMMARY = (
     "Checks: implausible inputs (temperature in kelvin, negative precipitation or radiation) are refused; unusual "
     "ones (e.g. daily instead of monthly radiation) are warned about. NDVI outside [-1, 1]: when more than half of "
     "the valid NDVI values of a month in a block (the scene is read in blocks, 256 x 512 pixels with 12 months) are "
-    "outside, the NDVI is a scaled "
+    "above 1, the NDVI is a scaled "
     "product (e.g. MODIS NDVI x 10000) and the run stops, naming the month and the fix (multiply by 0.0001); "
-    "otherwise those few values are taken as NDVI -1 (no vegetation signal: FPAR_min), because Landsat Collection "
-    "2 Level-2 surface reflectance is not clipped at 0 and a slightly negative NIR or red reflectance over dark "
+    "otherwise values outside [-1, 1] are taken as NDVI -1 (no vegetation signal: FPAR_min), because Landsat "
+    "Collection 2 Level-2 surface reflectance is not clipped at 0 and a slightly negative NIR or red reflectance over dark "
     "water or in shadow puts NDVI outside [-1, 1]; one warning at the end counts them per month.\n\n"
     "Processed block by block (memory bounded whatever the scene size); the result does not depend on the block "
     "size.")
@@ -129,8 +129,8 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterMultipleLayers("NDVI", "Monthly NDVI", QgsProcessing.TypeRaster),
                  "One multi-band raster with one band per month, or several single-band rasters, one per month, in "
                  "month order (e.g. January .. December), consecutive calendar months. NDVI in -1..1 (not scaled "
-                 "by 10000: a month with more than half of a block's values outside [-1, 1] stops the run; fewer "
-                 "such values, e.g. from negative Level-2 reflectance over dark water, are taken as -1 and counted "
+                 "by 10000: a month with more than half of a block's values above 1 stops the run; other values "
+                 "outside [-1, 1], e.g. from negative Level-2 reflectance over dark water, are taken as -1 and counted "
                  "in a warning). In qgis_process repeat the key: NDVI=ndvi_01.tif NDVI=ndvi_02.tif ...")
         for pid, label, _kind, unit, example in VARIABLES:
             self.add(QgsProcessingParameterMultipleLayers(pid, f"{label} ({unit}) rasters", QgsProcessing.TypeRaster,

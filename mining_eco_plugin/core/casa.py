@@ -1054,10 +1054,13 @@ def screen_ndvi(ndvi, labels, *, share=NDVI_SCALED_SHARE, parameter="NDVI"):
     NIR (or red) reflectance can be slightly negative, and NDVI = (NIR - R) / (NIR + R) then falls outside
     [-1, 1] (e.g. R 0.009, NIR -0.00475 -> NDVI -3.24) at a few pixels.  Such a value carries no vegetation
     signal: it is set to :data:`NDVI_NO_SIGNAL` (-1, which gives FPAR_min from the NDVI and from the SR form,
-    SR = 0) and counted.  A scaled NDVI (x 10000 or x 100) puts nearly every value outside [-1, 1]: when more
-    than ``share`` (half) of the valid (non-NaN) values of one month of the block are outside, ValueError names
-    the month (``labels[k]``, e.g. "NDVI month 4 (ndvi.tif, band 4)"), the count, the range and the fix.  Exactly
-    half is screened, not refused.  Returns the number of values set to -1 per month ((m,) int64).
+    SR = 0) and counted.  A scaled NDVI (x 10000 or x 100) puts every vegetated or bare pixel far above 1: when
+    more than ``share`` (half) of the valid (non-NaN) values of one month of the block are above 1, ValueError
+    names the month (``labels[k]``, e.g. "NDVI month 4 (ndvi.tif, band 4)"), the count, the range and the fix.
+    Only values above 1 count for that: the artefacts of dark water are mostly below -1 (NIR < 0 < red), so a
+    block of open water is screened, not refused, however much of it is affected (values above 1 need a negative
+    red, as in deep shadow: a few pixels).  Exactly half is screened, not refused.  Returns the number of values
+    set to -1 per month ((m,) int64).
     """
     m = ndvi.shape[0]
     counts = np.zeros(m, dtype=np.int64)
@@ -1068,13 +1071,14 @@ def screen_ndvi(ndvi, labels, *, share=NDVI_SCALED_SHARE, parameter="NDVI"):
             continue
         outside = (row < -1.0) | (row > 1.0)
         n_out = int(np.count_nonzero(outside))
+        n_above = int(np.count_nonzero(row > 1.0))
         n_valid = row.size - int(np.count_nonzero(np.isnan(row)))
-        if n_out > share * n_valid:
+        if n_above > share * n_valid:
             raise ValueError(
-                f"{parameter}: {labels[k]} has {n_out} of {n_valid} valid values of a block outside [-1, 1] "
-                f"(values from {lo:.4g} to {hi:.4g}): that is a scaled NDVI, not -1..1: {_SCALED_HINT}. (A few "
-                "values outside [-1, 1], from negative surface reflectance over dark water, are accepted as NDVI "
-                "-1; here most are.)")
+                f"{parameter}: {labels[k]} has {n_above} of {n_valid} valid values of a block above 1, outside "
+                f"[-1, 1] (values from {lo:.4g} to {hi:.4g}): that is a scaled NDVI, not -1..1: {_SCALED_HINT}. "
+                "(A few values outside [-1, 1], from negative surface reflectance over dark water or in shadow, "
+                "are accepted as NDVI -1; here most are above 1.)")
         row[outside] = NDVI_NO_SIGNAL
         counts[k] = n_out
     return counts

@@ -814,26 +814,29 @@ def test_module_constants_are_the_published_values():
 
 
 def test_screen_ndvi_boundary_half_is_screened_more_is_refused():
-    """Issue 6 "NDVI outside [-1, 1] is a clear error", review D3: a scaled NDVI (x 10000) has nearly every value
-    outside, negative Level-2 reflectance over dark water only a few.  Rule (hand-counted here): per block and
-    month, more than half of the valid (non-NaN) values outside -> error; exactly half or fewer -> those values
-    become -1, counted per month."""
+    """Issue 6 "NDVI outside [-1, 1] is a clear error", review D3: a scaled NDVI (x 10000) puts nearly every land
+    value above 1, negative Level-2 reflectance over dark water gives a few values outside (mostly below -1).
+    Rule (hand-counted here): per block and month, more than half of the valid (non-NaN) values above 1 -> error;
+    otherwise every value outside [-1, 1] becomes -1, counted per month; a block of open water entirely below -1
+    is screened, not refused."""
     labels = ["NDVI month 1 (ndvi.tif, band 1)", "NDVI month 2 (ndvi.tif, band 2)"]
-    half = np.array([[0.3, -3.235, 0.9, 1.7], [0.2, 0.4, np.nan, 0.5]], dtype=np.float32)   # 2 of 4 outside
+    half = np.array([[0.3, -3.235, 1.7, 1.9], [0.2, 0.4, np.nan, 0.5]], dtype=np.float32)   # 2 of 4 above 1
     counts = casa.screen_ndvi(half, labels)
-    assert counts.tolist() == [2, 0]
-    np.testing.assert_array_equal(half[0], np.array([0.3, -1.0, 0.9, -1.0], dtype=np.float32))
+    assert counts.tolist() == [3, 0]
+    np.testing.assert_array_equal(half[0], np.array([0.3, -1.0, -1.0, -1.0], dtype=np.float32))
     assert np.isnan(half[1, 2]) and half[1, 3] == np.float32(0.5)
     nan_not_valid = np.array([[np.nan, np.nan, 5000.0, 0.3]])                  # 1 of 2 valid: exactly half
     assert casa.screen_ndvi(nan_not_valid, labels).tolist() == [1]
-    more = np.array([[0.2, 0.4], [-7619.0, 6689.0]])                          # month 2: 2 of 2 outside
+    water = np.array([[-3.2, -1.5, -2.0, -40.0]])                               # all outside, none above 1
+    assert casa.screen_ndvi(water, labels).tolist() == [4] and np.all(water == -1.0)
+    more = np.array([[0.2, 0.4, 0.1], [-7619.0, 6689.0, 4000.0]])              # month 2: 2 of 3 above 1
     with pytest.raises(ValueError) as err:
         casa.screen_ndvi(more, labels)
     msg = str(err.value)
-    for words in ("NDVI month 2 (ndvi.tif, band 2)", "2 of 2 valid values", "from -7619 to 6689",
+    for words in ("NDVI month 2 (ndvi.tif, band 2)", "2 of 3 valid values", "from -7619 to 6689",
                   "multiply by 0.0001", "outside [-1, 1]"):
         assert words in msg, (words, msg)
-    three_of_five = np.array([[np.nan, 0.5, 2.0, 3.0, 4.0, 0.1]])              # 3 of 5 valid: more than half
+    three_of_five = np.array([[np.nan, 0.5, 2.0, 3.0, 4.0, 0.1]])              # 3 of 5 valid above 1
     with pytest.raises(ValueError, match="3 of 5 valid values"):
         casa.screen_ndvi(three_of_five, labels)
     untouched = np.array([[-1.0, 1.0, np.nan]])
