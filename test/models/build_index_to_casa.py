@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import save_model, set_model_outputs, set_sources  # noqa: E402
+from modelkit import add_child, add_parameter, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_PATH = os.path.join(HERE, "index_to_casa.model3")
@@ -32,16 +32,13 @@ def build_model():
         QgsApplication,
         QgsProcessing,
         QgsProcessingModelAlgorithm,
-        QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelParameter,
         QgsProcessingParameterEnum,
         QgsProcessingParameterFile,
         QgsProcessingParameterMultipleLayers,
         QgsProcessingParameterRasterLayer,
         QgsProcessingParameterString,
     )
-    from qgis.PyQt.QtCore import QPointF
 
     registry = QgsApplication.processingRegistry()
     indices_alg = registry.algorithmById("miningeco:spectralindices")
@@ -60,9 +57,7 @@ def build_model():
     })
 
     def add_param(definition, y):
-        component = QgsProcessingModelParameter(definition.name())
-        component.setPosition(QPointF(120, y))
-        model.addModelParameter(definition, component)
+        add_parameter(model, definition, 120, y)
 
     add_param(QgsProcessingParameterEnum("SENSOR", "Sensor", indices_alg.parameterDefinition("SENSOR").options(),
                                          defaultValue=2), 40)
@@ -81,35 +76,20 @@ def build_model():
         add_param(QgsProcessingParameterString(f"{pid}_VALUES", definition.description()), 390 + 50 * i)
     add_param(QgsProcessingParameterRasterLayer("LANDCOVER", "Land-cover raster (integer codes)"), 540)
 
-    indices = QgsProcessingModelChildAlgorithm("miningeco:spectralindices")
-    indices.setChildId("indices")
-    indices.setDescription("NDVI of the scene")
-    set_sources(indices, dict(INDICES=[Source.fromStaticValue([ndvi_index])],
-                              **{name: [Source.fromModelParameter(name)]
-                                 for name in ("SENSOR", "RADIOMETRY", "MTL_FILE", "RED", "NIR")}))
-    indices.setPosition(QPointF(480, 160))
-    model.addChildAlgorithm(indices)
-
-    casa = QgsProcessingModelChildAlgorithm("miningeco:casanpp")
-    casa.setChildId("casa")
-    casa.setDescription("CASA NPP")
-    set_sources(casa, dict(
+    add_child(model, "miningeco:spectralindices", "indices", "NDVI of the scene",
+              dict(INDICES=[Source.fromStaticValue([ndvi_index])],
+                   **{name: [Source.fromModelParameter(name)] for name in ("SENSOR", "RADIOMETRY", "MTL_FILE", "RED",
+                                                                          "NIR")}), 480, 160)
+    add_child(model, "miningeco:casanpp", "casa", "CASA NPP", dict(
         NDVI=[Source.fromModelParameter("NDVI_BEFORE"), Source.fromChildOutput("indices", "OUTPUT"),
               Source.fromModelParameter("NDVI_AFTER")],
         LANDCOVER=[Source.fromModelParameter("LANDCOVER")],
-        **{f"{pid}_VALUES": [Source.fromModelParameter(f"{pid}_VALUES")] for pid in CLIMATE}))
-    set_model_outputs(casa, (("NPP", "OUTPUT", "Annual NPP", True),
-                             ("NPP_MONTHLY", "OUTPUT_MONTHLY", "Monthly NPP", False),
-                             ("NPP_TABLE", "OUTPUT_TABLE", "NPP per land-cover class", False)))
-    casa.setPosition(QPointF(820, 300))
-    model.addChildAlgorithm(casa)
+        **{f"{pid}_VALUES": [Source.fromModelParameter(f"{pid}_VALUES")] for pid in CLIMATE}), 820, 300,
+        (("NPP", "OUTPUT", "Annual NPP", True), ("NPP_MONTHLY", "OUTPUT_MONTHLY", "Monthly NPP", False),
+         ("NPP_TABLE", "OUTPUT_TABLE", "NPP per land-cover class", False)))
     model.updateDestinationParameters()
     return model
 
 
-def main(path=MODEL_PATH):
-    save_model(build_model, path)
-
-
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    save_model(build_model, sys.argv[1] if len(sys.argv) > 1 else MODEL_PATH)

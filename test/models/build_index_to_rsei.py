@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import BAND_ROLES, save_model, set_model_outputs, set_sources  # noqa: E402
+from modelkit import BAND_ROLES, add_child, add_parameter, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -32,14 +32,11 @@ def build_model():
     from qgis.core import (
         QgsApplication,
         QgsProcessingModelAlgorithm,
-        QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelParameter,
         QgsProcessingParameterEnum,
         QgsProcessingParameterFile,
         QgsProcessingParameterRasterLayer,
     )
-    from qgis.PyQt.QtCore import QPointF
 
     registry = QgsApplication.processingRegistry()
     indices_alg = registry.algorithmById("miningeco:spectralindices")
@@ -56,9 +53,7 @@ def build_model():
     })
 
     def add_param(definition, y):
-        component = QgsProcessingModelParameter(definition.name())
-        component.setPosition(QPointF(120, y))
-        model.addModelParameter(definition, component)
+        add_parameter(model, definition, 120, y)
 
     sensor = indices_alg.parameterDefinition("SENSOR")
     radiometry = indices_alg.parameterDefinition("RADIOMETRY")
@@ -72,44 +67,24 @@ def build_model():
 
     scene = {name: [Source.fromModelParameter(name)] for name in ("SENSOR", "RADIOMETRY", "MTL_FILE")}
 
-    indices = QgsProcessingModelChildAlgorithm("miningeco:spectralindices")
-    indices.setChildId("indices")
-    indices.setDescription("Spectral indices NDVI, WET, NDBSI, MNDWI")
-    set_sources(indices, dict(scene, INDICES=[Source.fromStaticValue(index_values)],
-                              **{role: [Source.fromModelParameter(role)] for role, _ in BAND_ROLES
-                                 if role != "THERMAL"}))
-    indices.setPosition(QPointF(480, 160))
-    model.addChildAlgorithm(indices)
-
-    lst = QgsProcessingModelChildAlgorithm("miningeco:lst")
-    lst.setChildId("lst")
-    lst.setDescription("Land surface temperature")
-    set_sources(lst, dict(scene, **{role: [Source.fromModelParameter(role)] for role in ("RED", "NIR", "THERMAL")}))
-    lst.setPosition(QPointF(480, 360))
-    model.addChildAlgorithm(lst)
-
-    rsei = QgsProcessingModelChildAlgorithm("miningeco:rseicomponents")
-    rsei.setChildId("rsei")
-    rsei.setDescription("RSEI from the component rasters")
-    set_sources(rsei, {
+    add_child(model, "miningeco:spectralindices", "indices", "Spectral indices NDVI, WET, NDBSI, MNDWI",
+              dict(scene, INDICES=[Source.fromStaticValue(index_values)],
+                   **{role: [Source.fromModelParameter(role)] for role, _ in BAND_ROLES if role != "THERMAL"}),
+              480, 160)
+    add_child(model, "miningeco:lst", "lst", "Land surface temperature",
+              dict(scene, **{role: [Source.fromModelParameter(role)] for role in ("RED", "NIR", "THERMAL")}), 480, 360)
+    add_child(model, "miningeco:rseicomponents", "rsei", "RSEI from the component rasters", {
         "GREENNESS": [Source.fromChildOutput("indices", "OUTPUT")], "GREENNESS_BAND": [Source.fromStaticValue(1)],
         "WETNESS": [Source.fromChildOutput("indices", "OUTPUT")], "WETNESS_BAND": [Source.fromStaticValue(2)],
         "DRYNESS": [Source.fromChildOutput("indices", "OUTPUT")], "DRYNESS_BAND": [Source.fromStaticValue(3)],
         "HEAT": [Source.fromChildOutput("lst", "OUTPUT")], "HEAT_BAND": [Source.fromStaticValue(1)],
         "MNDWI": [Source.fromChildOutput("indices", "OUTPUT")], "MNDWI_BAND": [Source.fromStaticValue(4)],
-    })
-    set_model_outputs(rsei, (("RSEI", "OUTPUT", "RSEI", True), ("RSEI_GRADES", "OUTPUT_GRADES", "RSEI grades", True),
-                             ("RSEI_TABLE", "OUTPUT_TABLE", "RSEI statistics", False),
-                             ("RSEI_REPORT", "OUTPUT_REPORT", "RSEI report", False)))
-    rsei.setPosition(QPointF(820, 260))
-    model.addChildAlgorithm(rsei)
+    }, 820, 260, (("RSEI", "OUTPUT", "RSEI", True), ("RSEI_GRADES", "OUTPUT_GRADES", "RSEI grades", True),
+                  ("RSEI_TABLE", "OUTPUT_TABLE", "RSEI statistics", False),
+                  ("RSEI_REPORT", "OUTPUT_REPORT", "RSEI report", False)))
     model.updateDestinationParameters()
     return model
 
 
-def main(path=MODEL_PATH):
-    save_model(build_model, path)
-
-
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    save_model(build_model, sys.argv[1] if len(sys.argv) > 1 else MODEL_PATH)

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import BAND_ROLES, save_model, set_model_outputs, set_sources  # noqa: E402
+from modelkit import BAND_ROLES, add_child, add_parameter, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -43,14 +44,11 @@ def build_model():
     from qgis.core import (
         QgsApplication,
         QgsProcessingModelAlgorithm,
-        QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelParameter,
         QgsProcessingParameterEnum,
         QgsProcessingParameterFile,
         QgsProcessingParameterRasterLayer,
     )
-    from qgis.PyQt.QtCore import QPointF
 
     registry = QgsApplication.processingRegistry()
     rsei_alg = registry.algorithmById("miningeco:rsei")
@@ -65,10 +63,7 @@ def build_model():
         "ALG_CREATOR": "Mining Eco",
     })
 
-    def add_param(definition, x, y):
-        component = QgsProcessingModelParameter(definition.name())
-        component.setPosition(QPointF(x, y))
-        model.addModelParameter(definition, component)
+    add_param = partial(add_parameter, model)
 
     radiometry = rsei_alg.parameterDefinition("RADIOMETRY")
     sensors = rsei_alg.parameterDefinition("SENSOR").options()
@@ -83,42 +78,27 @@ def build_model():
         for i, (role, text) in enumerate(BAND_ROLES):
             add_param(QgsProcessingParameterRasterLayer(f"{prefix}_{role}", f"{text}, {label}"), x, y0 + 100 + 50 * i)
 
-        rsei = QgsProcessingModelChildAlgorithm("miningeco:rsei")
-        rsei.setChildId(child_id)
-        rsei.setDescription(f"RSEI, {label}")
         sources = {"SENSOR": [Source.fromModelParameter(f"{prefix}_SENSOR")],
                    "RADIOMETRY": [Source.fromModelParameter("RADIOMETRY")],
                    "MTL_FILE": [Source.fromModelParameter(f"{prefix}_MTL")]}
         sources.update({role: [Source.fromModelParameter(f"{prefix}_{role}")] for role, _ in BAND_ROLES})
-        set_sources(rsei, sources)
         # the rsei child's grades output is not optional: a model output must name it
-        set_model_outputs(rsei, ((f"{prefix}_GRADES", "OUTPUT_GRADES", f"RSEI grades, {label}", True),))
-        rsei.setPosition(QPointF(x + 200, 560))
-        model.addChildAlgorithm(rsei)
+        add_child(model, "miningeco:rsei", child_id, f"RSEI, {label}", sources, x + 200, 560,
+                  ((f"{prefix}_GRADES", "OUTPUT_GRADES", f"RSEI grades, {label}", True),))
 
-    transfer = QgsProcessingModelChildAlgorithm("miningeco:transfermatrix")
-    transfer.setChildId("transfer")
-    transfer.setDescription("Transfer matrix of the RSEI grades")
-    set_sources(transfer, {
+    add_child(model, "miningeco:transfermatrix", "transfer", "Transfer matrix of the RSEI grades", {
         "DATE1": [Source.fromChildOutput("rsei1", "OUTPUT_GRADES")],
         "DATE2": [Source.fromChildOutput("rsei2", "OUTPUT_GRADES")],
         "CLASS_NAMES": [Source.fromStaticValue(GRADE_NAMES)],
         "UNITS": [Source.fromStaticValue(0)],
-    })
-    set_model_outputs(transfer, (
+    }, 500, 720, (
         ("MATRIX", "OUTPUT_MATRIX", "Transfer matrix of the RSEI grades (km2)", True),
         ("CHANGE", "OUTPUT_CHANGE", "RSEI grade change (from * 10 + to)", False),
         ("LEGEND", "OUTPUT_LEGEND", "Legend of the grade change codes", False),
         ("HEATMAP", "OUTPUT_HEATMAP", "Transfer matrix heatmap (PNG)", False)))
-    transfer.setPosition(QPointF(500, 720))
-    model.addChildAlgorithm(transfer)
     model.updateDestinationParameters()
     return model
 
 
-def main(path=MODEL_PATH):
-    save_model(build_model, path)
-
-
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    save_model(build_model, sys.argv[1] if len(sys.argv) > 1 else MODEL_PATH)

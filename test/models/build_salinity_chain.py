@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import BAND_ROLES, save_model, set_model_outputs, set_sources  # noqa: E402
+from modelkit import BAND_ROLES, add_child, add_parameter, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_PATH = os.path.join(HERE, "salinity_chain.model3")
@@ -44,16 +45,13 @@ def build_model():
         QgsApplication,
         QgsProcessing,
         QgsProcessingModelAlgorithm,
-        QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
-        QgsProcessingModelParameter,
         QgsProcessingParameterEnum,
         QgsProcessingParameterFeatureSource,
         QgsProcessingParameterField,
         QgsProcessingParameterNumber,
         QgsProcessingParameterRasterLayer,
     )
-    from qgis.PyQt.QtCore import QPointF
 
     registry = QgsApplication.processingRegistry()
     ids = ("spectralindices", "samplerasters", "vipscreening", "trainmodel", "applymodel")
@@ -76,11 +74,7 @@ def build_model():
         "ALG_CREATOR": "Mining Eco",
     })
 
-    def add_param(definition, x, y):
-        component = QgsProcessingModelParameter(definition.name())
-        component.setPosition(QPointF(x, y))
-        model.addModelParameter(definition, component)
-
+    add_param = partial(add_parameter, model)
     add_param(QgsProcessingParameterEnum("SENSOR", "Sensor", indices_alg.parameterDefinition("SENSOR").options(),
                                          defaultValue=1), 120, 30)
     add_param(QgsProcessingParameterEnum("RADIOMETRY", "Input product / radiometry",
@@ -98,40 +92,30 @@ def build_model():
     add_param(QgsProcessingParameterField("TARGET", "Target field (measured value)", parentLayerParameterName="POINTS",
                                           type=QgsProcessingParameterField.Numeric), 500, 80)
 
-    def add_child(alg_id, child_id, description, sources, x, y, outputs=()):
-        child = QgsProcessingModelChildAlgorithm(f"miningeco:{alg_id}")
-        child.setChildId(child_id)
-        child.setDescription(description)
-        set_sources(child, sources)
-        if outputs:
-            set_model_outputs(child, outputs)
-        child.setPosition(QPointF(x, y))
-        model.addChildAlgorithm(child)
-
     indices_sources = {"INDICES": [Source.fromStaticValue(index_numbers)],
                        "SENSOR": [Source.fromModelParameter("SENSOR")],
                        "RADIOMETRY": [Source.fromModelParameter("RADIOMETRY")],
                        "SCALE": [Source.fromModelParameter("SCALE")],
                        "OFFSET": [Source.fromModelParameter("OFFSET")]}
     indices_sources.update({role: [Source.fromModelParameter(role)] for role, _ in roles})
-    add_child("spectralindices", "indices", "Spectral indices", indices_sources, 340, 560,
+    add_child(model, "miningeco:spectralindices", "indices", "Spectral indices", indices_sources, 340, 560,
               (("INDICES", "OUTPUT", "Indices (multi-band)", False),))
-    add_child("samplerasters", "sample", "Sample the indices at the points", {
+    add_child(model, "miningeco:samplerasters", "sample", "Sample the indices at the points", {
         "POINTS": [Source.fromModelParameter("POINTS")],
         "RASTERS": [Source.fromChildOutput("indices", "OUTPUT")],
         "METHOD": [Source.fromStaticValue(0)]}, 700, 560)
-    add_child("vipscreening", "screening", "VIP / grey relational screening", {
+    add_child(model, "miningeco:vipscreening", "screening", "VIP / grey relational screening", {
         "INPUT": [Source.fromChildOutput("sample", "OUTPUT")],
         "TARGET_FIELD": [Source.fromModelParameter("TARGET")],
         "FIELDS": [Source.fromStaticValue(list(INDEX_KEYS))]}, 700, 660)
-    add_child("trainmodel", "train", "Train a random forest on the selected indices", {
+    add_child(model, "miningeco:trainmodel", "train", "Train a random forest on the selected indices", {
         "INPUT": [Source.fromChildOutput("sample", "OUTPUT")],
         "TARGET": [Source.fromModelParameter("TARGET")],
         "SELECTED_FIELDS": [Source.fromChildOutput("screening", "SELECTED_FIELDS")],
         "MODEL": [Source.fromStaticValue(rf)]}, 700, 760,
         (("METRICS", "OUTPUT_TABLE", "Training metrics", True),
          ("MODEL_FILE", "OUTPUT_MODEL", "Trained model file (*.model)", False)))
-    add_child("applymodel", "apply", "Apply the model to the indices", {
+    add_child(model, "miningeco:applymodel", "apply", "Apply the model to the indices", {
         "MODEL_FILE": [Source.fromChildOutput("train", "OUTPUT_MODEL")],
         "RASTERS": [Source.fromChildOutput("indices", "OUTPUT")]}, 500, 860,
         (("PREDICTED", "OUTPUT", "Predicted raster", True),
@@ -140,9 +124,5 @@ def build_model():
     return model
 
 
-def main(path=MODEL_PATH):
-    save_model(build_model, path)
-
-
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    save_model(build_model, sys.argv[1] if len(sys.argv) > 1 else MODEL_PATH)

@@ -1,5 +1,6 @@
-"""What the model build scripts of this folder and their tests share: model outputs of a child,
-saving a model headless, and checking that a saved .model3 is what its build script builds."""
+"""What the model build scripts of this folder and their tests share: model inputs and children,
+model outputs of a child, saving a model headless, and checking that a saved .model3 is what its
+build script builds."""
 from __future__ import annotations
 
 import importlib.util
@@ -32,6 +33,31 @@ def set_model_outputs(child, specs):
         out.setMandatory(mandatory)
         outputs[name] = out
     child.setModelOutputs(outputs)
+
+
+def add_parameter(model, definition, x, y):
+    """Add the model input ``definition`` to ``model``, drawn at (x, y)."""
+    from qgis.core import QgsProcessingModelParameter
+    from qgis.PyQt.QtCore import QPointF
+    component = QgsProcessingModelParameter(definition.name())
+    component.setPosition(QPointF(x, y))
+    model.addModelParameter(definition, component)
+
+
+def add_child(model, alg_id, child_id, description, sources, x, y, outputs=()):
+    """Add a child algorithm ``alg_id`` with its parameter ``sources`` and model ``outputs`` (see
+    set_model_outputs), drawn at (x, y); returns it."""
+    from qgis.core import QgsProcessingModelChildAlgorithm
+    from qgis.PyQt.QtCore import QPointF
+    child = QgsProcessingModelChildAlgorithm(alg_id)
+    child.setChildId(child_id)
+    child.setDescription(description)
+    set_sources(child, sources)
+    if outputs:
+        set_model_outputs(child, outputs)
+    child.setPosition(QPointF(x, y))
+    model.addChildAlgorithm(child)
+    return child
 
 
 def save_model(build_model, path):
