@@ -49,13 +49,15 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                "sum |ActCon| x 100 %, where RF is the model's R2 (out-of-bag by default, like R randomForest's "
                "'% Var explained'). Also the permutation importance of each driver in RF_all (mean drop of R2 "
                "when the driver is shuffled; negative values set to 0) normalised to 100 %. Forests: 500 trees, "
-               "mtry = p/3 (as R randomForest; leaves of 1 sample, where R's nodesize is 5), fixed seed. Per-pixel mode (changhe's maps): with one raster "
-               "per driver (DRIVER_RASTERS, named like the driver fields), the forests fitted on the table "
-               "predict every pixel; per pixel RF_x = the prediction, ActCon_i = pred_all - pred_without_i, "
-               "RelCon_i as eq. 7. Outputs: an RGB raster of the relative contributions (red, green, blue = "
+               "mtry = p/3 (as R randomForest; leaves of 1 sample, where R's nodesize is 5), fixed seed. "
+               "Per-pixel mode (changhe's maps): with one raster per driver (DRIVER_RASTERS, named like the "
+               "driver fields), the forests fitted on the table predict every pixel; per pixel RF_x = the "
+               "prediction, ActCon_i = pred_all - pred_without_i, RelCon_i as eq. 7. Outputs: an RGB raster of the relative contributions (red, green, blue = "
                "categories 1, 2, 3, in %) and the dominant category (one category when its RelCon > 60 %, "
                "else the pair of the two largest), both styled. Pixels where any driver is nodata (or where no "
-               "category changes the prediction) are nodata. Rasters are read block by block.")
+               "category changes the prediction) are nodata. Rasters are read block by block. The maps are as "
+               "smooth as the drivers: interpolated climate and soil surfaces (as in changhe) give regions, raw "
+               "image bands give salt and pepper.")
     SOURCE = ("changhe section 2.4.2, eqs. 6-7 (factorial RF experiments, ActCon / RelCon); random forest: "
               "Breiman 2001, settings of R randomForest (Liaw & Wiener 2002); permutation importance: "
               "scikit-learn permutation_importance.")
