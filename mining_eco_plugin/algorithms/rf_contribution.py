@@ -54,7 +54,8 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                "driver fields), the forests fitted on the table predict every pixel; per pixel RF_x = the "
                "prediction, ActCon_i = pred_all - pred_without_i, RelCon_i as eq. 7. Outputs: an RGB raster of "
                "the relative contributions (red, green, blue = categories 1, 2, 3, in %) and the dominant "
-               "category (one category when its RelCon > 60 %, else the pair of the two largest), both styled. Pixels where any driver is nodata (or where no "
+               "category (one category when its RelCon > 60 %, else the pair of the two largest), both styled. "
+               "Pixels where any driver is nodata (or where no "
                "category changes the prediction) are nodata. Rasters are read block by block. The maps are as "
                "smooth as the drivers: interpolated climate and soil surfaces (as in changhe) give regions, raw "
                "image bands give salt and pepper.")
