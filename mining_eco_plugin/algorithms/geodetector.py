@@ -261,8 +261,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                               "Rows (table mode) or sampled pixels (raster mode) the detectors ran on."),
                              (QgsProcessingOutputNumber("DROPPED_COUNT", "Samples left out"),
                               "Rows with a NULL / NaN value, or sampled pixels that are nodata / NaN in any raster.")):
-            self.addOutput(output)
-            self._help.append((output.name(), output.description(), text))   # listed in the help too
+            self.add_result(output, text)
 
     # -- inputs ------------------------------------------------------------------------------------
     def _mode(self, parameters, context):

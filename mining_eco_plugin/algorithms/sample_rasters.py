@@ -89,8 +89,7 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
                               "Points dropped (outside, nodata, no geometry, not transformable); ids in the log."),
                              (QgsProcessingOutputString("SAMPLED_FIELDS", "Sampled fields (comma-separated)"),
                               "The new band fields, e.g. NDVI,SI1,S2: the candidates of Variable screening.")):
-            self.addOutput(output)
-            self._help.append((output.name(), output.description(), text))   # listed in the help too
+            self.add_result(output, text)
 
     def run_tool(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "POINTS", context)

@@ -100,11 +100,6 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
         self.add_result(QgsProcessingOutputNumber("N_COMPONENTS_USED", "PLS components used"),
                         "N_COMPONENTS, or the number chosen by cross-validation.")
 
-    def add_result(self, output, help_text):
-        """A result that is not a destination parameter (string / number), listed in the help too."""
-        self.addOutput(output)
-        self._help.append((output.name(), output.description(), help_text))
-
     # -- inputs -------------------------------------------------------------------------------------
     def _read_samples(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
