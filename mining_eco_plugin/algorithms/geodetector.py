@@ -199,7 +199,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                                             defaultValue=0),
                  "Raster mode: 0 regular grid: the pixels of rows 0, STEP, 2 STEP, ... and columns 0, STEP, "
                  "2 STEP, ...; 1 random: N_SAMPLES distinct pixels drawn uniformly, the same for the same SEED "
-                 "(numpy default_rng(SEED).choice of the row-major pixel indices without replacement). Only the "
+                 "(numpy default_rng(SEED).choice of the row-major pixel indices without replacement; "
+                 "drawn chunk by chunk when more than 1/50 of a large grid is asked). Only the "
                  "blocks holding sampled pixels are read.")
         self.add(QgsProcessingParameterNumber("STEP", "Raster mode: grid step (pixels)",
                                               QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=1),
