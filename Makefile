@@ -7,7 +7,7 @@ QGIS_ENV  := QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=/tmp/runtime-$(shell id -
 # where `make deploy` installs the plugin (QGIS 3 default profile)
 QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
 
-.PHONY: setup test unit demo zip deploy bench clean
+.PHONY: setup test test-matrix unit demo zip deploy bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -17,6 +17,11 @@ $(VENV)/.setup-done: scripts/setup.sh requirements-dev.txt
 # every test: core unit tests, algorithms through processing.run, qgis_process and Modeler models
 test: setup
 	$(QGIS_ENV) $(PY) -m pytest test
+
+# the whole suite on other QGIS versions, in Debian chroots (trixie 3.40 LTR, sid 3.44; bookworm 3.22 when the
+# host is not Debian 12): one summary line per QGIS; prepared chroots are cached in /var/cache/mining-eco-matrix
+test-matrix:
+	bash scripts/test_matrix.sh
 
 # the fast core/raster tests only
 unit: setup

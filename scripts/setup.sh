@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs everything Mining Eco needs on Debian 12: QGIS from Debian's packages and a venv
+# Installs everything Mining Eco needs on Debian 12, Debian 13 or sid: QGIS from Debian's packages and a venv
 # (with --system-site-packages, so it sees PyQGIS) holding the test tools.
 set -euo pipefail
 VENV=${VENV:-.venv}
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 APT_PACKAGES="qgis python3-qgis qgis-providers python3-gdal python3-numpy python3-scipy \
-python3-sklearn python3-matplotlib python3-venv python3-pip pyqt5-dev-tools zip"
+python3-sklearn python3-matplotlib python3-pandas python3-venv python3-pip pyqt5-dev-tools zip"
+if [ "${1:-}" = --print-apt-packages ]; then echo "$APT_PACKAGES"; exit 0; fi
 need_apt=""
-/usr/bin/python3 -c "import qgis.core, osgeo.gdal, sklearn, scipy, matplotlib" >/dev/null 2>&1 || need_apt=1
+/usr/bin/python3 -c "import qgis.core, osgeo.gdal, sklearn, scipy, matplotlib, pandas" >/dev/null 2>&1 || need_apt=1
 command -v qgis_process.bin >/dev/null 2>&1 || need_apt=1
 command -v pyrcc5 >/dev/null 2>&1 || need_apt=1
 command -v zip >/dev/null 2>&1 || need_apt=1
@@ -20,7 +21,14 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+# what QGIS's Python has from Debian stays as it is: pip may not upgrade or shadow it in the venv
+CONSTRAINTS="$VENV/debian-constraints.txt"
+/usr/bin/python3 - > "$CONSTRAINTS" <<'PYEOF'
+import importlib.metadata as m
+for name in ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib"):
+    print(f"{name}=={m.version(name)}")
+PYEOF
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" -r requirements-dev.txt
 "$VENV/bin/python" -c "import qgis.core, pytest_qgis" >/dev/null
 touch "$VENV/.setup-done"
 echo "setup: ready ($VENV, QGIS $("$VENV/bin/python" -c 'from qgis.core import Qgis; print(Qgis.QGIS_VERSION)'))"
