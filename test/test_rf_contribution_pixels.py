@@ -324,7 +324,8 @@ def test_two_categories_blue_band_zero(provider, synthetic, tmp_path):
     np.testing.assert_allclose(rgb[0][ok] + rgb[1][ok], 100.0, atol=1e-3)
     dom = read_codes(res["OUTPUT_DOMINANT"])
     assert set(np.unique(dom)) <= {0, 1, 2, 3} and (dom[ok] == 1).mean() > 0.8
-    assert gdal.Open(res["OUTPUT_RGB"]).GetRasterBand(2).GetDescription() == "RelCon human (%)"
+    rgb_ds = gdal.Open(res["OUTPUT_RGB"])   # held: GDAL >= 3.8 invalidates a band of a collected dataset
+    assert rgb_ds.GetRasterBand(2).GetDescription() == "RelCon human (%)"
 
 
 def bad_case(case, syn, inputs):

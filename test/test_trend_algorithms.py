@@ -251,6 +251,10 @@ def test_timeseries_from_a_table_reproduces_the_seed(provider, table5_csv, tmp_p
     assert res["TURNING_POINT"] == pytest.approx(-b / (2 * a), abs=1e-6)
     assert 15.05 <= res["NET_CHANGE_PCT"] <= 15.2
     assert res["BREAKPOINT_YEAR"] == 2012
+    # every number out is a plain Python number (issue 10, failure 3: NET_CHANGE_PCT was a numpy.float64)
+    for key in ("SLOPE", "P_VALUE", "SLOPE_FIRST", "SLOPE_SECOND", "QUADRATIC_R2", "TURNING_POINT", "NET_CHANGE_PCT",
+                "BREAKPOINT_YEAR"):
+        assert type(res[key]) in (float, int), (key, type(res[key]))
     rows = table_rows(res["OUTPUT_TABLE"])
     annual = [(float(r["year"]), float(r["value"])) for r in rows if r["section"] == "annual"]
     assert annual == list(zip(map(float, t), TABLE5))
@@ -307,3 +311,18 @@ def test_trend_and_timeseries_through_qgis_process(qgis_process, provider, stack
                         f"OUTPUT_PLOT={tmp_path / 'ts.png'}", f"OUTPUT_REPORT={tmp_path / 'ts.html'}")
     assert "SLOPE_FIRST:" in proc.stdout and "-0.00608" in proc.stdout
     assert (tmp_path / "ts.png").stat().st_size > 10000
+
+
+def test_timeseries_numbers_in_qgis_process_json(qgis_process, table5_csv, tmp_path):
+    """qgis_process --json prints every number output as a JSON number: it printed NET_CHANGE_PCT, a
+    numpy.float64, as empty (issue 10, failure 3). Reference: the same run through processing.run."""
+    import json
+    params = {"INPUT_TABLE": table5_csv, "YEAR_FIELD": "year", "VALUE_FIELD": "rsei", "BREAKPOINT": 2012,
+              "OUTPUT_TABLE": tmp_path / "ts.csv", "OUTPUT_PLOT": tmp_path / "ts.png", "OUTPUT_REPORT": tmp_path / "ts.html"}
+    proc = qgis_process("--json", "run", "miningeco:timeseries", "--", *[f"{k}={v}" for k, v in params.items()])
+    results = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
+    reference = run_timeseries(tmp_path, tag="ref", INPUT_TABLE=table5_csv, YEAR_FIELD="year", VALUE_FIELD="rsei",
+                               BREAKPOINT=2012)
+    for key in ("NET_CHANGE_PCT", "SLOPE", "TURNING_POINT", "QUADRATIC_R2"):
+        assert isinstance(results[key], (int, float)), (key, results[key])
+        assert results[key] == pytest.approx(reference[key], rel=1e-12)

@@ -22,6 +22,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
+from ..core.plain import plain
 from ..raster.engine import Canceled
 
 _FIELD_TYPES = {str: QVariant.String, float: QVariant.Double, int: QVariant.LongLong, bool: QVariant.Bool}
@@ -109,7 +110,8 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     # -- running ---------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
-            return self.run_tool(parameters, context, feedback)
+            # outputs are plain Python values: qgis_process prints a numpy scalar as empty
+            return plain(self.run_tool(parameters, context, feedback))
         except Canceled:
             feedback.reportError("Cancelled: no output was written.")
             raise QgsProcessingException("Cancelled by the user; no output was written.") from None

@@ -76,7 +76,7 @@ def _as_y(y, name="Y"):
     if np.isnan(lo) or np.isnan(hi):
         raise ValueError(f"{name}: contains NaN / missing values; remove those samples first.")
     if lo == hi:
-        raise ValueError(f"{name}: is constant ({y[0]!r}); the Geodetector needs a varying Y.")
+        raise ValueError(f"{name}: is constant ({float(y[0]):g}); the Geodetector needs a varying Y.")
     return y
 
 

@@ -236,6 +236,14 @@ class RasterStack:
     def description(self, key):
         return self._band(key).GetDescription()
 
+    def file_block_size(self, key) -> tuple[int, int]:
+        """(columns, rows) of a block of the file behind band ``key`` (the raw file, not a warped view).
+        The dataset stays open in this stack: GDAL >= 3.8 invalidates a band whose dataset is gone."""
+        r = self.refs[key]
+        ds = self._open(r)
+        cols, rows = ds.GetRasterBand(r.band).GetBlockSize()
+        return int(cols), int(rows)
+
     def require_integer(self, key):
         """RasterError unless band ``key`` holds integer codes (a class / category raster)."""
         band = self._band(key)

@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from osgeo import gdal
 
 from .engine import Grid, Progress, RasterError, RasterStack, Window, prefetched, windows
 
@@ -108,9 +107,8 @@ def read_float64(stack: RasterStack, key, w: Window) -> np.ndarray:
 
 def _block_rows(stack, key):
     """Rows per block of the file behind band ``key`` (1 for a striped GeoTIFF, 256 for a tiled one)."""
-    ref = stack.refs[key]
     try:
-        return int(gdal.Open(ref.path).GetRasterBand(ref.band).GetBlockSize()[1])
+        return stack.file_block_size(key)[1]
     except RuntimeError:
         return 1
 
