@@ -1,4 +1,5 @@
 """Shared test set-up: the plugin importable from the repo, real test data paths, the provider registered."""
+import json
 import os
 import shutil
 import subprocess
@@ -44,6 +45,12 @@ class QgisProcess:
             raise AssertionError(f"qgis_process {' '.join(map(str, args))} exited {proc.returncode}\n"
                                  f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
         return proc
+
+    def results(self, *args, timeout=180):
+        """``qgis_process --json run ...``: the run's results (output name -> value) as JSON gives them.
+        Version-independent, unlike the log text (3.22 prints "Executed 3 algorithms", 3.40 does not)."""
+        proc = self("--json", "run", *args, timeout=timeout)
+        return json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
 
 
 @pytest.fixture(scope="session")

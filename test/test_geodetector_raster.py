@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, osr
 from qgis.core import QgsVectorLayer
 
 from failures import assert_fails_cleanly
@@ -30,15 +30,23 @@ def read(path):
     return np.where(band.GetMaskBand().ReadAsArray() > 0, band.ReadAsArray().astype(np.float64), np.nan)
 
 
-def write_like(path, array, template=BAND["40"], nodata=-9999.0, dtype=gdal.GDT_Float32, origin_shift=(0, 0)):
-    """``array`` as a GeoTIFF on the grid of ``template`` (origin moved by whole pixels if asked)."""
+def osr_wkt(epsg):
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    return srs.ExportToWkt()
+
+
+def write_like(path, array, template=BAND["40"], nodata=-9999.0, dtype=gdal.GDT_Float32, origin_shift=(0, 0),
+               wkt=None):
+    """``array`` as a GeoTIFF on the grid of ``template`` (origin moved by whole pixels if asked; its CRS,
+    or ``wkt``)."""
     src = gdal.Open(template)
     gt = list(src.GetGeoTransform())
     gt[0] += origin_shift[0] * gt[1]
     gt[3] += origin_shift[1] * gt[5]
     ds = gdal.GetDriverByName("GTiff").Create(str(path), array.shape[1], array.shape[0], 1, dtype)
     ds.SetGeoTransform(gt)
-    ds.SetProjection(src.GetProjection())
+    ds.SetProjection(wkt or src.GetProjection())
     band = ds.GetRasterBand(1)
     band.SetNoDataValue(nodata)
     band.WriteArray(np.where(np.isnan(array), nodata, array) if array.dtype.kind == "f" else array)
@@ -280,6 +288,11 @@ def bad_rasters(tmp_path_factory, ndvi):
                           nodata=-1, dtype=gdal.GDT_Int32),
         "empty": write_like(d / "empty.tif", np.full(shape, np.nan)),
         "shifted": write_like(d / "shifted.tif", read(BAND["50"]), origin_shift=(5, 0)),
+        # same pixels and coordinates, labelled UTM 17N: a CRS that differs for every GDAL (strata.tif's
+        # NAD83(HARN) / North Carolina is the same projection as the bands' unnamed LCC on GRS80, which
+        # GDAL 3.6 calls different and GDAL 3.10 calls the same)
+        "utm": write_like(d / "utm.tif", np.full(shape, 2, np.int16), nodata=-1, dtype=gdal.GDT_Int16,
+                          wkt=osr_wkt(32617)),
     }
 
 
@@ -305,7 +318,8 @@ def test_raster_mode_bad_inputs_fail_cleanly(provider, ndvi, bad_rasters, tmp_pa
         "constant Y": ({"Y_RASTER": b["const"], "X_RASTERS": [BAND["50"]]}, ["Y_RASTER const", "constant"]),
         "all nodata": ({"Y_RASTER": b["empty"], "X_RASTERS": [BAND["50"]]}, ["none of the", "Y_RASTER empty: "]),
         "other extent": ({"X_RASTERS": [BAND["50"], b["shifted"]]}, ["X_RASTERS shifted", "extent"]),
-        "other CRS": ({"CATEGORICAL_RASTERS": [STRATA]}, ["CATEGORICAL_RASTERS strata", "CRS", "RESAMPLING"]),
+        "other CRS": ({"CATEGORICAL_RASTERS": [b["utm"]]}, ["CATEGORICAL_RASTERS utm", "CRS", "EPSG:32617",
+                                                             "RESAMPLING"]),
         "N too large": ({"SAMPLING": 1, "N_SAMPLES": 10 ** 6}, ["N_SAMPLES", "216627"]),
         "no X": ({"X_RASTERS": [], "CATEGORICAL_RASTERS": []}, ["X_RASTERS", "at least one"]),
         "no Y": ({"Y_RASTER": None}, ["Y_RASTER"]),

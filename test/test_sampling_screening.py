@@ -121,7 +121,7 @@ def points(provider, stack, tmp_path_factory):
         f.SetField("pid", pid)
         f.SetField("id", cls)
         f.SetField("label", label)
-        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x!r} {y!r})"))
+        f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({float(x)!r} {float(y)!r})"))
         lyr.CreateFeature(f)
     for f in sl:
         g = f.GetGeometryRef()

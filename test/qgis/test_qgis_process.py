@@ -79,9 +79,9 @@ def test_model_index_to_rsei_runs_headless_and_equals_rsei(qgis_process, rsei_ru
     params, reference = rsei_run("L8")
     scene = {k: v for k, v in params.items() if not k.startswith("OUTPUT")}
     rsei, grades = tmp_path / "model_rsei.tif", tmp_path / "model_grades.tif"
-    proc = qgis_process("run", MODEL, "--", *util.cli_args(dict(scene, **{"rsei:RSEI": rsei,
-                                                                          "rsei:RSEI_GRADES": grades})))
-    assert "Executed 3 algorithms" in proc.stdout
+    results = qgis_process.results(MODEL, "--", *util.cli_args(dict(scene, **{"rsei:RSEI": rsei,
+                                                                              "rsei:RSEI_GRADES": grades})))
+    assert results["rsei:RSEI"] == str(rsei) and results["rsei:RSEI_GRADES"] == str(grades)
     _assert_same_rsei(str(rsei), reference["OUTPUT"], tol=1e-5)
     np.testing.assert_array_equal(util.read_array(grades), util.read_array(reference["OUTPUT_GRADES"]))
 
@@ -104,3 +104,24 @@ def test_model_file_matches_its_build_script(provider, tmp_path):
     options = provider.algorithm("spectralindices").parameterDefinition("INDICES").options()
     chosen = children["indices"].parameterSources()["INDICES"][0].staticValue()
     assert [options[i].split(":")[0] for i in chosen] == ["NDVI", "WET", "NDBSI", "MNDWI"]
+
+
+def test_model_essentials_see_what_a_model_does(provider, tmp_path):
+    """The version-independent comparison of a saved model with its build script (modelkit.model_essentials)
+    sees a changed static value, a changed link and a removed model output: it cannot pass vacuously."""
+    from qgis.core import QgsProcessingModelAlgorithm, QgsProcessingModelChildParameterSource
+    saved = modelkit.saved_model_as_built("build_index_to_rsei.py", MODEL, tmp_path)
+    base = modelkit.model_essentials(saved)
+
+    def changed(edit):
+        model = QgsProcessingModelAlgorithm()
+        assert model.fromFile(MODEL)
+        edit(model.childAlgorithm("rsei"))
+        return modelkit.model_essentials(model)
+
+    assert changed(lambda c: None) == base
+    assert changed(lambda c: c.addParameterSources(
+        "HEAT_BAND", [QgsProcessingModelChildParameterSource.fromStaticValue(2)])) != base
+    assert changed(lambda c: c.addParameterSources(
+        "HEAT", [QgsProcessingModelChildParameterSource.fromChildOutput("indices", "OUTPUT")])) != base
+    assert changed(lambda c: c.setModelOutputs({})) != base
