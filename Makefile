@@ -2,7 +2,7 @@
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PLUGIN    := mining_eco_plugin
-VERSION   := $(shell sed -n 's/^version=//p' $(PLUGIN)/metadata.txt)
+VERSION   := $(shell sed -n 's/^version=//p' metadata.txt)
 QGIS_ENV  := QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=/tmp/runtime-$(shell id -u)
 # where `make deploy` installs the plugin (QGIS 3 default profile)
 QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
@@ -33,22 +33,26 @@ demo: setup
 bench: setup
 	$(QGIS_ENV) $(PY) bench/run_bench.py
 
-$(PLUGIN)/resources_rc.py: $(PLUGIN)/resources.qrc $(PLUGIN)/icon.svg
-	cd $(PLUGIN) && pyrcc5 -o resources_rc.py resources.qrc
-
-zip: setup $(PLUGIN)/resources_rc.py
+# metadata.txt and resources.qrc are top-level files; the package holds relative links to them
+# ($(PLUGIN)/metadata.txt -> ../metadata.txt) so that QGIS_PLUGINPATH=<checkout> finds the plugin. cp -L
+# puts the real files into the zip, and no link may be left in it. The paths in resources.qrc are relative
+# to the plugin folder (rcc resolves them beside the link: pyrcc5 $(PLUGIN)/resources.qrc). Nothing imports
+# a compiled resources_rc.py (the provider loads icon.svg by path), so none is built or shipped.
+zip: setup
 	rm -rf build/zip && mkdir -p build/zip dist
-	cp -r $(PLUGIN) build/zip/
+	cp -rL $(PLUGIN) build/zip/
 	find build/zip -name '__pycache__' -prune -exec rm -rf {} +
+	rm -f build/zip/$(PLUGIN)/resources_rc.py
 	cp LICENSE build/zip/$(PLUGIN)/ 2>/dev/null || true
+	@if [ -n "$$(find build/zip -type l)" ]; then echo "zip: links left in build/zip" >&2; exit 1; fi
 	rm -f dist/$(PLUGIN)-$(VERSION).zip
 	cd build/zip && zip -qr ../../dist/$(PLUGIN)-$(VERSION).zip $(PLUGIN)
 	@echo "zip: dist/$(PLUGIN)-$(VERSION).zip (QGIS: Plugins > Manage and Install > Install from ZIP)"
 
 deploy: zip
-	mkdir -p $(QGIS_PROFILE)/python/plugins
-	rm -rf $(QGIS_PROFILE)/python/plugins/$(PLUGIN)
-	cd $(QGIS_PROFILE)/python/plugins && unzip -q $(CURDIR)/dist/$(PLUGIN)-$(VERSION).zip
+	mkdir -p "$(QGIS_PROFILE)/python/plugins"
+	rm -rf "$(QGIS_PROFILE)/python/plugins/$(PLUGIN)"
+	cd "$(QGIS_PROFILE)/python/plugins" && unzip -q "$(CURDIR)/dist/$(PLUGIN)-$(VERSION).zip"
 	@echo "deploy: installed into $(QGIS_PROFILE)/python/plugins/$(PLUGIN); enable it in Plugins > Manage and Install"
 
 clean:

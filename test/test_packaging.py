@@ -1,15 +1,23 @@
 """The plugin as users install it: `make zip` gives a zip that QGIS's "Install from ZIP" accepts
 (one top-level folder with metadata.txt and classFactory), and the unpacked plugin registers the
-provider with every algorithm grouped and documented."""
+provider with every algorithm grouped and documented.
+
+metadata.txt and resources.qrc are top-level files of the repository (the design card); the package holds
+relative links to them so that the checkout works as a plugin folder (QGIS_PLUGINPATH=<checkout>), and the
+zip and `make deploy` hold real copies."""
 import configparser
 import os
+import stat
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 import zipfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PKG = os.path.join(ROOT, "mining_eco_plugin")
+LINKED = ("metadata.txt", "resources.qrc")   # top-level files, linked from the package
 REQUIRED_METADATA = ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
                      "repository", "changelog", "tags")
 
@@ -19,7 +27,7 @@ def plugin_zip():
     run = subprocess.run(["make", "-s", "zip"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     meta = configparser.ConfigParser(interpolation=None)
-    meta.read(os.path.join(ROOT, "mining_eco_plugin", "metadata.txt"))
+    meta.read(os.path.join(ROOT, "metadata.txt"))
     return os.path.join(ROOT, "dist", f"mining_eco_plugin-{meta['general']['version']}.zip")
 
 
@@ -39,6 +47,72 @@ def test_zip_has_one_plugin_folder_with_metadata(plugin_zip):
     assert general["qgisMinimumVersion"] == "3.22"
 
 
+def _version():
+    meta = configparser.ConfigParser(interpolation=None)
+    meta.read(os.path.join(ROOT, "metadata.txt"), encoding="utf-8")
+    return meta["general"]["version"]
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _qrc_files(text):
+    """The file paths a .qrc lists (relative to the folder the .qrc is read in)."""
+    return [f.text.strip() for f in ET.fromstring(text).iter("file")]
+
+
+def test_top_level_files_are_the_source_and_the_package_links_to_them():
+    for name in LINKED:
+        top, pkg = os.path.join(ROOT, name), os.path.join(PKG, name)
+        assert os.path.isfile(top) and not os.path.islink(top), f"{name} must be a real top-level file"
+        assert os.path.islink(pkg), f"mining_eco_plugin/{name} must be a link to ../{name}"
+        assert os.readlink(pkg) == f"../{name}"        # relative: the checkout may live anywhere
+        assert os.path.realpath(pkg) == os.path.realpath(top)
+    # the checkout as a plugin folder: QGIS finds the plugin through the link, metadata.py reads the version
+    from qgis.utils import findPlugins
+
+    from mining_eco_plugin.metadata import plugin_version
+    found = dict(findPlugins(ROOT))
+    assert found["mining_eco_plugin"]["general"]["version"] == _version() == plugin_version()
+    # the icon paths of resources.qrc are relative to the plugin folder (rcc resolves them beside the link)
+    files = _qrc_files(_read(os.path.join(PKG, "resources.qrc")))
+    assert files and all(os.path.isfile(os.path.join(PKG, f)) for f in files), files
+
+
+def test_zip_stores_metadata_and_qrc_as_files_equal_to_the_top_level_ones(plugin_zip):
+    with zipfile.ZipFile(plugin_zip) as z:
+        links = [i.filename for i in z.infolist() if stat.S_ISLNK(i.external_attr >> 16)]
+        assert not links, links
+        names = z.namelist()
+        for name in LINKED:
+            info = z.getinfo(f"mining_eco_plugin/{name}")
+            assert stat.S_ISREG(info.external_attr >> 16), (name, oct(info.external_attr >> 16))
+            assert z.read(info) == _read(os.path.join(ROOT, name)), name
+        for f in _qrc_files(z.read("mining_eco_plugin/resources.qrc")):
+            assert f"mining_eco_plugin/{f}" in names, f
+        assert "mining_eco_plugin/resources_rc.py" not in names   # nothing imports it
+
+
+def test_make_deploy_installs_real_files_into_the_profile(plugin_zip, tmp_path):
+    profile = tmp_path / "profile with space"
+    run = subprocess.run(["make", "-s", "deploy", f"QGIS_PROFILE={profile}"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    plugins = profile / "python" / "plugins"
+    folder = plugins / "mining_eco_plugin"
+    assert [p.name for p in plugins.iterdir()] == ["mining_eco_plugin"]
+    assert not [str(p) for p in folder.rglob("*") if p.is_symlink()]
+    for name in LINKED:
+        assert (folder / name).is_file() and not (folder / name).is_symlink(), name
+        assert (folder / name).read_bytes() == _read(os.path.join(ROOT, name)), name
+    assert (folder / "__init__.py").is_file() and (folder / "icon.svg").is_file()
+    meta = configparser.ConfigParser(interpolation=None)
+    meta.read(folder / "metadata.txt", encoding="utf-8")
+    assert meta["general"]["version"] == _version()
+
+
 def test_unzipped_plugin_registers_every_algorithm(plugin_zip, tmp_path):
     with zipfile.ZipFile(plugin_zip) as z:
         z.extractall(tmp_path)
@@ -46,10 +120,13 @@ def test_unzipped_plugin_registers_every_algorithm(plugin_zip, tmp_path):
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "from qgis.core import QgsApplication\n"
         "app = QgsApplication([], False); app.initQgis()\n"
+        "from qgis.utils import findPlugins\n"
+        "print('FOUND', dict(findPlugins(sys.argv[1]))['mining_eco_plugin']['general']['version'])\n"
         "import mining_eco_plugin\n"
         "assert mining_eco_plugin.__file__.startswith(sys.argv[1])\n"
         "plugin = mining_eco_plugin.classFactory(None); plugin.initProcessing()\n"
         "p = QgsApplication.processingRegistry().providerById('miningeco')\n"
+        "print('LONGNAME', repr(p.longName()))\n"
         "for a in p.algorithms():\n"
         "    assert a.group() in ('Indices','Ecology','Change','Salinity','Productivity','Drivers'), a.id()\n"
         "    assert len(a.shortHelpString()) > 200 and 'source' in a.shortHelpString().lower(), a.id()\n"
@@ -60,5 +137,8 @@ def test_unzipped_plugin_registers_every_algorithm(plugin_zip, tmp_path):
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     assert run.returncode == 0, run.stderr[-2000:]
+    # QGIS finds the unzipped plugin by its metadata.txt, and the provider reports that file's version
+    assert f"FOUND {_version()}" in run.stdout.splitlines()
+    assert f"LONGNAME 'Mining Eco {_version()}'" in run.stdout.splitlines()
     ids = set(run.stdout.split())
     assert {"miningeco:spectralindices", "miningeco:lst", "miningeco:rsei", "miningeco:rseicomponents"} <= ids
