@@ -7,7 +7,7 @@ QGIS_ENV  := QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=/tmp/runtime-$(shell id -
 # where `make deploy` installs the plugin (QGIS 3 default profile)
 QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
 
-.PHONY: setup test test-matrix unit demo zip deploy bench clean
+.PHONY: setup test test-matrix qt6-check unit demo zip deploy bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -22,6 +22,11 @@ test: setup
 # host is not Debian 12): one summary line per QGIS; prepared chroots are cached in /var/cache/mining-eco-matrix
 test-matrix:
 	bash scripts/test_matrix.sh
+
+# QGIS's PyQt5 -> PyQt6 migration script (from Debian's QGIS 3.40 sources, fetched at run time and cached in
+# /var/cache/mining-eco-qt6) over a copy of the plugin in its QGIS-3-compatible mode: fails unless it changes nothing
+qt6-check: setup
+	bash scripts/qt6_check.sh
 
 # the fast core/raster tests only
 unit: setup

@@ -6,7 +6,6 @@ from contextlib import ExitStack
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterMatrix,
@@ -15,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
+from .. import compat
 from ..core import modelfile
 from ..core import salinity as core
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
@@ -132,7 +132,7 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterFile("MODEL_FILE", "Model file (*.model)", extension="model"),
                  "A model file written by the 'Train model' tool: the estimator, its feature names in order, "
                  "the target name and units.")
-        self.add(QgsProcessingParameterMultipleLayers("RASTERS", "Feature rasters", QgsProcessing.TypeRaster),
+        self.add(QgsProcessingParameterMultipleLayers("RASTERS", "Feature rasters", compat.ProcessingSourceType.Raster),
                  "One multi-band raster whose band descriptions are the feature names (e.g. the spectral index "
                  "calculator's output) and/or single-band rasters named after the features; all on one grid. In "
                  "qgis_process repeat the key: RASTERS=ndvi.tif RASTERS=si1.tif.")
@@ -144,7 +144,7 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                  "(coastal Table 5). In "
                  "qgis_process: GRADE_TABLE=1,Non-saline,2,Slight,4,Moderate,6,Severe,,Saline soil.")
         self.add(QgsProcessingParameterNumber("N_JOBS", "Parallel jobs for predict (0 = all cores)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0),
                  "Sets the model's n_jobs (random forest trees are predicted in parallel threads).", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted raster"),
                         "The model's prediction (float32, nodata -9999 where any feature is nodata), in the "
@@ -152,7 +152,8 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_GRADES", "Salinity grades", optional=True,
                                                                 createByDefault=True),
                         "Grade codes 1 .. n (uint8, 0 = nodata) from the grade table, paletted.")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Area per grade", QgsProcessing.TypeVector,
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Area per grade",
+                                                          compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table: grade, label, range, pixels, area_km2, percent (of the predicted area).")
 

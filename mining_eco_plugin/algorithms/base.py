@@ -16,16 +16,15 @@ from qgis.core import (
     QgsFields,
     QgsProcessingAlgorithm,
     QgsProcessingException,
-    QgsProcessingParameterDefinition,
-    QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
+from .. import compat
 from ..core.plain import plain
 from ..raster.engine import Canceled
 
-_FIELD_TYPES = {str: QVariant.String, float: QVariant.Double, int: QVariant.LongLong, bool: QVariant.Bool}
+_FIELD_TYPES = {str: compat.FieldType.QString, float: compat.FieldType.Double, int: compat.FieldType.LongLong,
+                bool: compat.FieldType.Bool}
 
 GROUPS = {
     "indices": "Indices",
@@ -75,7 +74,7 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     def add(self, param, help_text: str, advanced: bool = False):
         """Add a parameter with its one-line help (shown in the help panel and qgis_process help)."""
         if advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            param.setFlags(param.flags() | compat.ProcessingParameterFlag.Advanced)
         if hasattr(param, "setHelp"):
             param.setHelp(help_text)
         self._help.append((param.name(), param.description(), help_text))
@@ -131,11 +130,11 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         fields = QgsFields()
         for field, kind in columns:
             fields.append(QgsField(field, _FIELD_TYPES[kind]))
-        sink, dest = self.parameterAsSink(parameters, name, context, fields, QgsWkbTypes.NoGeometry)
+        sink, dest = self.parameterAsSink(parameters, name, context, fields, compat.WkbType.NoGeometry)
         if sink is None:
             return None
         for row in rows:
             feature = QgsFeature(fields)
             feature.setAttributes([None if v is None else kind(v) for v, (_f, kind) in zip(row, columns)])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest

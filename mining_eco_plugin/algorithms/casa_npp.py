@@ -8,7 +8,6 @@ from contextlib import ExitStack
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
@@ -22,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameters,
 )
 
+from .. import compat
 from ..core import casa as core
 from ..raster import engine
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
@@ -126,14 +126,15 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
     PARAGRAPHS = True
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterMultipleLayers("NDVI", "Monthly NDVI", QgsProcessing.TypeRaster),
+        self.add(QgsProcessingParameterMultipleLayers("NDVI", "Monthly NDVI", compat.ProcessingSourceType.Raster),
                  "One multi-band raster with one band per month, or several single-band rasters, one per month, in "
                  "month order (e.g. January .. December), consecutive calendar months. NDVI in -1..1 (not scaled "
                  "by 10000: a month with more than half of a block's values above 1 stops the run; other values "
                  "outside [-1, 1], e.g. from negative Level-2 reflectance over dark water, are taken as -1 and counted "
                  "in a warning). In qgis_process repeat the key: NDVI=ndvi_01.tif NDVI=ndvi_02.tif ...")
         for pid, label, _kind, unit, example in VARIABLES:
-            self.add(QgsProcessingParameterMultipleLayers(pid, f"{label} ({unit}) rasters", QgsProcessing.TypeRaster,
+            self.add(QgsProcessingParameterMultipleLayers(pid, f"{label} ({unit}) rasters",
+                                                          compat.ProcessingSourceType.Raster,
                                                           optional=True),
                      f"{label} in {unit}: one multi-band raster (band = month) or one single-band raster per month, "
                      f"the same months as NDVI, on the NDVI grid. Give either these rasters or {pid}_VALUES.")
@@ -169,7 +170,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                 ("FPAR_MAX", "FPAR maximum", core.FPAR_MAX, "FPAR at the class's ndvi_max (0.95, Zhu 2006)."),
                 ("FPAR_NDVI_WEIGHT", "Weight of FPAR from NDVI", core.FPAR_NDVI_WEIGHT,
                  "FPAR = w FPAR_NDVI + (1 - w) FPAR_SR (0.5: their mean, Zhu 2006).")):
-            self.add(QgsProcessingParameterNumber(pid, desc, QgsProcessingParameterNumber.Double,
+            self.add(QgsProcessingParameterNumber(pid, desc, compat.ProcessingNumberParameterType.Double,
                                                   defaultValue=default_value, minValue=0.0, maxValue=1.0),
                      text, advanced=True)
         for pid, desc, default_value, lo, text in (
@@ -182,7 +183,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                 ("T_EPS2_BELOW", "T_eps2 half value: degrees below T_opt", core.T_EPS2_BELOW, 0.0,
                  "In months more than this many degrees below T_opt, T_eps2 is half its value at T_opt (13 C: "
                  "Potter et al. 1993, Zhu et al. 2007).")):
-            self.add(QgsProcessingParameterNumber(pid, desc, QgsProcessingParameterNumber.Double,
+            self.add(QgsProcessingParameterNumber(pid, desc, compat.ProcessingNumberParameterType.Double,
                                                   defaultValue=default_value, minValue=lo, maxValue=100.0),
                      text, advanced=True)
         self.add(QgsProcessingParameterEnum("FROZEN_W_EPS", "W_eps of frozen months (T <= 0 C)",
@@ -191,7 +192,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                  "previous month, the months taken as a cycle (the convention of the Chinese CASA literature after "
                  "Zhu et al. 2007); or 1.0 (no water stress without evaporative demand).", advanced=True)
         self.add(QgsProcessingParameterNumber("HEAT_INDEX", "Annual heat index I (empty: from the months given)",
-                                              QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
+                                              compat.ProcessingNumberParameterType.Double, optional=True, minValue=0.0),
                  "Thornthwaite's (1948) annual heat index I = sum over the 12 months of (T/5)^1.514, for every "
                  "pixel, e.g. from a station's normals when fewer than 12 months are given. Empty: computed per "
                  "pixel from the temperature of the months given.", advanced=True)
@@ -203,7 +204,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                         "Optional: one band per month (band descriptions 'month 1', ...), float32 gC m-2 month-1; "
                         "nodata -9999 where an input of that month is nodata or the land cover is nodata.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Annual NPP per land-cover class",
-                                                          QgsProcessing.TypeVector, optional=True,
+                                                          compat.ProcessingSourceType.Vector, optional=True,
                                                           createByDefault=True),
                         "Table: code, name, pixels, mean, sd (population) and coefficient of variation (sd / mean, "
                         "%) of the annual NPP per land-cover class, and a last row over all classes (code empty), "

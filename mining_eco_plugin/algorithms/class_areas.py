@@ -5,11 +5,11 @@ import os
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
 )
 
+from .. import compat
 from ..core import transfer as core
 from ..raster.engine import BandRef, RasterStack, block_pass
 from .base import MiningEcoAlgorithm
@@ -45,7 +45,7 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
         add_class_name_parameters(self)
         self.add(QgsProcessingParameterEnum("UNITS", "Area units", list(UNIT_LABELS), defaultValue=0),
                  "0 km2, 1 ha, 2 pixels (shares and changes in % are the same in every unit).")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT", "Class areas", QgsProcessing.TypeVector),
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT", "Class areas", compat.ProcessingSourceType.Vector),
                         "Table, one row per class per date (class, name, date, area, share_pct) with the change "
                         "since the previous date (prev_date, change, change_pct) and since the first date "
                         "(first_date, change_first, change_first_pct); NULL where the earlier area is 0.")

@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterString,
 )
 
+from .. import compat
 from ..core.transfer import parse_class_names
 
 CODE_FIELD_GUESSES = ("code", "class", "value", "id", "grade")
@@ -26,7 +26,7 @@ def add_class_name_parameters(alg):
             "Optional names of the class codes, e.g. 1=Worst,2=Poor,3=Moderate,4=Good,5=Excellent. "
             "Without names (here or in a table) the classes are labelled by their codes. A code named here "
             "but absent from the rasters still gets its row (of zeros).")
-    alg.add(QgsProcessingParameterFeatureSource("CLASS_TABLE", "Class-name table", [QgsProcessing.TypeVector],
+    alg.add(QgsProcessingParameterFeatureSource("CLASS_TABLE", "Class-name table", [compat.ProcessingSourceType.Vector],
                                                 optional=True),
             "Optional table layer (CSV, GeoPackage table, any layer) with one row per class: a code field and "
             "a name field. Use this or the text above, not both.")

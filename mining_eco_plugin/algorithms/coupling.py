@@ -5,7 +5,6 @@ import re
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
@@ -17,6 +16,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from .. import compat
 from ..core import coupling as core
 from ..core.rsei import DEFAULT_SAMPLE_SEED, RunningMinMax, SampleCollector, sample_probability
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
@@ -84,11 +84,11 @@ class CouplingAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterString("EG_BREAKS", "EG user breaks (b1,b2)", optional=True, defaultValue=""),
                  "For user breaks, in the units of the EG raster, b1 < b2.")
         self.add(QgsProcessingParameterNumber("SAMPLE_SIZE", "Tercile sample size (pixels)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=1000000,
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=1000000,
                                               minValue=1000),
                  "Terciles use every valid pixel when there are fewer, else about this many pixels chosen by a "
                  "fixed hash of their position (the same result for any block size).", advanced=True)
-        self.add(QgsProcessingParameterNumber("SEED", "Sampling seed", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("SEED", "Sampling seed", compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=DEFAULT_SAMPLE_SEED),
                  "Changes which pixels the tercile sample holds.", advanced=True)
         self.add(QgsProcessingParameterEnum("RESAMPLING", "Resample EG onto the RSEI grid",
@@ -97,7 +97,8 @@ class CouplingAlgorithm(MiningEcoAlgorithm):
                  "the RSEI grid instead.", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "RSEI x EG codes"),
                         "Byte raster of codes 11..33 (EG level x 10 + RSEI level), 0 = nodata; styled.")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Area per code", QgsProcessing.TypeVector,
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Area per code",
+                                                          compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table: code, EG level, RSEI level, meaning, pixels, area km2, % of the coded area.")
         for pid in ("RSEI", "EG"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString)
+from qgis.core import QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber, QgsProcessingParameterString
 
+from .. import compat
 from ..core import trend as core
 from ..raster.engine import BandRef, raster_info
 
@@ -14,7 +14,8 @@ from ..raster.engine import BandRef, raster_info
 def add_dated_raster_parameters(alg, name: str, description: str, optional: bool = False,
                                 grid_note: str = "all on one grid"):
     """The parameters ``name`` (rasters), BAND and YEARS of a tool that reads one raster band per date."""
-    alg.add(QgsProcessingParameterMultipleLayers(name, description, QgsProcessing.TypeRaster, optional=optional),
+    alg.add(QgsProcessingParameterMultipleLayers(name, description, compat.ProcessingSourceType.Raster,
+                                                 optional=optional),
             f"Several rasters, one per date (band BAND of each, {grid_note}), or one multi-band raster with one "
             "band per date. Order them from the earliest to the latest date. With qgis_process, repeat the key: "
             f"{name}=a.tif {name}=b.tif ...")
@@ -22,7 +23,7 @@ def add_dated_raster_parameters(alg, name: str, description: str, optional: bool
             "The date of each layer (or band) in the same order: 2000,2001,2003 or a range 2000-2024; decimals "
             "allowed. Empty: the year written in each layer name (e.g. rsei_2005.tif, or the acquisition date of "
             "a Landsat product id) or band description (e.g. '2005').")
-    alg.add(QgsProcessingParameterNumber("BAND", "Band of each raster", QgsProcessingParameterNumber.Integer,
+    alg.add(QgsProcessingParameterNumber("BAND", "Band of each raster", compat.ProcessingNumberParameterType.Integer,
                                          defaultValue=1, minValue=1),
             "With several rasters: the band of each that holds the variable (1 = first). Ignored for one "
             "multi-band raster, whose bands are the dates.", advanced=True)

@@ -9,7 +9,6 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsCsException,
     QgsGeometry,
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterFeatureSink,
@@ -22,6 +21,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from .. import compat
 from ..core import eg as core
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, Window, block_pass
 from ..raster.zones import ZoneMasks
@@ -79,10 +79,11 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
                  "7 barren 7, 8 impervious 6, 9 wetland 1). An empty grade excludes the code like nodata. In "
                  "qgis_process: GRADE_TABLE=1,5,Cropland,2,2,Forest,... (names without commas). Empty = the default.")
         self.add(QgsProcessingParameterNumber("WINDOW_SIZE", "Moving window size (pixels, odd)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=1),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=1),
                  "Side of the square window of the per-pixel EG, in pixels (1, 3, 5, ...; 1 = the pixel's own "
                  "grade). Not given by the seed; 3 by default.")
-        self.add(QgsProcessingParameterFeatureSource("ZONES", "Zones (e.g. mines)", [QgsProcessing.TypeVectorPolygon],
+        self.add(QgsProcessingParameterFeatureSource("ZONES", "Zones (e.g. mines)",
+                                                     [compat.ProcessingSourceType.VectorPolygon],
                                                      optional=True),
                  "Optional polygons; EG is computed for each (pixels whose centre is inside). Any CRS: reprojected "
                  "onto the raster. Overlapping zones each keep all their pixels.")
@@ -99,11 +100,13 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
                                                                 optional=True, createByDefault=True),
                         "Per-pixel (worst - EG) / (worst - best), 0..1, higher = better (the form RSEI x EG coupling "
                         "expects).")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "EG per zone", QgsProcessing.TypeVector,
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "EG per zone",
+                                                          compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table: zone (first row: the whole area), EG, EG normalised, area km2 of valid land use, area "
                         "km2 per grade.")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_YEARLY", "EG per year", QgsProcessing.TypeVector,
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_YEARLY", "EG per year",
+                                                          compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table (only with LANDUSE_SERIES): year, EG, EG normalised, area km2.")
         self.addOutput(QgsProcessingOutputNumber("EG_WHOLE", "EG of the whole area"))

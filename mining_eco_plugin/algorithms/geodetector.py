@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
@@ -19,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from .. import compat
 from ..core import geodetector as gd
 from ..raster import sampling
 from ..raster.engine import BandRef, Canceled, RasterError, RasterStack, raster_info
@@ -159,11 +159,11 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Table mode: samples (table or point layer)",
-                                                     [QgsProcessing.TypeVector], optional=True),
+                                                     [compat.ProcessingSourceType.Vector], optional=True),
                  "Table mode: one row per sample (e.g. per coal mine and year). Leave empty in raster mode.")
         self.add(QgsProcessingParameterField("Y_FIELD", "Table mode: Y field (explained variable)",
                                              parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric, optional=True),
+                                             type=compat.ProcessingFieldParameterDataType.Numeric, optional=True),
                  "Table mode: numeric field to explain, e.g. RSEI.")
         self.add(QgsProcessingParameterField("X_FIELDS", "Table mode: X fields (factors)",
                                              parentLayerParameterName="INPUT", allowMultiple=True, optional=True),
@@ -185,13 +185,13 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                                             optional=True),
                  "Raster mode: band of Y_RASTER (1 by default).", advanced=True)
         self.add(QgsProcessingParameterMultipleLayers("X_RASTERS", "Raster mode: continuous factor rasters",
-                                                      QgsProcessing.TypeRaster, optional=True),
+                                                      compat.ProcessingSourceType.Raster, optional=True),
                  "Raster mode: factors discretised by METHOD (elevation, slope, temperature...), on the grid of "
                  "Y_RASTER. A single-band raster is one factor named by its layer name; every band of a multi-band "
                  "raster is a factor named by its band description. qgis_process: repeat the key "
                  "(X_RASTERS=dem.tif X_RASTERS=slope.tif).")
         self.add(QgsProcessingParameterMultipleLayers("CATEGORICAL_RASTERS", "Raster mode: categorical factor "
-                                                      "rasters (used as they are)", QgsProcessing.TypeRaster,
+                                                      "rasters (used as they are)", compat.ProcessingSourceType.Raster,
                                                       optional=True),
                  "Raster mode: factors whose pixel values are already classes (land-cover codes, soil type, "
                  "geology), used as they are, whatever the data type; named as X_RASTERS.")
@@ -203,13 +203,16 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                  "drawn chunk by chunk when more than 1/50 of a large grid is asked). Only the "
                  "blocks holding sampled pixels are read.")
         self.add(QgsProcessingParameterNumber("STEP", "Raster mode: grid step (pixels)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=1),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=10,
+                                              minValue=1),
                  "Regular grid: every STEP-th row and column (1 = every pixel).")
         self.add(QgsProcessingParameterNumber("N_SAMPLES", "Raster mode: number of random pixels",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=10000, minValue=1),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=10000,
+                                              minValue=1),
                  "Random sampling: pixels drawn (at most the pixels of the grid); those that are nodata in any "
                  "raster are then left out, so fewer may remain.")
-        self.add(QgsProcessingParameterNumber("SEED", "Raster mode: random seed", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("SEED", "Raster mode: random seed",
+                                              compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=42, minValue=0),
                  "Random sampling: the same seed gives the same pixels.")
         self.add(QgsProcessingParameterEnum("RESAMPLING", "Raster mode: resample factors onto the grid of Y",
@@ -222,34 +225,40 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                  "0 equal interval, 1 quantile, 2 natural breaks, 3 geometric interval, 4 standard deviation, "
                  "5 optimal (every method with K_MIN..K_MAX classes, the highest q with p < ALPHA; when none is "
                  "significant, the highest q is kept, marked in the method column and warned about).")
-        self.add(QgsProcessingParameterNumber("K", "Number of classes", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("K", "Number of classes", compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=5, minValue=2),
                  "Classes per continuous X (methods 0-4). Empty classes are dropped.")
-        self.add(QgsProcessingParameterNumber("K_MIN", "Optimal: fewest classes", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("K_MIN", "Optimal: fewest classes",
+                                              compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=3, minValue=2), "Lower end of the k range tried by "
                  "the optimal method.", advanced=True)
-        self.add(QgsProcessingParameterNumber("K_MAX", "Optimal: most classes", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("K_MAX", "Optimal: most classes",
+                                              compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=7, minValue=2), "Upper end of the k range tried by "
                  "the optimal method.", advanced=True)
-        self.add(QgsProcessingParameterNumber("ALPHA", "Significance level", QgsProcessingParameterNumber.Double,
+        self.add(QgsProcessingParameterNumber("ALPHA", "Significance level",
+                                              compat.ProcessingNumberParameterType.Double,
                                               defaultValue=0.05, minValue=1e-6, maxValue=0.5),
                  "Used by the optimal method and the 'significant' columns.", advanced=True)
         self.add(QgsProcessingParameterNumber("TOLERANCE", "Interaction: tolerance of 'independent'",
-                                              QgsProcessingParameterNumber.Double, defaultValue=1e-6, minValue=0.0),
+                                              compat.ProcessingNumberParameterType.Double, defaultValue=1e-6,
+                                              minValue=0.0),
                  "q(x1 n x2) within this of q(x1) + q(x2) counts as independent (Table 4 states an equality).",
                  advanced=True)
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_FACTOR", "Factor detector", QgsProcessing.TypeVector),
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_FACTOR", "Factor detector",
+                                                          compat.ProcessingSourceType.Vector),
                         "period, factor, method, n_classes, q, p, rank (1 = strongest in its period), breaks (class "
                         "edges of a continuous factor).")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_INTERACTION", "Interaction detector",
-                                                          QgsProcessing.TypeVector, optional=True),
+                                                          compat.ProcessingSourceType.Vector, optional=True),
                         "period, factor1, factor2, q1, q2, q12, interaction type.")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_RISK", "Risk detector", QgsProcessing.TypeVector,
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_RISK", "Risk detector",
+                                                          compat.ProcessingSourceType.Vector,
                                                           optional=True),
                         "period, factor, stratum_a/b (class codes, or value ranges of a continuous factor), mean_a/b, "
                         "Welch t, df, p, significant.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_ECOLOGICAL", "Ecological detector",
-                                                          QgsProcessing.TypeVector, optional=True),
+                                                          compat.ProcessingSourceType.Vector, optional=True),
                         "period, factor1, factor2, stronger (the factor of higher q), F = SSW_weaker / SSW_stronger, "
                         "p (upper tail), significant (the stronger factor explains Y significantly better).")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_HEATMAP", "Interaction heatmap (PNG)",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
@@ -12,6 +11,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from .. import compat
 from ..core import correlation as core
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
 from ..styles.qgis_styles import RasterStyle, style_output
@@ -47,12 +47,13 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
             self.add(QgsProcessingParameterBand(f"{pid}_BAND", f"{label.split(' (')[0]} band", 1, pid,
                                                 optional=True), f"Band of {pid}.", advanced=True)
         self.add(QgsProcessingParameterNumber("WINDOW_SIZE", "Window size (pixels, odd)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=5, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=5, minValue=3),
                  "Side of the square moving window in pixels: an odd number (3, 5, 7, ...), centred on the pixel.")
         self.add(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid pairs per window",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=5, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=5, minValue=3),
                  "Windows with fewer pixels valid in both rasters are nodata (3 .. WINDOW_SIZE^2).")
-        self.add(QgsProcessingParameterNumber("ALPHA", "Significance level", QgsProcessingParameterNumber.Double,
+        self.add(QgsProcessingParameterNumber("ALPHA", "Significance level",
+                                              compat.ProcessingNumberParameterType.Double,
                                               defaultValue=0.05, minValue=1e-6, maxValue=0.5),
                  "A window is significant when the two-sided p-value is below ALPHA (0.05 = 95 %).")
         self.add(QgsProcessingParameterEnum("RESAMPLING", "Resample Y onto the grid of X",
@@ -65,7 +66,8 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
                         f"Float32 two-sided p-value of the t-test; nodata {NODATA:g}.")
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_CLASS", "Correlation class"),
                         "Byte: 1 significant negative, 2 not significant, 3 significant positive; 0 = nodata.")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Area per class", QgsProcessing.TypeVector,
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Area per class",
+                                                          compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table: class, label, pixels, area km2, % of the area with a correlation.")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
 )
 
+from .. import compat
 from ..core import contribution as core
 from ..raster.engine import Canceled
 from ..reports.contribution_plot import contribution_heatmap_png
@@ -39,19 +39,19 @@ class MlrContributionAlgorithm(MiningEcoAlgorithm):
     SOURCE = "zhundong seed, section 1.5.4 (standardised MLR, relative contribution rate P_i, heatmap)."
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterFeatureSource("INPUT", "Table of samples", [QgsProcessing.TypeVector]),
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Table of samples", [compat.ProcessingSourceType.Vector]),
                  "A table or layer: one row per sample (e.g. per year and unit), Y and the factors as fields.")
         self.add(QgsProcessingParameterField("Y_FIELD", "Response field (Y)", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric),
+                                             type=compat.ProcessingFieldParameterDataType.Numeric),
                  "Numeric dependent variable, e.g. salinised area.")
         self.add(QgsProcessingParameterField("X_FIELDS", "Factor fields (X)", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric, allowMultiple=True),
+                                             type=compat.ProcessingFieldParameterDataType.Numeric, allowMultiple=True),
                  "Numeric driving factors (at least one); each period needs at least (number of factors + 2) rows.")
         self.add(QgsProcessingParameterField("PERIOD_FIELD", "Period field", parentLayerParameterName="INPUT",
                                              optional=True),
                  "Optional: one regression per distinct value (e.g. year); empty = one regression on all rows.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Coefficients and contributions",
-                                                          QgsProcessing.TypeVector),
+                                                          compat.ProcessingSourceType.Vector),
                         "Table: period, factor, beta (standardised), se, t, p, contribution_pct, r2, n.")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_HEATMAP", "Contribution heatmap (PNG)",
                                                               "PNG files (*.png)", optional=True),

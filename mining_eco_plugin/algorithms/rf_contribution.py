@@ -10,7 +10,6 @@ import numpy as np
 from qgis.core import (
     QgsContrastEnhancement,
     QgsMultiBandColorRenderer,
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -22,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
+from .. import compat
 from ..core import rf_contribution as rc
 from ..core.salinity import feature_matrix
 from ..raster.engine import BandRef, Canceled, GeoTiffWriter, RasterStack, block_pass, prefetched
@@ -64,11 +64,11 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
               "scikit-learn permutation_importance.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [QgsProcessing.TypeVector]),
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [compat.ProcessingSourceType.Vector]),
                  "Table or point layer, one row per sample (e.g. 1000 random points as in changhe), with Y and "
                  "the driver fields.")
         self.add(QgsProcessingParameterField("Y_FIELD", "Y field (response, e.g. NPP)", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric),
+                                             type=compat.ProcessingFieldParameterDataType.Numeric),
                  "Numeric field explained by the drivers.")
         self.add(QgsProcessingParameterMatrix("CATEGORIES", "Driver categories (field, category)", numberRows=3,
                                               hasFixedNumberRows=False, headers=["Driver field", "Category"]),
@@ -77,7 +77,8 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "channels). At least two categories; only these fields are used as drivers. In qgis_process: "
                  "CATEGORIES=prec,climate,temp,climate,som,soil,dist_mine,mining (cells row by row); the text "
                  "form 'prec=climate, temp=climate, ...' is also accepted.")
-        self.add(QgsProcessingParameterNumber("N_TREES", "Number of trees", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("N_TREES", "Number of trees",
+                                              compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=rc.DEFAULT_TREES, minValue=10),
                  "Trees per forest (500: R randomForest's default; changhe used that package and states no value). "
                  "The per-pixel mode predicts every pixel with 1 + k forests: its time grows with pixels x trees "
@@ -86,7 +87,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                                             defaultValue=0),
                  "0 out-of-bag R2 (default: honest, what R randomForest reports), 1 R2 on the training samples.")
         self.add(QgsProcessingParameterMultipleLayers("DRIVER_RASTERS", "Driver rasters (per-pixel maps)",
-                                                      QgsProcessing.TypeRaster, optional=True),
+                                                      compat.ProcessingSourceType.Raster, optional=True),
                  "Optional: one raster per driver field, all on one grid, for the per-pixel maps. A single-band "
                  "raster is matched to the field by its layer name, file name or band description; a multi-band "
                  "raster by its band descriptions (ignoring case). Missing drivers are listed in the error. "
@@ -96,22 +97,23 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "By default every driver raster must share CRS, pixel size and extent; choose a method to warp "
                  "them onto the grid of the first driver of the category table instead.", advanced=True)
         self.add(QgsProcessingParameterNumber("DOMINANT_THRESHOLD", "Single dominant category above (%)",
-                                              QgsProcessingParameterNumber.Double, defaultValue=rc.DOMINANT_THRESHOLD,
-                                              minValue=0.0, maxValue=100.0),
+                                              compat.ProcessingNumberParameterType.Double,
+                                              defaultValue=rc.DOMINANT_THRESHOLD, minValue=0.0, maxValue=100.0),
                  "A pixel's dominant category is the one whose RelCon is greater than this (changhe: 60 %); "
                  "otherwise the pair of the two categories with the largest RelCon.")
-        self.add(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=42),
                  "Seed of the forests and of the permutations (fixed seed: identical results twice).", advanced=True)
-        self.add(QgsProcessingParameterNumber("N_REPEATS", "Permutation repeats", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("N_REPEATS", "Permutation repeats",
+                                              compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=10, minValue=1),
                  "Shuffles per driver for the permutation importance.", advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_CATEGORIES", "Category contributions",
-                                                          QgsProcessing.TypeVector),
+                                                          compat.ProcessingSourceType.Vector),
                         "One row per category: category, drivers, r2_all, r2_without, act_con (eq. 6), "
                         "rel_con_pct (eq. 7).")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_DRIVERS", "Driver importances",
-                                                          QgsProcessing.TypeVector),
+                                                          compat.ProcessingSourceType.Vector),
                         "One row per driver: driver, category, importance (mean R2 drop), importance_pct (sums to 100).")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report (HTML)", "HTML files (*.html)",
                                                               optional=True),
@@ -318,7 +320,8 @@ class RgbStyle(RasterStyle):
         for band, setter in zip(self.bands, setters):
             if band > 0:
                 ce = QgsContrastEnhancement(provider.dataType(band))
-                ce.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+                ce.setContrastEnhancementAlgorithm(
+                    QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum)
                 ce.setMinimumValue(self.vmin)
                 ce.setMaximumValue(self.vmax)
                 setter(ce)

@@ -7,7 +7,6 @@ import tempfile
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
@@ -18,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from .. import compat
 from ..core import rsei as core
 from ..core.scene import BlockProducts, product_bands
 from ..raster.engine import (BandRef, BlockSpill, GeoTiffWriter, RasterError, RasterStack, block_pass,
@@ -78,19 +78,19 @@ class RseiBase(SceneAlgorithm):
 
     def add_common_parameters(self):
         self.add(QgsProcessingParameterNumber("MNDWI_THRESHOLD", "MNDWI water threshold",
-                                              QgsProcessingParameterNumber.Double, defaultValue=0.0),
+                                              compat.ProcessingNumberParameterType.Double, defaultValue=0.0),
                  "Pixels with MNDWI = (G - SWIR1)/(G + SWIR1) above this value are water and left out.")
         self.add(QgsProcessingParameterNumber("CLIP_PERCENT", "Percentile clipping for normalisation (%)",
-                                              QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
-                                              maxValue=10.0),
+                                              compat.ProcessingNumberParameterType.Double, defaultValue=0.0,
+                                              minValue=0.0, maxValue=10.0),
                  "0 = exact min/max of each component (eq. 12). E.g. 1 = use the 1st and 99th percentiles of the "
                  "sample and clip outliers (hot roofs, cloud residue) to 0 / 1.")
         self.add(QgsProcessingParameterNumber("SAMPLE_SIZE", "PCA sample size (pixels)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=200000,
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=200000,
                                               minValue=1000),
                  "About this many valid pixels, chosen by a fixed hash of their position, feed the PCA.",
                  advanced=True)
-        self.add(QgsProcessingParameterNumber("SEED", "Sampling seed", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("SEED", "Sampling seed", compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=core.DEFAULT_SAMPLE_SEED),
                  "Changes which pixels are sampled; the same seed always gives the same result.", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "RSEI"),
@@ -98,7 +98,7 @@ class RseiBase(SceneAlgorithm):
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_GRADES", "RSEI grades"),
                         "1 worst (0-0.2), 2 poor, 3 moderate, 4 good, 5 excellent (0.8-1); 0 = nodata.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "RSEI statistics",
-                                                          QgsProcessing.TypeVector, optional=True,
+                                                          compat.ProcessingSourceType.Vector, optional=True,
                                                           createByDefault=True),
                         "Table: eigenvalues, loadings, PC1 share of variance, normalisation bounds, mean of each "
                         "normalised component, area per grade (km2, %).")

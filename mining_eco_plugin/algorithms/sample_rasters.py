@@ -12,7 +12,6 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsPointXY,
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterEnum,
@@ -20,8 +19,8 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterMultipleLayers,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from .. import compat
 from ..raster.engine import Canceled
 from ..raster.points import METHODS, open_raster, sample_points
 from .base import MiningEcoAlgorithm
@@ -67,9 +66,10 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
               "interpolation on pixel centres as GDAL / scipy.ndimage.map_coordinates(order=1).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterFeatureSource("POINTS", "Sample points", [QgsProcessing.TypeVectorPoint]),
+        self.add(QgsProcessingParameterFeatureSource("POINTS", "Sample points",
+                                                     [compat.ProcessingSourceType.VectorPoint]),
                  "Point layer of the samples (any CRS); its fields are kept.")
-        self.add(QgsProcessingParameterMultipleLayers("RASTERS", "Rasters", QgsProcessing.TypeRaster),
+        self.add(QgsProcessingParameterMultipleLayers("RASTERS", "Rasters", compat.ProcessingSourceType.Raster),
                  "One or more rasters: a multi-band index stack (fields named by band description) and/or "
                  "single-band rasters (fields named by layer name). They need not share a grid. qgis_process: repeat "
                  "the key (RASTERS=a.tif RASTERS=b.tif).")
@@ -77,10 +77,11 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
                                                                           "Bilinear"], defaultValue=0),
                  "0 nearest: the value of the pixel that contains the point; 1 bilinear: the four pixel centres "
                  "around the point (a point whose weighted neighbours include nodata is rejected).")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT", "Sampled points", QgsProcessing.TypeVectorPoint),
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT", "Sampled points",
+                                                          compat.ProcessingSourceType.VectorPoint),
                         "The points with a value in every band: input fields + one Double field per band.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_REJECTED", "Rejected points",
-                                                          QgsProcessing.TypeVectorAnyGeometry, optional=True,
+                                                          compat.ProcessingSourceType.VectorAnyGeometry, optional=True,
                                                           createByDefault=False),
                         "Optional: the dropped points with their input fields and a 'reason' field.")
         for output, text in ((QgsProcessingOutputNumber("SAMPLED_COUNT", "Number of sampled points"),
@@ -177,7 +178,7 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
         # 3. outputs: kept points, rejected points (with reason), log
         out_fields = QgsFields(in_fields)
         for name in new_fields:
-            out_fields.append(QgsField(name, QVariant.Double))
+            out_fields.append(QgsField(name, compat.FieldType.Double))
         keep = [i for i, r in enumerate(reasons) if not r]
         rejected = [i for i, r in enumerate(reasons) if r]
         if not keep:
@@ -190,12 +191,12 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
             out = QgsFeature(out_fields)
             out.setGeometry(feats[i].geometry())
             out.setAttributes(list(feats[i].attributes()) + [float(v) for v in values[i]])
-            sink.addFeature(out, QgsFeatureSink.FastInsert)
+            sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
         results = {"OUTPUT": dest, "SAMPLED_COUNT": len(keep), "REJECTED_COUNT": len(rejected),
                    "SAMPLED_FIELDS": ",".join(new_fields), "OUTPUT_REJECTED": None}
         rej_fields = QgsFields(in_fields)
         reason_name = unique_name("reason", {f.name().lower() for f in in_fields})
-        rej_fields.append(QgsField(reason_name, QVariant.String))
+        rej_fields.append(QgsField(reason_name, compat.FieldType.QString))
         rej_sink, rej_dest = self.parameterAsSink(parameters, "OUTPUT_REJECTED", context, rej_fields,
                                                   source.wkbType(), source.sourceCrs())
         if rej_sink is not None:
@@ -203,7 +204,7 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
                 out = QgsFeature(rej_fields)
                 out.setGeometry(feats[i].geometry())
                 out.setAttributes(list(feats[i].attributes()) + [reasons[i]])
-                rej_sink.addFeature(out, QgsFeatureSink.FastInsert)
+                rej_sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
             results["OUTPUT_REJECTED"] = rej_dest
         feedback.pushInfo(f"{len(keep)} of {len(feats)} point(s) sampled ({method}) in {len(new_fields)} band(s): "
                           f"{', '.join(new_fields)}.")

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from .. import compat
 from ..core import radiometry as rad
 from ..core.scene import LstOptions, build_radiometry
 from ..core.sensors import SENSORS, band_role_from_name
@@ -87,14 +88,14 @@ def add_scene_parameters(alg, thermal=True):
     alg.add(QgsProcessingParameterEnum("QA_TYPE", "Quality band type", [t for _, t in QA_OPTIONS], defaultValue=0),
             "Which bit rules to apply to QA_BAND; Automatic picks BQA for Collection 1 MTLs, SCL for "
             "Sentinel-2 and QA_PIXEL otherwise.", advanced=True)
-    alg.add(QgsProcessingParameterNumber("SCALE", "Custom scale", QgsProcessingParameterNumber.Double,
+    alg.add(QgsProcessingParameterNumber("SCALE", "Custom scale", compat.ProcessingNumberParameterType.Double,
                                          defaultValue=1.0),
             "Custom radiometry only: reflectance = DN x scale + offset.", advanced=True)
-    alg.add(QgsProcessingParameterNumber("OFFSET", "Custom offset", QgsProcessingParameterNumber.Double,
+    alg.add(QgsProcessingParameterNumber("OFFSET", "Custom offset", compat.ProcessingNumberParameterType.Double,
                                          defaultValue=0.0),
             "Custom radiometry only.", advanced=True)
     alg.add(QgsProcessingParameterNumber("S2_BOA_ADD_OFFSET", "Sentinel-2 BOA_ADD_OFFSET",
-                                         QgsProcessingParameterNumber.Double, defaultValue=-1000.0),
+                                         compat.ProcessingNumberParameterType.Double, defaultValue=-1000.0),
             "From MTD_MSIL2A.xml: -1000 from processing baseline 04.00 (25 Jan 2022), 0 before.", advanced=True)
     alg.add(QgsProcessingParameterEnum("RESAMPLING", "Resample inputs onto the first input's grid",
                                        [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
@@ -108,14 +109,14 @@ def add_lst_parameters(alg):
             "Level-1 only (Level-2 ST bands are already surface temperature). Emissivity from NDVI "
             "(Sobrino et al. 2004 thresholds 0.2 / 0.5).")
     alg.add(QgsProcessingParameterNumber("ATM_TRANSMITTANCE", "Atmospheric transmittance (tau)",
-                                         QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.01,
+                                         compat.ProcessingNumberParameterType.Double, defaultValue=1.0, minValue=0.01,
                                          maxValue=1.0),
             "Radiative transfer method: tau of eq. 6 (1 = no atmospheric correction).", advanced=True)
-    alg.add(QgsProcessingParameterNumber("UPWELLING", "Upwelling radiance", QgsProcessingParameterNumber.Double,
+    alg.add(QgsProcessingParameterNumber("UPWELLING", "Upwelling radiance", compat.ProcessingNumberParameterType.Double,
                                          defaultValue=0.0, minValue=0.0),
             "Radiative transfer method: R_up of eq. 6, W m-2 sr-1 um-1.", advanced=True)
     alg.add(QgsProcessingParameterNumber("DOWNWELLING", "Downwelling radiance",
-                                         QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0),
+                                         compat.ProcessingNumberParameterType.Double, defaultValue=0.0, minValue=0.0),
             "Radiative transfer method: R_down of eq. 6, W m-2 sr-1 um-1.", advanced=True)
 
 

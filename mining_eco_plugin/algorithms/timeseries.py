@@ -7,7 +7,6 @@ import tempfile
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -16,6 +15,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
+from .. import compat
 from ..core import timeseries as core
 from ..raster.engine import RasterStack, block_pass
 from .base import MiningEcoAlgorithm
@@ -74,26 +74,26 @@ class TimeSeriesAlgorithm(MiningEcoAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT_TABLE", "Table with a year and a value",
-                                                     [QgsProcessing.TypeVector], optional=True),
+                                                     [compat.ProcessingSourceType.Vector], optional=True),
                  "A table layer or CSV (or any vector layer) with one row per year. Give this or RASTERS.")
         self.add(QgsProcessingParameterField("YEAR_FIELD", "Year field", parentLayerParameterName="INPUT_TABLE",
                                              optional=True),
                  "Field holding the year (numbers, or text such as '2005').")
         self.add(QgsProcessingParameterField("VALUE_FIELD", "Value field", parentLayerParameterName="INPUT_TABLE",
-                                             type=QgsProcessingParameterField.Numeric, optional=True),
+                                             type=compat.ProcessingFieldParameterDataType.Numeric, optional=True),
                  "Field holding the value (e.g. the mean RSEI of the year).")
         add_dated_raster_parameters(self, "RASTERS", "Rasters (one per date) whose means make the series",
                                     optional=True,
                                     grid_note="each mean over its own valid pixels; the grids may differ")
         self.add(QgsProcessingParameterNumber("BREAKPOINT", "Breakpoint year (end of the first segment)",
-                                              QgsProcessingParameterNumber.Double, optional=True),
+                                              compat.ProcessingNumberParameterType.Double, optional=True),
                  "The first segment takes the years <= this value, the second the later ones (the seed: 2012, i.e. "
                  "2000-2012 and 2013-2024). Empty: the year giving the least total squared error.")
         self.add(QgsProcessingParameterNumber("MIN_SEGMENT", "Minimum years per segment",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3),
                  "Each segment of the two-segment fit needs at least this many years.", advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Time-series statistics",
-                                                          QgsProcessing.TypeVector),
+                                                          compat.ProcessingSourceType.Vector),
                         "Long table: section (annual, whole series, first segment, second segment, segmentation, "
                         "quadratic, net change), statistic, year (annual rows) and value.")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_PLOT", "Plot", "PNG files (*.png)",

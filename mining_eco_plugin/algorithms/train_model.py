@@ -6,7 +6,6 @@ import os
 import tempfile
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -19,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from .. import compat
 from ..core import modelfile
 from ..core import models as core
 from ..raster.engine import Canceled
@@ -61,13 +61,13 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
     SOURCE = SOURCE
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [QgsProcessing.TypeVector]),
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [compat.ProcessingSourceType.Vector]),
                  "Table or point layer, one row per sample, with the target and the predictor fields.")
         self.add(QgsProcessingParameterField("TARGET", "Target field", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric),
+                                             type=compat.ProcessingFieldParameterDataType.Numeric),
                  "Measured value to model (e.g. soil salt content in g/kg).")
         self.add(QgsProcessingParameterField("FIELDS", "Predictor fields", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric, allowMultiple=True,
+                                             type=compat.ProcessingFieldParameterDataType.Numeric, allowMultiple=True,
                                              optional=True),
                  "Numeric predictor fields (e.g. spectral indices). Give these or SELECTED_FIELDS.")
         self.add(QgsProcessingParameterString("SELECTED_FIELDS", "Predictor fields as text", optional=True),
@@ -82,19 +82,21 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                  "0 = systematic 1-in-5 split (model fitted on the calibration samples); 1 = seeded random split; "
                  "2 = k-fold cross-validation (metrics of out-of-fold predictions; model refitted on all samples).")
         self.add(QgsProcessingParameterNumber("VALIDATION_FRACTION", "Validation fraction (random split)",
-                                              QgsProcessingParameterNumber.Double, 0.2, minValue=0.05, maxValue=0.5),
+                                              compat.ProcessingNumberParameterType.Double, 0.2,
+                                              minValue=0.05, maxValue=0.5),
                  "Share of the samples held out by the random split.", advanced=True)
-        self.add(QgsProcessingParameterNumber("FOLDS", "Folds (k-fold)", QgsProcessingParameterNumber.Integer, 5,
-                                              minValue=2, maxValue=50),
+        self.add(QgsProcessingParameterNumber("FOLDS", "Folds (k-fold)", compat.ProcessingNumberParameterType.Integer,
+                                              5, minValue=2, maxValue=50),
                  "Number of folds of the cross-validation.", advanced=True)
-        self.add(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 42),
+        self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer, 42),
                  "Seed of the models, the random split, the folds and the search: the same seed gives the same "
                  "results.", advanced=True)
         self.add(QgsProcessingParameterBoolean("SEARCH", "Hyperparameter search", defaultValue=False),
                  "Randomized search (scikit-learn RandomizedSearchCV, 5-fold, negative RMSE) over the documented "
                  "grids of core/models.py SEARCH_GRIDS, on the calibration samples only.")
         self.add(QgsProcessingParameterNumber("SEARCH_BUDGET", "Search budget (iterations)",
-                                              QgsProcessingParameterNumber.Integer, 20, minValue=1, maxValue=500),
+                                              compat.ProcessingNumberParameterType.Integer, 20,
+                                              minValue=1, maxValue=500),
                  "Parameter combinations tried by the search.", advanced=True)
         self.add(QgsProcessingParameterBoolean("COMPARE_MODELS", "Compare all models", defaultValue=False),
                  "Also train every model on the same split and write the comparison table (coastal Table 4); the "
@@ -104,10 +106,11 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file", "Model files (*.model)"),
                         "Model file (.model: skops inside a checked zip; loading runs no code) with the feature "
                         "names, target, units, metrics and library versions.")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Metrics", QgsProcessing.TypeVector),
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Metrics",
+                                                          compat.ProcessingSourceType.Vector),
                         "Table: model, set (calibration / validation / cv), n, r2, rmse, mae.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_COMPARISON", "Model comparison",
-                                                          QgsProcessing.TypeVector, optional=True,
+                                                          compat.ProcessingSourceType.Vector, optional=True,
                                                           createByDefault=False),
                         "With COMPARE_MODELS: one row per model (calibration and validation R2, RMSE, MAE; best = "
                         "highest validation R2, or cv R2 for k-fold).")

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
@@ -20,6 +19,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from .. import compat
 from ..core import transfer as core
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
 from ..styles import palettes
@@ -98,7 +98,8 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
         add_class_name_parameters(self)
         self.add(QgsProcessingParameterEnum("UNITS", "Units of the tables", list(UNIT_LABELS), defaultValue=0),
                  "0 km2, 1 ha, 2 pixels, 3 % of the total area counted (pixels valid at both dates).")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_MATRIX", "Transfer matrix", QgsProcessing.TypeVector),
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_MATRIX", "Transfer matrix",
+                                                          compat.ProcessingSourceType.Vector),
                         "Table, one row per date-1 class (class, name) with one column per date-2 class "
                         "(to_CODE or to_CODE_NAME, e.g. to_5_forest) - the matrix as published, read across: where each class went - then "
                         "total_date1 (row sum), unchanged (diagonal), transfer_out, transfer_in, total_date2 "
@@ -109,7 +110,8 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
                         "Every valid pixel coded from * 10^k + to (k = digits of the largest class code; uint8 for "
                         "codes up to 9, uint16 up to 99, int32 up to 9999); nodata 255 / 65535 / -1. Styled from the "
                         "legend: unchanged grey, changes coloured by the class they changed to.")
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_LEGEND", "Change legend", QgsProcessing.TypeVector,
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_LEGEND", "Change legend",
+                                                          compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table, one row per transition that occurs: code, from_class, to_class, from_name, to_name, "
                         "meaning ('Forest -> Developed'), changed, pixels, area (in UNITS), colour. It is also the "

@@ -7,13 +7,13 @@ from contextlib import ExitStack
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
 )
 
+from .. import compat
 from ..core import trend as core
 from ..raster import engine
 from ..raster.engine import GeoTiffWriter, RasterStack, block_pass
@@ -79,14 +79,14 @@ class TrendAlgorithm(MiningEcoAlgorithm):
                                             defaultValue=1),
                  "0 = 90 % (|Z| >= 1.645), 1 = 95 % (1.960, the seed's choice), 2 = 99 % (2.576).")
         self.add(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid dates per pixel",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3),
                  "Pixels with fewer valid (not nodata) dates are nodata in every output except the count. Note that "
                  "Mann-Kendall cannot reach significance with fewer than 4 (90 %), 5 (95 %) or 6 (99 %) dates.")
         for pid, desc, _dtype, text in OUTPUTS:
             self.add_output(QgsProcessingParameterRasterDestination(pid, desc, optional=pid not in REQUIRED,
                                                                     createByDefault=True), text)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Trend class areas",
-                                                          QgsProcessing.TypeVector, optional=True,
+                                                          compat.ProcessingSourceType.Vector, optional=True,
                                                           createByDefault=True),
                         "Table: pixels, area (km2) and share (%) of each trend class.")
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterEnum,
@@ -14,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
+from .. import compat
 from ..core import screening as sc
 from .base import MiningEcoAlgorithm
 from .samples import numeric_field, read_columns
@@ -42,31 +42,33 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
               "(Chemometr. Intell. Lab. Syst. 78, eq. 1); grey relational analysis: Deng 1989 (J. Grey System 1).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [QgsProcessing.TypeVector]),
+        self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [compat.ProcessingSourceType.Vector]),
                  "Table or point layer with one row per sample (e.g. the output of Sample rasters at points).")
         self.add(QgsProcessingParameterField("TARGET_FIELD", "Target field (measured value)", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric),
+                                             type=compat.ProcessingFieldParameterDataType.Numeric),
                  "Numeric field of the measured value, e.g. soil salt content in g/kg.")
         self.add(QgsProcessingParameterField("FIELDS", "Candidate fields", parentLayerParameterName="INPUT",
-                                             type=QgsProcessingParameterField.Numeric, allowMultiple=True,
+                                             type=compat.ProcessingFieldParameterDataType.Numeric, allowMultiple=True,
                                              optional=True),
                  "Numeric candidates; default: every numeric field except the target and the layer's primary key (e.g. "
                  "a GeoPackage fid); fields that are empty in every row are skipped with a warning. qgis_process: "
                  "repeat the key (FIELDS=NDVI FIELDS=SI1).")
         self.add(QgsProcessingParameterNumber("N_COMPONENTS", "PLS components (0 = choose by cross-validation)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0),
                  "Number of PLS components for VIP; 0 picks the number with the lowest k-fold CV RMSE.")
-        self.add(QgsProcessingParameterNumber("VIP_THRESHOLD", "VIP threshold", QgsProcessingParameterNumber.Double,
+        self.add(QgsProcessingParameterNumber("VIP_THRESHOLD", "VIP threshold",
+                                              compat.ProcessingNumberParameterType.Double,
                                               defaultValue=1.0, minValue=0.0),
                  "A variable passes VIP if VIP > this value (zhundong: 1).")
         self.add(QgsProcessingParameterNumber("GRA_THRESHOLD", "Grey relational grade threshold",
-                                              QgsProcessingParameterNumber.Double, defaultValue=0.75, minValue=0.0,
-                                              maxValue=1.0),
+                                              compat.ProcessingNumberParameterType.Double, defaultValue=0.75,
+                                              minValue=0.0, maxValue=1.0),
                  "A variable passes GRA if its grade >= this value (zhundong: 0.75).")
         self.add(QgsProcessingParameterEnum("RULE", "Selection rule", list(RULE_TITLES), defaultValue=0),
                  "0 VIP only, 1 GRA only, 2 both, 3 either. zhundong screens with each method separately and its "
                  "best model (VIP-RF) uses the VIP set.")
-        self.add(QgsProcessingParameterNumber("RHO", "Resolution coefficient (rho)", QgsProcessingParameterNumber.Double,
+        self.add(QgsProcessingParameterNumber("RHO", "Resolution coefficient (rho)",
+                                              compat.ProcessingNumberParameterType.Double,
                                               defaultValue=0.5, minValue=0.001, maxValue=1.0),
                  "Grey relational resolution coefficient, 0 < rho <= 1 (Deng: 0.5).", advanced=True)
         self.add(QgsProcessingParameterEnum("NORMALISATION", "GRA normalisation", list(NORMALISATION_TITLES),
@@ -74,15 +76,19 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
                  "0 min-max (default: the seed does not say; works for negative indices), 1 mean value, "
                  "2 initial value (time series).", advanced=True)
         self.add(QgsProcessingParameterNumber("MAX_COMPONENTS", "Largest number of components tried by CV",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=1),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=10,
+                                              minValue=1),
                  "Upper bound of the CV search (also limited by the candidates and the fold size).", advanced=True)
-        self.add(QgsProcessingParameterNumber("CV_FOLDS", "Cross-validation folds", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("CV_FOLDS", "Cross-validation folds",
+                                              compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=5, minValue=2),
                  "k of the k-fold CV that chooses the number of components.", advanced=True)
-        self.add(QgsProcessingParameterNumber("SEED", "Random seed of the CV folds", QgsProcessingParameterNumber.Integer,
+        self.add(QgsProcessingParameterNumber("SEED", "Random seed of the CV folds",
+                                              compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=42),
                  "Seed of the shuffled k-fold split (fixed seed: identical results twice).", advanced=True)
-        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Screening table", QgsProcessing.TypeVector),
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Screening table",
+                                                          compat.ProcessingSourceType.Vector),
                         "One row per candidate: variable, vip, gra, pearson_r, vip_pass, gra_pass, selected.")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_CHART", "Bar chart (PNG)", "PNG files (*.png)",
                                                               optional=True),

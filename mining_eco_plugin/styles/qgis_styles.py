@@ -15,6 +15,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from .. import compat
 from . import palettes
 
 
@@ -37,7 +38,7 @@ class RasterStyle:
         if not vmax > vmin:
             vmax = vmin + 1.0
         fn = QgsColorRampShader(vmin, vmax)
-        fn.setColorRampType(QgsColorRampShader.Interpolated)
+        fn.setColorRampType(compat.ShaderInterpolationMethod.Linear)
         fn.setColorRampItemList([
             QgsColorRampShader.ColorRampItem(vmin + p * (vmax - vmin), QColor(c), f"{vmin + p * (vmax - vmin):.4g}")
             for p, c in palettes.RAMPS[self.ramp]])
