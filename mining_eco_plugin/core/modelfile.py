@@ -4,32 +4,41 @@ that loading a file runs no code.
 A model file is a zip archive holding ``model.skops`` (the estimator serialised with skops.io, which
 rebuilds objects from an explicit list of allowed types instead of unpickling) and
 ``metadata.json`` (format tag, feature names in order, target name and units, metrics, library
-versions, the SHA-256 of ``model.skops`` and, since 0.5.1, a probe: a few training rows with the
-model's predictions of them). ``loads`` refuses, with a ``ModelFileError`` and before building any
-object: a pickle, any file that is not such an archive, an archive whose model bytes do not match the
-recorded hash (altered), and a model that contains a type outside ``TRUSTED_TYPES`` (beyond skops'
-own default-trusted scikit-learn / numpy types). After building it, before anything predicts with
-it: a tree whose node arrays point outside the tree or the features (``_check_trees``).
+versions, the SHA-256 of ``model.skops`` and a probe: the first training rows with the model's
+predictions of them; files written up to commit efad114 have no probe). ``loads`` refuses, with a
+``ModelFileError`` and before building any object: a pickle, any file that is not such an archive, an
+archive whose model bytes do not match the recorded hash (altered), and a model that contains a type
+outside ``TRUSTED_TYPES`` (beyond skops' own default-trusted scikit-learn / numpy types). After
+building it, before anything predicts with it: a tree whose node arrays point outside the tree or the
+features (``_check_trees``).
 
 Allowed types (``TRUSTED_TYPES``): exactly those that skops does not trust by default but that the
 estimators of ``core/models.py`` contain, found with ``scripts/skops_untrusted_types.py`` (trains every
-model kind, prints ``skops.io.get_untrusted_types``) on scikit-learn 1.2.1 (numpy 1.24 / 1.25, skops
-0.10 - 0.16), 1.4.2 (numpy 1.26 / 2.2, skops 0.10 - 0.16) and 1.9.1 (numpy 2.4, skops 0.11 - 0.16;
-skops 0.10 does not import there). Which skops needs what changed twice: 0.14 trusts the histogram
-boosting internals by default, and 0.15 stopped trusting scikit-learn's ``Tree`` and the histogram
-``TreePredictor`` (their node arrays hold indices that scikit-learn follows without bounds checks:
-a crafted file could crash QGIS on predict), which refused every random forest, boosting and
-stacking model. We trust both because our models consist of them, and check their node arrays
-ourselves (``_check_trees``) - on every skops, since up to 0.14 skops trusted ``Tree`` unchecked.
+model kind, prints the union of ``skops.io.get_untrusted_types``) under scikit-learn 1.2.1 (numpy 1.24
+/ 1.25, skops 0.10 - 0.16), 1.4.2 (numpy 1.26 / 2.2, skops 0.10 - 0.16), 1.5.2 and 1.7.2 (Python 3.13,
+skops 0.16) and 1.9.1 (numpy 2.4, skops 0.11 - 0.16; skops 0.10 does not import there). Needed by
+every version: AdamOptimizer (MLP), Bunch (stacking), XGBoost's two types. What else changed twice:
+skops 0.14 trusts the histogram boosting internals by default, and 0.15 stopped trusting
+scikit-learn's ``Tree`` and the histogram ``TreePredictor`` (their node arrays hold indices that
+scikit-learn follows without bounds checks: a crafted file could crash QGIS on predict), which
+refused every random forest, boosting and stacking model. We allow both because our models consist of
+them, and check their node arrays ourselves (``_check_trees``), on every skops: up to 0.14 skops
+trusted ``Tree`` unchecked. The histogram boosting's loss and bin mapper types are needed up to skops
+0.13, and with scikit-learn 1.2 on every skops.
 
-Other scikit-learn than the file's: skops rebuilds objects attribute by attribute, so a model can
-fail to build, fail to predict or predict differently under another scikit-learn. ``loads`` builds
-it and predicts the probe rows (0.5.0 files have no probe: one row of zeros, which must not fail);
-when either fails, or a prediction differs by more than ``PROBE_TOLERANCE`` (relative to the largest
-recorded prediction), the file is refused with a message naming the scikit-learn it was saved under,
-the running one and "retrain this model with Mining Eco <version> under scikit-learn <running>".
-Files of 0.5.0 (scikit-learn 1.2.1, skops 0.10) and of 0.5.1 under 1.4.2 and 1.9.1 load under each of
-these three (test/unit/test_modelfile_versions.py; except 1.9.1 files under 1.2.1 / 1.4.2: refused).
+Another scikit-learn than the file's: skops rebuilds objects attribute by attribute, so a model can
+fail to build, fail to predict or predict differently under another scikit-learn. ``loads`` builds it
+and predicts the probe rows; when either fails, or a prediction differs by more than
+``PROBE_TOLERANCE`` (relative to the largest recorded prediction), the file is refused naming the
+scikit-learn it was saved under and the running one: "Retrain this model with Mining Eco <version>
+under scikit-learn <running>". A file without probe is refused under another scikit-learn minor
+version (nothing to check it against), else it must predict a row of zeros. Seen (fixtures in
+test/data/modelfiles, test/unit/test_modelfile_versions.py): a file loads and predicts the same (to
+1e-15, also across numpy 1.26 / 2.2) under the scikit-learn it was saved with; 1.2 files are refused by
+1.4 - 1.9 and 1.4 / 1.9 files by 1.2 (Tree node layout changed in 1.3; skops 0.16's loss format is
+unknown to 0.10 / 0.11); random forests of 1.4 and 1.9 load under 1.4, 1.5, 1.7 and 1.9; a stacking
+model of 1.4 is refused by 1.5 - 1.9 and one of 1.9 by 1.4: its PLSR meta-learner predicts differently
+(by 0.2 on the fixture) from the same fitted attributes - which only the probe shows.
 
 Bytes in, bytes out: the algorithms read and write the files (core/ opens no file). skops is
 imported only when used, so the rest of core works without it.
