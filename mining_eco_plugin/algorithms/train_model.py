@@ -198,7 +198,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             result.estimator, names, target, units, kind, metrics,
             extra={"model": core.LABELS[kind], "validation": validation, "seed": seed,
                    "boosting_backend": backend if kind in ("boosting", "stacking") else "",
-                   "search_budget": budget, "search_params": _jsonable(result.params), "n_samples": int(len(y))})
+                   "search_budget": budget, "search_params": _jsonable(result.params), "n_samples": int(len(y))},
+            probe=X[:modelfile.PROBE_ROWS])     # loads() checks them under another scikit-learn
         data = modelfile.dumps(bundle)
         modelfile.loads(data, os.path.basename(model_path))     # the file must load back (allowed types)
         _atomic_write(model_path, data)

@@ -31,7 +31,7 @@ def bundle(est):
 @pytest.mark.parametrize("est", [
     RandomForestRegressor(20, random_state=42),
     make_pipeline(StandardScaler(), SVR(C=10, gamma=0.1)),
-    make_pipeline(StandardScaler(), MLPRegressor((8,), max_iter=2000, random_state=42)),
+    make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(8,), max_iter=2000, random_state=42)),
     HistGradientBoostingRegressor(max_iter=30),
     StackingRegressor([("rf", RandomForestRegressor(10, random_state=0)),
                        ("gb", HistGradientBoostingRegressor(max_iter=20))], final_estimator=PLSRegression(1), cv=5),

@@ -81,7 +81,7 @@ def test_seed_settings():
     assert st.cv.n_splits == 5 and st.cv.shuffle and st.cv.random_state == 42
 
 
-class Recorder(BaseEstimator, RegressorMixin):
+class Recorder(RegressorMixin, BaseEstimator):   # this order: scikit-learn >= 1.6 reads the tags from the mixin
     """A meta-learner that remembers the matrix it is trained on."""
 
     def fit(self, X, y):
