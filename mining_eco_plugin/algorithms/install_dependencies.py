@@ -28,7 +28,8 @@ SUMMARY = (
     "before the folder is replaced: a failed or cancelled run changes nothing. Needs pip for QGIS's Python and "
     "the package index (or a mirror). Environment variable MINING_ECO_PYTHON: the Python to run pip with, if the "
     "automatic choice is wrong.")
-SOURCE = "pip: a dry run with a report chooses the versions, then pip install --no-deps --target (PEP 668)."
+SOURCE = ("the package index pip is configured with, or INDEX_URL; versions chosen by pip's resolver in a dry run "
+          "(pip install --dry-run --report), installed with pip install --no-deps --target (allowed under PEP 668).")
 
 
 class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
@@ -37,11 +38,11 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
     GROUP = "setup"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
-    SOURCE_LABEL = "Method"
+    SOURCE_LABEL = "Source of the packages"
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterBoolean("INSTALL_XGBOOST", "Also install xgboost-cpu", defaultValue=False),
-                 "XGBoost for gradient boosting (about 100 MB).")
+                 "XGBoost for gradient boosting (about 6 MB to download, 20 MB installed).")
         self.add(QgsProcessingParameterString("INDEX_URL", "Package index URL", optional=True),
                  "A mirror, e.g. https://mirror.example/simple; only it is used. Empty: pip's configuration.")
         self.add(QgsProcessingParameterNumber("TIMEOUT", "Network timeout (seconds)",
@@ -134,6 +135,6 @@ def write_report(path, result):
     if result.imports:
         sections.append(("Import check (a separate Python with only the new folder added)",
                          [dict(r) for r in result.imports]))
-    sections.append(("How", SOURCE + " Packages QGIS's Python already has are never installed or "
+    sections.append(("Source of the packages", SOURCE[0].upper() + SOURCE[1:] + " Packages QGIS's Python already has are never installed or "
                      "replaced; numpy, scipy and scikit-learn are always left as they are."))
     write_html_report(path, "Mining Eco: Python dependencies", sections)

@@ -372,11 +372,20 @@ def pip_env(extra_paths=(), index_url: str = "") -> dict:
     return env
 
 
-def _first(lines, words):
-    for line in lines:
-        if any(w in line.lower() for w in words):
-            return line.strip()
-    return ""
+_NETWORK_DETAIL = (r"Failed to establish a new connection: [^')]*", r"Connection to [^']*? timed out",
+                   r"Read timed out[^')]*", r"(?:SSLError|ProxyError)\([^)]*", r"Could not fetch URL [^\n]*")
+
+
+def _network_error(output: str) -> str:
+    """The network error in pip's output, short (e.g. 'Failed to establish a new connection: [Errno 111]
+    Connection refused')."""
+    for pattern in _NETWORK_DETAIL:
+        match = re.search(pattern, output, re.IGNORECASE)
+        if match:
+            return match.group(0).strip()[:300]
+    low = output.lower()
+    start = min(low.find(w) for w in NETWORK_ERRORS if w in low)
+    return output[start:].splitlines()[0].strip()[:300]
 
 
 def diagnose(code: int, output: str, requirements, index: str, timeout: int, stack: str) -> InstallError:
@@ -387,12 +396,19 @@ def diagnose(code: int, output: str, requirements, index: str, timeout: int, sta
         " | ".join(line.strip() for line in lines[-5:])
     wanted = ", ".join(requirements)
     if "resolutionimpossible" in low or "conflicting dependencies" in low:
+        cause = []
+        for line in lines[next((i + 1 for i, line in enumerate(lines) if "conflict is caused by" in line),
+                               len(lines)):]:
+            if not line.strip():
+                break
+            cause.append(line.strip())
+        tail = "; ".join(cause)[:1200] or tail
         return InstallError(f"no release of {wanted} fits the packages QGIS's Python has ({stack}); pip says: {tail}. "
                             "Nothing was installed. Use a newer QGIS (a newer numpy / scikit-learn), or install a "
                             "fitting version by hand into the plugin folder.")
     if any(w in low for w in NETWORK_ERRORS):
         return InstallError(f"the package index cannot be reached ({index}; timeout {timeout} s): "
-                            f"{_first(lines, NETWORK_ERRORS)[:400]}. Check the internet connection and proxy "
+                            f"{_network_error(output)}. Check the internet connection and proxy "
                             "settings, or give a reachable package index (a mirror) in INDEX_URL, then run this "
                             "tool again. Nothing was installed.")
     if "no matching distribution" in low or "could not find a version" in low:
