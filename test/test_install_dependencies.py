@@ -432,3 +432,26 @@ def test_cancel_kills_pip_and_leaves_nothing(without_skops, tmp_path):
     assert "Cancelled" in res["error"] and len(res["pids"]) == 2     # the dry run, then the killed install
     assert res["alive"] == []
     assert res["left"] == [], res                        # no staging folder, no half-filled python3.x folder
+
+
+# ---------------------------------------------------------------------------------------------------------- in process
+def test_help_parameters_and_group(provider):
+    alg = provider.algorithm("installdependencies")
+    assert alg.group() == "Set-up" and alg.groupId() == "setup"
+    assert len(alg.shortHelpString()) <= 1500 and "MINING_ECO_PYTHON" in alg.shortHelpString()
+    timeout = alg.parameterDefinition("TIMEOUT")
+    assert timeout.minimum() == 1 and timeout.maximum() == 600
+    from qgis.core import QgsProcessingContext
+    ok, msg = alg.checkParameterValues({"INDEX_URL": "mirror"}, QgsProcessingContext())
+    assert not ok and "INDEX_URL" in msg
+
+
+def test_nothing_to_do_when_skops_imports(provider, tmp_path):
+    """In the test venv skops (and xgboost) import: no pip, no folder; outputs are plain Python strings."""
+    import processing
+    import skops
+    res = processing.run("miningeco:installdependencies", {"OUTPUT_REPORT": str(tmp_path / "r.html")})
+    assert res["INSTALLED"] == "" and res["PYTHON"] == "" and res["SKOPS_VERSION"] == skops.__version__
+    assert all(type(res[k]) is str for k in ("INSTALLED", "SKOPS_VERSION", "XGBOOST_VERSION", "FOLDER", "PYTHON"))
+    html = (tmp_path / "r.html").read_text()
+    assert "already importable" in html and "skops" in html and "not needed" in html

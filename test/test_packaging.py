@@ -51,7 +51,7 @@ def test_unzipped_plugin_registers_every_algorithm(plugin_zip, tmp_path):
         "plugin = mining_eco_plugin.classFactory(None); plugin.initProcessing()\n"
         "p = QgsApplication.processingRegistry().providerById('miningeco')\n"
         "for a in p.algorithms():\n"
-        "    assert a.group() in ('Indices','Ecology','Change','Salinity','Productivity','Drivers'), a.id()\n"
+        "    assert a.group() in ('Indices','Ecology','Change','Salinity','Productivity','Drivers','Set-up'), a.id()\n"
         "    assert len(a.shortHelpString()) > 200 and 'source' in a.shortHelpString().lower(), a.id()\n"
         "    assert ' ' not in a.name(), a.id()\n"
         "    print(a.id())\n"

@@ -20,16 +20,14 @@ from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
 
 SUMMARY = (
-    "Installs the Python packages of the Salinity model tools for QGIS's own Python: skops (model files) and, "
-    "if chosen, xgboost-cpu (XGBoost boosting). pip puts them in a folder of the plugin in your QGIS profile "
-    "(mining_eco/python3.x), which the plugin adds to Python's path when it loads: this works where "
-    "'pip install --user' is refused (Debian 12 and newer). Only what QGIS lacks is installed, in the newest "
-    "versions that fit the numpy, scipy and scikit-learn QGIS has (never those). Each new package must import "
-    "before the folder is replaced: a failed or cancelled run changes nothing. Needs pip for QGIS's Python and "
-    "the package index (or a mirror). Environment variable MINING_ECO_PYTHON: the Python to run pip with, if the "
-    "automatic choice is wrong.")
-SOURCE = ("the package index pip is configured with, or INDEX_URL; versions chosen by pip's resolver in a dry run "
-          "(pip install --dry-run --report), installed with pip install --no-deps --target (allowed under PEP 668).")
+    "Installs the Python packages of the Salinity model tools for QGIS's own Python: skops and, if chosen, "
+    "xgboost-cpu, with pip, into the plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
+    "puts on Python's path: this works where 'pip install --user' is refused (Debian 12 and newer). Only what QGIS "
+    "lacks is installed, in the newest versions that fit its numpy, scipy and scikit-learn (never replaced); each "
+    "must import before the folder is replaced, and a failed or cancelled run changes nothing. Environment variable "
+    "MINING_ECO_PYTHON: the Python to run pip with.")
+SOURCE = ("the package index of pip's configuration, or INDEX_URL; versions chosen by pip's resolver (pip install "
+          "--dry-run --report), installed with pip install --no-deps --target.")
 
 
 class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
@@ -42,21 +40,21 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterBoolean("INSTALL_XGBOOST", "Also install xgboost-cpu", defaultValue=False),
-                 "XGBoost for gradient boosting (about 6 MB to download, 20 MB installed).")
+                 "XGBoost boosting (6 MB download).")
         self.add(QgsProcessingParameterString("INDEX_URL", "Package index URL", optional=True),
-                 "A mirror, e.g. https://mirror.example/simple; only it is used. Empty: pip's configuration.")
+                 "Only this index (a mirror) is used. Empty: pip's settings.")
         self.add(QgsProcessingParameterNumber("TIMEOUT", "Network timeout (seconds)",
                                               QgsProcessingParameterNumber.Integer, 60, minValue=1, maxValue=600),
-                 "pip's timeout per connection.", advanced=True)
+                 "Per connection.", advanced=True)
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML files (*.html)",
                                                               optional=True, createByDefault=True),
-                        "HTML: Python, folder, packages installed and checked.")
+                        "HTML: what was installed, where, how.")
         self.add_result(QgsProcessingOutputString("INSTALLED", "Installed packages"),
-                        "name==version, comma separated; empty if nothing was needed.")
-        self.add_result(QgsProcessingOutputString("SKOPS_VERSION", "skops version"), "skops now importable.")
-        self.add_result(QgsProcessingOutputString("XGBOOST_VERSION", "xgboost version"), "Empty if none.")
-        self.add_result(QgsProcessingOutputString("FOLDER", "Plugin package folder"), "Where they are.")
-        self.add_result(QgsProcessingOutputString("PYTHON", "Python that ran pip"), "Empty if pip was not needed.")
+                        "name==version, comma separated.")
+        self.addOutput(QgsProcessingOutputString("SKOPS_VERSION", "skops version (importable now)"))
+        self.addOutput(QgsProcessingOutputString("XGBOOST_VERSION", "xgboost version (empty if none)"))
+        self.addOutput(QgsProcessingOutputString("FOLDER", "Plugin package folder"))
+        self.addOutput(QgsProcessingOutputString("PYTHON", "Python that ran pip (empty if not needed)"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         url = (self.parameterAsString(parameters, "INDEX_URL", context) or "").strip()
