@@ -54,6 +54,8 @@ MIN_PIP = (22, 2)
 #: Top-level names that are not real modules of a package (never import-checked).
 NOT_MODULES = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "bin", "scripts"}
 STAGING_PREFIX = ".staging-"
+#: pip's --target inside the staging folder (merged into it afterwards; not a module name)
+NEW_SUBFOLDER = ".pip-new"
 OLD_SUFFIX = ".old-"
 #: Leftovers of a run that was killed (staging / old folders) older than this are removed.
 STALE_SECONDS = 24 * 3600
@@ -512,6 +514,21 @@ def clean_leftovers(target: str) -> None:
                 pass
 
 
+def merge_into(source: str, folder: str) -> None:
+    """Move everything of ``source`` into ``folder`` (folders merged, files replaced), then delete ``source``."""
+    for name in os.listdir(source):
+        src, dst = os.path.join(source, name), os.path.join(folder, name)
+        if os.path.isdir(src) and not os.path.islink(src) and os.path.isdir(dst) and not os.path.islink(dst):
+            merge_into(src, dst)
+        else:
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                shutil.rmtree(dst)
+            elif os.path.lexists(dst):
+                os.remove(dst)
+            os.replace(src, dst)
+    os.rmdir(source)
+
+
 def replace_folder(staging: str, target: str) -> None:
     """Move ``staging`` into place as ``target`` (the old one renamed away first, deleted after)."""
     old = None
@@ -696,13 +713,17 @@ class Installer:
         for name, _version in plan:           # an older copy of a package being replaced
             if canonical(name) in there:
                 remove_distribution(staging, there[canonical(name)][2])
-        args = ["install", "--no-deps", "--target", staging, "--upgrade", "--no-compile", "--no-warn-script-location",
+        # pip's --target would replace whole top-level folders that exist (bin/, a shared namespace package):
+        # install into an empty folder inside the staging one and merge it in, file by file
+        fresh = os.path.join(staging, NEW_SUBFOLDER)
+        args = ["install", "--no-deps", "--target", fresh, "--no-compile", "--no-warn-script-location",
                 *self._net_args(), *self._index_args(), *[f"{n}=={v}" for n, v in plan]]
         self.log("Installing (pip install --no-deps --target): " + " ".join(f"{n}=={v}" for n, v in plan))
-        code, output = self._pip(python, args, pip_env([staging], self.index_url), staging)
+        code, output = self._pip(python, args, pip_env([], self.index_url), staging)
         if code != 0:
             raise diagnose(code, output, [f"{n}=={v}" for n, v in plan], self._index_text(output), self.timeout,
                            "")
+        merge_into(fresh, staging)
         self.progress(80)
 
         # -- 3. check: nothing QGIS has is shadowed, every new package imports --------------------------------

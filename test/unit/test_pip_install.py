@@ -187,3 +187,21 @@ def test_run_command_streams_and_cancels(tmp_path):
         pi.run_command([sys.executable, "-c", script], None, str(tmp_path), lines.append,
                        lambda: "started" in lines, debug=lambda s: pids.append(int(s.split()[1].rstrip(":"))))
     assert pids and not os.path.exists(f"/proc/{pids[0]}")
+
+
+def test_merge_keeps_what_other_packages_put_in_shared_folders(tmp_path):
+    folder, new = tmp_path / "site", tmp_path / "site" / ".pip-new"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "old-script").write_text("old")
+    (folder / "ns" / "a").mkdir(parents=True)
+    (folder / "ns" / "a" / "__init__.py").write_text("a")
+    (new / "bin").mkdir(parents=True)
+    (new / "bin" / "new-script").write_text("new")
+    (new / "ns" / "b").mkdir(parents=True)
+    (new / "ns" / "b" / "__init__.py").write_text("b")
+    (new / "pkg").mkdir()
+    (new / "pkg" / "__init__.py").write_text("")
+    pi.merge_into(str(new), str(folder))
+    assert sorted(os.listdir(folder)) == ["bin", "ns", "pkg"]
+    assert sorted(os.listdir(folder / "bin")) == ["new-script", "old-script"]
+    assert sorted(os.listdir(folder / "ns")) == ["a", "b"]
