@@ -85,8 +85,10 @@ class Request:
     purpose: str = ""
 
 
-SKOPS = Request("skops>=0.10", "skops", "skops.io", "model files of the Salinity tools")
-XGBOOST = Request("xgboost-cpu>=2.1", "xgboost-cpu", "xgboost", "XGBoost gradient boosting (Train model)")
+#: The ranges the test suite runs with (requirements-dev.txt; a unit test keeps them equal): pip picks the newest
+#: release inside them that fits QGIS's numpy / scikit-learn (Debian 12, numpy 1.24: skops 0.11).
+SKOPS = Request("skops>=0.10,<0.17", "skops", "skops.io", "model files of the Salinity tools")
+XGBOOST = Request("xgboost-cpu>=2.1,<4", "xgboost-cpu", "xgboost", "XGBoost gradient boosting (Train model)")
 
 
 @dataclass

@@ -205,3 +205,10 @@ def test_merge_keeps_what_other_packages_put_in_shared_folders(tmp_path):
     assert sorted(os.listdir(folder)) == ["bin", "ns", "pkg"]
     assert sorted(os.listdir(folder / "bin")) == ["new-script", "old-script"]
     assert sorted(os.listdir(folder / "ns")) == ["a", "b"]
+
+
+def test_installer_ranges_are_the_tested_ones():
+    """The versions the installer may pick are those the test suite runs with (requirements-dev.txt)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    lines = [line.split("#")[0].strip().replace(" ", "") for line in open(os.path.join(root, "requirements-dev.txt"))]
+    assert pi.SKOPS.requirement in lines and pi.XGBOOST.requirement in lines
