@@ -291,6 +291,19 @@ def pip_version(python: PythonInfo, env) -> str:
     return text.split()[1]
 
 
+BREAK_FLAG = "--break-system-packages"
+
+
+def knows_option(python: PythonInfo, env, option: str) -> bool:
+    """Whether ``pip install`` of ``python`` has ``option`` (e.g. --break-system-packages: pip >= 23.0.1)."""
+    try:
+        run = subprocess.run([python.path, "-m", "pip", "install", "--help"], capture_output=True, text=True,
+                             timeout=120, env=env, stdin=subprocess.DEVNULL, creationflags=_no_window())
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option in run.stdout
+
+
 # ------------------------------------------------------------------------------------------------ running pip
 def _kill(proc):
     """Stop ``proc`` and everything it started."""
@@ -668,10 +681,9 @@ class Installer:
                 *self._index_args(), *requirements]
         self.log(f"Choosing versions that fit {stack} (pip dry run): {' '.join(requirements)}")
         code, output = self._pip(python, args, env, work)
-        if code != 0 and "externally-managed-environment" in output and "--break-system-packages" not in args \
-                and tuple(int(x) for x in re.findall(r"\d+", python.pip_version)[:2]) >= (23, 0):
+        if code != 0 and "externally-managed-environment" in output and knows_option(python, env, BREAK_FLAG):
             # a pip that refuses even a dry run: the flag is harmless there (nothing is installed)
-            code, output = self._pip(python, args[:1] + ["--break-system-packages"] + args[1:], env, work)
+            code, output = self._pip(python, args[:1] + [BREAK_FLAG] + args[1:], env, work)
         if code != 0 or not os.path.isfile(report):
             raise diagnose(code, output, requirements, self._index_text(output), self.timeout, stack)
         result.index = self._index_text(output)
