@@ -33,6 +33,7 @@ from paths import ROOT
 gdal.UseExceptions()
 SYSTEM_PYTHON = "/usr/bin/python3"          # the Python embedded in Debian's qgis_process.bin
 FEATURES = ("ndvi", "si1", "crsi")
+FAKE_SKOPS = "0.16.99"      # a release the installer's range (< 0.17) accepts, served by a local mirror
 
 
 def system_python(code, *args, path=(), timeout=300):
@@ -353,7 +354,7 @@ def test_bad_python_variable_is_refused(profile, tmp_path):
 
 def test_a_package_that_does_not_import_is_not_installed(profile, tmp_path):
     qp, config = profile
-    url = make_wheel(tmp_path / "mirror", "skops", "99.0", {"skops/__init__.py": "raise ImportError('broken')\n",
+    url = make_wheel(tmp_path / "mirror", "skops", FAKE_SKOPS, {"skops/__init__.py": "raise ImportError('broken')\n",
                                                              "skops/io.py": ""})
     text, _s = refused(qp, config, f"INDEX_URL={url}")
     assert "do not import" in text and "skops: ImportError: broken" in text and "Nothing was changed" in text
@@ -361,7 +362,7 @@ def test_a_package_that_does_not_import_is_not_installed(profile, tmp_path):
 
 def test_a_package_that_would_hide_a_module_of_qgis_python_is_refused(profile, tmp_path):
     qp, config = profile
-    url = make_wheel(tmp_path / "mirror", "skops", "99.0", {"skops/__init__.py": "", "skops/io.py": "",
+    url = make_wheel(tmp_path / "mirror", "skops", FAKE_SKOPS, {"skops/__init__.py": "", "skops/io.py": "",
                                                              "json/__init__.py": ""})
     text, _s = refused(qp, config, f"INDEX_URL={url}")
     assert "would hide the module json" in text
@@ -369,7 +370,7 @@ def test_a_package_that_would_hide_a_module_of_qgis_python_is_refused(profile, t
 
 def test_a_package_needing_another_numpy_is_refused(profile, tmp_path):
     qp, config = profile
-    url = make_wheel(tmp_path / "mirror", "skops", "99.0", {"skops/__init__.py": "", "skops/io.py": ""},
+    url = make_wheel(tmp_path / "mirror", "skops", FAKE_SKOPS, {"skops/__init__.py": "", "skops/io.py": ""},
                      requires=["numpy>=999"])
     text, _s = refused(qp, config, f"INDEX_URL={url}")
     assert "fits the packages QGIS's Python has" in text and "numpy>=999" in text and "numpy " in text
@@ -455,3 +456,10 @@ def test_nothing_to_do_when_skops_imports(provider, tmp_path):
     assert all(type(res[k]) is str for k in ("INSTALLED", "SKOPS_VERSION", "XGBOOST_VERSION", "FOLDER", "PYTHON"))
     html = (tmp_path / "r.html").read_text()
     assert "already importable" in html and "skops" in html and "not needed" in html
+
+
+def test_a_mirror_without_the_package_is_refused(profile, tmp_path):
+    qp, config = profile
+    url = make_wheel(tmp_path / "mirror", "skops", "99.0", {"skops/__init__.py": "", "skops/io.py": ""})
+    text, _s = refused(qp, config, f"INDEX_URL={url}")       # 99.0 is outside the tested range: not offered
+    assert "offers no release of skops" in text and url in text and "Nothing was installed" in text
