@@ -22,6 +22,7 @@ from .algorithms.local_correlation import LocalCorrelationAlgorithm
 from .algorithms.mlr_contribution import MlrContributionAlgorithm
 from .algorithms.rf_contribution import RfContributionAlgorithm
 from .algorithms.casa_npp import CasaNppAlgorithm
+from .algorithms.install_dependencies import InstallDependenciesAlgorithm
 
 ALGORITHMS = (
     # Indices
@@ -49,6 +50,8 @@ ALGORITHMS = (
     LocalCorrelationAlgorithm,
     MlrContributionAlgorithm,
     RfContributionAlgorithm,
+    # Set-up
+    InstallDependenciesAlgorithm,
 )
 
 

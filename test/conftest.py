@@ -73,3 +73,24 @@ def qgis_process(tmp_path_factory):
     assert ini.exists(), "qgis_process.bin did not use QGIS_CUSTOM_CONFIG_PATH as its profile root"
     assert "mining_eco_plugin=true" in ini.read_text()
     return qp
+
+
+@pytest.fixture(scope="session")
+def qgis_process_in():
+    """A factory: ``make(profile_root, **env)`` gives qgis_process.bin with its own QGIS profile root
+    (QGIS_CUSTOM_CONFIG_PATH; profile = <root>/profiles/default) and extra environment, the plugin enabled."""
+    exe = QGIS_PROCESS if os.path.exists(QGIS_PROCESS) else shutil.which("qgis_process.bin")
+    if not exe:
+        pytest.skip("qgis_process.bin is not installed")
+
+    def make(config, **extra_env):
+        runtime = os.path.join(str(config), "xdg_runtime")
+        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QGIS_PLUGINPATH=ROOT, QGIS_CUSTOM_CONFIG_PATH=str(config),
+                   XDG_RUNTIME_DIR=runtime, **extra_env)
+        env.pop("PYTHONPATH", None)
+        qp = QgisProcess(exe, env, config)
+        proc = qp("plugins", "enable", "mining_eco_plugin", timeout=120)
+        assert "* mining_eco_plugin" in proc.stdout, proc.stdout
+        return qp
+    return make

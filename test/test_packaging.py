@@ -128,7 +128,7 @@ def test_unzipped_plugin_registers_every_algorithm(plugin_zip, tmp_path):
         "p = QgsApplication.processingRegistry().providerById('miningeco')\n"
         "print('LONGNAME', repr(p.longName()))\n"
         "for a in p.algorithms():\n"
-        "    assert a.group() in ('Indices','Ecology','Change','Salinity','Productivity','Drivers'), a.id()\n"
+        "    assert a.group() in ('Indices','Ecology','Change','Salinity','Productivity','Drivers','Set-up'), a.id()\n"
         "    assert len(a.shortHelpString()) > 200 and 'source' in a.shortHelpString().lower(), a.id()\n"
         "    assert ' ' not in a.name(), a.id()\n"
         "    print(a.id())\n"

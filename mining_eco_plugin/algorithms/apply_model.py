@@ -16,6 +16,7 @@ from qgis.core import (
 
 from .. import compat
 from ..core import modelfile
+from ..deps import skops_missing_message
 from ..core import salinity as core
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
 from ..styles import palettes
@@ -156,6 +157,13 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                                                           compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table: grade, label, range, pixels, area_km2, percent (of the predicted area).")
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        # before any work (training every model, reading rasters): model files need skops
+        missing = skops_missing_message()
+        if missing:
+            return False, f"{self.NAME}: {missing}"
+        return super().checkParameterValues(parameters, context)
 
     def load_model(self, parameters, context):
         path = self.parameterAsFile(parameters, "MODEL_FILE", context)

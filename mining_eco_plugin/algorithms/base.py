@@ -33,6 +33,7 @@ GROUPS = {
     "salinity": "Salinity",
     "productivity": "Productivity",
     "drivers": "Drivers",
+    "setup": "Set-up",
 }
 
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
@@ -44,6 +45,8 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     GROUP = ""
     SUMMARY = ""
     SOURCE = ""
+    #: heading of SOURCE in shortHelpString
+    SOURCE_LABEL = "Formula source"
     #: True: blank lines ("\n\n") in SUMMARY and the help texts start a new paragraph of shortHelpString
     PARAGRAPHS = False
 
@@ -96,7 +99,7 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
             self.initAlgorithm({})
         lines = [f"<p>{self.SUMMARY}</p>"]
         if self.SOURCE:
-            lines.append(f"<p><b>Formula source:</b> {self.SOURCE}</p>")
+            lines.append(f"<p><b>{self.SOURCE_LABEL}:</b> {self.SOURCE}</p>")
         lines.append("<p><b>Parameters</b></p><ul>")
         lines += [f"<li><b>{desc}</b> (<code>{name}</code>): {text}</li>" for name, desc, text in self._help]
         lines.append("</ul>")

@@ -20,6 +20,7 @@ from qgis.core import (
 
 from .. import compat
 from ..core import modelfile
+from ..deps import skops_missing_message
 from ..core import models as core
 from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
@@ -124,6 +125,13 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         self.addOutput(QgsProcessingOutputString("FEATURES", "Predictor fields used (comma separated)"))
         self.addOutput(QgsProcessingOutputNumber("VALIDATION_R2", "Validation (or cv) R2 of MODEL"))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        # before any work (training every model, reading rasters): model files need skops
+        missing = skops_missing_message()
+        if missing:
+            return False, f"{self.NAME}: {missing}"
+        return super().checkParameterValues(parameters, context)
+
     # -- inputs ---------------------------------------------------------------------------------
     def _features(self, parameters, context, fields):
         listed = [f for f in self.parameterAsFields(parameters, "FIELDS", context) if f]
@@ -148,6 +156,9 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
 
     # -- run ----------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
+        missing = skops_missing_message()          # also when run without checkParameterValues
+        if missing:
+            raise ValueError(missing)
         source = self.parameterAsSource(parameters, "INPUT", context)
         if source is None:
             raise ValueError("INPUT: the samples layer cannot be read")

@@ -112,12 +112,19 @@ class ModelBundle:
     probe: object = None
 
 
+#: The message when skops cannot be imported (the Salinity model tools show it before they start).
+MISSING_SKOPS = ("model files need the Python package skops, which QGIS's Python cannot import. Install it with "
+                 "the Mining Eco tool 'Install Python dependencies' (miningeco:installdependencies: Processing "
+                 "Toolbox > Mining Eco > Set-up, or the menu Plugins > Mining Eco > Install Python "
+                 "dependencies...; headless: qgis_process run miningeco:installdependencies), then run this tool "
+                 "again.")
+
+
 def _skops():
     try:
         import skops.io as sio
     except ImportError:
-        raise ModelFileError("model files need the Python package skops (pip install skops==0.10.0 into the "
-                             "Python that QGIS uses)") from None
+        raise ModelFileError(MISSING_SKOPS) from None
     return sio
 
 
