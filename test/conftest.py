@@ -13,6 +13,7 @@ from paths import ROOT  # noqa: E402
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "test", "models"))   # modelkit: shared by the model build scripts and tests
+sys.path.insert(0, os.path.join(ROOT, "test", "qgis"))     # util: scene parameters, readers and writers of rasters
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,9 @@ import zipfile
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
+from osgeo import gdal
 
+import util  # test/qgis/util.py
 from paths import ROOT
 
 gdal.UseExceptions()
@@ -101,21 +102,10 @@ def samples_table(folder):
 def feature_stack(path):
     """A 3-band float32 raster whose band descriptions are the features, with a nodata hole."""
     rng = np.random.default_rng(3)
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), 60, 40, len(FEATURES), gdal.GDT_Float32)
-    ds.SetGeoTransform((500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32617)
-    ds.SetProjection(srs.ExportToWkt())
-    for i, name in enumerate(FEATURES):
-        band = ds.GetRasterBand(i + 1)
-        band.SetDescription(name)
-        band.SetNoDataValue(-9999.0)
-        a = rng.random((40, 60)).astype(np.float32)
-        if i == 1:
-            a[5:9, 10:20] = -9999.0
-        band.WriteArray(a)
-    ds = None
-    return str(path)
+    arrays = [rng.random((40, 60)).astype(np.float32) for _ in FEATURES]
+    arrays[1][5:9, 10:20] = -9999.0
+    return util.write_raster(path, arrays, FEATURES, dtype=gdal.GDT_Float32, nodata=-9999.0, epsg=32617,
+                             origin=(500000.0, 4000000.0))
 
 
 def train_args(src, folder, model=0, compare=False):

@@ -4,31 +4,17 @@ resampled onto the 10 m grid. Expected values are hand computations of the INDIC
 import numpy as np
 import processing
 import pytest
-from osgeo import gdal, osr
+from osgeo import gdal
 from qgis.core import QgsProcessingException
 
+import util  # test/qgis/util.py
 from mining_eco_plugin.algorithms.index_calculator import PRODUCTS
 
 RNG = np.random.default_rng(7)
 
 
 def write(path, arrays, names=(), pixel=30.0, dtype=gdal.GDT_UInt16, nodata=None):
-    arrays = [np.asarray(a) for a in arrays]
-    h, w = arrays[0].shape
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, len(arrays), dtype)
-    ds.SetGeoTransform((300000.0, pixel, 0.0, 4200000.0, 0.0, -pixel))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32649)
-    ds.SetProjection(srs.ExportToWkt())
-    for i, a in enumerate(arrays):
-        band = ds.GetRasterBand(i + 1)
-        band.WriteArray(a)
-        if i < len(names):
-            band.SetDescription(names[i])
-        if nodata is not None:
-            band.SetNoDataValue(nodata)
-    ds = None
-    return str(path)
+    return util.write_raster(path, arrays, names, pixel, dtype, nodata)
 
 
 def read(path, band=1):

@@ -14,7 +14,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .. import deps
+from .. import compat, deps
 from ..deps import pip_install
 from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
@@ -44,7 +44,7 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterString("INDEX_URL", "Package index URL", optional=True),
                  "Only this index (a mirror) is used. Empty: pip's settings.")
         self.add(QgsProcessingParameterNumber("TIMEOUT", "Network timeout (seconds)",
-                                              QgsProcessingParameterNumber.Integer, 60, minValue=1, maxValue=600),
+                                              compat.ProcessingNumberParameterType.Integer, 60, minValue=1, maxValue=600),
                  "Per connection.", advanced=True)
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML files (*.html)",
                                                               optional=True, createByDefault=True),

@@ -12,7 +12,7 @@ import os
 import re
 
 import numpy as np
-from osgeo import gdal
+from osgeo import gdal, osr
 
 gdal.UseExceptions()
 
@@ -61,6 +61,28 @@ def cli_args(params: dict) -> list[str]:
     """``KEY=value`` arguments for ``qgis_process run ID -- ...``; a list (multiple enum choice) is written
     comma separated, the form qgis_process 3.22 accepts ("Comma separated list of options")."""
     return [f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in params.items()]
+
+
+def write_raster(path, arrays, names=(), pixel=30.0, dtype=gdal.GDT_UInt16, nodata=None, epsg=32649,
+                 origin=(300000.0, 4200000.0)) -> str:
+    """A GeoTIFF with one band per array (north-up, ``pixel`` metres, UTM ``epsg``), band descriptions
+    ``names`` and ``nodata`` on every band; its path."""
+    arrays = [np.asarray(a) for a in arrays]
+    h, w = arrays[0].shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, len(arrays), dtype)
+    ds.SetGeoTransform((origin[0], pixel, 0.0, origin[1], 0.0, -pixel))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    for i, a in enumerate(arrays):
+        band = ds.GetRasterBand(i + 1)
+        band.WriteArray(a)
+        if i < len(names):
+            band.SetDescription(names[i])
+        if nodata is not None:
+            band.SetNoDataValue(nodata)
+    ds = None
+    return str(path)
 
 
 # ------------------------------------------------------------------------- MTL and DN
