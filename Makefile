@@ -16,7 +16,7 @@ $(VENV)/.setup-done: scripts/setup.sh requirements-dev.txt
 
 # every test: core unit tests, algorithms through processing.run, qgis_process and Modeler models
 test: setup
-	$(QGIS_ENV) $(PY) -m pytest test
+	$(QGIS_ENV) $(PY) -m pytest -rs test
 
 # the whole suite on other QGIS versions, in Debian chroots (trixie 3.40 LTR, sid 3.44; bookworm 3.22 when the
 # host is not Debian 12): one summary line per QGIS; prepared chroots are cached in /var/cache/mining-eco-matrix

@@ -377,7 +377,9 @@ CANCEL = r"""
 import glob, json, os, sys
 sys.path.insert(0, sys.argv[1])
 from qgis.core import QgsApplication, QgsProcessingFeedback, QgsProcessingException
-app = QgsApplication([], False, sys.argv[2]); app.initQgis()
+os.environ["QGIS_CUSTOM_CONFIG_PATH"] = sys.argv[2]      # QGIS 3.40 ignores QgsApplication's profileFolder
+app = QgsApplication([], False); app.initQgis()
+assert os.path.realpath(QgsApplication.qgisSettingsDirPath()).startswith(os.path.realpath(sys.argv[2]))
 sys.path.append(os.path.join(QgsApplication.pkgDataPath(), "python", "plugins"))   # QGIS's processing plugin
 from processing.core.Processing import Processing
 Processing.initialize()
@@ -408,7 +410,7 @@ try:
 except QgsProcessingException as err:
     error = str(err)
 alive = [p for p in feedback.pids if os.path.exists(f"/proc/{p}")]
-parent = os.path.join(sys.argv[2], "mining_eco")
+parent = os.path.join(QgsApplication.qgisSettingsDirPath(), "mining_eco")
 print(json.dumps({"error": error, "pids": feedback.pids, "alive": alive, "installing": feedback.installing,
                   "left": os.listdir(parent) if os.path.isdir(parent) else None}))
 plugin.unload()

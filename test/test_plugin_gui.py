@@ -14,13 +14,16 @@ from paths import ROOT
 SCRIPT = r'''
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
-profile = sys.argv[2]
+# the profile through QGIS_CUSTOM_CONFIG_PATH: QGIS 3.40 ignores QgsApplication's profileFolder argument
+os.environ["QGIS_CUSTOM_CONFIG_PATH"] = sys.argv[2]
 from qgis.core import QgsApplication
 from qgis.gui import QgsBrowserGuiModel, QgsMapCanvas, QgsMessageBar
 from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QApplication, QMainWindow
 
-app = QgsApplication([], True, profile); app.initQgis()
+app = QgsApplication([], True); app.initQgis()
+profile = QgsApplication.qgisSettingsDirPath()
+assert os.path.realpath(profile).startswith(os.path.realpath(sys.argv[2])), profile
 sys.path.append(os.path.join(QgsApplication.pkgDataPath(), "python", "plugins"))   # QGIS's processing plugin
 out = {}
 

@@ -89,14 +89,19 @@ def test_a_file_from_another_version_predicts_as_recorded_or_is_refused_naming_b
     assert bundle.features == ["NDVI", "SI1", "S3"] and bundle.units == "g/kg"
 
 
-def test_files_of_0_5_0_load_under_scikit_learn_1_2():
-    # Debian 12 / QGIS 3.22, where 0.5.0 wrote them; under 1.4 and 1.9 they are refused (test above): the Tree
+def test_files_of_0_5_0_load_under_scikit_learn_1_2_else_are_refused_naming_both_versions():
+    # Debian 12 / QGIS 3.22, where 0.5.0 wrote them, loads them; under 1.4 and 1.9 they are refused: the Tree
     # node layout changed in 1.3, and they hold no probe predictions to check another scikit-learn against
-    if not sklearn.__version__.startswith("1.2."):
-        pytest.skip(f"scikit-learn {sklearn.__version__}: refused with the advice to retrain (test above)")
     for kind in ("rf", "stacking"):
         with open(os.path.join(FIXTURES, f"me050_sk1.2.1_{kind}.model"), "rb") as fh:
-            mf.loads(fh.read())
+            data = fh.read()
+        if sklearn.__version__.startswith("1.2."):
+            mf.loads(data)
+        else:
+            with pytest.raises(mf.ModelFileError) as err:
+                mf.loads(data)
+            assert "1.2.1" in str(err.value) and sklearn.__version__ in str(err.value)
+            assert "retrain this model" in str(err.value).lower()
 
 
 def rewrite(data, **changes):
