@@ -21,6 +21,7 @@ from qgis.core import (
 from .. import compat
 from ..core import modelfile
 from ..deps import skops_missing_message
+from ..deps.native import libsvm_clash, svr_refusal
 from ..core import models as core
 from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
@@ -181,6 +182,9 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         X, y = self._read(source, target, names, feedback)
         core.check_samples(X, y, names, target, folds if validation == "kfold" else core.STACK_FOLDS
                            if kind == "stacking" or compare else 0)
+        clash = libsvm_clash()
+        if clash and kind == "svr":
+            raise ValueError(f"MODEL: {svr_refusal(clash)}")
         backend = core.boosting_backend()
         settings = dict(validation=validation, fraction=fraction, folds=folds, seed=seed, budget=budget,
                         backend=backend)
@@ -193,7 +197,9 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(40 if compare else 80)
         comparison, best = [], ""
         if compare:
-            others = [k for k in core.KINDS if k != kind]
+            others = [k for k in core.KINDS if k != kind and not (clash and k == "svr")]
+            if clash and kind != "svr":
+                feedback.pushWarning(f"COMPARE_MODELS: SVR left out. {svr_refusal(clash)}")
             for i, other in enumerate(others):
                 if feedback.isCanceled():
                     raise Canceled()
