@@ -17,7 +17,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
-[ "$(id -u)" = 0 ] || { echo "test-matrix: needs root (debootstrap, chroot, bind mounts); run it with sudo" >&2; exit 2; }
+if [ "$(id -u)" != 0 ]; then      # debootstrap, chroot and bind mounts need root
+  command -v sudo >/dev/null || { echo "test-matrix: needs root (debootstrap, chroot, bind mounts)" >&2; exit 2; }
+  exec sudo -E bash "$0" "$@"
+fi
 
 host_codename=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-unknown}")
 default_suites="trixie sid"
