@@ -124,7 +124,7 @@ flock -u 9
 
 # -- 3. run it on a copy of the plugin, with a canary that it must fix --------------------------------------
 mkdir -p "$TMP/before" "$TMP/after/zz_canary"
-cp -r "$PLUGIN" "$TMP/before/"
+cp -rL "$PLUGIN" "$TMP/before/"   # -L: the links to the top-level metadata.txt and resources.qrc as files
 find "$TMP/before" -name __pycache__ -prune -exec rm -rf {} +
 cp -r "$TMP/before/$(basename "$PLUGIN")" "$TMP/after/"
 # the canary: if the script silently stopped resolving Qt enums, this line would stay as it is
