@@ -44,6 +44,19 @@ def test_the_snapshot_covers_every_tool(provider):
     assert sum(len(p) for p in snapshot.values()) > 300           # not vacuous: about 300 parameters
 
 
+def _option_change(a, b):
+    """What happened to an enum's options ``a`` -> ``b``, in words (with only the options that changed)."""
+    moved = [(i, b.index(o)) for i, o in enumerate(a) if o in b and b.index(o) != i]
+    if moved:
+        return f"options RENUMBERED (saved models and scripts change meaning): {moved} (old -> new number)"
+    if len(b) < len(a):
+        return f"options REMOVED (saved models and scripts break): {a[len(b):]}"
+    reworded = [f"{i}: {a[i]!r} -> {b[i]!r}" for i in range(len(a)) if a[i] != b[i]]
+    added = [f"{i}: {b[i]!r}" for i in range(len(a), len(b))]
+    return "; ".join(([f"option labels reworded, numbers unchanged: {', '.join(reworded)}"] if reworded else []) +
+                     ([f"options appended: {', '.join(added)}"] if added else []))
+
+
 def differences(snapshot, now):
     """What changed between two interfaces, one line per change."""
     problems = []
@@ -61,9 +74,7 @@ def differences(snapshot, now):
                 problems.append(f"{alg_id}: {pid} changed type {old[pid]['type']} -> {new[pid]['type']}")
             a, b = old[pid].get("options"), new[pid].get("options")
             if a != b:
-                kind = ("options appended" if a and b and b[:len(a)] == a else
-                        "options RENUMBERED, removed or renamed (saved models and scripts change meaning)")
-                problems.append(f"{alg_id}: {pid} {kind}: {a} -> {b}")
+                problems.append(f"{alg_id}: {pid} {_option_change(a or [], b or [])}")
     return problems
 
 
@@ -81,9 +92,13 @@ def test_the_comparison_sees_every_kind_of_change(provider):
     changed["miningeco:lst"]["SENSOR"]["options"].append("Landsat 10")
     changed["miningeco:trend"]["YEAR_LIST"] = changed["miningeco:trend"].pop("YEARS")
     changed["miningeco:coupling"]["SAMPLE_SIZE"]["type"] = "string"
+    changed["miningeco:trend"]["CONFIDENCE"]["options"][2] = "99.9 %"
+    changed["miningeco:geodetector"]["METHOD"]["options"].pop()
     found = "\n".join(differences(snapshot, changed))
+    assert "miningeco:trend: CONFIDENCE option labels reworded, numbers unchanged: 2: '99 %' -> '99.9 %'" in found
+    assert "miningeco:geodetector: METHOD options REMOVED" in found
     assert "miningeco:rsei: SENSOR options RENUMBERED" in found
-    assert "miningeco:lst: SENSOR options appended" in found
+    assert "miningeco:lst: SENSOR options appended: 5: 'Landsat 10'" in found
     assert "miningeco:trend: parameter YEARS removed or renamed" in found
     assert "miningeco:trend: parameter YEAR_LIST added" in found
     assert "miningeco:coupling: SAMPLE_SIZE changed type number -> string" in found
