@@ -115,7 +115,7 @@ def _flags(definition, compat) -> list[str]:
     flags = definition.flags()
     return [name for name, flag in (("optional", compat.ProcessingParameterFlag.Optional),
                                     ("advanced", compat.ProcessingParameterFlag.Advanced))
-            if (flags & flag) == flag]
+            if bool(flags & flag)]          # QFlags' truth value: the idiom of QGIS's own Python code
 
 
 def read_text(alg_id: str):
