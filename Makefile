@@ -7,7 +7,7 @@ QGIS_ENV  := QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=/tmp/runtime-$(shell id -
 # where `make deploy` installs the plugin (QGIS 3 default profile)
 QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
 
-.PHONY: setup test test-matrix qt6-check unit demo zip deploy bench clean
+.PHONY: setup test test-matrix qt6-check unit demo manual zip deploy bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -34,6 +34,12 @@ unit: setup
 
 demo: setup
 	$(QGIS_ENV) $(PY) scripts/demo.py demo_output
+
+# the manual shipped in the plugin (mining_eco_plugin/docs/: one page per tool, references, index), rendered from
+# the tools' metadata (parameters and their help) and the per-tool texts of scripts/manual/; run it after changing a
+# tool's parameters or help (test/test_help.py fails while the committed pages differ from what it renders)
+manual: setup
+	$(QGIS_ENV) $(PY) scripts/build_manual.py
 
 bench: setup
 	$(QGIS_ENV) $(PY) bench/run_bench.py

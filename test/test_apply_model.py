@@ -287,7 +287,7 @@ def test_qgis_process_help_and_run(qgis_process, inputs, rf_run, tmp_path):
     # skops is pip-installed into the Python QGIS uses (here: the test venv's site-packages)
     qp.env = dict(qgis_process.env, PYTHONPATH=site.getsitepackages()[0])
     helptext = qp("help", "miningeco:applymodel").stdout
-    for word in ("MODEL_FILE", "RASTERS", "GRADE_TABLE", "OUTPUT_GRADES", "upper-inclusive"):
+    for word in ("MODEL_FILE", "RASTERS", "GRADE_TABLE", "OUTPUT_GRADES", "1, 2, 4, 6 g/kg", "(inclusive)"):
         assert word in helptext
     proc = qp("run", "miningeco:applymodel", "--", f"MODEL_FILE={inputs['models']['rf'][0]}",
               *[f"RASTERS={s}" for s in inputs["singles"]], "GRADE_TABLE=1,Non-saline,2,Slight,4,Moderate,6,Severe,,Saline soil",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -666,23 +667,31 @@ def test_unusual_units_are_warned_about_and_the_run_completes(provider, synth, t
 def test_help_through_qgis_process_documents_inputs_and_sources(qgis_process):
     out = qgis_process("help", "miningeco:casanpp").stdout
     for text in ("NDVI", "TEMPERATURE_VALUES", "PRECIPITATION", "SOLAR_RADIATION_VALUES", "LANDCOVER", "CLASS_TABLE",
-                 "OUTPUT_MONTHLY", "OUTPUT_TABLE", "changhe", "Potter", "Zhou", "Thornthwaite", "APAR = SOL x FPAR x 0.5",
-                 "mm per month", "consecutive calendar months", "T_EPS1_COLD_LIMIT", "T_EPS2_ABOVE", "T_EPS2_BELOW",
-                 "FROZEN_W_EPS", "HEAT_INDEX", "multiply by 0.0001", "reflectance over dark water",
-                 "nodata -9999 where an input of that month", "Number of pixels of OUTPUT", "Mean of the annual NPP"):
+                 "OUTPUT_MONTHLY", "OUTPUT_TABLE", "Remote Sensing 14: 4177", "Potter", "Zhou", "Thornthwaite",
+                 "APAR = solar radiation x FPAR x 0.5", "mm per month", "consecutive calendar months",
+                 "T_EPS1_COLD_LIMIT", "T_EPS2_ABOVE", "T_EPS2_BELOW", "FROZEN_W_EPS", "HEAT_INDEX",
+                 "reflectance over dark water", "nodata -9999 where an input of that month", "docs/casanpp.html"):
         assert text in out, text
 
 
 def test_help_is_split_into_paragraphs(provider):
-    """Review nit: the long summary is several paragraphs (base.py PARAGRAPHS), every parameter and output in the
-    list has a help line (the numbers MEAN_NPP / VALID_PIXELS included)."""
+    """Review nit: the short help is a few plain paragraphs (issue 11: at most 1,500 characters); the formulas and
+    every parameter and output with its help line (the numbers MEAN_NPP / VALID_PIXELS included) are in the
+    manual page the Help button opens."""
+    import html
     from qgis.core import QgsApplication
+    from qgis.PyQt.QtCore import QUrl
     alg = QgsApplication.processingRegistry().algorithmById("miningeco:casanpp")
     text = alg.shortHelpString()
-    assert text.count("<p>") >= 8 and "\n\n" not in text
+    assert text.count("\n") >= 3 and "\n\n" not in text and "<" not in text and len(text) <= 1500
+    with open(QUrl(alg.helpUrl()).toLocalFile(), encoding="utf-8") as f:
+        page = f.read()
     for name in ("MEAN_NPP", "VALID_PIXELS", "OUTPUT_MONTHLY", "HEAT_INDEX"):
-        line = next(li for li in text.split("<li>") if f"<code>{name}</code>" in li)
-        assert len(line.split("</code>): ")[1]) > 30, name
+        row = next(r for r in page.split("<tr>") if f"<code>{name}</code>" in r)
+        assert len(re.sub(r"<[^>]+>", "", row.split("</td>")[-2])) > 30, name
+    for text in ("multiply by 0.0001", "Number of pixels of OUTPUT", "Mean of the annual NPP", "T<sub>opt</sub>",
+                 "Zhou &amp; Zhang (1995)", "Worked example"):
+        assert html.escape(text, quote=False) in page or text in page, text
 
 
 # ------------------------------------------------------------------------------ review D4: rule parameters

@@ -355,4 +355,4 @@ def test_help_reads_as_documentation(qgis_process):
                                      "OUTPUT_NORMALISED")),
                         ("coupling", ("RSEI_METHOD", "EG_METHOD", "EG_HIGHER_IS_BETTER", "RESAMPLING"))):
         out = qgis_process("help", f"miningeco:{alg}").stdout
-        assert "ningdong" in out and all(p in out for p in params)
+        assert "Han C., Li P., Xie H. et al. (2025), Sustainability 17: 9075" in out and all(p in out for p in params)

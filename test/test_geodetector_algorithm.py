@@ -3,12 +3,14 @@ factors, temperature, precipitation of 22 mines, 2019-2024), by period; compared
 with py-geodetector 0.2.1 on the same discretised data (not with Table 14: its q values cannot be
 reproduced from the published tables)."""
 import csv
+import os
 
 import numpy as np
 import pytest
 from qgis.core import QgsVectorLayer
 
 from mining_eco_plugin.core import geodetector as gd
+from paths import ROOT
 
 YEARS = ["2019", "2020", "2021", "2022", "2023", "2024"]
 # name: (RSEI x6 | Table 10), (production, elevation, slope, aspect | Table 11),
@@ -128,8 +130,11 @@ def test_bad_input_names_the_field(provider, table, tmp_path):
 def test_qgis_process_run(qgis_process, table, tmp_path):
     path, _ = table
     out = qgis_process("help", "miningeco:geodetector").stdout
-    for word in ("Y_FIELD", "X_FIELDS", "CATEGORICAL_FIELDS", "PERIOD_FIELD", "METHOD", "noncentral"):
+    for word in ("Y_FIELD", "X_FIELDS", "CATEGORICAL_FIELDS", "PERIOD_FIELD", "METHOD", "p-value",
+                 "docs/geodetector.html"):
         assert word in out, word
+    with open(os.path.join(ROOT, "mining_eco_plugin", "docs", "geodetector.html"), encoding="utf-8") as f:
+        assert "noncentral F" in f.read()          # the formulas are in the manual page
     dest = tmp_path / "factor.gpkg"
     qgis_process("run", "miningeco:geodetector", "--", f"INPUT={path}", "Y_FIELD=RSEI", "X_FIELDS=X1_temp",
                  "X_FIELDS=X2_prec", "METHOD=5", f"OUTPUT_FACTOR={dest}")

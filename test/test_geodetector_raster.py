@@ -357,7 +357,7 @@ def test_cancel_during_sampling_writes_nothing(provider, ndvi, tmp_path):
 def test_raster_mode_through_qgis_process(qgis_process, provider, ndvi, tmp_path):
     """qgis_process help explains both modes; a raster-mode run gives the same factor table as processing.run."""
     text = qgis_process("help", "miningeco:geodetector").stdout
-    for word in ("TABLE MODE", "RASTER MODE", "Y_RASTER", "X_RASTERS", "CATEGORICAL_RASTERS", "STEP", "N_SAMPLES",
+    for word in ("a table (Y field", "or rasters (a Y raster", "Y_RASTER", "X_RASTERS", "CATEGORICAL_RASTERS", "STEP", "N_SAMPLES",
                  "SEED", "nodata"):
         assert word in text, word
     dest = tmp_path / "qp_factor.gpkg"

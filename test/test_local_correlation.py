@@ -101,7 +101,7 @@ def test_bad_inputs_raise_naming_the_input_and_leave_no_file(provider, tmp_path,
 
 def test_local_correlation_through_qgis_process(qgis_process, provider, tmp_path):
     help_text = qgis_process("help", "miningeco:localcorrelation").stdout
-    assert "WINDOW_SIZE" in help_text and "changhe" in help_text
+    assert "WINDOW_SIZE" in help_text and "Remote Sensing 14: 4177" in help_text
     qgis_process("run", "miningeco:localcorrelation", "--", f"INPUT_X={X}", f"INPUT_Y={Y}", "WINDOW_SIZE=7",
                  f"OUTPUT_R={tmp_path / 'r_qp.tif'}", f"OUTPUT_P={tmp_path / 'p_qp.tif'}",
                  f"OUTPUT_CLASS={tmp_path / 'c_qp.tif'}", f"OUTPUT_TABLE={tmp_path / 't_qp.csv'}")

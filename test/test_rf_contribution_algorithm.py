@@ -111,7 +111,8 @@ def test_bad_inputs_fail_cleanly(provider, tmp_path, case, words):
 
 def test_qgis_process_help_and_run(qgis_process, provider, tmp_path):
     help_text = qgis_process("help", "miningeco:rfcontribution").stdout
-    for word in ("CATEGORIES", "ActCon", "RelCon", "changhe", "N_TREES", "CATEGORIES=prec,climate,temp,climate"):
+    for word in ("CATEGORIES", "act_con", "RelCon", "Remote Sensing 14: 4177", "N_TREES",
+                 "CATEGORIES=prec,climate,temp,climate"):
         assert word in help_text
     write_table(tmp_path / "s.csv")
     qgis_process("run", "miningeco:rfcontribution", "--", f"INPUT={layer_uri(tmp_path / 's.csv')}",

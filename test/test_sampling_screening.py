@@ -328,7 +328,7 @@ def test_bad_screening_inputs_fail_naming_them(sampled, tmp_path, case, words):
 
 # --------------------------------------------------------------------------------------- qgis_process
 def test_qgis_process_help_and_runs_of_both(qgis_process, stack, points, sampled, tmp_path):
-    for alg, words in (("samplerasters", ("POINTS", "RASTERS", "METHOD", "OUTPUT_REJECTED", "zhundong")),
+    for alg, words in (("samplerasters", ("POINTS", "RASTERS", "METHOD", "OUTPUT_REJECTED", "He Y., Du H.")),
                        ("vipscreening", ("TARGET_FIELD", "FIELDS", "VIP_THRESHOLD", "GRA_THRESHOLD", "RULE",
                                          "SELECTED_FIELDS", "Wold", "Deng"))):
         out = qgis_process("help", f"miningeco:{alg}").stdout

@@ -436,7 +436,7 @@ def test_class_areas_bad_inputs(provider, nc, out):
 def test_qgis_process_help_and_run_equal_processing_run(qgis_process, nc, nc_run, tmp_path):
     help_text = qgis_process("help", "miningeco:transfermatrix").stdout
     for word in ("DATE1", "DATE2", "CLASS_NAMES", "CLASS_TABLE", "UNITS", "OUTPUT_CHANGE", "from * 10^k + to",
-                 "zhundong"):
+                 "He Y., Du H."):
         assert word in help_text
     assert "miningeco:classareas" in qgis_process("list").stdout
     matrix, change = tmp_path / "matrix.csv", tmp_path / "change.tif"

@@ -300,7 +300,7 @@ def test_timeseries_needs_exactly_one_source(provider, table5_csv, stack_files, 
 def test_trend_and_timeseries_through_qgis_process(qgis_process, provider, stack_files, table5_csv, tmp_path):
     _d, stack, files, _multi = stack_files
     help_text = qgis_process("help", "miningeco:trend").stdout
-    for word in ("INPUTS", "YEARS", "CONFIDENCE", "MIN_VALID", "OUTPUT_CLASS", "ningdong"):
+    for word in ("INPUTS", "YEARS", "CONFIDENCE", "MIN_VALID", "OUTPUT_CLASS", "Han C.", "Mann H.B. (1945)"):
         assert word in help_text
     outs = {pid: str(tmp_path / f"cli_{pid.lower()}.tif") for pid in OUTPUT_IDS}
     qgis_process("run", "miningeco:trend", "--", *[f"INPUTS={f}" for f in files], "CONFIDENCE=0",

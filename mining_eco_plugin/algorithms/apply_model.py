@@ -22,25 +22,21 @@ from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, pre
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .transfer_matrix import LegendStyle
 
 #: Rows of the feature matrix given to the model's predict at once (bounded memory whatever the model).
 PREDICT_CHUNK_ROWS = 262144
 
 SUMMARY = (
-    "Applies a model file written by the Mining Eco 'Train model' tool (a scikit-learn regressor saved with skops: "
-    "loading it runs no code; pickles and altered files are refused) to rasters, pixel by pixel: "
-    "prediction = model(feature_1, ..., feature_n). Features are matched to bands by name, ignoring case: the band "
-    "descriptions of a multi-band raster (e.g. the spectral index calculator's output) and, for single-band rasters, "
-    "the band description, layer name or file name. Pixels where any feature is nodata are nodata. The rasters are "
-    "read block by block and predicted in chunks (memory bounded whatever the scene size); the result does not "
-    "depend on the block size or on the band order. Optional outputs: salinity grades (uint8, paletted; default "
-    "thresholds 1 / 2 / 4 / 6 g/kg: non-saline, slightly, moderately, severely saline, saline soil; intervals are "
-    "upper-inclusive: exactly 1 g/kg is non-saline, exactly 6 is severely saline) and a table of the area per grade "
-    "(km2, %; cell areas on the sphere for a geographic CRS).")
-SOURCE = ("Model application as in the zhundong seed (section 2.3, VIP-RF salinity maps) and the coastal seed "
-          "(section 4, Figure 6); grades: coastal Table 5 (Third National Soil Census of China) and Wang Zunqin, "
-          "China's Saline Soil (zhundong section 1.3).")
+    "Applies a model file of Train model to rasters, pixel by pixel: the model's features are matched to bands by "
+    "name (the band descriptions of a multi-band raster such as the index calculator's output, or the names of "
+    "single-band rasters). Pixels where a feature is nodata are nodata.\n"
+    "Optional: salinity grades from a table of upper bounds (default 1, 2, 4, 6 g/kg: non-saline, slightly, "
+    "moderately, severely saline, saline soil) and a table of the area of each grade.\n"
+    "Outputs: the predicted raster, the grade raster (paletted) and the area table. Needs the Python package skops "
+    "(see the Set-up group).")
+SOURCE = cite("he2026", "lan2025", "wang1993")
 TABLE_FIELDS = (("grade", int), ("label", str), ("range", str), ("pixels", int), ("area_km2", float),
                 ("percent", float))
 
@@ -128,6 +124,10 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
     GROUP = "salinity"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    SHORT_DESCRIPTION = (
+        "Predicts a salinity map from index rasters with a trained model file; salinity grades and their areas")
+    TAGS = ("predict", "inversion", "salinity map", "soil salt content", "salinity grades", "classification",
+            "machine learning", "random forest")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFile("MODEL_FILE", "Model file (*.model)", extension="model"),
@@ -142,7 +142,7 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                                               defaultValue=core.default_grade_table(), optional=True),
                  "One row per grade: its upper bound in the model's units (inclusive) and its name; leave the last "
                  "row's bound empty (the open top grade). Default (also when left empty) 1 / 2 / 4 / 6 g/kg "
-                 "(coastal Table 5). In "
+                 "(Lan et al. 2025, Table 5). In "
                  "qgis_process: GRADE_TABLE=1,Non-saline,2,Slight,4,Moderate,6,Severe,,Saline soil.")
         self.add(QgsProcessingParameterNumber("N_JOBS", "Parallel jobs for predict (0 = all cores)",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0),

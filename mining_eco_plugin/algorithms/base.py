@@ -1,9 +1,20 @@
 """One small base class for every Mining Eco algorithm.
 
-A subclass declares ID, NAME, GROUP, a SUMMARY and a SOURCE (formula reference), adds its
-parameters with ``self.add(param, help)`` and implements ``run_tool``. The base turns the
-per-parameter help into ``shortHelpString`` (readable in the toolbox and in
-``qgis_process help``) and turns every user-facing error into a QgsProcessingException.
+A subclass declares ID, NAME, GROUP, a SUMMARY (the short description), a SOURCE (one citation line),
+SHORT_DESCRIPTION and TAGS (what the Toolbox search matches), adds its parameters with
+``self.add(param, help)`` and implements ``run_tool``. Every user-facing error becomes a
+QgsProcessingException.
+
+Help has two layers (issue 11, defect 15):
+
+* ``shortHelpString``: SUMMARY (what the tool does, its inputs and outputs), the SOURCE line and where the
+  manual is; at most SHORT_HELP_LIMIT characters of plain text, paragraphs separated by newlines. QGIS's
+  dialog wraps each line in a paragraph of its help panel and ``qgis_process help`` prints the text as it is,
+  so it holds no markup. Each parameter's one-line help is the parameter's own help (``param.setHelp``:
+  its tooltip and ``qgis_process help``'s argument list) and is not repeated here.
+* ``helpUrl``: the tool's page of the manual shipped in the plugin (docs/<ID>.html: formulas, defaults and
+  why, a worked example, full references; the dialog's Help button opens it). scripts/build_manual.py renders
+  every page from the algorithm's metadata (SUMMARY, parameters and their help, outputs) and a per-tool text.
 """
 from __future__ import annotations
 
@@ -17,6 +28,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
 )
+from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QIcon
 
 from .. import compat
@@ -26,6 +38,10 @@ from ..raster.engine import Canceled
 _FIELD_TYPES = {str: compat.FieldType.QString, float: compat.FieldType.Double, int: compat.FieldType.LongLong,
                 bool: compat.FieldType.Bool}
 
+# group id -> name, in the order of the workflow (indices -> ecology -> change -> salinity -> productivity ->
+# drivers). The manual's index follows this order. QGIS's Processing Toolbox sorts groups alphabetically by their
+# name (QgsProcessingToolboxProxyModel::lessThan, locale-aware; there is no API to order them); numbering the names
+# or prefixing invisible characters would trade a readable name for an order, so the names stay as they are.
 GROUPS = {
     "indices": "Indices",
     "ecology": "Ecology",
@@ -35,20 +51,48 @@ GROUPS = {
     "drivers": "Drivers",
     "setup": "Set-up",
 }
+# search words every tool of a group shares (the Toolbox search matches tags(): each word of a search must be
+# found in the tool's name, a tag or its short description)
+GROUP_TAGS = {
+    "indices": ("remote sensing", "landsat", "sentinel-2", "spectral index"),
+    "ecology": ("ecology", "ecological quality", "remote sensing ecological index", "mining area"),
+    "change": ("change detection", "time series", "mining area"),
+    "salinity": ("salinity", "soil salinity", "soil salt", "salinization", "salt"),
+    "productivity": ("vegetation", "carbon", "productivity"),
+    "drivers": ("driving factors", "drivers", "attribution"),
+    "setup": ("install", "dependencies"),
+}
 
-ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ICON = os.path.join(PLUGIN_DIR, "icon.svg")
+DOCS = os.path.join(PLUGIN_DIR, "docs")
+SHORT_HELP_LIMIT = 1500
+
+
+def group_icon(group: str) -> str:
+    """Path of the icon every tool of ``group`` shares (icons/<group id>.svg)."""
+    return os.path.join(PLUGIN_DIR, "icons", f"{group}.svg")
+
+
+def manual_page(alg_id: str) -> str:
+    """Path of the manual page of the algorithm ``alg_id`` (without provider prefix) shipped in docs/."""
+    return os.path.join(DOCS, f"{alg_id}.html")
 
 
 class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     ID = ""
     NAME = ""
     GROUP = ""
+    #: the short description (plain text, a newline starts a paragraph): what the tool does, its inputs, outputs
     SUMMARY = ""
+    #: one citation line: authors, year, journal (references.cite)
     SOURCE = ""
     #: heading of SOURCE in shortHelpString
-    SOURCE_LABEL = "Formula source"
-    #: True: blank lines ("\n\n") in SUMMARY and the help texts start a new paragraph of shortHelpString
-    PARAGRAPHS = False
+    SOURCE_LABEL = "Source"
+    #: one line for the Toolbox (tooltip) and its search
+    SHORT_DESCRIPTION = ""
+    #: search words of this tool (its group's GROUP_TAGS are added)
+    TAGS = ()
 
     def __init__(self):
         super().__init__()
@@ -68,14 +112,23 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP
 
     def icon(self):
-        return QIcon(ICON)
+        return QIcon(group_icon(self.GROUP))
+
+    def svgIconPath(self):  # noqa: N802
+        return group_icon(self.GROUP)
+
+    def shortDescription(self):  # noqa: N802
+        return self.SHORT_DESCRIPTION
+
+    def tags(self):
+        return list(dict.fromkeys(list(self.TAGS) + list(GROUP_TAGS.get(self.GROUP, ()))))
 
     def createInstance(self):  # noqa: N802
         return type(self)()
 
     # -- parameters and help --------------------------------------------------------------
     def add(self, param, help_text: str, advanced: bool = False):
-        """Add a parameter with its one-line help (shown in the help panel and qgis_process help)."""
+        """Add a parameter with its one-line help (its tooltip, qgis_process help's argument list, the manual)."""
         if advanced:
             param.setFlags(param.flags() | compat.ProcessingParameterFlag.Advanced)
         if hasattr(param, "setHelp"):
@@ -90,24 +143,27 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         return self.addParameter(param)
 
     def add_result(self, output, help_text: str):
-        """Add a non-file output (e.g. QgsProcessingOutputNumber) with its help line."""
+        """Add a non-file output (e.g. QgsProcessingOutputNumber) with its help line (shown in the manual: QGIS
+        has no help text for outputs)."""
         self._help.append((output.name(), output.description(), help_text))
         return self.addOutput(output)
 
-    def shortHelpString(self):  # noqa: N802
+    def help_lines(self):
+        """(id, label, help) of every parameter and output, in the order they were added (for the manual)."""
         if not self._help:  # help is asked of instances that were never initialised
             self.initAlgorithm({})
-        lines = [f"<p>{self.SUMMARY}</p>"]
+        return list(self._help)
+
+    def shortHelpString(self):  # noqa: N802
+        paragraphs = [p.strip() for p in self.SUMMARY.split("\n") if p.strip()]
         if self.SOURCE:
-            lines.append(f"<p><b>{self.SOURCE_LABEL}:</b> {self.SOURCE}</p>")
-        lines.append("<p><b>Parameters</b></p><ul>")
-        lines += [f"<li><b>{desc}</b> (<code>{name}</code>): {text}</li>" for name, desc, text in self._help]
-        lines.append("</ul>")
-        text = "\n".join(lines)
-        return text.replace("\n\n", "</p>\n<p>") if self.PARAGRAPHS else text
+            paragraphs.append(f"{self.SOURCE_LABEL}: {self.SOURCE.rstrip('.')}.")
+        paragraphs.append(f"Manual (formulas, defaults, a worked example, references): the Help button, or "
+                          f"docs/{self.ID}.html in the plugin folder.")
+        return "\n".join(paragraphs)
 
     def helpUrl(self):  # noqa: N802
-        return ""
+        return QUrl.fromLocalFile(manual_page(self.ID)).toString()
 
     # -- running ---------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

@@ -27,51 +27,20 @@ from ..raster import engine
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
 SUMMARY = (
-    "Net primary productivity (NPP) of vegetation with the CASA model (Carnegie-Ames-Stanford approach), as in the "
-    "changhe study, section 2.2.2, with the parameterisation of Zhu Wenquan et al. (2006, 2007) for China.\n\n"
-    "For every pixel x and month t: NPP(x, t) = APAR(x, t) x eps(x, t) (gC m-2 month-1); APAR = SOL x FPAR x 0.5 "
-    "(MJ m-2 month-1; 0.5 = share of photosynthetically active radiation in the total solar radiation SOL); "
-    "FPAR = a FPAR_NDVI + (1 - a) FPAR_SR with a = 0.5, where FPAR_NDVI = (NDVI - NDVI_min) / (NDVI_max - "
-    "NDVI_min) x (FPAR_max - FPAR_min) + FPAR_min, likewise FPAR_SR with the simple ratio SR = (1 + NDVI) / "
-    "(1 - NDVI), each kept within [FPAR_min, FPAR_max] = [0.001, 0.95], NDVI_min / NDVI_max (SR_min / SR_max) the "
-    "5 % / 95 % percentiles of the land-cover class; eps = eps_max x T_eps1 x T_eps2 x W_eps (gC MJ-1) with "
-    "eps_max per land-cover class.\n\n"
-    "Temperature stress: T_eps1 = 0.8 + 0.02 T_opt - 0.0005 T_opt^2 (0 in months at or below -10 C), "
-    "T_opt = mean temperature of the month of maximum NDVI of the pixel; T_eps2 = 1.1814 / (1 + exp(0.2 (T_opt - "
-    "10 - T))) / (1 + exp(0.3 (-T_opt - 10 + T))) (Potter 1993; many papers print 1.184), half its value at "
-    "T = T_opt in months more than 10 C above or 13 C below T_opt (Zhu 2007).\n\n"
-    "Water stress: W_eps = 0.5 + 0.5 EET / PET (EET / PET at most 1) with the regional evapotranspiration model of "
-    "Zhou & Zhang (1995): EET = P Rn (P^2 + Rn^2 + P Rn) / ((P + Rn)(P^2 + Rn^2)), Rn = sqrt(E_p0 P) (0.369 + "
-    "0.598 sqrt(E_p0 / P)), PET = (EET + E_p0) / 2, E_p0 = 16 (10 T / I)^a the Thornthwaite potential "
-    "evapotranspiration (I = sum of (T/5)^1.514 over the months given with T > 0, a = 6.75e-7 I^3 - 7.71e-5 I^2 + "
-    "1.792e-2 I + 0.49239); in months at or below 0 C (E_p0 = 0) W_eps is that of the previous month, the months "
-    "taken as a cycle (a frozen January takes the last unfrozen month of the series). The cold limit, the "
-    "half-value thresholds, the frozen-month rule and the heat index are advanced parameters (defaults: the "
-    "published values); the other coefficients are those of the papers (core.casa.CasaConstants).\n\n"
-    "Months: the annual NPP (gC m-2 yr-1) is the sum of the months. Give consecutive calendar months in order, "
-    "all 12 for an annual NPP: T_opt, the heat index and the frozen-month rule (which carries the previous month, "
-    "cyclically) use the months given. Inputs: monthly NDVI, mean temperature (deg C), precipitation (mm per "
-    "month) and total solar radiation (MJ m-2 month-1), each as one multi-band raster (band = month) or one "
-    "single-band raster per month in order; temperature, precipitation and radiation may instead be typed as "
-    "monthly values (e.g. station normals) applied to every pixel; and a land-cover raster of integer codes with a "
-    "parameter row per code (default: CLCD 1-9). Every input needs the same number of months.\n\n"
-    "Checks: implausible inputs (temperature in kelvin, negative precipitation or radiation) are refused; unusual "
-    "ones (e.g. daily instead of monthly radiation) are warned about. NDVI outside [-1, 1]: when more than half of "
-    "the valid NDVI values of a month in a block (the scene is read in blocks, 256 x 512 pixels with 12 months) are "
-    "above 1, the NDVI is a scaled "
-    "product (e.g. MODIS NDVI x 10000) and the run stops, naming the month and the fix (multiply by 0.0001); "
-    "otherwise values outside [-1, 1] are taken as NDVI -1 (no vegetation signal: FPAR_min), because Landsat "
-    "Collection 2 Level-2 surface reflectance is not clipped at 0 and a slightly negative NIR or red reflectance over dark "
-    "water or in shadow puts NDVI outside [-1, 1]; one warning at the end counts them per month.\n\n"
-    "Processed block by block (memory bounded whatever the scene size); the result does not depend on the block "
-    "size.")
-SOURCE = ("changhe seed section 2.2.2, eqs. 2-4; Potter et al. 1993 (Global Biogeochem. Cycles 7: 811-841); "
-          "Zhu Wenquan, Pan Yaozhong, Zhang Jinshui 2007 (J. Plant Ecol. 31: 413-424) and Zhu et al. 2006 (FPAR "
-          "from NDVI and SR, eps_max per vegetation type, T_opt); Zhou Guangsheng & Zhang Xinshi 1995 (Acta "
-          "Phytoecol. Sin. 19: 193-200, regional evapotranspiration); Thornthwaite 1948.")
+    "Net primary productivity (NPP) with the CASA light-use-efficiency model. For each pixel and month, NPP = APAR x "
+    "eps: APAR = solar radiation x FPAR x 0.5 with FPAR from NDVI and the simple ratio, and eps = eps_max x two "
+    "temperature stresses x a water stress from a regional evapotranspiration model. The annual NPP (gC m-2 yr-1) is "
+    "the sum of the months.\n"
+    "Inputs: monthly NDVI, mean temperature (deg C), precipitation (mm) and solar radiation (MJ m-2 month-1) as "
+    "rasters (one band or one file per month) or as typed monthly values, and a land-cover raster with one parameter "
+    "row per code (default: CLCD 1-9).\n"
+    "Outputs: the annual NPP (styled), optionally the monthly NPP, and a table of mean, sd and CV per land-cover "
+    "class. Implausible inputs (temperature in kelvin, scaled NDVI) are refused.")
+SOURCE = cite("rs2022npp", "potter1993", "zhu2007", "zhou1995")
 
 VARIABLES = (
     # parameter, label, kind for check_plausible, unit, example of a values text
@@ -123,7 +92,10 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
     GROUP = "productivity"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
-    PARAGRAPHS = True
+    SHORT_DESCRIPTION = (
+        "Net primary productivity (gC m-2 yr-1) with the CASA model from monthly NDVI, climate and land cover")
+    TAGS = ("npp", "net primary productivity", "casa", "carbon", "light use efficiency", "apar", "fpar",
+            "vegetation productivity", "ndvi")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterMultipleLayers("NDVI", "Monthly NDVI", compat.ProcessingSourceType.Raster),
@@ -165,7 +137,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                  "land cover is then warped with nearest neighbour.", advanced=True)
         for pid, desc, default_value, text in (
                 ("PAR_FRACTION", "PAR fraction of total solar radiation", core.PAR_FRACTION,
-                 "APAR = SOL x FPAR x this (0.5 in changhe eq. 3 and Potter 1993)."),
+                 "APAR = SOL x FPAR x this (0.5: Potter et al. 1993)."),
                 ("FPAR_MIN", "FPAR minimum", core.FPAR_MIN, "FPAR at the class's ndvi_min (0.001, Zhu 2006)."),
                 ("FPAR_MAX", "FPAR maximum", core.FPAR_MAX, "FPAR at the class's ndvi_max (0.95, Zhu 2006)."),
                 ("FPAR_NDVI_WEIGHT", "Weight of FPAR from NDVI", core.FPAR_NDVI_WEIGHT,
@@ -208,7 +180,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                                                           createByDefault=True),
                         "Table: code, name, pixels, mean, sd (population) and coefficient of variation (sd / mean, "
                         "%) of the annual NPP per land-cover class, and a last row over all classes (code empty), "
-                        "the statistics changhe 3.1 reports.")
+                        "the statistics reported for the Changhe Basin mining area (Remote Sensing 14: 4177, 2022).")
         self.add_result(QgsProcessingOutputNumber("MEAN_NPP", "Mean annual NPP (gC m-2 yr-1)"),
                         "Mean of the annual NPP over every pixel with a value (the 'all classes' row of the table); "
                         "empty when no pixel has one.")

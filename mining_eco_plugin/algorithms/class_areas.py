@@ -15,21 +15,18 @@ from ..raster.engine import BandRef, RasterStack, block_pass
 from .base import MiningEcoAlgorithm
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
 from .class_names import add_class_name_parameters, read_class_names, read_classes
+from .references import cite
 
 UNIT_LABELS = ("km2", "ha", "pixels")
 
 SUMMARY = (
-    "Area of every class of several class rasters (one per date: land use, salinity grades, RSEI grades ...), "
-    "its share of that date's classified area, and its change: against the previous date and against the first "
-    "date, as an area and in % = 100 (A_t - A_s) / A_s. The row of a class at the last date therefore reads "
-    "directly as 'the moderate-salinization area changed by +79 % from 2000 to 2024'. Dates are the YEARS "
-    "given, or are parsed from the layer names (a Landsat product id's acquisition date, a YYYY-MM-DD date, or a "
-    "4-digit year such as salinity_2010); the rows are in date order. Each raster is read block by block on its "
-    "own grid (the dates need not share a grid); area is the pixel size for a projected CRS and the cell area on "
-    "the sphere for a geographic CRS. Classes absent at some date get area 0 there; nodata pixels are not "
-    "counted. Float rasters are refused (reclassify first).")
-SOURCE = ("Class areas per year as in the ningdong seed, section 4.2, Tables 6-7 (RSEI grade areas 2000-2024) and "
-          "section 4.1 (grade shares); salinity grade shares in the zhundong seed, section 2.3.")
+    "Area of every class of several class rasters, one per date (land use, salinity grades, RSEI grades ...), its "
+    "share of the classified area, and its change since the previous date and since the first date, as an area and in "
+    "%.\n"
+    "Inputs: the class rasters (each on its own grid) or one multi-band raster, the years (typed, or read from the "
+    "layer names) and optional class names.\n"
+    "Output: one table, one row per class and date, in date order.")
+SOURCE = cite("han2025", "he2026")
 
 
 class ClassAreasAlgorithm(MiningEcoAlgorithm):
@@ -38,6 +35,9 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
     GROUP = "change"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    SHORT_DESCRIPTION = (
+        "Area and share of every class at every date and its change in % (land use, salinity or RSEI grades)")
+    TAGS = ("class areas", "area statistics", "land use", "land cover", "grades", "histogram", "change")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_dated_raster_parameters(self, "LAYERS", "Class rasters (one per date)",

@@ -22,6 +22,7 @@ from ..core.rsei import DEFAULT_SAMPLE_SEED, RunningMinMax, SampleCollector, sam
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
 METHODS = ("equal", "quantile", "breaks")
@@ -50,17 +51,20 @@ class CouplingAlgorithm(MiningEcoAlgorithm):
     ID = "coupling"
     NAME = "RSEI x EG coupling overlay"
     GROUP = "ecology"
-    SUMMARY = ("Weighted overlay of RSEI and the ecological grade index (ningdong section 5.1, Figure 15): each "
-               "raster is reclassified into three levels, 1 low .. 3 high (a value equal to a break goes to the "
-               "upper level), and combined as code = EG level x 10 + RSEI level: 33 = both high (best, HH), "
-               "11 = both low (worst, LL), the others a moderate state. The seed gives no breaks: by default "
-               "RSEI is cut into equal thirds of its range [0, 1] and EG (normalised, higher = better, as "
-               "miningeco:egindex writes it) into equal thirds of its min..max over the pixels where both "
-               "inputs are valid; terciles (from all valid pixels, or a deterministic sample of SAMPLE_SIZE "
-               "pixels on larger rasters) or user breaks instead. A raw EG raster (1 best .. 7 worst) can be "
-               "used with EG_HIGHER_IS_BETTER off: its levels are flipped so that 3 stays the best. Outputs: "
-               "the code raster (styled 11 red .. 33 green) and the area per code (km2, %).")
-    SOURCE = "ningdong seed section 5.1 (Figure 15) and section 4.3 (Figure 13); RSEI: Xu 2013."
+    SUMMARY = (
+        "Combines RSEI and the ecological grade (EG) index into nine classes: each raster is cut into three levels (1 "
+        "low, 2 medium, 3 high) and code = EG level x 10 + RSEI level, from 11 (both low: the worst state) to 33 "
+        "(both high: the best).\n"
+        "Inputs: an RSEI raster (0-1) and an EG raster on one grid: by default the normalised EG (higher = better) of "
+        "the EG index tool; a raw EG raster (1 best .. 7 worst) is flipped. Levels: equal thirds (default), terciles "
+        "or your own breaks.\n"
+        "Outputs: the code raster (styled) and a table of the area of each code; the breaks used are returned as "
+        "numbers.")
+    SOURCE = cite("han2025")
+    SHORT_DESCRIPTION = (
+        "RSEI x EG coupling: both cut into three levels and combined into codes 11 (both low) .. 33 (both high)")
+    TAGS = ("rsei", "remote sensing ecological index", "eg", "ecological grade", "coupling", "overlay", "reclassify",
+            "bivariate map")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         for pid, label in INPUTS:

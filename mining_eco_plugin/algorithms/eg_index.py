@@ -29,6 +29,7 @@ from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
+from .references import cite
 
 WHOLE_AREA = "(whole area)"
 
@@ -49,20 +50,19 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
     ID = "egindex"
     NAME = "Ecological grade (EG) index"
     GROUP = "ecology"
-    SUMMARY = ("Ecological grade index from a land-use raster (ningdong section 3.2): each land-use code gets an "
-               "ecological grade (1 best .. 7 worst, Table 3: water and wetland 1, forest 2, shrubland 3, grassland "
-               "4, cultivated land 5, construction land 6, barren land 7) and EG = sum(grade x area) / sum(area) "
-               "(eq. 14), a negative indicator. Computed (a) for every pixel over a square moving window "
-               "(nodata left out of the weights), (b) for every polygon of a zone layer (e.g. mines), (c) for "
-               "the whole raster, and (d) for each land-use raster of a yearly series. Also the normalised, "
-               "inverted EG that the seed tabulates (section 4.3, higher = better): (worst - EG) / (worst - best) "
-               "= (7 - EG) / 6 with the table's best and worst grades - the seed does not print the formula; "
-               "this reading matches its values 0.54-0.56 for a grassland-dominated mining area. Areas are pixel "
-               "areas (geodesic cell areas for geographic CRS). A code present in the raster but missing from "
-               "the grade table is an error naming the codes.")
-    SOURCE = ("ningdong seed section 3.2 (eq. 14, Table 3; grades after Li et al. and Shao et al.) and section 4.3 "
-              "(Tables 8-9); CLCD legend: Yang & Huang 2021; snow/ice -> 1 as water (GB/T 21010-2017 class 1110 "
-              "under water areas).")
+    SUMMARY = (
+        "Ecological grade (EG) index of land use: every land-use code gets a grade from 1 (best: water, wetland) to 7 "
+        "(worst: barren land), and EG = sum(grade x area) / sum(area), a negative indicator. Also the normalised, "
+        "inverted EG = (7 - EG) / 6, from 0 to 1 with higher = better, the form the RSEI x EG coupling expects.\n"
+        "Inputs: a land-use raster of integer codes (the default grade table is for the CLCD legend 1-9; edit it for "
+        "other legends), optionally zones such as mine polygons, and land-use rasters of several years.\n"
+        "Outputs: EG per pixel over a moving window and its normalised form, a table of EG per zone and for the whole "
+        "area, and a table of EG per year.")
+    SOURCE = cite("han2025", "yang2021")
+    SHORT_DESCRIPTION = (
+        "Ecological grade index of land use (area-weighted grades 1 best .. 7 worst) per pixel, zone and year")
+    TAGS = ("eg", "ecological grade", "land use", "land cover", "clcd", "mine", "zonal statistics",
+            "landscape ecology")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterRasterLayer("LANDUSE", "Land-use raster"),
@@ -74,14 +74,14 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
                                               numberRows=len(core.CLCD_GRADE_TABLE), hasFixedNumberRows=False,
                                               headers=["code", "grade", "name"], defaultValue=default,
                                               optional=True),
-                 "One row per land-use code: code, grade (1 best .. 7 worst), name. Default: ningdong Table 3 on "
-                 "the CLCD legend (1 cropland 5, 2 forest 2, 3 shrub 3, 4 grassland 4, 5 water 1, 6 snow/ice 1, "
-                 "7 barren 7, 8 impervious 6, 9 wetland 1). An empty grade excludes the code like nodata. In "
+                 "One row per land-use code: code, grade (1 best .. 7 worst), name. Default: Table 3 of Han et al. "
+                 "2025 on the CLCD legend (1 cropland 5, 2 forest 2, 3 shrub 3, 4 grassland 4, 5 water 1, 6 snow/ice "
+                 "1, 7 barren 7, 8 impervious 6, 9 wetland 1). An empty grade excludes the code like nodata. In "
                  "qgis_process: GRADE_TABLE=1,5,Cropland,2,2,Forest,... (names without commas). Empty = the default.")
         self.add(QgsProcessingParameterNumber("WINDOW_SIZE", "Moving window size (pixels, odd)",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=1),
                  "Side of the square window of the per-pixel EG, in pixels (1, 3, 5, ...; 1 = the pixel's own "
-                 "grade). Not given by the seed; 3 by default.")
+                 "grade). Han et al. 2025 give no size; 3 by default.")
         self.add(QgsProcessingParameterFeatureSource("ZONES", "Zones (e.g. mines)",
                                                      [compat.ProcessingSourceType.VectorPolygon],
                                                      optional=True),

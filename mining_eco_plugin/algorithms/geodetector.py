@@ -24,6 +24,7 @@ from ..raster import sampling
 from ..raster.engine import BandRef, Canceled, RasterError, RasterStack, raster_info
 from ..reports.html import write_html_report
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
 METHODS = ("equal", "quantile", "natural", "geometric", "std", "optimal")
@@ -125,37 +126,21 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
     NAME = "Geodetector (factor, interaction, risk, ecological)"
     GROUP = "drivers"
     SUMMARY = (
-        "Explains a numeric Y (e.g. RSEI) by strata of factors X. Give exactly one of two input modes.\n\n"
-        "TABLE MODE: INPUT (a table or point layer, one row per sample) with Y_FIELD and X_FIELDS. Numeric X_FIELDS "
-        "are discretised, CATEGORICAL_FIELDS and text fields used as they are. With PERIOD_FIELD every detector runs "
-        "per period (discretising within the period) and the factor table adds the mean q and its rank per factor. "
-        "Rows with a NULL or NaN value in a used field are left out and counted.\n\n"
-        "RASTER MODE: Y_RASTER with X_RASTERS (continuous factors, discretised) and/or CATEGORICAL_RASTERS (class "
-        "codes such as land cover, used as they are), all on the grid of Y_RASTER (same CRS, pixel size and extent, "
-        "or choose RESAMPLING). The detectors run on sampled pixels: SAMPLING 0 a regular grid (every STEP-th row "
-        "and column), 1 N_SAMPLES random pixels drawn with SEED. Pixels that are nodata or NaN in any raster are "
-        "left out and counted (log, report, DROPPED_COUNT). Only the blocks holding sampled pixels are read.\n\n"
-        "Factor detector: q = 1 - sum_h n_h var_h / (N var) (population variances), p from the noncentral F. "
-        "Interaction detector: q of the overlay of two factors, typed as nonlinear/uni-variable weakening, "
-        "independent (within TOLERANCE of q1 + q2), bi-variable or nonlinear enhancement. Risk detector: mean Y per "
-        "stratum and Welch t-tests between strata (strata of continuous factors are named by their value ranges; "
-        "the factor table lists the class breaks). Ecological detector, for each pair of factors: does the "
-        "stronger one (higher q, column 'stronger') explain Y significantly better? F = SSW_weaker / SSW_stronger "
-        "(same N, so F >= 1) against the upper tail of F(N-1, N-1); this is the R package's test of that ordered "
-        "pair, so the row does not depend on the order of the factors. Continuous X are cut into K classes by "
-        "METHOD (equal, quantile, natural breaks, geometric, standard deviation), or by the optimal method and k "
-        "(the highest significant q).\n\n"
-        "p-values follow Wang & Xu's R package (noncentral F with lambda from the stratum means of Y); like the "
-        "reference they change when a constant is added to Y (e.g. temperature in K instead of deg C), and so can "
-        "the optimal method's choice; q does not.\n\n"
-        "Example (raster mode): qgis_process run miningeco:geodetector -- Y_RASTER=rsei.tif X_RASTERS=dem.tif "
-        "X_RASTERS=slope.tif CATEGORICAL_RASTERS=landcover.tif SAMPLING=1 N_SAMPLES=20000 SEED=1 METHOD=5 "
-        "OUTPUT_FACTOR=factor.csv OUTPUT_REPORT=geodetector.html")
-    SOURCE = ("ningdong seed 3.4 (eq. 20, Table 4, Tables 14-15); Wang et al. 2010 (IJGIS 24:107-127); Wang & Xu "
-              "2017 (Acta Geogr. Sin. 72:116-134) and their R package geodetector; optimal discretisation: Song et "
-              "al. 2020 (GIScience & Remote Sensing 57:593-610).")
+        "Geodetector: how much of the spatial variance of a numeric Y (e.g. RSEI) is explained by strata of factors "
+        "X. Factor detector q = 1 - sum(n_h var_h) / (N var) with its p-value; interaction detector (q of two factors "
+        "overlaid, typed from nonlinear weakening to nonlinear enhancement); risk detector (mean Y per stratum and "
+        "t-tests); ecological detector (F-test between two factors).\n"
+        "Two input modes: a table (Y field, factor fields, optional period field for one run per period) or rasters "
+        "(a Y raster with continuous and categorical factor rasters on one grid, sampled on a regular grid or at "
+        "random pixels). Continuous factors are discretised (equal, quantile, natural breaks, geometric, standard "
+        "deviation, or the optimal method and number of classes).\n"
+        "Outputs: four detector tables, an interaction heatmap and an HTML report.")
+    SOURCE = cite("wang2010", "wangxu2017", "song2020", "han2025")
+    SHORT_DESCRIPTION = (
+        "Geodetector q statistic of driving factors: factor, interaction, risk and ecological detectors")
+    TAGS = ("geodetector", "geographical detector", "q statistic", "spatial stratified heterogeneity",
+            "driving factors", "interaction", "optimal discretization", "natural breaks")
 
-    PARAGRAPHS = True                                   # the SUMMARY's paragraphs
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Table mode: samples (table or point layer)",
@@ -177,7 +162,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterField("PERIOD_FIELD", "Table mode: period field (by-period mode)",
                                              parentLayerParameterName="INPUT", optional=True),
                  "Table mode, optional, e.g. year: the detectors run separately for each value; the factor table "
-                 "adds rows 'mean' with the mean q per factor and its rank (ningdong Tables 14-15).")
+                 "adds rows 'mean' with the mean q per factor and its rank (as Tables 14-15 of Han et al. 2025).")
         self.add(QgsProcessingParameterRasterLayer("Y_RASTER", "Raster mode: Y raster (explained variable)",
                                                    optional=True),
                  "Raster mode: the raster to explain, e.g. RSEI; it defines the grid. Leave empty in table mode.")

@@ -19,6 +19,7 @@ from ..core.scene import REFLECTIVE, product_bands
 from ..raster.engine import GeoTiffWriter, RasterStack
 from ..styles.palettes import ramp_for
 from ..styles.qgis_styles import RasterStyle, style_output
+from .references import cite
 from .scene_algorithm import SceneAlgorithm
 from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
                            resolve_scene)
@@ -37,16 +38,20 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
     ID = "spectralindices"
     NAME = "Spectral index calculator"
     GROUP = "indices"
-    SUMMARY = ("Computes vegetation, salinity, wetness and dryness indices (and LST) from a Landsat or Sentinel-2 "
-               "scene, on reflectance 0-1 after the chosen radiometric conversion, block by block. Several "
-               "indices go into one multi-band raster (band descriptions = index keys) and/or one GeoTIFF per "
-               "index. Undefined pixels (zero denominator, negative square root) and cloud-masked pixels are nodata. "
-               "A custom index can be typed as a band expression, e.g. (NIR-R)/(NIR+R); it may use band roles "
-               "B G R NIR SWIR1 SWIR2, index keys such as NDVI, numbers, + - * / ** and sqrt abs log log10 exp "
-               "min max.")
-    SOURCE = ("INDICES.md of the project (each index's source is in its description: Rouse 1974, Huete, "
-              "Kaufman & Tanre 1992, Crist 1985, Huang 2002, Baig 2014, Xu 2008, Douaoui 2006, Abbas & Khan 2007, "
-              "Bannari 2008, Gao 1996, Scudiero 2014 ...).")
+    SUMMARY = (
+        "Spectral indices of a Landsat 5/7/8/9 or Sentinel-2 scene: vegetation (NDVI, EVI, ARVI ...), wetness "
+        "(tasseled-cap WET), dryness (NDBSI, IBI), water (MNDWI), soil salinity (SI, S1-S9, SSSI, CRSI, SAI, TRSI, "
+        "SBCI, GOSI ...) and LST, plus a custom band expression such as (NIR-R)/(NIR+R).\n"
+        "Inputs: the bands (one multi-band raster or one layer per band), the sensor, the radiometry (Level-2 scale "
+        "factors, Level-1 DN with the scene's MTL file, Sentinel-2 L2A, reflectance or custom) and optionally a "
+        "quality band for the cloud mask. Indices are computed on reflectance 0-1, never on raw DN.\n"
+        "Outputs: one multi-band GeoTIFF (band descriptions = index keys) and/or one GeoTIFF per index in a folder. "
+        "Pixels where an index is undefined (zero denominator) or clouded are nodata.")
+    SOURCE = ("the source of each index is in the manual; the set follows " + cite("han2025", "he2026", "lan2025"))
+    SHORT_DESCRIPTION = (
+        "Vegetation, salinity, wetness, dryness and water indices (NDVI, WET, NDBSI, SI, MNDWI ...) of a scene")
+    TAGS = ("ndvi", "evi", "arvi", "vegetation index", "salinity index", "soil salt", "salt", "wetness",
+            "tasseled cap", "ndbsi", "ibi", "mndwi", "water index", "band math", "raster calculator", "lst")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterEnum("INDICES", "Indices", [product_title(k) for k in PRODUCTS],
@@ -65,7 +70,8 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                         "All indices in one GeoTIFF, one band each, band description = index key.")
         self.add_output(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Folder for one file per index",
                                                                 optional=True, createByDefault=False),
-                        "If set, also writes <folder>/<KEY>.tif for every index (each styled).")
+                        "If set, also writes one GeoTIFF per index into this folder, named by its key (e.g. NDVI.tif), "
+                        "each styled.")
         self.addOutput(QgsProcessingOutputMultipleLayers("INDEX_FILES", "One file per index"))
 
     def run_tool(self, parameters, context, feedback):

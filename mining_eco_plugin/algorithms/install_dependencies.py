@@ -22,10 +22,10 @@ from .base import MiningEcoAlgorithm
 SUMMARY = (
     "Installs the Python packages of the Salinity model tools for QGIS's own Python: skops and, if chosen, "
     "xgboost-cpu, with pip, into the plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
-    "puts on Python's path: this works where 'pip install --user' is refused (Debian 12 and newer). Only what QGIS "
-    "lacks is installed, in the newest versions that fit its numpy, scipy and scikit-learn (never replaced); each "
-    "must import before the folder is replaced, and a failed or cancelled run changes nothing. Environment variable "
-    "MINING_ECO_PYTHON: the Python to run pip with.")
+    "puts on Python's path: this works where 'pip install --user' is refused (Debian 12 and newer).\n"
+    "Only what QGIS lacks is installed, in the newest versions that fit its numpy, scipy and scikit-learn (never "
+    "replaced); each must import before the folder is replaced, and a failed or cancelled run changes nothing.\n"
+    "Environment variable MINING_ECO_PYTHON: the Python to run pip with.")
 SOURCE = ("the package index of pip's configuration, or INDEX_URL; versions chosen by pip's resolver (pip install "
           "--dry-run --report), installed with pip install --no-deps --target.")
 
@@ -37,6 +37,9 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
     SUMMARY = SUMMARY
     SOURCE = SOURCE
     SOURCE_LABEL = "Source of the packages"
+    SHORT_DESCRIPTION = (
+        "Installs skops (and optionally xgboost-cpu) for QGIS's Python, for the salinity model tools")
+    TAGS = ("pip", "python", "skops", "xgboost", "packages", "setup")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterBoolean("INSTALL_XGBOOST", "Also install xgboost-cpu", defaultValue=False),

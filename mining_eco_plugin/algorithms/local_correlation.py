@@ -16,6 +16,7 @@ from ..core import correlation as core
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
 NODATA = -9999.0
@@ -28,17 +29,16 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
     NAME = "Local (moving-window) correlation"
     GROUP = "drivers"
     SUMMARY = (
-        "Spatially local Pearson correlation between two rasters on one grid, the 'geographic location "
-        "correlation coefficient' (LCC) of the changhe study (section 2.4.1): for every pixel, r of the pairs of "
-        "pixels in the WINDOW_SIZE x WINDOW_SIZE window centred on it where both rasters are valid (n pairs; "
-        "the window is cut at the raster edges), r = (n Sxy - Sx Sy) / sqrt((n Sxx - Sx^2)(n Syy - Sy^2)); "
-        "nodata where n < MIN_VALID or one raster is constant in the window. Significance: t = r sqrt((n - 2) "
-        "/ (1 - r^2)) with n - 2 degrees of freedom and the two-sided p-value (Student's t). Classes at ALPHA: "
-        "1 significant negative, 2 not significant, 3 significant positive; a table gives the area (km2) and "
-        "share (%) of each class. The seed does not state its window size (it cites refs. 50-51); the "
-        "default 5 x 5 is this plugin's choice: n <= 25, so |r| > 0.40 is needed for p < 0.05.")
-    SOURCE = ("changhe seed, section 2.4.1 (LCC through moving windows, share of positive / negative / "
-              "insignificant correlation); Pearson's r and its t-test (as scipy.stats.pearsonr).")
+        "Local (moving-window) Pearson correlation between two rasters on one grid: for every pixel, r of the pixel "
+        "pairs in the square window centred on it, its two-sided p-value (t-test) and a class: 1 significant "
+        "negative, 2 not significant, 3 significant positive.\n"
+        "Inputs: rasters X and Y, the window size (odd, default 5 x 5), the fewest valid pairs per window and the "
+        "significance level.\n"
+        "Outputs: rasters of r, p and the class, and a table of the area of each class.")
+    SOURCE = cite("rs2022npp")
+    SHORT_DESCRIPTION = (
+        "Moving-window Pearson correlation of two rasters with t-test significance classes and their areas")
+    TAGS = ("correlation", "pearson", "local correlation", "moving window", "focal statistics", "lcc", "significance")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         for pid, label in INPUTS:

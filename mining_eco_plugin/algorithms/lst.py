@@ -6,6 +6,7 @@ from qgis.core import QgsProcessingParameterRasterDestination
 from ..raster.engine import GeoTiffWriter, RasterStack
 from ..core.scene import product_bands
 from ..styles.qgis_styles import RasterStyle, style_output
+from .references import cite
 from .scene_algorithm import SceneAlgorithm
 from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
                            resolve_scene)
@@ -15,16 +16,21 @@ class LandSurfaceTemperatureAlgorithm(SceneAlgorithm):
     ID = "lst"
     NAME = "Land surface temperature"
     GROUP = "indices"
-    SUMMARY = ("Land surface temperature in deg C. From a Landsat Collection 2 Level-2 ST band: "
-               "K = DN x 0.00341802 + 149.0, minus 273.15 (the product is already emissivity corrected). From a "
-               "Level-1 thermal band with its MTL: radiance L = ML x DN + AL; emissivity from NDVI (Sobrino et "
-               "al. 2004: 0.97 below NDVI 0.2, 0.99 above 0.5, 0.004 Pv + 0.986 between); then either the "
-               "radiative transfer equation B_T = (L - R_up - tau (1 - e) R_down) / (tau e), "
-               "LST = K2 / ln(1 + K1 / B_T) - 273.15 (ningdong eqs. 6-8; with tau = 1 and no path radiance by "
-               "default), or the single-channel correction LST = BT / (1 + (lambda BT / rho) ln e) "
-               "(Artis & Carnahan 1982). K1/K2 come from the MTL.")
-    SOURCE = ("ningdong seed eqs. 6-8 (its eq. 6 calls epsilon 'reflectance': it is emissivity); Sobrino et al. "
-              "2004; Artis & Carnahan 1982; USGS Landsat Collection 2 Level-2 ST scale factors.")
+    SUMMARY = (
+        "Land surface temperature (deg C) of a Landsat scene.\n"
+        "From a Collection 2 Level-2 surface temperature band: K = DN x 0.00341802 + 149.0, then minus 273.15.\n"
+        "From a Level-1 thermal band with the scene's MTL file: radiance from the MTL's RADIANCE_MULT / RADIANCE_ADD "
+        "(pre-collection MTLs: from LMAX, LMIN, QCALMAX and QCALMIN), K1 / K2 from the MTL (pre-collection MTLs: the "
+        "sensor's published constants), emissivity from NDVI (0.97 below 0.2, 0.99 above 0.5, from the vegetation "
+        "fraction in between), then the radiative transfer equation (transmittance and path radiance are parameters; "
+        "none by default) or the single-channel emissivity correction of the brightness temperature.\n"
+        "Inputs: the thermal, red and NIR bands (one multi-band raster or one layer each), sensor, radiometry and MTL "
+        "file. Output: one float32 raster in deg C, nodata -9999.")
+    SOURCE = cite("han2025", "sobrino2004", "artis1982", "chander2009")
+    SHORT_DESCRIPTION = (
+        "Land surface temperature in deg C from a Landsat Level-2 ST band or a Level-1 thermal band with its MTL")
+    TAGS = ("lst", "land surface temperature", "thermal", "brightness temperature", "emissivity", "heat", "landsat",
+            "remote sensing")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_scene_parameters(self)

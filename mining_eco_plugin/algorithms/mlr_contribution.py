@@ -15,6 +15,7 @@ from ..core import contribution as core
 from ..raster.engine import Canceled
 from ..reports.contribution_plot import contribution_heatmap_png
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .samples import numeric_field, read_columns
 
 TABLE_FIELDS = (("period", str), ("factor", str), ("beta", float), ("se", float), ("t", float), ("p", float),
@@ -26,17 +27,17 @@ class MlrContributionAlgorithm(MiningEcoAlgorithm):
     NAME = "Driver contributions (standardised multiple linear regression)"
     GROUP = "drivers"
     SUMMARY = (
-        "Relative contribution of driving factors to a response (e.g. salinised area, NPP) as in the zhundong "
-        "study, section 1.5.4: per period (each value of PERIOD_FIELD, or all rows together), Y and every X "
-        "are standardised to z-scores (mean 0, sample sd 1), Z_Y = sum beta_i Z_Xi is fitted by least squares, "
-        "the standard error of beta_i is sqrt(s^2 [(Z'Z)^-1]_ii) with s^2 = RSS / (n - k - 1), t = beta / SE "
-        "and the two-sided p from Student's t with n - k - 1 degrees of freedom; R2 = 1 - RSS / sum Z_Y^2. "
-        "Relative contribution rate P_i = |beta_i| / sum |beta_j| x 100 %. The seed writes P_i = a_i / sum a_j "
-        "(signed), which is negative or above 100 % when coefficients differ in sign; the absolute values "
-        "are used here and the sign (direction of the effect) is kept in beta. Rows with NULL in Y or an X "
-        "are left out. Outputs: a table (period, factor, beta, se, t, p, contribution_pct, r2, n) and a "
-        "heatmap PNG of the contributions, factors x periods.")
-    SOURCE = "zhundong seed, section 1.5.4 (standardised MLR, relative contribution rate P_i, heatmap)."
+        "Relative contribution of driving factors to a response (e.g. salinised area, NPP): per period, or for all "
+        "rows together, Y and every factor are standardised to z-scores, Y is regressed on the factors by least "
+        "squares, and the contribution rate of a factor is |beta_i| / sum |beta_j| x 100 %; beta keeps the direction "
+        "of the effect. Also the standard errors, t, p and R2.\n"
+        "Inputs: a table with the response, the factor fields and an optional period field.\n"
+        "Outputs: a table of coefficients and contributions and a heatmap PNG (factors x periods).")
+    SOURCE = cite("he2026")
+    SHORT_DESCRIPTION = (
+        "Standardised multiple linear regression: relative contribution rates (%) of driving factors per period")
+    TAGS = ("multiple linear regression", "mlr", "standardized coefficients", "beta", "contribution rate",
+            "relative importance", "driving factors")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Table of samples", [compat.ProcessingSourceType.Vector]),

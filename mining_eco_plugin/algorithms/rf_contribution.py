@@ -29,6 +29,7 @@ from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .apply_model import PREDICT_CHUNK_ROWS, band_names, find_bands
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .samples import numeric_field, read_columns
 from .scene_params import RESAMPLING_OPTIONS
 from .transfer_matrix import LegendStyle
@@ -43,30 +44,25 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
     ID = "rfcontribution"
     NAME = "Random-forest contributions of driver categories"
     GROUP = "drivers"
-    SUMMARY = ("Factorial random-forest experiment: drivers are grouped into categories (e.g. climate, soil, "
-               "mining); a random forest is fitted on all drivers (RF_all) and one without each category (RF_i). "
-               "Actual contribution ActCon_i = RF_all - RF_i, relative contribution RelCon_i = |ActCon_i| / "
-               "sum |ActCon| x 100 %, where RF is the model's R2 (out-of-bag by default, like R randomForest's "
-               "'% Var explained'). Also the permutation importance of each driver in RF_all (mean drop of R2 "
-               "when the driver is shuffled; negative values set to 0) normalised to 100 %. Forests: 500 trees, "
-               "mtry = p/3 (as R randomForest; leaves of 1 sample, where R's nodesize is 5), fixed seed. "
-               "Per-pixel mode (changhe's maps): with one raster per driver (DRIVER_RASTERS, named like the "
-               "driver fields), the forests fitted on the table predict every pixel; per pixel RF_x = the "
-               "prediction, ActCon_i = pred_all - pred_without_i, RelCon_i as eq. 7. Outputs: an RGB raster of "
-               "the relative contributions (red, green, blue = categories 1, 2, 3, in %) and the dominant "
-               "category (one category when its RelCon > 60 %, else the pair of the two largest), both styled. "
-               "Pixels where any driver is nodata (or where no "
-               "category changes the prediction) are nodata. Rasters are read block by block. The maps are as "
-               "smooth as the drivers: interpolated climate and soil surfaces (as in changhe) give regions, raw "
-               "image bands give salt and pepper.")
-    SOURCE = ("changhe section 2.4.2, eqs. 6-7 (factorial RF experiments, ActCon / RelCon); random forest: "
-              "Breiman 2001, settings of R randomForest (Liaw & Wiener 2002); permutation importance: "
-              "scikit-learn permutation_importance.")
+    SUMMARY = (
+        "Relative contributions of categories of drivers (e.g. climate, soil, mining) by a factorial random-forest "
+        "experiment: a forest on all drivers and one without each category; the actual contribution of a category is "
+        "the drop of R2 (out-of-bag by default), its relative contribution its share of the total in %. Also the "
+        "permutation importance of every driver.\n"
+        "Inputs: a sample table with Y and the driver fields, and a table of driver field and category. With one "
+        "raster per driver: per-pixel maps, an RGB raster of the relative contributions of up to three categories and "
+        "the dominant category (above 60 %, else the pair of the two largest).\n"
+        "Outputs: tables of category contributions and driver importances, an HTML report and the two rasters.")
+    SOURCE = cite("rs2022npp", "breiman2001", "liaw2002")
+    SHORT_DESCRIPTION = (
+        "Random-forest factorial experiment: relative contributions of driver categories, maps of the dominant one")
+    TAGS = ("random forest", "variable importance", "permutation importance", "contribution", "driving factors",
+            "factorial experiment", "dominant factor")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [compat.ProcessingSourceType.Vector]),
-                 "Table or point layer, one row per sample (e.g. 1000 random points as in changhe), with Y and "
-                 "the driver fields.")
+                 "Table or point layer, one row per sample (e.g. 1000 random points, as in the Changhe Basin study, "
+                 "Remote Sensing 2022), with Y and the driver fields.")
         self.add(QgsProcessingParameterField("Y_FIELD", "Y field (response, e.g. NPP)", parentLayerParameterName="INPUT",
                                              type=compat.ProcessingFieldParameterDataType.Numeric),
                  "Numeric field explained by the drivers.")
@@ -80,9 +76,9 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterNumber("N_TREES", "Number of trees",
                                               compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=rc.DEFAULT_TREES, minValue=10),
-                 "Trees per forest (500: R randomForest's default; changhe used that package and states no value). "
-                 "The per-pixel mode predicts every pixel with 1 + k forests: its time grows with pixels x trees "
-                 "(e.g. 100 trees for a first look at a large scene).")
+                 "Trees per forest (500: R randomForest's default; the Changhe Basin study used that package and "
+                 "states no value). The per-pixel mode predicts every pixel with 1 + k forests: its time grows with "
+                 "pixels x trees (e.g. 100 trees for a first look at a large scene).")
         self.add(QgsProcessingParameterEnum("SCORE", "Model score used as RF in eq. 6", list(SCORE_TITLES),
                                             defaultValue=0),
                  "0 out-of-bag R2 (default: honest, what R randomForest reports), 1 R2 on the training samples.")
@@ -99,8 +95,8 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterNumber("DOMINANT_THRESHOLD", "Single dominant category above (%)",
                                               compat.ProcessingNumberParameterType.Double,
                                               defaultValue=rc.DOMINANT_THRESHOLD, minValue=0.0, maxValue=100.0),
-                 "A pixel's dominant category is the one whose RelCon is greater than this (changhe: 60 %); "
-                 "otherwise the pair of the two categories with the largest RelCon.")
+                 "A pixel's dominant category is the one whose RelCon is greater than this (60 % in the Changhe Basin "
+                 "study); otherwise the pair of the two categories with the largest RelCon.")
         self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=42),
                  "Seed of the forests and of the permutations (fixed seed: identical results twice).", advanced=True)

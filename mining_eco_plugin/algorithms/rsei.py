@@ -24,6 +24,7 @@ from ..raster.engine import (BandRef, BlockSpill, GeoTiffWriter, RasterError, Ra
                              check_writable, prefetched)
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
+from .references import cite
 from .scene_algorithm import SceneAlgorithm
 from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
                            resolve_scene)
@@ -31,19 +32,7 @@ from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_
 COMPONENT_PARAMS = (("NDVI", "GREENNESS", "Greenness (NDVI)"), ("WET", "WETNESS", "Wetness (WET)"),
                     ("NDBSI", "DRYNESS", "Dryness (NDBSI)"), ("LST", "HEAT", "Heat (LST)"))
 
-SUMMARY = ("Remote sensing ecological index (Xu 2013) as in the ningdong study, section 3.1: the four components "
-           "greenness (NDVI), wetness (tasseled-cap WET), dryness (NDBSI = (SI + IBI)/2) and heat (LST) are each "
-           "min-max normalised (eq. 12; optional percentile clipping), water is masked (MNDWI above a threshold), "
-           "a PCA of the four normalised components is computed from a deterministic sample of valid pixels, "
-           "PC1 is oriented so that greenness and wetness load positively, and rescaled to [0, 1] (eq. 13). "
-           "Outputs: the RSEI raster, five grades (worst 0-0.2, poor, moderate, good, excellent 0.8-1), a table "
-           "(eigenvalues, loadings, PC1 share of variance - the seed expects at least 60 % -, mean of each "
-           "normalised component, area per grade in km2 and %) and an HTML report with a histogram. "
-           "Statistics do not depend on the block size; memory stays bounded on full scenes. The components are "
-           "computed once and kept in a temporary file beside the RSEI output (16 bytes per pixel, about 1 GB for "
-           "a full Landsat scene; deleted at the end, also on error or cancel).")
-SOURCE = ("Xu H. (2013) Acta Ecologica Sinica 33(24); ningdong seed section 3.1 eqs. 2-13, grades section 4.1; "
-          "WET: Crist 1985 / Huang 2002 / Baig 2014; MNDWI: Xu 2006.")
+SOURCE = cite("xu2013", "han2025")
 TABLE_FIELDS = (("section", str), ("name", str), ("value", float), ("percent", float))
 
 
@@ -73,7 +62,6 @@ def check_scratch_space(folder, needed):
 
 class RseiBase(SceneAlgorithm):
     GROUP = "ecology"
-    SUMMARY = SUMMARY
     SOURCE = SOURCE
 
     def add_common_parameters(self):
@@ -303,6 +291,19 @@ class RseiBase(SceneAlgorithm):
 class RseiAlgorithm(RseiBase):
     ID = "rsei"
     NAME = "RSEI from a scene"
+    SUMMARY = (
+        "Remote sensing ecological index (RSEI) of one Landsat or Sentinel-2 scene. Greenness (NDVI), wetness "
+        "(tasseled-cap WET), dryness (NDBSI) and heat (LST) are computed from the bands, water (MNDWI above a "
+        "threshold) is masked, each component is min-max normalised, and the first principal component of the four, "
+        "oriented so that greenness and wetness raise it, is rescaled to 0-1 (higher = better).\n"
+        "Inputs: the scene as for the spectral index calculator (bands, sensor, radiometry, MTL file, cloud mask).\n"
+        "Outputs: the RSEI raster, five grades (worst 0-0.2, poor, moderate, good, excellent 0.8-1), a statistics "
+        "table (eigenvalues, loadings, PC1 share of variance, component means, area per grade) and an HTML report. "
+        "The PCA uses a fixed sample of pixels: the result does not depend on the block size.")
+    SHORT_DESCRIPTION = (
+        "Remote sensing ecological index (RSEI) of a scene: NDVI, WET, NDBSI and LST combined by PCA, with grades")
+    TAGS = ("rsei", "remote sensing ecological index", "ecological quality", "ecological index", "pca",
+            "principal component", "greenness", "wetness", "dryness", "heat", "ndvi", "lst", "ndbsi")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_scene_parameters(self)
@@ -335,6 +336,19 @@ class RseiAlgorithm(RseiBase):
 class RseiFromComponentsAlgorithm(RseiBase):
     ID = "rseicomponents"
     NAME = "RSEI from component rasters"
+    SUMMARY = (
+        "Remote sensing ecological index (RSEI) from four component rasters you already have, e.g. from the spectral "
+        "index calculator and the LST tool chained in the Modeler: greenness (NDVI), wetness (WET), dryness (NDBSI) "
+        "and heat (LST), each a band of a raster on one grid, and optionally MNDWI for the water mask. Each component "
+        "is min-max normalised, and the first principal component of the four, oriented so that greenness and wetness "
+        "raise it, is rescaled to 0-1 (higher = better).\n"
+        "Outputs: the RSEI raster, five grades (worst 0-0.2, poor, moderate, good, excellent 0.8-1), a statistics "
+        "table (eigenvalues, loadings, PC1 share of variance, component means, area per grade) and an HTML report, as "
+        "RSEI from a scene.")
+    SHORT_DESCRIPTION = (
+        "Remote sensing ecological index (RSEI) from NDVI, WET, NDBSI and LST rasters you already have")
+    TAGS = ("rsei", "remote sensing ecological index", "ecological quality", "ecological index", "pca",
+            "principal component", "greenness", "wetness", "dryness", "heat", "ndvi", "lst", "ndbsi")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         for key, pid, label in COMPONENT_PARAMS:

@@ -24,6 +24,7 @@ from .. import compat
 from ..raster.engine import Canceled
 from ..raster.points import METHODS, open_raster, sample_points
 from .base import MiningEcoAlgorithm
+from .references import cite
 
 MAX_LOGGED_IDS = 50   # per reason; OUTPUT_REJECTED lists them all
 
@@ -53,17 +54,18 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
     ID = "samplerasters"
     NAME = "Sample rasters at points"
     GROUP = "salinity"
-    SUMMARY = ("Extracts raster values at sample points (e.g. spectral indices at soil samples) into a point layer: "
-               "the input fields plus one field per raster band. A multi-band raster (such as the index "
-               "calculator's output) gives one field per band named by the band description; a single-band raster "
-               "gives one field named by its layer name. Nearest takes the pixel that contains the point; "
-               "bilinear weights the four surrounding pixel centres. Points in another CRS are transformed to each "
-               "raster's CRS. Points outside a raster, on nodata, without geometry or not transformable are "
-               "dropped, counted and listed (feature ids) in the log, and optionally written to a layer of "
-               "rejected points with the reason; a value is never silently replaced by 0. Only the small windows "
-               "around the points are read.")
-    SOURCE = ("zhundong 2.2 and coastal 2 (satellite values matched to the sampling points); bilinear "
-              "interpolation on pixel centres as GDAL / scipy.ndimage.map_coordinates(order=1).")
+    SUMMARY = (
+        "Extracts raster values at sample points (e.g. spectral indices at soil samples) into a point layer: the "
+        "points' fields plus one field per raster band, named by its band description (multi-band rasters) or its "
+        "layer name (single-band rasters). Nearest takes the pixel that holds the point; bilinear weights the four "
+        "nearest pixel centres. Points in another CRS are transformed to each raster's CRS.\n"
+        "Points outside a raster, on nodata or without geometry are dropped, counted, listed in the log and "
+        "optionally written to a layer of rejected points with the reason: a value is never replaced by 0.")
+    SOURCE = cite("he2026", "lan2025")
+    SHORT_DESCRIPTION = (
+        "Raster values (e.g. indices) at sample points, one field per band; rejected points reported")
+    TAGS = ("sample", "extract", "point sampling", "raster values at points", "soil samples", "field samples",
+            "salinity", "soil salt")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("POINTS", "Sample points",

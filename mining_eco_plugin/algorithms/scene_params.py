@@ -55,7 +55,7 @@ ROLE_PARAMS = (
 )
 DEFAULT_ORDER = ("B", "G", "R", "NIR", "SWIR1", "SWIR2", "T")
 LST_METHODS = (
-    ("rte", "Radiative transfer equation (ningdong eqs. 6-8)"),
+    ("rte", "Radiative transfer equation (Han et al. 2025, eqs. 6-8)"),
     ("single_channel", "Single channel, emissivity-corrected brightness temperature (Artis & Carnahan 1982)"),
 )
 

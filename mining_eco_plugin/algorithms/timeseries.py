@@ -20,20 +20,16 @@ from ..core import timeseries as core
 from ..raster.engine import RasterStack, block_pass
 from .base import MiningEcoAlgorithm
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
+from .references import cite
 
 SUMMARY = (
-    "Summary of one yearly series, as in the ningdong study, section 4.1 and Figure 8 (mean RSEI 2000-2024): "
-    "the annual values; the ordinary least-squares line value = intercept + slope x year with r, R2 and the "
-    "two-sided p-value of the slope, for the whole series and for two segments split after a breakpoint year "
-    "(given, or the year that gives the least total squared error of two independent lines); the quadratic "
-    "value = a year^2 + b year + c with R2 and its turning point -b/2a; and the net change 100 (last - first) / "
-    "first in %. The series comes from a table (a layer or CSV with a year field and a value field; rows with an "
-    "empty value are skipped, rows are sorted by year) or from rasters, one per date, whose means over their "
-    "valid pixels make the series (dates from YEARS or the layer names). Outputs: a table in long format "
-    "(section, statistic, year, value: easy to filter in the Modeler), the main numbers as outputs, a PNG plot of "
-    "the data with the fits and their 95 % confidence bands (of the mean response) and an HTML report.")
-SOURCE = ("ningdong seed, section 4.1 and Figure 8 (quadratic and segmented fits of the yearly RSEI, Table 5). "
-          "Note: from Table 5 the quadratic turning point -b/2a is 2009.5, not the 2012.3 of the seed's text.")
+    "Summary of a yearly series (e.g. the mean RSEI of each year): the least-squares line with R2 and the p-value of "
+    "its slope; a two-segment fit split after a breakpoint year (given, or the best one); a quadratic fit with its "
+    "turning point -b/2a; and the net change from the first to the last year in %.\n"
+    "Inputs: a table with a year field and a value field, or one raster per date whose means make the series.\n"
+    "Outputs: a table in long format, the main numbers as outputs for the Modeler, a PNG plot with 95 % confidence "
+    "bands and an HTML report.")
+SOURCE = cite("han2025")
 
 TABLE_FIELDS = (("section", str), ("statistic", str), ("year", float), ("value", float))
 LINEAR_STATS = (("slope", "slope"), ("intercept", "intercept"), ("r", "r"), ("r2", "r2"), ("p", "p"),
@@ -71,6 +67,10 @@ class TimeSeriesAlgorithm(MiningEcoAlgorithm):
     GROUP = "change"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    SHORT_DESCRIPTION = (
+        "Linear, two-segment and quadratic fits of a yearly series (e.g. mean RSEI), turning point, net change")
+    TAGS = ("time series", "regression", "linear trend", "segmented regression", "breakpoint", "quadratic",
+            "turning point", "plot")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT_TABLE", "Table with a year and a value",
@@ -87,8 +87,8 @@ class TimeSeriesAlgorithm(MiningEcoAlgorithm):
                                     grid_note="each mean over its own valid pixels; the grids may differ")
         self.add(QgsProcessingParameterNumber("BREAKPOINT", "Breakpoint year (end of the first segment)",
                                               compat.ProcessingNumberParameterType.Double, optional=True),
-                 "The first segment takes the years <= this value, the second the later ones (the seed: 2012, i.e. "
-                 "2000-2012 and 2013-2024). Empty: the year giving the least total squared error.")
+                 "The first segment takes the years <= this value, the second the later ones (Han et al. 2025: 2012, "
+                 "i.e. 2000-2012 and 2013-2024). Empty: the year giving the least total squared error.")
         self.add(QgsProcessingParameterNumber("MIN_SEGMENT", "Minimum years per segment",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3),
                  "Each segment of the two-segment fit needs at least this many years.", advanced=True)

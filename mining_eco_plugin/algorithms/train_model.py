@@ -25,10 +25,11 @@ from ..deps.native import libsvm_clash, svr_refusal
 from ..core import models as core
 from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .samples import numeric_field, read_columns
 
 MODEL_OPTIONS = [(k, core.LABELS[k]) for k in core.KINDS]
-VALIDATION_OPTIONS = [("systematic", "Systematic 1-in-5 split (every 5th sample validates; zhundong)"),
+VALIDATION_OPTIONS = [("systematic", "Systematic 1-in-5 split (every 5th sample validates; He et al. 2026)"),
                       ("random", "Seeded random split (VALIDATION_FRACTION)"),
                       ("kfold", "k-fold cross-validation (FOLDS)")]
 METRIC_FIELDS = (("model", str), ("set", str), ("n", int), ("r2", float), ("rmse", float), ("mae", float))
@@ -36,23 +37,14 @@ COMPARE_FIELDS = (("model", str), ("backend", str), ("r2_c", float), ("rmse_c", 
                   ("r2_v", float), ("rmse_v", float), ("mae_v", float), ("best", bool))
 
 SUMMARY = (
-    "Trains a regression model of a measured target (e.g. soil salt content) on predictor fields of a sample "
-    "table (e.g. spectral indices extracted at the sampling points, or the fields chosen by the VIP screening "
-    "tool), measures it and saves it as a model file for the 'Apply model' tool. Models: random forest (100 "
-    "trees, seed 42), SVR (standardised inputs, RBF kernel, C = 10, gamma = 0.1), MLP (the BPNN of the zhundong "
-    "study: one hidden layer of 8, learning rate 0.01, 1000 steps, standardised inputs), gradient boosting "
-    "(XGBoost when installed and storable, otherwise scikit-learn's histogram gradient boosting; the outputs say "
-    "which), PLSR, and stacking (MLP + RF + boosting, with a PLSR meta-learner trained on their 5-fold "
-    "out-of-fold predictions). Validation: the zhundong systematic split (the 5th, 10th, 15th ... sample in the "
-    "table's order validates, the rest calibrates: 220 -> 176 + 44), a seeded random split, or k-fold "
-    "cross-validation. Metrics: R2 = 1 - SSres/SStot, RMSE = sqrt(mean squared error), MAE = mean absolute error. "
-    "An optional randomized hyperparameter search (seeded, on the calibration samples only) and a comparison of "
-    "all models on the same split (like coastal Table 4, the best by validation R2 marked).")
-SOURCE = ("zhundong seed, sections 1.5.3 and 2.2 (BPNN / SVM / RF settings, 1-in-5 split, R2 / RMSE / MAE); "
-          "coastal seed, section 3 and Table 4 (Stacking of MLP, RF and XGBoost with a PLSR meta-learner on "
-          "5-fold out-of-fold predictions). The zhundong seed gives no hidden-layer size for its BPNN (8 is our "
-          "choice) and says the samples were 'randomly divided' yet 'one in every 5' validates: we take every "
-          "5th sample in table order.")
+    "Trains a regression model of a measured target (e.g. soil salt content) on predictor fields of a sample table "
+    "(e.g. indices at the sampling points), measures it (R2, RMSE, MAE) and saves it as a model file for Apply model. "
+    "Models: random forest, SVR, MLP (BPNN), gradient boosting (XGBoost when installed), PLSR and stacking (MLP, RF "
+    "and boosting with a PLSR meta-learner). Validation: every 5th sample (default), a seeded random split or k-fold "
+    "cross-validation. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
+    "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
+    "HTML report. Needs the Python package skops (see the Set-up group).")
+SOURCE = cite("he2026", "lan2025", "breiman2001", "wolpert1992")
 
 
 class TrainModelAlgorithm(MiningEcoAlgorithm):
@@ -61,6 +53,10 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
     GROUP = "salinity"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    SHORT_DESCRIPTION = (
+        "Random forest, SVR, MLP, boosting, PLSR or stacking model of soil salinity from sample points")
+    TAGS = ("machine learning", "regression", "random forest", "svr", "svm", "mlp", "bpnn", "neural network",
+            "xgboost", "gradient boosting", "plsr", "stacking", "inversion", "soil salt content")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [compat.ProcessingSourceType.Vector]),
@@ -94,15 +90,15 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                  "Seed of the models, the random split, the folds and the search: the same seed gives the same "
                  "results.", advanced=True)
         self.add(QgsProcessingParameterBoolean("SEARCH", "Hyperparameter search", defaultValue=False),
-                 "Randomized search (scikit-learn RandomizedSearchCV, 5-fold, negative RMSE) over the documented "
-                 "grids of core/models.py SEARCH_GRIDS, on the calibration samples only.")
+                 "Randomized search (scikit-learn RandomizedSearchCV, 5-fold, negative RMSE) over the grids listed "
+                 "in the manual, on the calibration samples only.")
         self.add(QgsProcessingParameterNumber("SEARCH_BUDGET", "Search budget (iterations)",
                                               compat.ProcessingNumberParameterType.Integer, 20,
                                               minValue=1, maxValue=500),
                  "Parameter combinations tried by the search.", advanced=True)
         self.add(QgsProcessingParameterBoolean("COMPARE_MODELS", "Compare all models", defaultValue=False),
-                 "Also train every model on the same split and write the comparison table (coastal Table 4); the "
-                 "model file still holds the MODEL chosen above.")
+                 "Also train every model on the same split and write the comparison table (as Table 4 of Lan et al. "
+                 "2025); the model file still holds the MODEL chosen above.")
         self.add(QgsProcessingParameterString("UNITS", "Target units", defaultValue="g/kg", optional=True),
                  "Units of the target, stored in the model file and shown on the plot.", advanced=True)
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file", "Model files (*.model)"),

@@ -26,22 +26,16 @@ from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from .class_names import add_class_name_parameters, read_class_names, read_classes
+from .references import cite
 
 SUMMARY = (
-    "Land-use / land-cover transfer matrix between two class rasters of the same grid (land use, salinity "
-    "grades, RSEI grades ...): A[i, j] = area that was class i at date 1 and is class j at date 2. Row sums are "
-    "the date-1 class areas, column sums the date-2 class areas; transfer-out = row sum - diagonal, "
-    "transfer-in = column sum - diagonal, net change = transfer-in - transfer-out (= date-2 area - date-1 area, "
-    "positive = gain). Area is the pixel size for a projected CRS and the cell area on the sphere "
-    "(R = 6371007.2 m) for a geographic CRS. A class present at one date only still gets its row and column "
-    "(of zeros). Pixels with nodata at either date are left out and counted. The change raster codes every "
-    "valid pixel as from * 10^k + to, with k the number of digits of the largest class code (codes 1-9: "
-    "53 = class 5 -> class 3, 55 = class 5 unchanged); its legend table says what each code means and it "
-    "loads styled (unchanged grey, changes in the colour of the class they changed to). Rasters are read "
-    "block by block; results do not depend on the block size.")
-SOURCE = ("Land-use transfer matrix as in the zhundong seed, section 2.3 (transfer-in / transfer-out / net areas of "
-          "salinity classes in km2, Figure 4) and the ningdong seed, section 4.2; change codes from * multiplier + to "
-          "as in Trends.Earth's land-cover transition maps.")
+    "Transfer (transition) matrix of a class raster between two dates: the area that was class i at date 1 and is "
+    "class j at date 2, with transfer-out, transfer-in and net change per class, in km2, ha, pixels or % of the area.\n"
+    "Inputs: two integer class rasters on one grid (land use, salinity grades, RSEI grades ...) and optional class "
+    "names.\n"
+    "Outputs: the matrix table, a change raster coded from x 10^k + to (e.g. 53: class 5 became class 3) with its "
+    "legend table and style, and a heatmap PNG. Pixels that are nodata at either date are left out and counted.")
+SOURCE = cite("he2026", "han2025")
 
 UNIT_LABELS = ("km2", "ha", "pixels", "% of total")
 
@@ -87,6 +81,10 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
     GROUP = "change"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    SHORT_DESCRIPTION = (
+        "Transition matrix and change map of a class raster (land use, salinity or RSEI grades) between two dates")
+    TAGS = ("transfer matrix", "transition matrix", "land use change", "land cover change", "change map",
+            "cross tabulation", "confusion matrix")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         for pid, when in (("DATE1", "date 1 (from, the earlier map)"), ("DATE2", "date 2 (to, the later map)")):

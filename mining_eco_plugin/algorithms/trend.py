@@ -21,22 +21,17 @@ from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
+from .references import cite
 
 SUMMARY = (
-    "Monotonic trend of every pixel over a time-ordered stack (e.g. yearly RSEI 2000-2024), as in the ningdong "
-    "study, section 3.3: the Theil-Sen slope is the median of (x_j - x_i) / (t_j - t_i) over all pairs of dates "
-    "i < j (eq. 15; per year), the Mann-Kendall statistic S is the sum of sign(x_j - x_i) over the pairs (eqs. "
-    "16-17), Var(S) = [n(n-1)(2n+5) - sum t(t-1)(2t+5)] / 18 with t the sizes of groups of tied values (eq. 18), "
-    "Z = (S - 1)/sqrt(Var S) for S > 0, 0 for S = 0, (S + 1)/sqrt(Var S) for S < 0 (eq. 19), and the two-sided "
-    "p-value 2 (1 - Phi(|Z|)). A pixel is a significant increase (3) or decrease (1) when |Z| >= Z_(1-alpha/2) "
-    "(1.645, 1.960, 2.576 at 90, 95, 99 %) with the direction of the slope, else no significant change (2). "
-    "Missing dates (nodata) are left out pixel by pixel: S, the ties and n use the valid dates and the slope "
-    "the pairs of valid dates, when at least MIN_VALID dates are valid (else nodata). Input: several rasters "
-    "(one per date, on one grid) or one multi-band raster (one band per date); the dates come from YEARS or from "
-    "the layer names / band descriptions (e.g. rsei_2005.tif, band '2005'), and must increase. Processed block "
-    "by block with bounded memory whatever the number of dates.")
-SOURCE = ("ningdong seed, section 3.3, eqs. 15-19 (Sen 1968; Mann 1945; Kendall 1975). The seed's eq. 15 divides "
-          "by j - i (ordinal numbers); here by the difference of the dates, the same for consecutive years.")
+    "Per-pixel monotonic trend over a stack of dates (e.g. yearly RSEI): the Theil-Sen slope (median of the pairwise "
+    "slopes, per year), the Mann-Kendall statistic S, its Z with tie and continuity corrections, the two-sided "
+    "p-value, and a class: 1 significant decrease, 2 no significant change, 3 significant increase at 90, 95 "
+    "(default) or 99 %.\n"
+    "Inputs: several rasters on one grid (one per date) or one multi-band raster, and the years (typed, or read from "
+    "the layer names). Missing dates (nodata) are left out pixel by pixel.\n"
+    "Outputs: slope, class, Z, p, S and the number of valid dates as rasters, and a table of the area of each class.")
+SOURCE = cite("han2025", "sen1968", "mann1945", "kendall1975")
 
 CONFIDENCE_OPTIONS = ("90 %", "95 %", "99 %")
 TABLE_FIELDS = (("class", int), ("label", str), ("pixels", int), ("area_km2", float), ("percent", float))
@@ -72,12 +67,15 @@ class TrendAlgorithm(MiningEcoAlgorithm):
     GROUP = "change"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    SHORT_DESCRIPTION = (
+        "Theil-Sen slope and Mann-Kendall test of every pixel over a stack of years, with significance classes")
+    TAGS = ("trend", "theil-sen", "sen slope", "mann-kendall", "time series", "significance", "monotonic trend")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_dated_raster_parameters(self, "INPUTS", "Rasters (one per date) or one multi-band raster")
         self.add(QgsProcessingParameterEnum("CONFIDENCE", "Confidence level", list(CONFIDENCE_OPTIONS),
                                             defaultValue=1),
-                 "0 = 90 % (|Z| >= 1.645), 1 = 95 % (1.960, the seed's choice), 2 = 99 % (2.576).")
+                 "0 = 90 % (|Z| >= 1.645), 1 = 95 % (1.960, as Han et al. 2025), 2 = 99 % (2.576).")
         self.add(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid dates per pixel",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3),
                  "Pixels with fewer valid (not nodata) dates are nodata in every output except the count. Note that "

@@ -16,10 +16,11 @@ from qgis.core import (
 from .. import compat
 from ..core import screening as sc
 from .base import MiningEcoAlgorithm
+from .references import cite
 from .samples import numeric_field, read_columns
 
-RULE_TITLES = ("VIP only (zhundong's VIP set, used by its best model VIP-RF)", "GRA only (zhundong's GRA set)",
-               "Both VIP and GRA", "Either VIP or GRA")
+RULE_TITLES = ("VIP only (the VIP set of He et al. 2026, used by their best model VIP-RF)",
+               "GRA only (the GRA set of He et al. 2026)", "Both VIP and GRA", "Either VIP or GRA")
 NORMALISATION_TITLES = ("Min-max (x - min) / (max - min)", "Mean value x / mean", "Initial value x / x(1)")
 TABLE_COLUMNS = [("variable", str), ("vip", float), ("gra", float), ("pearson_r", float), ("vip_pass", bool),
                  ("gra_pass", bool), ("selected", bool)]
@@ -29,17 +30,19 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
     ID = "vipscreening"
     NAME = "Variable screening (PLS VIP and grey relational analysis)"
     GROUP = "salinity"
-    SUMMARY = ("Screens candidate variables (e.g. spectral indices sampled at soil samples) against a measured "
-               "target (e.g. soil salt content). PLS VIP: a PLS regression of the standardised target on the "
-               "standardised candidates (N_COMPONENTS given, or the number with the lowest k-fold CV RMSE); "
-               "VIP_j = sqrt(p * sum_a SS_a (w_ja/||w_a||)^2 / sum_a SS_a), SS_a = q_a^2 t_a't_a; kept if "
-               "VIP > 1. Grey relational grade (Deng): sequences normalised (min-max by default), "
-               "xi(k) = (dmin + rho dmax) / (d(k) + rho dmax) with d(k) = |y'(k) - x'(k)|, rho = 0.5, grade = mean "
-               "of xi; kept if GRA >= 0.75. The rule combines them (zhundong uses the two sets separately and its "
-               "best model uses the VIP set: the default). Pearson r is reported too (coastal's screening). "
-               "Outputs: a table, the selected field list as a string for the Modeler, a bar chart and a report.")
-    SOURCE = ("zhundong 1.5.2 and 2.1 (VIP > 1, GRA >= 0.75); VIP: Wold, Johansson & Cocchi 1993, Chong & Jun 2005 "
-              "(Chemometr. Intell. Lab. Syst. 78, eq. 1); grey relational analysis: Deng 1989 (J. Grey System 1).")
+    SUMMARY = (
+        "Screens candidate variables (e.g. spectral indices sampled at soil samples) against a measured target (e.g. "
+        "soil salt content) with two methods: PLS variable importance in projection (kept if VIP > 1) and the grey "
+        "relational grade (kept if GRA >= 0.75); a rule combines them (default: VIP only). Pearson r is reported as "
+        "well.\n"
+        "Inputs: a table or point layer with the target and the candidate fields.\n"
+        "Outputs: a table with one row per candidate, the selected fields as text (feed it to Train model in the "
+        "Modeler), a bar chart and an HTML report.")
+    SOURCE = cite("he2026", "wold1993", "chong2005", "deng1989")
+    SHORT_DESCRIPTION = (
+        "Selects predictors of a measured target by PLS VIP (> 1) and grey relational grade (>= 0.75)")
+    TAGS = ("vip", "variable importance", "pls", "grey relational analysis", "gra", "feature selection",
+            "variable selection", "salinity", "soil salt")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [compat.ProcessingSourceType.Vector]),
@@ -59,21 +62,21 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterNumber("VIP_THRESHOLD", "VIP threshold",
                                               compat.ProcessingNumberParameterType.Double,
                                               defaultValue=1.0, minValue=0.0),
-                 "A variable passes VIP if VIP > this value (zhundong: 1).")
+                 "A variable passes VIP if VIP > this value (He et al. 2026: 1).")
         self.add(QgsProcessingParameterNumber("GRA_THRESHOLD", "Grey relational grade threshold",
                                               compat.ProcessingNumberParameterType.Double, defaultValue=0.75,
                                               minValue=0.0, maxValue=1.0),
-                 "A variable passes GRA if its grade >= this value (zhundong: 0.75).")
+                 "A variable passes GRA if its grade >= this value (He et al. 2026: 0.75).")
         self.add(QgsProcessingParameterEnum("RULE", "Selection rule", list(RULE_TITLES), defaultValue=0),
-                 "0 VIP only, 1 GRA only, 2 both, 3 either. zhundong screens with each method separately and its "
-                 "best model (VIP-RF) uses the VIP set.")
+                 "0 VIP only, 1 GRA only, 2 both, 3 either. He et al. 2026 screen with each method separately and "
+                 "their best model (VIP-RF) uses the VIP set.")
         self.add(QgsProcessingParameterNumber("RHO", "Resolution coefficient (rho)",
                                               compat.ProcessingNumberParameterType.Double,
                                               defaultValue=0.5, minValue=0.001, maxValue=1.0),
                  "Grey relational resolution coefficient, 0 < rho <= 1 (Deng: 0.5).", advanced=True)
         self.add(QgsProcessingParameterEnum("NORMALISATION", "GRA normalisation", list(NORMALISATION_TITLES),
                                             defaultValue=0),
-                 "0 min-max (default: the seed does not say; works for negative indices), 1 mean value, "
+                 "0 min-max (default: He et al. 2026 do not say; works for negative indices), 1 mean value, "
                  "2 initial value (time series).", advanced=True)
         self.add(QgsProcessingParameterNumber("MAX_COMPONENTS", "Largest number of components tried by CV",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=10,
@@ -100,9 +103,9 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
                         "The fields kept by RULE, e.g. NDVI,SI1,S2: feed it to the predictor fields of a model in "
                         "the Modeler.")
         self.add_result(QgsProcessingOutputString("VIP_FIELDS", "Fields with VIP above the threshold"),
-                        "zhundong's VIP set (whatever RULE says).")
+                        "The VIP set of He et al. 2026 (whatever RULE says).")
         self.add_result(QgsProcessingOutputString("GRA_FIELDS", "Fields with GRA at or above the threshold"),
-                        "zhundong's GRA set (whatever RULE says).")
+                        "The GRA set of He et al. 2026 (whatever RULE says).")
         self.add_result(QgsProcessingOutputNumber("N_COMPONENTS_USED", "PLS components used"),
                         "N_COMPONENTS, or the number chosen by cross-validation.")
 

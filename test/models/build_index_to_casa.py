@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import add_child, add_parameter, save_model  # noqa: E402
+from modelkit import add_child, add_parameter, finish, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_PATH = os.path.join(HERE, "index_to_casa.model3")
@@ -51,8 +51,8 @@ def build_model():
     model = QgsProcessingModelAlgorithm("Index to CASA NPP", "Mining Eco models", "miningeco_models")
     model.setHelpContent({
         "ALG_DESC": "NDVI of a Landsat scene with the spectral index calculator, placed between the NDVI rasters "
-                    "of the months before and after it, then CASA NPP (changhe 2.2.2) with monthly climate values "
-                    "and a land-cover raster.",
+                    "of the months before and after it, then CASA NPP (Potter et al. 1993, Global Biogeochemical "
+                    "Cycles) with monthly climate values and a land-cover raster.",
         "ALG_CREATOR": "Mining Eco",
     })
 
@@ -87,8 +87,7 @@ def build_model():
         **{f"{pid}_VALUES": [Source.fromModelParameter(f"{pid}_VALUES")] for pid in CLIMATE}), 820, 300,
         (("NPP", "OUTPUT", "Annual NPP", True), ("NPP_MONTHLY", "OUTPUT_MONTHLY", "Monthly NPP", False),
          ("NPP_TABLE", "OUTPUT_TABLE", "NPP per land-cover class", False)))
-    model.updateDestinationParameters()
-    return model
+    return finish(model)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import BAND_ROLES, add_child, add_parameter, save_model  # noqa: E402
+from modelkit import BAND_ROLES, add_child, add_parameter, finish, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -82,8 +82,7 @@ def build_model():
     }, 820, 260, (("RSEI", "OUTPUT", "RSEI", True), ("RSEI_GRADES", "OUTPUT_GRADES", "RSEI grades", True),
                   ("RSEI_TABLE", "OUTPUT_TABLE", "RSEI statistics", False),
                   ("RSEI_REPORT", "OUTPUT_REPORT", "RSEI report", False)))
-    model.updateDestinationParameters()
-    return model
+    return finish(model)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import sys
 from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import BAND_ROLES, add_child, add_parameter, save_model  # noqa: E402
+from modelkit import BAND_ROLES, add_child, add_parameter, finish, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -67,12 +67,15 @@ def build_model():
 
     radiometry = rsei_alg.parameterDefinition("RADIOMETRY")
     sensors = rsei_alg.parameterDefinition("SENSOR").options()
+    # the inputs in the order a user fills them in (modelkit.finish keeps it): the sensors and the radiometry,
+    # then each date's MTL file and bands
+    for d, (prefix, child_id, label, sensor) in enumerate(DATES):
+        add_param(QgsProcessingParameterEnum(f"{prefix}_SENSOR", f"Sensor, {label}", sensors, defaultValue=sensor),
+                  120 + 380 * d, 140)
     add_param(QgsProcessingParameterEnum("RADIOMETRY", "Input product / radiometry (both dates)",
                                          radiometry.options(), defaultValue=1), 120, 30)
     for d, (prefix, child_id, label, sensor) in enumerate(DATES):
         x, y0 = 120 + 380 * d, 140
-        add_param(QgsProcessingParameterEnum(f"{prefix}_SENSOR", f"Sensor, {label}", sensors, defaultValue=sensor),
-                  x, y0)
         add_param(QgsProcessingParameterFile(f"{prefix}_MTL", f"Landsat MTL file (*_MTL.txt), {label}",
                                              extension="txt", optional=True), x, y0 + 50)
         for i, (role, text) in enumerate(BAND_ROLES):
@@ -96,8 +99,7 @@ def build_model():
         ("CHANGE", "OUTPUT_CHANGE", "RSEI grade change (from * 10 + to)", False),
         ("LEGEND", "OUTPUT_LEGEND", "Legend of the grade change codes", False),
         ("HEATMAP", "OUTPUT_HEATMAP", "Transfer matrix heatmap (PNG)", False)))
-    model.updateDestinationParameters()
-    return model
+    return finish(model)
 
 
 if __name__ == "__main__":

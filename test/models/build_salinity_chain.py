@@ -32,7 +32,7 @@ import sys
 from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelkit import BAND_ROLES, add_child, add_parameter, save_model  # noqa: E402
+from modelkit import BAND_ROLES, add_child, add_parameter, finish, save_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_PATH = os.path.join(HERE, "salinity_chain.model3")
@@ -120,8 +120,7 @@ def build_model():
         "RASTERS": [Source.fromChildOutput("indices", "OUTPUT")]}, 500, 860,
         (("PREDICTED", "OUTPUT", "Predicted raster", True),
          ("GRADES", "OUTPUT_GRADES", "Predicted grades", True)))
-    model.updateDestinationParameters()
-    return model
+    return finish(model)
 
 
 if __name__ == "__main__":

@@ -44,20 +44,63 @@ def add_parameter(model, definition, x, y):
     model.addModelParameter(definition, component)
 
 
+def with_defaults(alg_id, sources):
+    """``sources`` completed with a static value for every other input parameter of ``alg_id``: the
+    algorithm's default. The Graphical Modeler marks a child invalid ("Parameter X is mandatory") when a
+    mandatory parameter has no source, even if the algorithm has a default for it (issue 11, defect 14), and
+    a model that states every value keeps doing the same when a default of the algorithm changes. Optional
+    parameters without a default get an explicit empty value, as the Modeler saves them."""
+    from qgis.core import QgsApplication, QgsProcessingModelChildParameterSource
+    alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+    if alg is None:
+        raise RuntimeError(f"{alg_id} is not registered")
+    full = dict(sources)
+    for definition in alg.parameterDefinitions():
+        if definition.isDestination() or definition.name() in full:
+            continue
+        full[definition.name()] = [QgsProcessingModelChildParameterSource.fromStaticValue(definition.defaultValue())]
+    return full
+
+
 def add_child(model, alg_id, child_id, description, sources, x, y, outputs=()):
-    """Add a child algorithm ``alg_id`` with its parameter ``sources`` and model ``outputs`` (see
-    set_model_outputs), drawn at (x, y); returns it."""
+    """Add a child algorithm ``alg_id`` with its parameter ``sources`` (every other input parameter set to the
+    algorithm's default, see with_defaults) and model ``outputs`` (see set_model_outputs), drawn at (x, y);
+    returns it."""
     from qgis.core import QgsProcessingModelChildAlgorithm
     from qgis.PyQt.QtCore import QPointF
     child = QgsProcessingModelChildAlgorithm(alg_id)
     child.setChildId(child_id)
     child.setDescription(description)
-    set_sources(child, sources)
+    set_sources(child, with_defaults(alg_id, sources))
     if outputs:
         set_model_outputs(child, outputs)
     child.setPosition(QPointF(x, y))
     model.addChildAlgorithm(child)
     return child
+
+
+def finish(model):
+    """Last step of every build script: the model's destination parameters from the children's model outputs,
+    and the order of its inputs as they were added (the order a user fills them in: sensor and radiometry
+    first). Without an order QGIS lists the inputs of a saved model alphabetically (BLUE ... THERMAL before
+    SENSOR); QgsProcessingModelAlgorithm.setParameterOrder is there on every supported QGIS (3.22 too) and
+    the order is saved in the .model3 ("parameterOrder")."""
+    model.updateDestinationParameters()
+    model.setParameterOrder([d.name() for d in model.parameterDefinitions() if not d.isDestination()])
+    return model
+
+
+def input_order(model):
+    """The names of the model's inputs (not its destination parameters) in the order QGIS shows them."""
+    return [d.name() for d in model.parameterDefinitions() if not d.isDestination()]
+
+
+def validation_issues(model):
+    """What the Graphical Modeler reports when the model is run (QgsProcessingModelAlgorithm.validate(): "Model
+    is Invalid" with one line per issue, e.g. "<b>child</b>: Parameter <i>X</i> is mandatory"); [] when valid."""
+    ok, issues = model.validate()
+    assert ok == (not issues), (ok, issues)
+    return list(issues)
 
 
 def save_model(build_model, path):
@@ -116,7 +159,8 @@ def model_essentials(model):
                    for name, o in child.modelOutputs().items()}
         dependencies = sorted(str(getattr(d, "childId", d)) for d in child.dependencies())
         children[child_id] = (child.algorithmId(), child.description(), sources, outputs, dependencies)
-    return {"name": model.name(), "group": model.group(), "inputs": inputs, "children": children}
+    return {"name": model.name(), "group": model.group(), "inputs": inputs, "input_order": input_order(model),
+            "children": children}
 
 
 def saved_model_as_built(script, model_path, tmp_path):

@@ -35,7 +35,7 @@ def test_help_of_rsei_exits_0_and_documents_parameters_and_source(qgis_process):
     assert "RSEI from a scene" in out
     for param in ("SENSOR", "RADIOMETRY", "MTL_FILE", "THERMAL", "OUTPUT_GRADES", "CLIP_PERCENT"):
         assert param in out
-    assert "ningdong" in out          # the formula source
+    assert "Han C., Li P., Xie H. et al. (2025), Sustainability" in out and "Xu H. (2013)" in out   # the sources
 
 
 def test_run_rsei_equals_processing_run(qgis_process, rsei_run, tmp_path):
