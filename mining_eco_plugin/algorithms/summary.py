@@ -1,0 +1,63 @@
+"""What a report records about its run: the input files and the settings, as the user chose them."""
+from __future__ import annotations
+
+import math
+import os
+
+from . import destinations
+
+LAYER_TYPES = ("raster", "multilayer", "file", "source", "vector", "layer", "mesh")
+
+
+def inputs(alg, parameters, context):
+    """[{"input": parameter id, "file": file name}] of every input layer or file given."""
+    rows = []
+    for d in alg.parameterDefinitions():
+        if d.isDestination() or d.type() not in LAYER_TYPES:
+            continue
+        try:
+            files = destinations.input_files(alg, d, parameters, context)
+        except Exception:  # noqa: BLE001 - a report never fails on what it only records
+            continue
+        rows += [{"input": d.name(), "file": os.path.basename(path) + (f" ({layer})" if layer else "")}
+                 for path, layer in files]
+    return rows
+
+
+def _number(v):
+    if not math.isfinite(v):
+        return str(v)
+    return str(int(v)) if v == int(v) and abs(v) < 1e15 else f"{v:.6g}"
+
+
+def settings(alg, parameters, context, skip=()):
+    """{"Description (ID)": value text} of the parameters that are neither layers, files nor outputs."""
+    out = {}
+    for d in alg.parameterDefinitions():
+        name, kind = d.name(), d.type()
+        if d.isDestination() or kind in LAYER_TYPES or name in skip:
+            continue
+        if parameters.get(name) is None and d.defaultValue() is None:
+            continue
+        try:
+            if kind == "enum":
+                chosen = alg.parameterAsEnums(parameters, name, context) if d.allowMultiple() else \
+                    [alg.parameterAsEnum(parameters, name, context)]
+                text = ", ".join(d.options()[i] for i in chosen if 0 <= i < len(d.options()))
+            elif kind == "boolean":
+                text = "yes" if alg.parameterAsBoolean(parameters, name, context) else "no"
+            elif kind == "number":
+                text = _number(alg.parameterAsDouble(parameters, name, context))
+            elif kind == "band":
+                text = str(alg.parameterAsInt(parameters, name, context))
+            elif kind == "field":
+                text = ", ".join(alg.parameterAsFields(parameters, name, context))
+            elif kind == "matrix":
+                text = ", ".join(str(v) for v in alg.parameterAsMatrix(parameters, name, context))
+            else:
+                text = alg.parameterAsString(parameters, name, context)
+        except Exception:  # noqa: BLE001
+            continue
+        if text not in ("", None):
+            out[f"{d.description()} ({name})"] = text
+    return out
