@@ -220,38 +220,35 @@ def _same(a_layer, b_layer):
     return a_layer is None or b_layer is None or a_layer == b_layer
 
 
-def _layers(value, context):
-    values = value if isinstance(value, (list, tuple)) else [value]
-    out = []
-    for v in values:
-        if isinstance(v, QgsMapLayer):
-            out.append(v)
-            continue
-        text = _text(v, context)
-        if text:
-            layer = QgsProcessingUtils.mapLayerFromString(text, context)
-            out.append(layer if layer is not None else text)
-    return out
+def _file_of_layer(layer):
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    path = parts.get("path") or ""
+    return (path, parts.get("layerName") or None) if path else None
 
 
 def input_files(alg, d, parameters, context):
-    """[(path, layer name or None)] of the files behind input parameter ``d``."""
+    """[(path, layer name or None)] of the files behind input parameter ``d``. A value that is a file path is
+    taken as it is (never loaded as a layer); a layer id or name is looked up, not loaded."""
     value = parameters.get(d.name())
     if value is None or d.type() not in ("raster", "multilayer", "file", "source", "vector", "layer", "mesh"):
         return []
-    if d.type() == "file":
-        text = _text(value, context)
-        return [(text, None)] if text and os.path.isfile(text) else []
     out = []
-    for layer in _layers(value, context):
-        if isinstance(layer, str):
-            if os.path.isfile(layer.split("|")[0]):
-                out.append((layer.split("|")[0], None))
-            continue
-        parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
-        path = parts.get("path") or ""
-        if path:
-            out.append((path, parts.get("layerName") or None))
+    for v in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(v, QgsMapLayer):
+            found = _file_of_layer(v)
+        else:
+            text = _text(v, context)
+            path, _sep, rest = text.partition("|")
+            if path and os.path.isfile(path):
+                m = re.search(r"layername=([^|]+)", rest)
+                found = (path, m.group(1) if m else None)
+            elif text and d.type() != "file":
+                layer = QgsProcessingUtils.mapLayerFromString(text, context, False)
+                found = _file_of_layer(layer) if layer is not None else None
+            else:
+                found = None
+        if found:
+            out.append(found)
     return out
 
 

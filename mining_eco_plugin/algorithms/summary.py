@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 
+from .. import compat
 from . import destinations
 
 LAYER_TYPES = ("raster", "multilayer", "file", "source", "vector", "layer", "mesh")
@@ -31,33 +32,42 @@ def _number(v):
 
 
 def settings(alg, parameters, context, skip=()):
-    """{"Description (ID)": value text} of the parameters that are neither layers, files nor outputs."""
+    """{"Description (ID)": value text} of the parameters that are neither layers, files nor outputs (advanced
+    ones only where they differ from their default)."""
     out = {}
     for d in alg.parameterDefinitions():
-        name, kind = d.name(), d.type()
-        if d.isDestination() or kind in LAYER_TYPES or name in skip:
+        name = d.name()
+        if d.isDestination() or d.type() in LAYER_TYPES or name in skip:
             continue
         if parameters.get(name) is None and d.defaultValue() is None:
             continue
-        try:
-            if kind == "enum":
-                chosen = alg.parameterAsEnums(parameters, name, context) if d.allowMultiple() else \
-                    [alg.parameterAsEnum(parameters, name, context)]
-                text = ", ".join(d.options()[i] for i in chosen if 0 <= i < len(d.options()))
-            elif kind == "boolean":
-                text = "yes" if alg.parameterAsBoolean(parameters, name, context) else "no"
-            elif kind == "number":
-                text = _number(alg.parameterAsDouble(parameters, name, context))
-            elif kind == "band":
-                text = str(alg.parameterAsInt(parameters, name, context))
-            elif kind == "field":
-                text = ", ".join(alg.parameterAsFields(parameters, name, context))
-            elif kind == "matrix":
-                text = ", ".join(str(v) for v in alg.parameterAsMatrix(parameters, name, context))
-            else:
-                text = alg.parameterAsString(parameters, name, context)
-        except Exception:  # noqa: BLE001
+        text = _value_text(alg, d, parameters, context)
+        if text in ("", None):
             continue
-        if text not in ("", None):
-            out[f"{d.description()} ({name})"] = text
+        if d.flags() & compat.ProcessingParameterFlag.Advanced and text == _value_text(alg, d, {}, context):
+            continue
+        out[f"{d.description()} ({name})"] = text
     return out
+
+
+def _value_text(alg, d, parameters, context):
+    """The value of parameter ``d`` as the user reads it (enum option texts, yes / no, 10 not 10.0)."""
+    name, kind = d.name(), d.type()
+    try:
+        if kind == "enum":
+            chosen = alg.parameterAsEnums(parameters, name, context) if d.allowMultiple() else \
+                [alg.parameterAsEnum(parameters, name, context)]
+            return ", ".join(d.options()[i] for i in chosen if 0 <= i < len(d.options()))
+        if kind == "boolean":
+            return "yes" if alg.parameterAsBoolean(parameters, name, context) else "no"
+        if kind == "number":
+            return _number(alg.parameterAsDouble(parameters, name, context))
+        if kind == "band":
+            return str(alg.parameterAsInt(parameters, name, context))
+        if kind == "field":
+            return ", ".join(alg.parameterAsFields(parameters, name, context))
+        if kind == "matrix":
+            return ", ".join(str(v) for v in alg.parameterAsMatrix(parameters, name, context))
+        return alg.parameterAsString(parameters, name, context)
+    except Exception:  # noqa: BLE001 - a report never fails on what it only records
+        return None
