@@ -536,3 +536,35 @@ def test_train_report_says_which_model_the_file_holds_and_why(inputs, tmp_path):
     # the chosen model is the best one: said so
     res = processing.run("miningeco:trainmodel", dict(params, MODEL=models.KINDS.index("plsr")))
     assert "the highest of the models compared; the model file holds it" in open(res["OUTPUT_REPORT"]).read()
+
+
+def _gpkg_layers(path):
+    ds = ogr.Open(str(path))
+    return sorted(ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount()))
+
+
+def test_tables_saved_into_a_geopackage_are_committed_or_removed(inputs, tmp_path):
+    """QGIS's "Save to GeoPackage" gives ogr:dbname='x.gpkg' table="t". A new GeoPackage is staged like any
+    file; a table added to an existing one (written in place) is dropped again when the run fails, and the
+    GeoPackage's other tables are kept."""
+    import processing
+    existing = tmp_path / "project.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(existing))
+    layer = ds.CreateLayer("keep", None, ogr.wkbNone)
+    layer.CreateField(ogr.FieldDefn("v", ogr.OFTInteger))
+    f = ogr.Feature(layer.GetLayerDefn())
+    f.SetField("v", 7)
+    layer.CreateFeature(f)
+    ds = None
+    base = dict(tool_inputs("transfermatrix", inputs), OUTPUT_CHANGE=str(tmp_path / "change.tif"))
+    into = {"OUTPUT_MATRIX": f"ogr:dbname='{existing}' table=\"matrix\"",
+            "OUTPUT_LEGEND": f"ogr:dbname='{tmp_path / 'new.gpkg'}' table=\"legend\""}
+    with pytest.raises(QgsProcessingException):
+        processing.run("miningeco:transfermatrix", dict(base, OUTPUT_MATRIX=into["OUTPUT_MATRIX"],
+                                                        OUTPUT_LEGEND=str(tmp_path / "late.dxf")))
+    assert sorted(os.listdir(tmp_path)) == ["project.gpkg"]
+    assert _gpkg_layers(existing) == ["keep"]
+    res = processing.run("miningeco:transfermatrix", dict(base, **into))
+    assert _gpkg_layers(existing) == ["keep", "matrix"] and _gpkg_layers(tmp_path / "new.gpkg") == ["legend"]
+    assert res["OUTPUT_MATRIX"] == f"{existing}|layername=matrix"
+    assert res["OUTPUT_LEGEND"] == f"{tmp_path / 'new.gpkg'}|layername=legend"

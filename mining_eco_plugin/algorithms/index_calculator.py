@@ -12,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterString,
+    QgsProcessingUtils,
 )
 
 from ..core import indices as ix
@@ -136,9 +137,13 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
             style_output(paths[0], RasterStyle("ramp", ramp_for(products[0]), stats.minimum, stats.maximum),
                          context)
             results["OUTPUT"] = paths[0]
+        # the files of a folder the user chose are loaded like the other outputs (not those of a temporary folder,
+        # e.g. inside a model)
+        load = bool(folder) and context.project() is not None and \
+            not final_path(folder).startswith(QgsProcessingUtils.tempFolder())
         for wr, name in single:
             st = wr.stats[0]
-            if context.project() is not None:      # loaded like the other outputs (under the file's name)
+            if load:
                 context.addLayerToLoadOnCompletion(final_path(wr.path), QgsProcessingContext.LayerDetails(
                     name, context.project(), "INDEX_FILES"))
             style_output(wr.path, RasterStyle("ramp", ramp_for(name), st.minimum, st.maximum), context)

@@ -147,7 +147,7 @@ class RseiBase(SceneAlgorithm):
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         check_writable(rsei_path, "OUTPUT")
         check_writable(grades_path, "OUTPUT_GRADES")
-        folder = os.path.dirname(os.path.abspath(rsei_path))
+        folder = os.path.dirname(os.path.abspath(self.destination(rsei_path)))   # beside the output, not staged
         check_scratch_space(folder, grid.width * grid.height * SCRATCH_BYTES_PER_PIXEL)
 
         # the components are computed once, in pass 1, and kept in a scratch file that passes 2 and 3 read
