@@ -138,9 +138,11 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
             staged, named = destinations.stage(self, parameters, context, txn)
             results = self.run_tool(staged, context, feedback)
             txn.commit()
-        except BaseException:
+        except BaseException as err:
             txn.rollback()
             destinations.relink_layers(context, txn, drop=True)
+            if err.args and isinstance(err.args[0], str):   # name the user's paths, not the staged ones
+                err.args = (txn.unstage(err.args[0]),) + err.args[1:]
             raise
         results = {key: txn.final(value) for key, value in (results or {}).items()}
         destinations.relink_layers(context, txn)

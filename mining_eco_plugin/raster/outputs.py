@@ -159,6 +159,12 @@ class OutputTransaction:
                 return os.path.join(folder, value[len(stage) + 1:])
         return value
 
+    def unstage(self, text: str) -> str:
+        """``text`` (e.g. an error message) with every staging folder replaced by its destination folder."""
+        for folder, stage in self._stages.items():
+            text = text.replace(stage, folder)
+        return text
+
     @property
     def destinations(self):
         """The destinations of everything staged (files and folders)."""
