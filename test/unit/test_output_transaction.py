@@ -124,3 +124,26 @@ def test_geotiff_and_report_get_the_umask_mode(tmp_path, umask, mode):
         os.umask(old)
     for name in ("r.tif", "r.html"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == mode, name
+
+
+def test_an_existing_output_folder_keeps_its_other_files(tmp_path):
+    folder = tmp_path / "indices"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "NDVI.tif").write_text("old")
+    with OutputTransaction() as txn:
+        staged = txn.stage_folder(str(folder), "OUTPUT_FOLDER")
+        assert os.listdir(staged) == []
+        _write(os.path.join(staged, "NDVI.tif"), "new")
+        _write(os.path.join(staged, "WET.tif"), "wet")
+        txn.commit()
+    assert sorted(os.listdir(folder)) == ["NDVI.tif", "WET.tif", "notes.txt"]
+    assert (folder / "NDVI.tif").read_text() == "new" and (folder / "notes.txt").read_text() == "mine"
+    assert os.listdir(tmp_path) == ["indices"]
+
+
+def test_error_texts_name_the_destination_not_the_staging_folder(tmp_path):
+    with OutputTransaction() as txn:
+        staged = txn.stage_file(str(tmp_path / "t.dxf"), "OUTPUT_TABLE")
+        assert ".staging" in staged
+        assert txn.unstage(f"Could not create layer {staged}: ...") == f"Could not create layer {tmp_path / 't.dxf'}: ..."
