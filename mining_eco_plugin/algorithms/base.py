@@ -34,6 +34,8 @@ from qgis.PyQt.QtGui import QIcon
 from .. import compat
 from ..core.plain import plain
 from ..raster.engine import Canceled
+from ..raster.outputs import OutputTransaction
+from . import destinations
 
 _FIELD_TYPES = {str: compat.FieldType.QString, float: compat.FieldType.Double, int: compat.FieldType.LongLong,
                 bool: compat.FieldType.Bool}
@@ -169,9 +171,8 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
             # outputs are plain Python values: qgis_process prints a numpy scalar as empty
-            return plain(self.run_tool(parameters, context, feedback))
-        except Canceled:
-            feedback.reportError("Cancelled: no output was written.")
+            return plain(self.run_committed(parameters, context, feedback))
+        except Canceled:   # the exception is the one message: Processing reports it (not reportError as well)
             raise QgsProcessingException("Cancelled by the user; no output was written.") from None
         except QgsProcessingException:
             raise
@@ -181,6 +182,51 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
 
     def run_tool(self, parameters, context, feedback):
         raise NotImplementedError
+
+    def run_committed(self, parameters, context, feedback):
+        """``run_tool`` with every file output staged and committed together at the end (outputs.py): a failure or
+        cancel at any step leaves nothing. ``run_tool`` sees staged paths; the results name the destinations."""
+        clash = self.output_clash(parameters, context)
+        if clash:
+            raise QgsProcessingException(f"{self.NAME}: {clash}")
+        txn = self._outputs = OutputTransaction()
+        try:
+            staged, named = destinations.stage(self, parameters, context, txn)
+            results = self.run_tool(staged, context, feedback)
+            txn.commit()
+        except BaseException as err:
+            txn.rollback()
+            destinations.relink_layers(context, txn, drop=True)
+            if err.args and isinstance(err.args[0], str):   # name the user's paths, not the staged ones
+                err.args = (txn.unstage(err.args[0]),) + err.args[1:]
+            raise
+        results = {key: txn.final(value) for key, value in (results or {}).items()}
+        destinations.relink_layers(context, txn)
+        destinations.name_layers(context, results, named)
+        return results
+
+    def destination(self, path):
+        """Where a staged output path of this run goes (for a report that names a file); ``path`` otherwise."""
+        txn = getattr(self, "_outputs", None)
+        return txn.final(path) if txn is not None else path
+
+    # -- output checks (issue 11, defect 5) --------------------------------------------------------------------
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = super().checkParameterValues(parameters, context)
+        if ok:
+            clash = self.output_clash(parameters, context)
+            if clash:
+                return False, f"{self.NAME}: {clash}"
+        return ok, msg
+
+    def output_clash(self, parameters, context):
+        """Why two outputs would write one file, or an output would overwrite an input; None when they do not."""
+        return destinations.clash(self, parameters, context)
+
+    def output_claims(self, name, kind, path, parameters, context):
+        """[(path, what)] of the files that output ``name`` (a ``kind`` of destination at ``path``) writes;
+        subclasses add what only they know (e.g. the files of a folder output)."""
+        return destinations.claims(kind, path)
 
     # -- outputs -----------------------------------------------------------------------------
     def write_table(self, parameters, name, context, columns, rows):
@@ -192,8 +238,26 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         sink, dest = self.parameterAsSink(parameters, name, context, fields, compat.WkbType.NoGeometry)
         if sink is None:
             return None
+        features = []
         for row in rows:
             feature = QgsFeature(fields)
             feature.setAttributes([None if v is None else kind(v) for v, (_f, kind) in zip(row, columns)])
-            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+            features.append(feature)
+        try:
+            self.add_features(sink, name, features)
+        finally:
+            del sink      # closes the file (before the run commits it)
         return dest
+
+    @staticmethod
+    def add_features(sink, name, features):
+        """Add ``features`` to the sink of parameter ``name`` and flush it; ValueError naming ``name`` when the
+        sink refuses one (the run then fails and commits nothing)."""
+        for n, feature in enumerate(features, start=1):
+            if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
+                why = sink.lastError() or "refused by the output layer"
+                raise ValueError(f"{name}: row {n} could not be written ({why}). Choose another output file or "
+                                 "format.")
+        if not sink.flushBuffer():
+            raise ValueError(f"{name}: the table could not be written ({sink.lastError() or 'flush failed'}). "
+                             "Choose another output file or format.")

@@ -212,7 +212,8 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
             name = definition.name()
             if name not in skip and not definition.checkValueIsAcceptable(parameters.get(name), context):
                 return super().checkParameterValues(parameters, context)
-        return True, ""
+        clash = self.output_clash(parameters, context)    # as the base class checks (issue 11, defect 5)
+        return (False, f"{self.NAME}: {clash}") if clash else (True, "")
 
     def validateInputCrs(self, parameters, context):  # noqa: N802
         """The raster engine refuses (or, with RESAMPLING, warps) inputs on another grid, CRS included; QGIS's

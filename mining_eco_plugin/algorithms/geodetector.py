@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -524,7 +525,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         heat = self.parameterAsFileOutput(parameters, "OUTPUT_HEATMAP", context)
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         title = f"Interaction q of {y_name}" + (" (mean over periods)" if periods is not None else "")
-        png = heat or (os.path.splitext(report)[0] + "_heatmap.png" if report else None)
+        scratch = tempfile.TemporaryDirectory() if report and not heat else None    # the report's own copy
+        png = heat or (os.path.join(scratch.name, "heatmap.png") if scratch else None)
         if png:
             heatmap_png(png, names, mat, title)
             if heat:
@@ -544,6 +546,8 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                 ("Risk detector", dicts(RISK_COLUMNS, out["risk"])),
             ])
             results["OUTPUT_REPORT"] = report
+        if scratch is not None:
+            scratch.cleanup()
         results["SAMPLE_COUNT"] = int(y.size)
         results["DROPPED_COUNT"] = int(data.dropped)
         feedback.setProgress(100)

@@ -6,17 +6,20 @@ import re
 from contextlib import ExitStack
 
 from qgis.core import (
+    QgsProcessingContext,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterString,
+    QgsProcessingUtils,
 )
 
 from ..core import indices as ix
 from ..core.expression import BandExpression, ExpressionError
 from ..core.scene import REFLECTIVE, product_bands
 from ..raster.engine import GeoTiffWriter, RasterStack
+from ..raster.outputs import final_path
 from ..styles.palettes import ramp_for
 from ..styles.qgis_styles import RasterStyle, style_output
 from .references import cite
@@ -74,6 +77,19 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                         "each styled.")
         self.addOutput(QgsProcessingOutputMultipleLayers("INDEX_FILES", "One file per index"))
 
+    def output_claims(self, name, kind, path, parameters, context):
+        if name != "OUTPUT_FOLDER" or not path or path == "TEMPORARY_OUTPUT":
+            return super().output_claims(name, kind, path, parameters, context)
+        # the files of the folder output: one GeoTIFF (with its .qml and .aux.xml) per index
+        keys = [PRODUCTS[i] for i in self.parameterAsEnums(parameters, "INDICES", context)]
+        if (self.parameterAsString(parameters, "CUSTOM_EXPRESSION", context) or "").strip():
+            keys.append((self.parameterAsString(parameters, "CUSTOM_NAME", context) or "").strip() or "CUSTOM")
+        claims = []
+        for key in dict.fromkeys(keys):
+            claims += super().output_claims(name, "rasterDestination", os.path.join(path, f"{key}.tif"), parameters,
+                                            context)
+        return claims
+
     def run_tool(self, parameters, context, feedback):
         keys = [PRODUCTS[i] for i in self.parameterAsEnums(parameters, "INDICES", context)]
         text = self.parameterAsString(parameters, "CUSTOM_EXPRESSION", context).strip()
@@ -87,6 +103,10 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                 exprs.append(BandExpression(text, list(REFLECTIVE) + PRODUCTS))
             except ExpressionError as err:
                 raise ValueError(f"CUSTOM_EXPRESSION: {err}") from None
+            if name.upper() in (k.upper() for k in keys):
+                raise ValueError(f"CUSTOM_NAME: {name!r} is also one of the chosen INDICES, so two bands (and two "
+                                 f"files {name}.tif in OUTPUT_FOLDER) would carry that name. Give the custom index "
+                                 "another name.")
             products.append(name)
         if not products:
             raise ValueError("INDICES: choose at least one index or type a CUSTOM_EXPRESSION.")
@@ -107,7 +127,7 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                                                             label="OUTPUT"))
                 writers.append(multi)
                 outputs += [(multi, i + 1, src) for i, src in enumerate(sources)]
-            if folder:
+            if folder:   # a staged folder (base.run_committed): it appears at OUTPUT_FOLDER only if the run succeeds
                 os.makedirs(folder, exist_ok=True)
                 for name, src in zip(products, sources):
                     wr = cleanup.enter_context(GeoTiffWriter(os.path.join(folder, f"{name}.tif"), grid, 1,
@@ -123,8 +143,15 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
             style_output(paths[0], RasterStyle("ramp", ramp_for(products[0]), stats.minimum, stats.maximum),
                          context)
             results["OUTPUT"] = paths[0]
+        # the files of a folder the user chose are loaded like the other outputs (not those of a temporary folder,
+        # e.g. inside a model)
+        load = bool(folder) and context.project() is not None and \
+            not final_path(folder).startswith(QgsProcessingUtils.tempFolder())
         for wr, name in single:
             st = wr.stats[0]
+            if load:
+                context.addLayerToLoadOnCompletion(final_path(wr.path), QgsProcessingContext.LayerDetails(
+                    name, context.project(), "INDEX_FILES"))
             style_output(wr.path, RasterStyle("ramp", ramp_for(name), st.minimum, st.maximum), context)
             results["INDEX_FILES"].append(wr.path)
         feedback.setProgress(100)

@@ -280,7 +280,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                     f"RF_all {res.score} R2": res.score_all}
         if maps:
             total = int(maps["counts"][1:].sum())
-            settings["per-pixel maps"] = ", ".join(p for p in (maps["rgb"], maps["dominant"]) if p)
+            settings["per-pixel maps"] = ", ".join(self.destination(p) for p in (maps["rgb"], maps["dominant"]) if p)
             for code, members in maps["codes"]:
                 if maps["counts"][code]:
                     label = " + ".join(res.categories[i] for i in members)

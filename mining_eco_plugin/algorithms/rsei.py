@@ -1,6 +1,7 @@
 """RSEI (remote sensing ecological index) from a scene or from four component rasters."""
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -8,6 +9,7 @@ import tempfile
 import numpy as np
 from qgis.core import (
     QgsProcessingException,
+    QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFeatureSink,
@@ -18,12 +20,14 @@ from qgis.core import (
 )
 
 from .. import compat
+from ..core import radiometry as rad
 from ..core import rsei as core
 from ..core.scene import BlockProducts, product_bands
 from ..raster.engine import (BandRef, BlockSpill, GeoTiffWriter, RasterError, RasterStack, block_pass,
                              check_writable, prefetched)
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
+from . import summary
 from .references import cite
 from .scene_algorithm import SceneAlgorithm
 from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
@@ -34,6 +38,17 @@ COMPONENT_PARAMS = (("NDVI", "GREENNESS", "Greenness (NDVI)"), ("WET", "WETNESS"
 
 SOURCE = cite("xu2013", "han2025")
 TABLE_FIELDS = (("section", str), ("name", str), ("value", float), ("percent", float))
+
+
+def _sig(v, digits=6):
+    """``v`` rounded to ``digits`` significant digits (a plain float; NaN / inf unchanged)."""
+    v = float(v)
+    return float(f"{v:.{digits}g}") if math.isfinite(v) else v
+
+
+def _pct(v):
+    v = float(v)
+    return round(v, 4) if math.isfinite(v) else v
 
 
 def mask_water(planes, mndwi, threshold):
@@ -92,7 +107,13 @@ class RseiBase(SceneAlgorithm):
                         "normalised component, area per grade (km2, %).")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "RSEI report", "HTML files (*.html)",
                                                               optional=True, createByDefault=True),
-                        "A small HTML report with the tables and a histogram of RSEI.")
+                        "A small HTML report: the scene (input files, acquisition date), the settings, the tables "
+                        "and a histogram of RSEI.")
+        self.add_result(QgsProcessingOutputNumber("MEAN_RSEI", "Mean RSEI"),
+                        "Mean RSEI (0-1) over the valid pixels.")
+        self.add_result(QgsProcessingOutputNumber("PC1_SHARE", "PC1 share of variance"),
+                        "Share (0-1) of the variance of the four normalised components that PC1 explains (the seed "
+                        "expects at least 0.6).")
 
     # subclasses: (stack, fetch, derive): fetch(window) reads the block's raw bands (GDAL only), derive(raw) returns
     # (the components as planes (4, rows, cols) float32, water mask or None); they run in two threads
@@ -114,7 +135,7 @@ class RseiBase(SceneAlgorithm):
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         check_writable(rsei_path, "OUTPUT")
         check_writable(grades_path, "OUTPUT_GRADES")
-        folder = os.path.dirname(os.path.abspath(rsei_path))
+        folder = os.path.dirname(os.path.abspath(self.destination(rsei_path)))   # beside the output, not staged
         check_scratch_space(folder, grid.width * grid.height * SCRATCH_BYTES_PER_PIXEL)
 
         # the components are computed once, in pass 1, and kept in a scratch file that passes 2 and 3 read
@@ -156,7 +177,8 @@ class RseiBase(SceneAlgorithm):
                    "MEAN_RSEI": rsei_sum / max(n_valid, 1)}
         outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, table)
         if report_path:
-            outputs["OUTPUT_REPORT"] = self.write_report(report_path, result, table, grade_rows, hist)
+            outputs["OUTPUT_REPORT"] = self.write_report(report_path, result, table, grade_rows, hist,
+                                                         self.run_record(parameters, context))
         feedback.setProgress(100)
         return outputs
 
@@ -239,25 +261,46 @@ class RseiBase(SceneAlgorithm):
 
     @staticmethod
     def table_rows(result, lo, hi, means, mean_rsei, grade_rows, n_valid, water_px):
+        """(section, name, value, percent) rows, rounded for reading: statistics to 6 significant digits, areas to
+        1 m2 (6 decimals of km2), percentages to 4 decimals; pixel counts are integers."""
         names = core.COMPONENTS
-        rows = [("pca", f"eigenvalue PC{i + 1}", float(v), 100.0 * float(r))
+        rows = [("pca", f"eigenvalue PC{i + 1}", _sig(v), _pct(100.0 * r))
                 for i, (v, r) in enumerate(zip(result.eigenvalues, result.explained_ratio))]
-        rows += [("loading", f"PC{j + 1} {names[i]}", float(result.loadings[i, j]), None)
+        rows += [("loading", f"PC{j + 1} {names[i]}", _sig(result.loadings[i, j]), None)
                  for j in range(len(names)) for i in range(len(names))]
-        rows.append(("pca", "PC1 share of variance", float(result.pc1_contribution),
-                     100.0 * float(result.pc1_contribution)))
-        rows += [("normalisation", f"{n} min", float(a), None) for n, a in zip(names, lo)]
-        rows += [("normalisation", f"{n} max", float(b), None) for n, b in zip(names, hi)]
-        rows += [("component mean", f"normalised {n}", float(m), None) for n, m in zip(names, means)]
-        rows.append(("summary", "mean RSEI", float(mean_rsei), None))
-        rows.append(("summary", "valid pixels", float(n_valid), None))
-        rows.append(("summary", "water pixels masked", float(water_px), None))
-        rows += [("grade area km2", r["label"], float(r["area_km2"]), float(r["percent"])) for r in grade_rows]
+        rows.append(("pca", "PC1 share of variance", _sig(result.pc1_contribution),
+                     _pct(100.0 * result.pc1_contribution)))
+        rows += [("normalisation", f"{n} min", _sig(a), None) for n, a in zip(names, lo)]
+        rows += [("normalisation", f"{n} max", _sig(b), None) for n, b in zip(names, hi)]
+        rows += [("component mean", f"normalised {n}", _sig(m), None) for n, m in zip(names, means)]
+        rows.append(("summary", "mean RSEI", _sig(mean_rsei), None))
+        rows.append(("summary", "valid pixels", int(n_valid), None))
+        rows.append(("summary", "water pixels masked", int(water_px), None))
+        rows += [("grade area km2", r["label"], round(float(r["area_km2"]), 6), _pct(r["percent"])) for r in grade_rows]
         return rows
 
 
+    def run_record(self, parameters, context):
+        """The report's account of the run: [(heading, content)] for the scene and the settings."""
+        scene = summary.inputs(self, parameters, context)
+        facts = {}
+        has_mtl = self.parameterDefinition("MTL_FILE") is not None
+        mtl_path = self.parameterAsFile(parameters, "MTL_FILE", context) if has_mtl else ""
+        if mtl_path:
+            try:
+                with open(mtl_path, encoding="utf-8", errors="replace") as fh:
+                    mtl = rad.mtl_scene(rad.parse_mtl(fh.read()))
+                facts = {"acquisition date (MTL)": mtl.date, "spacecraft (MTL)": mtl.spacecraft}
+            except (OSError, ValueError):
+                pass
+        record = [("Scene", scene or "No input files (layers without a file).")]
+        if facts:
+            record.append(("Acquisition", facts))
+        record.append(("Settings", summary.settings(self, parameters, context)))
+        return record
+
     @staticmethod
-    def write_report(path, result, table, grade_rows, hist):
+    def write_report(path, result, table, grade_rows, hist, record=()):
         from ..reports.html import histogram_png, write_html_report
         edges = np.linspace(0.0, 1.0, hist.size + 1)
         colours = [palettes.CLASSES["rsei_grade"][int(core.grade(np.array([c]))[0]) - 1][2]
@@ -276,6 +319,7 @@ class RseiBase(SceneAlgorithm):
             write_html_report(path, "Remote sensing ecological index (RSEI)", [
                 ("About", "RSEI = PC1 of the normalised NDVI, WET, NDBSI and LST, rescaled to 0-1 (Xu 2013; "
                           "ningdong section 3.1). Higher is better."),
+                *record,
                 ("Principal components", eig),
                 ("Loadings", loadings),
                 ("Summary", summary),

@@ -8,7 +8,6 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsCsException,
     QgsFeature,
-    QgsFeatureSink,
     QgsField,
     QgsFields,
     QgsPointXY,
@@ -188,12 +187,19 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
                              f"(first reason: {reasons[0]}). Check that the points lie on the rasters.")
         sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, out_fields, source.wkbType(),
                                           source.sourceCrs())
+        if sink is None:
+            raise ValueError("OUTPUT: give a file or a temporary layer for the sampled points.")
         values = np.column_stack(columns)
+        kept = []
         for i in keep:
             out = QgsFeature(out_fields)
             out.setGeometry(feats[i].geometry())
             out.setAttributes(list(feats[i].attributes()) + [float(v) for v in values[i]])
-            sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
+            kept.append(out)
+        try:
+            self.add_features(sink, "OUTPUT", kept)
+        finally:
+            del sink
         results = {"OUTPUT": dest, "SAMPLED_COUNT": len(keep), "REJECTED_COUNT": len(rejected),
                    "SAMPLED_FIELDS": ",".join(new_fields), "OUTPUT_REJECTED": None}
         rej_fields = QgsFields(in_fields)
@@ -202,11 +208,16 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
         rej_sink, rej_dest = self.parameterAsSink(parameters, "OUTPUT_REJECTED", context, rej_fields,
                                                   source.wkbType(), source.sourceCrs())
         if rej_sink is not None:
+            dropped = []
             for i in rejected:
                 out = QgsFeature(rej_fields)
                 out.setGeometry(feats[i].geometry())
                 out.setAttributes(list(feats[i].attributes()) + [reasons[i]])
-                rej_sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
+                dropped.append(out)
+            try:
+                self.add_features(rej_sink, "OUTPUT_REJECTED", dropped)
+            finally:
+                del rej_sink
             results["OUTPUT_REJECTED"] = rej_dest
         feedback.pushInfo(f"{len(keep)} of {len(feats)} point(s) sampled ({method}) in {len(new_fields)} band(s): "
                           f"{', '.join(new_fields)}.")

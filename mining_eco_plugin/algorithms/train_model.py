@@ -243,7 +243,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                 png = tmp_png
             try:
                 self._report(report, label, target, units, names, len(y), settings, result, comp_rows, best, png,
-                             model_path)
+                             self.destination(model_path), comparison)
             finally:
                 if tmp_png:
                     os.remove(tmp_png)
@@ -252,7 +252,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         return outputs
 
     @staticmethod
-    def _report(path, label, target, units, names, n, settings, result, comp_rows, best, png, model_path):
+    def _report(path, label, target, units, names, n, settings, result, comp_rows, best, png, model_path,
+                comparison=()):
         from ..reports.html import write_html_report
         validation = dict(VALIDATION_OPTIONS)[settings["validation"]]
         if settings["validation"] == "random":
@@ -264,7 +265,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                 "Gradient boosting library": _backend_label(settings["backend"]),
                 "Hyperparameter search": (f"RandomizedSearchCV, {settings['budget']} iterations"
                                           if settings["budget"] else "no"),
-                "Model file": model_path}
+                "Model file": f"{model_path} (holds the {label} model)"}
         sections = [("Settings", info),
                     ("Metrics", [{"set": r["set"], "n": r["n"], "R2": r["r2"], "RMSE": r["rmse"], "MAE": r["mae"]}
                                  for r in result.rows])]
@@ -274,11 +275,28 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             sections.append(("Model comparison (same split; best = highest validation R2)",
                              [{"model": r[0], "R2 c": r[2], "RMSE c": r[3], "MAE c": r[4], "R2 v": r[5],
                                "RMSE v": r[6], "MAE v": r[7], "best": r[8]} for r in comp_rows]))
-            sections.append(("Best model", best and core.LABELS[best]))
+            sections.append(("Best model", _best_text(label, result, best, comparison, settings["validation"],
+                                                      settings["backend"])))
         sections.append(("Predicted against measured", png))
         sections.append(("Formulas", "R2 = 1 - sum (y - yhat)^2 / sum (y - mean y)^2; RMSE = sqrt(mean (y - yhat)^2); "
                                      "MAE = mean |y - yhat| (zhundong 1.5.3)."))
         write_html_report(path, f"Salinity model: {label}", sections)
+
+
+def _best_text(label, result, best, comparison, validation, backend):
+    """Which model scored best and which one the model file holds, and why they differ."""
+    key = "cv" if validation == "kfold" else "validation"
+    if not best:
+        return f"No model has a {key} R2; the model file holds {label} (MODEL)."
+    scored = {r.kind: r.metric(key) for r in comparison}
+    best_label = _model_label(best, backend)
+    if best == result.kind:
+        return (f"{best_label} ({key} R2 = {scored[best]:.4f}), the highest of the models compared; the model file "
+                "holds it.")
+    return (f"{best_label} has the highest {key} R2 ({scored[best]:.4f}), but the model file holds {label} ({key} "
+            f"R2 = {scored[result.kind]:.4f}): the model file always holds the model chosen in MODEL, and the "
+            f"comparison only measures the others on the same split. To save {best_label}, run again with MODEL = "
+            f"{best_label}.")
 
 
 def _backend_label(backend):
@@ -303,16 +321,6 @@ def _jsonable(params):
 
 
 def _atomic_write(path, data: bytes):
-    """Write bytes to a temporary file beside ``path`` and move it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".model", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write bytes to a temporary file beside ``path`` (the user's umask) and move it into place."""
+    from ..reports.html import _atomic_write_bytes
+    _atomic_write_bytes(path, data)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, osr
 
+from .outputs import create_file
+
 gdal.UseExceptions()
 
 # Blocks are strips of whole tile rows: aligned with the 256 x 256 output tiles, a few MB per band.
@@ -364,9 +366,8 @@ class GeoTiffWriter:
         self.nodata = FLOAT_NODATA if (nodata is None and self.is_float) else nodata
         self.grid = grid
         folder = os.path.dirname(self.path)
-        try:
-            fd, self.tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part.tif",
-                                                 dir=folder)
+        try:   # created with the user's umask (GDAL keeps the mode of the file it opens), not mkstemp's 0600
+            fd, self.tmp_path = create_file(folder, "." + os.path.basename(path) + ".", ".part.tif")
         except OSError as err:
             raise RasterError(f"{label}: cannot write into {folder} ({err.strerror}). Choose a writable folder.") from None
         os.close(fd)

@@ -10,10 +10,11 @@ import html
 import math
 import numbers
 import os
-import tempfile
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from ..raster.outputs import create_file
 
 __all__ = ["histogram_png", "write_html_report"]
 
@@ -25,11 +26,10 @@ def _atomic_write_bytes(path, data: bytes) -> None:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    fd, tmp = create_file(directory, ".tmp-", os.path.splitext(path)[1])   # the user's umask, not 0600
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         try:

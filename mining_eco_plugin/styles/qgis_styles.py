@@ -16,6 +16,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from .. import compat
+from ..raster.outputs import final_path
 from . import palettes
 
 
@@ -86,6 +87,7 @@ _KEEP = []
 def style_output(raster_path: str, style: RasterStyle, context, layer_name: str | None = None):
     """Save the .qml beside the output and style it again when Processing loads it into a project."""
     save_style(raster_path, style)
+    raster_path = final_path(raster_path)      # a staged output is registered under its destination
     if context.willLoadLayerOnCompletion(raster_path):
         details = context.layerToLoadOnCompletionDetails(raster_path)
         if layer_name:
