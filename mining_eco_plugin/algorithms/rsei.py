@@ -112,8 +112,8 @@ class RseiBase(SceneAlgorithm):
         self.add_result(QgsProcessingOutputNumber("MEAN_RSEI", "Mean RSEI"),
                         "Mean RSEI (0-1) over the valid pixels.")
         self.add_result(QgsProcessingOutputNumber("PC1_SHARE", "PC1 share of variance"),
-                        "Share (0-1) of the variance of the four normalised components that PC1 explains (the seed "
-                        "expects at least 0.6).")
+                        "Share (0-1) of the variance of the four normalised components that PC1 explains (Han et "
+                        "al. 2025 expect at least 0.6).")
 
     # subclasses: (stack, fetch, derive): fetch(window) reads the block's raw bands (GDAL only), derive(raw) returns
     # (the components as planes (4, rows, cols) float32, water mask or None); they run in two threads
@@ -147,7 +147,7 @@ class RseiBase(SceneAlgorithm):
             result = core.pca(core.normalise(sample, lo, hi))
             share = result.pc1_contribution
             if share < core.PC1_CONTRIBUTION_THRESHOLD:
-                feedback.pushWarning(f"PC1 explains only {100 * share:.1f} % of the variance (the seed expects "
+                feedback.pushWarning(f"PC1 explains only {100 * share:.1f} % of the variance (Han et al. 2025 expect "
                                      ">= 60 %): RSEI may not summarise the four components well.")
 
             feedback.pushInfo("Pass 2/3: PC1 range")

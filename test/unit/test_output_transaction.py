@@ -97,16 +97,43 @@ def test_a_folder_output_under_a_file_is_refused(tmp_path):
         txn.stage_folder(str(tmp_path / "f.txt" / "indices"), "OUTPUT_FOLDER")
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_folder_is_refused(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
+READ_ONLY_CHECK = """
+import sys
+from mining_eco_plugin.raster.outputs import OutputError, OutputTransaction
+try:
+    with OutputTransaction() as txn:
+        txn.stage_file(sys.argv[1], "OUTPUT_REPORT")
+    print("accepted")
+except OutputError as err:
+    print("refused:", err)
+"""
+
+
+def test_a_read_only_folder_is_refused():
+    """A folder the user may not write into (mode 555) is refused before any work. Root writes into such a
+    folder anyway, so as root (CI) the check runs as the unprivileged user 65534 (setpriv), in a folder
+    everybody may enter."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    base = tempfile.mkdtemp(prefix="mining-eco-ro-", dir="/tmp")
     try:
-        with OutputTransaction() as txn, pytest.raises(OutputError, match="permission denied"):
-            txn.stage_file(str(ro / "r.html"), "OUTPUT_REPORT")
+        os.chmod(base, 0o755)
+        ro = os.path.join(base, "ro")
+        os.mkdir(ro)
+        os.chmod(ro, 0o555)
+        cmd = [sys.executable, "-c", READ_ONLY_CHECK, os.path.join(ro, "r.html")]
+        if os.geteuid() == 0:
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root,
+                             env=dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1"))
+        assert out.stdout.startswith("refused:") and "permission denied" in out.stdout, out.stdout + out.stderr
+        assert os.listdir(ro) == []
     finally:
-        ro.chmod(0o755)
+        os.chmod(os.path.join(base, "ro"), 0o755)
+        shutil.rmtree(base)
 
 
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
