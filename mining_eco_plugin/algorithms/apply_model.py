@@ -37,7 +37,7 @@ SUMMARY = (
     "depend on the block size or on the band order. Optional outputs: salinity grades (uint8, paletted; default "
     "thresholds 1 / 2 / 4 / 6 g/kg: non-saline, slightly, moderately, severely saline, saline soil; intervals are "
     "upper-inclusive: exactly 1 g/kg is non-saline, exactly 6 is severely saline) and a table of the area per grade "
-    "(km2, %; cell areas on the sphere for a geographic CRS).")
+    "(km2, %; exact cell areas on the ellipsoid of a geographic CRS).")
 SOURCE = ("Model application as in the zhundong seed (section 2.3, VIP-RF salinity maps) and the coastal seed "
           "(section 4, Figure 6); grades: coastal Table 5 (Third National Soil Census of China) and Wang Zunqin, "
           "China's Saline Soil (zhundong section 1.3).")

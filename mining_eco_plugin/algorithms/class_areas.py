@@ -25,8 +25,8 @@ SUMMARY = (
     "directly as 'the moderate-salinization area changed by +79 % from 2000 to 2024'. Dates are the YEARS "
     "given, or are parsed from the layer names (a Landsat product id's acquisition date, a YYYY-MM-DD date, or a "
     "4-digit year such as salinity_2010); the rows are in date order. Each raster is read block by block on its "
-    "own grid (the dates need not share a grid); area is the pixel size for a projected CRS and the cell area on "
-    "the sphere for a geographic CRS. Classes absent at some date get area 0 there; nodata pixels are not "
+    "own grid (the dates need not share a grid); area is the pixel size for a projected CRS and the exact cell area on "
+    "the CRS's ellipsoid for a geographic CRS. Classes absent at some date get area 0 there; nodata pixels are not "
     "counted. Float rasters are refused (reclassify first).")
 SOURCE = ("Class areas per year as in the ningdong seed, section 4.2, Tables 6-7 (RSEI grade areas 2000-2024) and "
           "section 4.1 (grade shares); salinity grade shares in the zhundong seed, section 2.3.")
@@ -66,8 +66,9 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
                 span = 100.0 / len(refs)
                 for w in block_pass(grid, feedback, n * span, (n + 1) * span):
                     codes, valid = read_classes(stack, "CLASS", w)
+                    row_areas = grid.row_areas_m2(w)   # RasterError of its own (a geographic CRS on metres)
                     try:
-                        acc.add(codes, valid, grid.row_areas_m2(w))
+                        acc.add(codes, valid, row_areas)
                     except ValueError as err:
                         raise ValueError(f"{label}: {err}.") from None
                 pixel_area = grid.pixel_area_m2()

@@ -126,6 +126,7 @@ class RseiBase(SceneAlgorithm):
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         check_writable(rsei_path, "OUTPUT")
         check_writable(grades_path, "OUTPUT_GRADES")
+        grid.check_geographic_extent()   # the grade areas need degrees: refuse a mislabelled CRS before pass 1
         folder = os.path.dirname(os.path.abspath(rsei_path))
         check_scratch_space(folder, grid.width * grid.height * SCRATCH_BYTES_PER_PIXEL)
 

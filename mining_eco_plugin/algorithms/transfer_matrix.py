@@ -32,8 +32,8 @@ SUMMARY = (
     "grades, RSEI grades ...): A[i, j] = area that was class i at date 1 and is class j at date 2. Row sums are "
     "the date-1 class areas, column sums the date-2 class areas; transfer-out = row sum - diagonal, "
     "transfer-in = column sum - diagonal, net change = transfer-in - transfer-out (= date-2 area - date-1 area, "
-    "positive = gain). Area is the pixel size for a projected CRS and the cell area on the sphere "
-    "(R = 6371007.2 m) for a geographic CRS. A class present at one date only still gets its row and column "
+    "positive = gain). Area is the pixel size for a projected CRS and the exact cell area on the "
+    "CRS's ellipsoid (authalic latitude) for a geographic CRS. A class present at one date only still gets its row and column "
     "(of zeros). Pixels with nodata at either date are left out and counted. The change raster codes every "
     "valid pixel as from * 10^k + to, with k the number of digits of the largest class code (codes 1-9: "
     "53 = class 5 -> class 3, 55 = class 5 unchanged); its legend table says what each code means and it "
@@ -152,8 +152,9 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
             for w in block_pass(grid, feedback, 0, 50 if change_path else 90):
                 a, va = read_classes(stack, "DATE1", w)
                 b, vb = read_classes(stack, "DATE2", w)
+                row_areas = grid.row_areas_m2(w)   # RasterError of its own (a geographic CRS on metres)
                 try:
-                    acc.add(a, b, va, vb, grid.row_areas_m2(w))
+                    acc.add(a, b, va, vb, row_areas)
                 except ValueError as err:
                     raise ValueError(f"DATE1 / DATE2: {err}.") from None
             if not acc.pairs:
