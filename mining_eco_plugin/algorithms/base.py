@@ -20,7 +20,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from .. import compat
-from ..core.plain import plain
+from ..core.plain import plain, spreadsheet_safe
 from ..raster.engine import Canceled
 
 _FIELD_TYPES = {str: compat.FieldType.QString, float: compat.FieldType.Double, int: compat.FieldType.LongLong,
@@ -37,6 +37,21 @@ GROUPS = {
 }
 
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "icon.svg")
+
+
+def is_csv_destination(dest) -> bool:
+    """True when a sink's destination (a path, possibly with "|layername=...") is a CSV file."""
+    return str(dest or "").split("|")[0].strip().lower().endswith(".csv")
+
+
+def csv_safe_attributes(dest, values):
+    """The attribute ``values`` of a feature going to sink ``dest``: in a CSV file every text is neutralised
+    against formula injection (core.plain.spreadsheet_safe: a leading single quote before = + - @ ...); numbers
+    stay numbers, and other formats (GeoPackage, XLSX / ODS, which type their cells, memory layers) are left as
+    they are."""
+    if not is_csv_destination(dest):
+        return list(values)
+    return [spreadsheet_safe(v) for v in values]
 
 
 class MiningEcoAlgorithm(QgsProcessingAlgorithm):
@@ -138,6 +153,7 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
             return None
         for row in rows:
             feature = QgsFeature(fields)
-            feature.setAttributes([None if v is None else kind(v) for v, (_f, kind) in zip(row, columns)])
+            feature.setAttributes(csv_safe_attributes(dest, [None if v is None else kind(v)
+                                                             for v, (_f, kind) in zip(row, columns)]))
             sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest

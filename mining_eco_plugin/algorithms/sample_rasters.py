@@ -23,7 +23,7 @@ from qgis.core import (
 from .. import compat
 from ..raster.engine import Canceled
 from ..raster.points import METHODS, open_raster, sample_points
-from .base import MiningEcoAlgorithm
+from .base import MiningEcoAlgorithm, csv_safe_attributes
 
 MAX_LOGGED_IDS = 50   # per reason; OUTPUT_REJECTED lists them all
 
@@ -190,7 +190,7 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
         for i in keep:
             out = QgsFeature(out_fields)
             out.setGeometry(feats[i].geometry())
-            out.setAttributes(list(feats[i].attributes()) + [float(v) for v in values[i]])
+            out.setAttributes(csv_safe_attributes(dest, list(feats[i].attributes()) + [float(v) for v in values[i]]))
             sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
         results = {"OUTPUT": dest, "SAMPLED_COUNT": len(keep), "REJECTED_COUNT": len(rejected),
                    "SAMPLED_FIELDS": ",".join(new_fields), "OUTPUT_REJECTED": None}
@@ -203,7 +203,7 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
             for i in rejected:
                 out = QgsFeature(rej_fields)
                 out.setGeometry(feats[i].geometry())
-                out.setAttributes(list(feats[i].attributes()) + [reasons[i]])
+                out.setAttributes(csv_safe_attributes(rej_dest, list(feats[i].attributes()) + [reasons[i]]))
                 rej_sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
             results["OUTPUT_REJECTED"] = rej_dest
         feedback.pushInfo(f"{len(keep)} of {len(feats)} point(s) sampled ({method}) in {len(new_fields)} band(s): "
