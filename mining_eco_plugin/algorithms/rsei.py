@@ -75,6 +75,7 @@ class RseiBase(SceneAlgorithm):
     GROUP = "ecology"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
+    scene_check = None   # a scene's core.plausibility.RadiometryCheck (RSEI from a scene)
 
     def add_common_parameters(self):
         self.add(QgsProcessingParameterNumber("MNDWI_THRESHOLD", "MNDWI water threshold",
@@ -135,6 +136,8 @@ class RseiBase(SceneAlgorithm):
         with BlockSpill(folder, prefix=".rsei-", label="OUTPUT") as spill:
             feedback.pushInfo("Pass 1/3: components, their statistics and the PCA sample")
             minmax, sample, water_px = self.statistics_pass(grid, fetch, derive, spill, target, seed, feedback)
+            for text in (self.scene_check.warnings() if self.scene_check is not None else ()):
+                feedback.pushWarning(text)
             lo, hi = core.normalisation_bounds(minmax, sample, clip)
             result = core.pca(core.normalise(sample, lo, hi))
             share = result.pc1_contribution
@@ -322,12 +325,13 @@ class RseiAlgorithm(RseiBase):
         stack = RasterStack(scene.stack_refs(roles), resampling=resampling_choice(self, parameters, context))
         self.component_inputs = [", ".join(scene.refs[r].describe() for r in product_bands([n], scene.radiometry.mode))
                                  for n in core.COMPONENTS]
+        self.scene_check = scene.check
 
         def fetch(w):
             return {r: stack.read(r, w) for r in roles}, stack.read_raw("QA", w) if scene.qa else None
 
         def derive(raw):
-            block = BlockProducts(raw[0], scene.radiometry, raw[1])
+            block = BlockProducts(raw[0], scene.radiometry, raw[1], scene.check)
             planes = np.stack([block.get(n) for n in core.COMPONENTS])
             return planes, mask_water(planes, block.index("MNDWI") if water else None, threshold)
         return stack, fetch, derive

@@ -137,6 +137,25 @@ class Grid:
         rows = np.arange(w.yoff, w.yoff + w.ysize + 1, dtype=np.float64)
         return cell_areas_m2((gt[3] + gt[5] * rows) * unit, gt[1] * unit, a, f)[:, None]
 
+    def center_latitude(self) -> float | None:
+        """Geodetic latitude (degrees) of the grid's centre on its CRS's own datum; None without a CRS or when
+        it cannot be transformed."""
+        if not self.wkt:
+            return None
+        try:
+            srs = osr.SpatialReference()
+            srs.ImportFromWkt(self.wkt)
+            geo = srs.CloneGeogCS()
+            for s in (srs, geo):
+                s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+            gt = self.geotransform
+            x = gt[0] + gt[1] * self.width / 2 + gt[2] * self.height / 2
+            y = gt[3] + gt[4] * self.width / 2 + gt[5] * self.height / 2
+            lat = osr.CoordinateTransformation(srs, geo).TransformPoint(x, y)[1]
+        except (RuntimeError, TypeError):
+            return None
+        return float(lat) if math.isfinite(lat) and abs(lat) <= 90 else None
+
     def mismatch(self, other: "Grid") -> str | None:
         """Why ``other`` is not on this grid, or None when it is."""
         if self.wkt and other.wkt:
