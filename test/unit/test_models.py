@@ -221,3 +221,11 @@ def test_tree_models_do_not_scale_the_target():
     ref = RandomForestRegressor(n_estimators=100, random_state=42).fit(X_[cal], y_[cal])
     np.testing.assert_allclose(res.points["validation"][1], ref.predict(X_[val]), rtol=1e-12)
     assert type(m.make_estimator("boosting", backend="hist")) is HistGradientBoostingRegressor
+
+
+@pytest.mark.parametrize("grid", sorted(m.SEARCH_GRIDS))
+def test_every_search_grid_names_parameters_of_its_estimator(grid):
+    # the SVR / MLP estimators are wrapped for the target scaling: their grids name the nested parameters
+    kind, _, backend = grid.partition("_")
+    est = m.make_estimator(kind, backend=backend or "hist")
+    assert set(m.SEARCH_GRIDS[grid]) <= set(est.get_params(deep=True))
