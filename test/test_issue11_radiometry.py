@@ -151,6 +151,7 @@ def test_reflectance_in_percent_read_as_reflectance_is_refused(provider, tmp_pat
     ("K1_CONSTANT_BAND_10", "-774.8853", ("K1_CONSTANT_BAND_10", "not positive")),
     ("RADIANCE_MULT_BAND_10", "inf", ("RADIANCE_MULT_BAND_10", "not a finite number")),
     ("REFLECTANCE_MULT_BAND_4", "nan", ("REFLECTANCE_MULT_BAND_4", "not a finite number")),
+    ("SUN_ELEVATION", "nan", ("MTL_FILE: ", "SUN_ELEVATION", "not a finite number")),
 ])
 def test_damaged_mtl_constants_are_refused_naming_the_key(provider, tmp_path, key, value, words):
     text = open(f"{L8}_MTL.txt").read()

@@ -241,7 +241,10 @@ def resolve_scene(alg, parameters, context, roles) -> SceneInputs:
                 qa_kind = "BQA"
             else:
                 qa_kind = "QA_PIXEL"
-    date = rad.mtl_scene(mtl).date if mtl is not None else _optional_mtl_date(alg, parameters, context)
+    try:
+        date = rad.mtl_scene(mtl).date if mtl is not None else _optional_mtl_date(alg, parameters, context)
+    except rad.MtlError as err:
+        raise ValueError(f"MTL_FILE: {err}") from None
     date = date or rad.acquisition_date_in_names([os.path.basename(refs[r].path) for r in roles])
     try:
         latitude = raster_info(refs[roles[0]].path)[0].center_latitude() if roles else None
