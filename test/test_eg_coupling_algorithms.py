@@ -176,19 +176,20 @@ def test_zone_table_does_not_depend_on_the_block_size(provider, hand_map, tmp_pa
         assert table(f"{rows}x{cols}") == ref
 
 
-def test_geographic_crs_weights_rows_by_their_spherical_area(provider, tmp_path):
-    # 1-degree pixels at 61..59 N: row 0 forest (grade 2), row 1 barren (grade 7); a cell's area on the sphere is
-    # proportional to sin(lat_top) - sin(lat_bottom), so EG = (2 A0 + 7 A1) / (A0 + A1)
+def test_geographic_crs_weights_rows_by_their_ellipsoidal_area(provider, tmp_path):
+    # 1-degree pixels at 61..59 N on EPSG:4326: row 0 forest (grade 2), row 1 barren (grade 7); each row weighs with
+    # its cells' area on WGS84 (pyproj's geodesic area of the densified cell outline), so EG = (2 A0 + 7 A1) / (A0 + A1)
+    from geodesic_ref import cell_area_m2
     lu = write_raster(tmp_path / "geo.tif", np.array([[2, 2], [7, 7]], np.uint8), epsg=4326, origin=(10.0, 61.0),
                       px=1.0)
-    a0 = np.sin(np.radians(61)) - np.sin(np.radians(60))
-    a1 = np.sin(np.radians(60)) - np.sin(np.radians(59))
+    a0 = cell_area_m2(60.0, 61.0, 10.0, 11.0, step=0.01)
+    a1 = cell_area_m2(59.0, 60.0, 10.0, 11.0, step=0.01)
     res = run("egindex", {"LANDUSE": lu, "WINDOW_SIZE": 3, "OUTPUT": str(tmp_path / "e.tif"),
                           "OUTPUT_NORMALISED": "", "OUTPUT_TABLE": str(tmp_path / "t.csv")})
     assert res["EG_WHOLE"] == pytest.approx((2 * a0 + 7 * a1) / (a0 + a1), rel=1e-9)
     assert read(res["OUTPUT"])[0, 0] == pytest.approx((2 * a0 + 7 * a1) / (a0 + a1), rel=1e-6)
-    km2 = 2 * 6371007.2 ** 2 * np.radians(1.0) * (a0 + a1) / 1e6
-    assert float(read_csv(res["OUTPUT_TABLE"])[0]["area_km2"]) == pytest.approx(km2, rel=1e-9)
+    km2 = 2 * (a0 + a1) / 1e6
+    assert float(read_csv(res["OUTPUT_TABLE"])[0]["area_km2"]) == pytest.approx(km2, rel=1e-6)
 
 
 def test_egindex_yearly_table_from_a_series(provider, hand_map, tmp_path):

@@ -326,3 +326,25 @@ def test_timeseries_numbers_in_qgis_process_json(qgis_process, table5_csv, tmp_p
     for key in ("NET_CHANGE_PCT", "SLOPE", "TURNING_POINT", "QUADRATIC_R2"):
         assert isinstance(results[key], (int, float)), (key, results[key])
         assert results[key] == pytest.approx(reference[key], rel=1e-12)
+
+
+def test_no_pixel_with_min_valid_dates_is_an_error_not_an_all_nodata_file(provider, stack_files, tmp_path):
+    # issue 11: every pixel below MIN_VALID gave six all-nodata rasters and a table of zeros without a word.
+    # By hand: 5 dates, each pixel valid at exactly 3 of them (the others nodata) -> MIN_VALID 4 leaves nothing
+    d, stack, _files, _multi = stack_files
+    sparse = (0.4 + 0.02 * np.arange(5)[:, None, None] + np.zeros((5, HEIGHT, WIDTH))).astype(np.float32)
+    rows = np.arange(HEIGHT)[:, None] + np.arange(WIDTH)[None, :]
+    for k in range(5):
+        sparse[k][(rows + k) % 5 < 2] = NODATA                 # 2 of the 5 dates nodata at every pixel
+    assert ((sparse != NODATA).sum(axis=0) == 3).all()
+    files = [write_raster(d / f"sparse_{y}.tif", sparse[k]) for k, y in enumerate(YEARS[:5])]
+    msg = _bad_run(tmp_path, files, YEARS=",".join(map(str, YEARS[:5])), MIN_VALID=4)
+    assert "MIN_VALID: no pixel has 4 valid dates (the most at any pixel is 3 of 5)" in msg
+    assert "Lower MIN_VALID to 3" in msg
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".csv")]
+    # MIN_VALID 3: every pixel has its trend (the hand count above), and the run succeeds
+    res = run_trend(tmp_path, files, "ok", YEARS=",".join(map(str, YEARS[:5])), MIN_VALID=3)
+    assert (read(res["OUTPUT_CLASS"])[0] > 0).all()
+    empty = [write_raster(d / f"empty_{y}.tif", np.full_like(stack[0], NODATA)) for y in YEARS[:3]]
+    msg = _bad_run(tmp_path, empty, YEARS=",".join(map(str, YEARS[:3])))
+    assert "INPUTS: every pixel is nodata at every date" in msg

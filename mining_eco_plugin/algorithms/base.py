@@ -32,7 +32,7 @@ from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QIcon
 
 from .. import compat
-from ..core.plain import plain
+from ..core.plain import plain, spreadsheet_safe
 from ..raster.engine import Canceled
 from ..raster.outputs import OutputTransaction
 from . import destinations
@@ -79,6 +79,21 @@ def group_icon(group: str) -> str:
 def manual_page(alg_id: str) -> str:
     """Path of the manual page of the algorithm ``alg_id`` (without provider prefix) shipped in docs/."""
     return os.path.join(DOCS, f"{alg_id}.html")
+
+
+def is_csv_destination(dest) -> bool:
+    """True when a sink's destination (a path, possibly with "|layername=...") is a CSV file."""
+    return str(dest or "").split("|")[0].strip().lower().endswith(".csv")
+
+
+def csv_safe_attributes(dest, values):
+    """The attribute ``values`` of a feature going to sink ``dest``: in a CSV file every text is neutralised
+    against formula injection (core.plain.spreadsheet_safe: a leading single quote before = + - @ ...); numbers
+    stay numbers, and other formats (GeoPackage, XLSX / ODS, which type their cells, memory layers) are left as
+    they are."""
+    if not is_csv_destination(dest):
+        return list(values)
+    return [spreadsheet_safe(v) for v in values]
 
 
 class MiningEcoAlgorithm(QgsProcessingAlgorithm):
@@ -241,7 +256,8 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         features = []
         for row in rows:
             feature = QgsFeature(fields)
-            feature.setAttributes([None if v is None else kind(v) for v, (_f, kind) in zip(row, columns)])
+            feature.setAttributes(csv_safe_attributes(dest, [None if v is None else kind(v)
+                                                             for v, (_f, kind) in zip(row, columns)]))
             features.append(feature)
         try:
             self.add_features(sink, name, features)

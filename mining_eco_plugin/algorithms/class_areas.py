@@ -66,8 +66,9 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
                 span = 100.0 / len(refs)
                 for w in block_pass(grid, feedback, n * span, (n + 1) * span):
                     codes, valid = read_classes(stack, "CLASS", w)
+                    row_areas = grid.row_areas_m2(w)   # RasterError of its own (a geographic CRS on metres)
                     try:
-                        acc.add(codes, valid, grid.row_areas_m2(w))
+                        acc.add(codes, valid, row_areas)
                     except ValueError as err:
                         raise ValueError(f"{label}: {err}.") from None
                 pixel_area = grid.pixel_area_m2()

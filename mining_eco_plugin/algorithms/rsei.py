@@ -78,6 +78,7 @@ def check_scratch_space(folder, needed):
 class RseiBase(SceneAlgorithm):
     GROUP = "ecology"
     SOURCE = SOURCE
+    scene_check = None   # a scene's core.plausibility.RadiometryCheck (RSEI from a scene)
 
     def add_common_parameters(self):
         self.add(QgsProcessingParameterNumber("MNDWI_THRESHOLD", "MNDWI water threshold",
@@ -135,6 +136,7 @@ class RseiBase(SceneAlgorithm):
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         check_writable(rsei_path, "OUTPUT")
         check_writable(grades_path, "OUTPUT_GRADES")
+        grid.check_geographic_extent()   # the grade areas need degrees: refuse a mislabelled CRS before pass 1
         folder = os.path.dirname(os.path.abspath(self.destination(rsei_path)))   # beside the output, not staged
         check_scratch_space(folder, grid.width * grid.height * SCRATCH_BYTES_PER_PIXEL)
 
@@ -143,6 +145,8 @@ class RseiBase(SceneAlgorithm):
         with BlockSpill(folder, prefix=".rsei-", label="OUTPUT") as spill:
             feedback.pushInfo("Pass 1/3: components, their statistics and the PCA sample")
             minmax, sample, water_px = self.statistics_pass(grid, fetch, derive, spill, target, seed, feedback)
+            for text in (self.scene_check.warnings() if self.scene_check is not None else ()):
+                feedback.pushWarning(text)
             lo, hi = core.normalisation_bounds(minmax, sample, clip)
             result = core.pca(core.normalise(sample, lo, hi))
             share = result.pc1_contribution
@@ -366,12 +370,13 @@ class RseiAlgorithm(RseiBase):
         stack = RasterStack(scene.stack_refs(roles), resampling=resampling_choice(self, parameters, context))
         self.component_inputs = [", ".join(scene.refs[r].describe() for r in product_bands([n], scene.radiometry.mode))
                                  for n in core.COMPONENTS]
+        self.scene_check = scene.check
 
         def fetch(w):
             return {r: stack.read(r, w) for r in roles}, stack.read_raw("QA", w) if scene.qa else None
 
         def derive(raw):
-            block = BlockProducts(raw[0], scene.radiometry, raw[1])
+            block = BlockProducts(raw[0], scene.radiometry, raw[1], scene.check)
             planes = np.stack([block.get(n) for n in core.COMPONENTS])
             return planes, mask_water(planes, block.index("MNDWI") if water else None, threshold)
         return stack, fetch, derive

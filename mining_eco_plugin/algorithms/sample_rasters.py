@@ -22,7 +22,7 @@ from qgis.core import (
 from .. import compat
 from ..raster.engine import Canceled
 from ..raster.points import METHODS, open_raster, sample_points
-from .base import MiningEcoAlgorithm
+from .base import MiningEcoAlgorithm, csv_safe_attributes
 from .references import cite
 
 MAX_LOGGED_IDS = 50   # per reason; OUTPUT_REJECTED lists them all
@@ -194,7 +194,7 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
         for i in keep:
             out = QgsFeature(out_fields)
             out.setGeometry(feats[i].geometry())
-            out.setAttributes(list(feats[i].attributes()) + [float(v) for v in values[i]])
+            out.setAttributes(csv_safe_attributes(dest, list(feats[i].attributes()) + [float(v) for v in values[i]]))
             kept.append(out)
         try:
             self.add_features(sink, "OUTPUT", kept)
@@ -212,7 +212,7 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
             for i in rejected:
                 out = QgsFeature(rej_fields)
                 out.setGeometry(feats[i].geometry())
-                out.setAttributes(list(feats[i].attributes()) + [reasons[i]])
+                out.setAttributes(csv_safe_attributes(rej_dest, list(feats[i].attributes()) + [reasons[i]]))
                 dropped.append(out)
             try:
                 self.add_features(rej_sink, "OUTPUT_REJECTED", dropped)

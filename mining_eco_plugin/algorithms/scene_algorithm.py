@@ -43,7 +43,7 @@ class SceneAlgorithm(MiningEcoAlgorithm):
             for w, (raw, qa) in prefetched(block_pass(stack.grid, feedback, start, end), load):
                 for r in roles:
                     valid[r] += int(np.count_nonzero(~np.isnan(raw[r])))
-                block = BlockProducts(raw, scene.radiometry, qa)
+                block = BlockProducts(raw, scene.radiometry, qa, scene.check)
                 for writer, band, product in outputs:
                     data = block.expression(product) if isinstance(product, BandExpression) else block.get(product)
                     writer.write(band, w, data)
@@ -51,4 +51,6 @@ class SceneAlgorithm(MiningEcoAlgorithm):
         if empty:
             raise RasterError(f"{', '.join(empty)} holds no valid pixel (all nodata). Check the input and its "
                               "nodata value.")
+        for text in scene.check.warnings():
+            feedback.pushWarning(text)
         return stack.grid

@@ -18,7 +18,9 @@ from qgis.core import (
 )
 
 from .. import compat
+from ..core import plausibility as pl
 from ..core import radiometry as rad
+from ..core.plausibility import RadiometryCheck
 from ..core.scene import LstOptions, build_radiometry
 from ..core.sensors import SENSORS, band_role_from_name
 from ..raster.engine import BandRef, raster_info
@@ -54,6 +56,13 @@ ROLE_PARAMS = (
     ("T", "THERMAL", "Thermal band"),
 )
 DEFAULT_ORDER = ("B", "G", "R", "NIR", "SWIR1", "SWIR2", "T")
+#: the plausibility rules of core.plausibility, in the help of RADIOMETRY (every tool that reads a scene)
+PLAUSIBILITY_HELP = (
+    f"Refused as impossible: Level-1 DN above the band's QCALMAX; most of a block's reflectance above "
+    f"{pl.REFLECTANCE_MAX:g}, or below {pl.VISIBLE_NIR_REFLECTANCE_MIN:g} (blue to NIR) / {pl.REFLECTANCE_MIN:g} "
+    f"(SWIR). Warned as implausible: a scene mean LST below {pl.LST_MIN_C:g} or above {pl.LST_MAX_C:g} deg C, or "
+    f"below {pl.LST_SUMMER_MIN_C:g} deg C in summer (June-August north, December-February south of the equator, "
+    f"within {pl.SUMMER_RULE_MAX_LATITUDE:g} deg; date from the MTL or the Landsat file names).")
 LST_METHODS = (
     ("rte", "Radiative transfer equation (Han et al. 2025, eqs. 6-8)"),
     ("single_channel", "Single channel, emissivity-corrected brightness temperature (Artis & Carnahan 1982)"),
@@ -67,7 +76,8 @@ def add_scene_parameters(alg, thermal=True):
             "Band preset: which band is blue, red, NIR ... and the thermal constants.")
     alg.add(QgsProcessingParameterEnum("RADIOMETRY", "Input product / radiometry",
                                        [t for _, t in RADIOMETRY_OPTIONS], defaultValue=0),
-            "How pixel values become reflectance (0-1) and temperature. Indices are never computed on raw DN.")
+            "How pixel values become reflectance (0-1) and temperature. Indices are never computed on raw DN. "
+            + PLAUSIBILITY_HELP)
     alg.add(QgsProcessingParameterFile("MTL_FILE", "Landsat MTL metadata file (*_MTL.txt)",
                                        extension="txt", optional=True),
             "Needed for Level-1 DN: reflectance multipliers and adders, sun elevation, K1/K2. "
@@ -150,11 +160,16 @@ def parse_band_mapping(text: str, band_count: int) -> dict:
 class SceneInputs:
     """What the scene parameters resolve to: band references by role, QA reference, radiometry."""
 
-    def __init__(self, refs, qa_ref, radiometry, sensor_key):
+    def __init__(self, refs, qa_ref, radiometry, sensor_key, date=None, latitude=None):
         self.refs = refs
         self.qa = qa_ref
         self.radiometry = radiometry
         self.sensor_key = sensor_key
+        self.date = date            # acquisition date "YYYY-MM-DD" (MTL, else the Landsat ids of the names) or None
+        self.latitude = latitude    # latitude of the scene centre or None
+        # sees every block as it is converted: refuses impossible values, collects warnings (core.plausibility)
+        self.check = RadiometryCheck(radiometry.mode, {r: ref.describe() for r, ref in refs.items()}, date,
+                                     latitude)
 
     def stack_refs(self, roles):
         refs = {r: self.refs[r] for r in roles}
@@ -226,6 +241,15 @@ def resolve_scene(alg, parameters, context, roles) -> SceneInputs:
                 qa_kind = "BQA"
             else:
                 qa_kind = "QA_PIXEL"
+    try:
+        date = rad.mtl_scene(mtl).date if mtl is not None else _optional_mtl_date(alg, parameters, context)
+    except rad.MtlError as err:
+        raise ValueError(f"MTL_FILE: {err}") from None
+    date = date or rad.acquisition_date_in_names([os.path.basename(refs[r].path) for r in roles])
+    try:
+        latitude = raster_info(refs[roles[0]].path)[0].center_latitude() if roles else None
+    except ValueError:
+        latitude = None
     radiometry = build_radiometry(
         sensor_key, mode, roles, mtl=mtl,
         scale=alg.parameterAsDouble(parameters, "SCALE", context),
@@ -234,7 +258,22 @@ def resolve_scene(alg, parameters, context, roles) -> SceneInputs:
         qa_kind=qa_kind,
         wet_set=getattr(alg, "wet_set", lambda p, c: None)(parameters, context),
         lst=lst_options(alg, parameters, context) if "LST_METHOD" in defined else LstOptions())
-    return SceneInputs(refs, qa_ref, radiometry, sensor_key)
+    return SceneInputs(refs, qa_ref, radiometry, sensor_key, date, latitude)
+
+
+def _optional_mtl_date(alg, parameters, context):
+    """The acquisition date of an MTL_FILE given with a radiometry that does not need it (it only dates the scene
+    for the plausibility warnings); None when there is none or it cannot be read."""
+    if "MTL_FILE" not in {d.name() for d in alg.parameterDefinitions()}:
+        return None
+    path = alg.parameterAsFile(parameters, "MTL_FILE", context)
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return rad.mtl_scene(rad.parse_mtl(fh.read())).date
+    except (OSError, rad.MtlError):
+        return None
 
 
 def resampling_choice(alg, parameters, context):

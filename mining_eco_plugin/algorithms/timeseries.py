@@ -25,7 +25,7 @@ from .references import cite
 SUMMARY = (
     "Summary of a yearly series (e.g. the mean RSEI of each year): the least-squares line with R2 and the p-value of "
     "its slope; a two-segment fit split after a breakpoint year (given, or the best one); a quadratic fit with its "
-    "turning point -b/2a; and the net change from the first to the last year in %.\n"
+    "turning point -b/2a (none for a constant or straight series); and the net change from the first to the last year in %.\n"
     "Inputs: a table with a year field and a value field, or one raster per date whose means make the series.\n"
     "Outputs: a table in long format, the main numbers as outputs for the Modeler, a PNG plot with 95 % confidence "
     "bands and an HTML report.")

@@ -40,7 +40,8 @@ SUMMARY = (
     "Trains a regression model of a measured target (e.g. soil salt content) on predictor fields of a sample table "
     "(e.g. indices at the sampling points), measures it (R2, RMSE, MAE) and saves it as a model file for Apply model. "
     "Models: random forest, SVR, MLP (BPNN), gradient boosting (XGBoost when installed), PLSR and stacking (MLP, RF "
-    "and boosting with a PLSR meta-learner). Validation: every 5th sample (default), a seeded random split or k-fold "
+    "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target (their C, gamma and rates "
+    "presume scaled data; tree models need no scaling). Validation: every 5th sample (default), a seeded random split or k-fold "
     "cross-validation. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
     "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
     "HTML report. Needs the Python package skops (see the Set-up group).")

@@ -150,8 +150,9 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
             for w in block_pass(grid, feedback, 0, 50 if change_path else 90):
                 a, va = read_classes(stack, "DATE1", w)
                 b, vb = read_classes(stack, "DATE2", w)
+                row_areas = grid.row_areas_m2(w)   # RasterError of its own (a geographic CRS on metres)
                 try:
-                    acc.add(a, b, va, vb, grid.row_areas_m2(w))
+                    acc.add(a, b, va, vb, row_areas)
                 except ValueError as err:
                     raise ValueError(f"DATE1 / DATE2: {err}.") from None
             if not acc.pairs:

@@ -112,6 +112,7 @@ class TrendAlgorithm(MiningEcoAlgorithm):
             rows = max(1, min(engine.DEFAULT_BLOCK_ROWS, STACK_BLOCK_BYTES // (4 * n * cols)))
             counts = np.zeros(4, dtype=np.int64)
             areas = np.zeros(4)
+            most_valid, too_few = 0, 0      # the most valid dates at a pixel; pixels with some but < MIN_VALID
             workers = worker_count()
 
             def read(w):
@@ -138,8 +139,23 @@ class TrendAlgorithm(MiningEcoAlgorithm):
                     writer.flush()
                 cls2 = cls.reshape(w.shape)
                 counts += np.bincount(cls, minlength=4)
+                if res.n_valid.size:
+                    most_valid = max(most_valid, int(res.n_valid.max()))
+                    too_few += int(np.count_nonzero((res.n_valid > 0) & (res.n_valid < min_valid)))
                 areas += np.bincount(cls2.ravel(), weights=np.broadcast_to(grid.row_areas_m2(w), w.shape).ravel(),
                                      minlength=4)
+            if not counts[1:].any():   # every output would be nodata: a clear error instead of empty files
+                if most_valid == 0:
+                    raise ValueError("INPUTS: every pixel is nodata at every date; check the inputs and their "
+                                     "nodata values.")
+                fix = (f"Lower MIN_VALID to {most_valid}, or check" if most_valid >= core.MIN_DATES else
+                       f"A trend needs at least {core.MIN_DATES} valid dates at a pixel: check")
+                raise ValueError(f"MIN_VALID: no pixel has {min_valid} valid dates (the most at any pixel is "
+                                 f"{most_valid} of {n}), so every output would be nodata. {fix} the inputs' "
+                                 "nodata values.")
+            if too_few:
+                feedback.pushWarning(f"{too_few} pixel(s) have valid values at fewer than MIN_VALID = {min_valid} "
+                                     "dates and are nodata in every output but the count.")
             stats = {pid: writer.stats[0] for pid, writer in out.items()}
             results = {pid: writer.commit() for pid, writer in out.items()}
         self.style(results, stats, n, context)

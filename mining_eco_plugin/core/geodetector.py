@@ -514,7 +514,10 @@ class _Values:
         elif method == "quantile":
             edges = self.quantiles(np.linspace(0.0, 1.0, k + 1), ks)
         elif method == "natural":
-            edges = np.concatenate([[lo], self.natural(k, ks, natural_engine)])
+            # the Fisher-Jenks classes are given by their upper bounds, distinct data values in increasing order:
+            # the edges are kept as they are, also [min, min, ...] when the optimum makes the minimum a class of
+            # its own (np.unique would merge that class into the next one: k classes must stay k)
+            return np.concatenate([[lo], self.natural(k, ks, natural_engine)])
         elif method == "geometric":
             shift = 0.0 if lo > 0 else 1.0 - lo
             a, b = lo + shift, hi + shift
@@ -548,7 +551,9 @@ def class_breaks(x, method="quantile", k=5, natural_engine="auto"):
       the progression is built on x - min + 1 and shifted back.
     * std: interior edges at mean + (i - k/2) * sd, i = 1..k-1 (sd with ddof = 0), i.e. classes
       one standard deviation wide centred on the mean; edges outside [min, max] are dropped.
-    Classes are closed on the right: b_{i-1} < x <= b_i (the first class includes min).
+    Classes are closed on the right: b_{i-1} < x <= b_i (the first class includes min). Natural breaks keep
+    every class of the Fisher-Jenks optimum: when it puts the minimum in a class of its own the edges start
+    [min, min, ...] and that first class is the values equal to min (as jenkspy's groups).
     """
     return _Values(x).breaks(method, k, natural_engine=natural_engine)
 

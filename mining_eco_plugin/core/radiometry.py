@@ -117,23 +117,44 @@ def _lookup(mtl: dict, keys: Iterable[str], groups: Iterable[str] = ()) -> str |
     return None
 
 
+def _finite(key: str, value: float) -> float:
+    """``value`` unless it is NaN or infinite (MtlError naming the key: such a constant makes every pixel
+    nodata; ``float("nan")`` parses)."""
+    if not math.isfinite(value):
+        raise MtlError(f"The MTL value {key} = {value} is not a finite number: the file is damaged or was edited. "
+                       "Use the MTL file as delivered with the scene.")
+    return value
+
+
 def _float(mtl: dict, keys, what: str, groups=()) -> float:
     keys = (keys,) if isinstance(keys, str) else tuple(keys)
     v = _lookup(mtl, keys, groups)
     if v is None:
         raise MtlError(f"The MTL file has no {keys[0]} ({what}).")
     try:
-        return float(v)
+        value = float(v)
     except ValueError:
         raise MtlError(f"The MTL value {keys[0]} = {v!r} is not a number ({what}).") from None
+    return _finite(keys[0], value)
 
 
 def _optional_float(mtl: dict, keys, groups=()) -> float | None:
-    v = _lookup(mtl, (keys,) if isinstance(keys, str) else keys, groups)
+    """The value of the first present key, None when absent or not a number; MtlError when it is NaN / inf."""
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    v = _lookup(mtl, keys, groups)
     try:
-        return None if v is None else float(v)
+        value = None if v is None else float(v)
     except ValueError:
         return None
+    return None if value is None else _finite(keys[0], value)
+
+
+def _positive(key: str, value: float, what: str) -> float:
+    """``value`` unless it is <= 0 (MtlError: a gain or a thermal constant cannot be)."""
+    if not value > 0:
+        raise MtlError(f"The MTL value {key} = {value:g} is not positive, which a {what} cannot be: the file is "
+                       "damaged or was edited. Use the MTL file as delivered with the scene.")
+    return value
 
 
 def _band_id(band_id) -> str:
@@ -218,9 +239,13 @@ def _lmax_lmin_coefficients(mtl: dict, bid: str) -> tuple[float, float] | None:
         lmax, lmin, qmax, qmin = float(lmax), float(lmin), float(qmax), float(qmin)
     except ValueError:
         raise MtlError(f"Non-numeric radiance range for band {bid} in the MTL file.") from None
+    for key, value in ((f"RADIANCE_MAXIMUM_BAND_{bid}", lmax), (f"RADIANCE_MINIMUM_BAND_{bid}", lmin),
+                       (f"QUANTIZE_CAL_MAX_BAND_{bid}", qmax), (f"QUANTIZE_CAL_MIN_BAND_{bid}", qmin)):
+        _finite(key, value)
     if qmax == qmin:
         raise MtlError(f"QUANTIZE_CAL_MAX_BAND_{bid} equals QUANTIZE_CAL_MIN_BAND_{bid}.")
     gain = (lmax - lmin) / (qmax - qmin)
+    _positive(f"(LMAX - LMIN) / (QCALMAX - QCALMIN) of band {bid}", gain, "radiance gain")
     return gain, lmin - gain * qmin
 
 
@@ -242,7 +267,7 @@ def radiance_coefficients(mtl, band_id) -> tuple[float, float]:
     if coll is None and minmax is not None:
         return minmax
     if mult is not None and add is not None:
-        return mult, add
+        return _positive(f"RADIANCE_MULT_BAND_{bid}", mult, "radiance gain"), add
     if minmax is not None:
         return minmax
     raise MtlError(f"The MTL file has no radiance rescaling for band {bid}: neither "
@@ -256,6 +281,30 @@ ESUN: dict[str, dict[str, float]] = {
     "LANDSAT_7": {"1": 1997.0, "2": 1812.0, "3": 1533.0, "4": 1039.0, "5": 230.8, "7": 84.90,
                   "8": 1362.0},
 }
+
+
+#: Accepted EARTH_SUN_DISTANCE of an MTL file (AU): the orbit keeps it within 0.9833 - 1.0167; a value outside
+#: this range is a damaged or edited file.
+EARTH_SUN_DISTANCE_RANGE = (0.975, 1.025)
+
+#: The largest Level-1 DN (QCALMAX) per spacecraft when the MTL does not give QUANTIZE_CAL_MAX_BAND_x /
+#: QCALMAX_BANDx: 8-bit TM / ETM+ (Chander et al. 2009, Table 1: QCALMAX 255), 16-bit scaled OLI / TIRS
+#: (USGS Landsat 8 Data Users Handbook: 65535).
+QCALMAX_DEFAULT = {"LANDSAT_4": 255.0, "LANDSAT_5": 255.0, "LANDSAT_7": 255.0, "LANDSAT_8": 65535.0,
+                   "LANDSAT_9": 65535.0}
+
+
+def qcal_max(mtl, band_id) -> float | None:
+    """The largest Level-1 DN of band ``band_id``: QUANTIZE_CAL_MAX_BAND_x (Collection 1/2) or QCALMAX_BANDx
+    (Pre-Collection) of the MTL, else :data:`QCALMAX_DEFAULT` of its SPACECRAFT_ID; None when unknown. A DN above
+    it cannot belong to that sensor (e.g. Landsat 8 DN with a Landsat 7 MTL)."""
+    mtl = _as_mtl(mtl)
+    bid = _band_id(band_id)
+    old = _old_band_ids(bid)
+    v = _optional_float(mtl, [f"QUANTIZE_CAL_MAX_BAND_{bid}"] + [f"QCALMAX_BAND{o}" for o in old], _L1_MINMAX_PIX)
+    if v is not None:
+        return _positive(f"QUANTIZE_CAL_MAX_BAND_{bid}", v, "largest DN")
+    return QCALMAX_DEFAULT.get(normalise_spacecraft(_lookup(mtl, ("SPACECRAFT_ID",)) or ""))
 
 
 def earth_sun_distance(date_iso: str, time_utc: str | None = None) -> float:
@@ -309,7 +358,7 @@ def toa_reflectance_coefficients(mtl, band_id) -> tuple[float, float]:
     mult = _optional_float(mtl, f"REFLECTANCE_MULT_BAND_{bid}", _L1_RESCALING)
     add = _optional_float(mtl, f"REFLECTANCE_ADD_BAND_{bid}", _L1_RESCALING)
     if mult is not None and add is not None:
-        return mult / sin_se, add / sin_se
+        return _positive(f"REFLECTANCE_MULT_BAND_{bid}", mult, "reflectance gain") / sin_se, add / sin_se
     spacecraft = normalise_spacecraft(_lookup(mtl, ("SPACECRAFT_ID",)) or "")
     esun_table = ESUN.get(spacecraft)
     if esun_table is None:
@@ -321,6 +370,10 @@ def toa_reflectance_coefficients(mtl, band_id) -> tuple[float, float]:
                        "a reflective band, so it has no TOA reflectance.")
     gain_l, off_l = radiance_coefficients(mtl, bid)
     d = _optional_float(mtl, "EARTH_SUN_DISTANCE")
+    if d is not None and not EARTH_SUN_DISTANCE_RANGE[0] <= d <= EARTH_SUN_DISTANCE_RANGE[1]:
+        raise MtlError(f"The MTL value EARTH_SUN_DISTANCE = {d:g} AU is impossible (the Earth-Sun distance stays "
+                       "within 0.983 - 1.017 AU): the file is damaged or was edited. Use the MTL file as delivered "
+                       "with the scene.")
     if d is None:
         date = _lookup(mtl, ("DATE_ACQUIRED", "ACQUISITION_DATE"))
         if not date:
@@ -344,7 +397,8 @@ def thermal_constants(mtl, band_id) -> tuple[float, float]:
     k1 = _optional_float(mtl, keys1, _L1_THERMAL)
     k2 = _optional_float(mtl, keys2, _L1_THERMAL)
     if k1 is not None and k2 is not None:
-        return k1, k2
+        return (_positive(keys1[0], k1, "thermal constant K1 (W m-2 sr-1 um-1)"),
+                _positive(keys2[0], k2, "thermal constant K2 (K)"))
     spacecraft = _lookup(mtl, ("SPACECRAFT_ID",)) or ""
     sensor = sensor_for_spacecraft(spacecraft)
     if sensor is not None and sensor.k1 is not None:
@@ -390,6 +444,18 @@ def _ids_in(text: str) -> list[tuple[int, tuple[int, str, str, str], str]]:
     for m in _OLD_NAME.finditer(text):
         found.append((m.start(), (int(m.group(1)), m.group(2), m.group(3), m.group(4)), m.group(0)))
     return sorted(found)
+
+
+def acquisition_date_in_names(names: Iterable[str]) -> str | None:
+    """The acquisition date "YYYY-MM-DD" that the Landsat product / scene ids in ``names`` (file or layer names)
+    agree on, or None when they name none or several dates."""
+    dates = set()
+    for name in names or ():
+        ids = _ids_in(str(name or "").replace("\\", "/"))
+        if ids:
+            d = ids[-1][1][3]
+            dates.add(f"{d[:4]}-{d[4:6]}-{d[6:]}")
+    return dates.pop() if len(dates) == 1 else None
 
 
 def _describe(key: tuple[int, str, str, str]) -> str:

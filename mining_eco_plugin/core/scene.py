@@ -34,11 +34,13 @@ REFLECTIVE = ("B", "G", "R", "NIR", "SWIR1", "SWIR2")
 
 @dataclass(frozen=True)
 class BandConversion:
-    """value = DN * gain + offset; DN in ``nodata_values`` or outside ``valid_range`` -> NaN."""
+    """value = DN * gain + offset; DN in ``nodata_values`` or outside ``valid_range`` -> NaN. ``dn_max``: the
+    largest DN the product can hold (Level-1 QCALMAX), checked by ``plausibility.RadiometryCheck``."""
     gain: float = 1.0
     offset: float = 0.0
     nodata_values: tuple = ()
     valid_range: tuple | None = None
+    dn_max: float | None = None
 
     def apply(self, dn: np.ndarray) -> np.ndarray:
         return rad.scale_dn(dn, self.gain, self.offset, self.nodata_values, self.valid_range)
@@ -111,7 +113,7 @@ def build_radiometry(sensor_key: str, mode: str, roles, *, mtl: dict | None = No
                                         rad.L2_VALID_RANGE)
         elif mode == "L1_MTL":
             gain, off = rad.toa_reflectance_coefficients(mtl, sensor.band_ids[role])
-            refl[role] = BandConversion(gain, off, (0,))
+            refl[role] = BandConversion(gain, off, (0,), dn_max=rad.qcal_max(mtl, sensor.band_ids[role]))
         elif mode == "S2_L2A":
             refl[role] = BandConversion(1e-4, s2_offset * 1e-4, (0,))
         elif mode == "CUSTOM":
@@ -131,7 +133,8 @@ def _thermal_conversion(sensor, mode, mtl):
         band_id = sensor.band_ids["T"]
         gain, off = rad.radiance_coefficients(mtl, band_id)
         k1, k2 = rad.thermal_constants(mtl, band_id)
-        return ThermalConversion("radiance", BandConversion(gain, off, (0,)), k1, k2, sensor.thermal_wavelength_um)
+        return ThermalConversion("radiance", BandConversion(gain, off, (0,), dn_max=rad.qcal_max(mtl, band_id)), k1,
+                                 k2, sensor.thermal_wavelength_um)
     return ThermalConversion("kelvin", BandConversion())
 
 
@@ -166,12 +169,15 @@ def product_bands(names, mode: str = "L1_MTL") -> tuple[str, ...]:
 class BlockProducts:
     """Reflectance, indices, LST and custom expressions of one block, each computed once.
 
-    ``raw`` maps roles to DN blocks (float32, NaN = nodata); ``qa`` is the raw QA block or None.
+    ``raw`` maps roles to DN blocks (float32, NaN = nodata); ``qa`` is the raw QA block or None; ``check`` a
+    ``plausibility.RadiometryCheck`` of the scene (or None): it sees every band's DN and reflectance and the LST
+    as they are computed, and raises ``ImplausibleRadiometry`` on impossible values.
     """
 
-    def __init__(self, raw: dict, radiometry: SceneRadiometry, qa: np.ndarray | None = None):
+    def __init__(self, raw: dict, radiometry: SceneRadiometry, qa: np.ndarray | None = None, check=None):
         self.raw = raw
         self.radiometry = radiometry
+        self.check = check
         self._cache = {}
         self.clear = None
         if qa is not None and radiometry.qa_kind:
@@ -185,7 +191,12 @@ class BlockProducts:
     def reflectance(self, role: str) -> np.ndarray:
         key = "band:" + role
         if key not in self._cache:
-            self._cache[key] = self._masked(self.radiometry.reflectance[role].apply(self.raw[role]))
+            conversion = self.radiometry.reflectance[role]
+            value = self._masked(conversion.apply(self.raw[role]))
+            if self.check is not None:
+                self.check.check_dn(role, self.raw[role], conversion.dn_max)
+                self.check.check_reflectance(role, value)
+            self._cache[key] = value
         return self._cache[key]
 
     def bands(self, roles) -> dict:
@@ -205,6 +216,8 @@ class BlockProducts:
             if th is None:
                 raise ValueError("LST needs a thermal band.")
             value = self._masked(th.conversion.apply(self.raw["T"]))
+            if self.check is not None:
+                self.check.check_dn("T", self.raw["T"], th.conversion.dn_max)
             if th.kind == "kelvin":
                 out = (value - np.float32(273.15)).astype(np.float32)
             else:
@@ -216,6 +229,8 @@ class BlockProducts:
                 else:
                     out = lstmod.lst_radiative_transfer(value, eps, th.k1, th.k2, o.tau, o.up, o.down)
             self._cache["LST"] = np.asarray(out, dtype=np.float32)
+            if self.check is not None:
+                self.check.add_lst(self._cache["LST"])
         return self._cache["LST"]
 
     def get(self, name: str) -> np.ndarray:

@@ -44,6 +44,11 @@ __all__ = [
 
 MIN_POINTS = 4          # the quadratic and its band need n - 3 >= 1
 MIN_SEGMENT_POINTS = 3  # a segment's line and band need n - 2 >= 1
+#: The quadratic has no turning point when its curvature is rounding noise: |a| h^2 <= FLAT_TOLERANCE * max|y|,
+#: h = half the span of the years (the most the x^2 term changes the fit over the years) and max|y| the data's
+#: scale. Least squares on a constant or straight series leaves |a| h^2 ~ 1e-16 max|y| (0.6.0 then reported a
+#: turning point such as 2011.25, or -2.9e15, from a = 1.7e-18).
+FLAT_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -151,7 +156,10 @@ def _design(x, center, degree):
 
 def quadratic_fit(x, y) -> QuadraticFit:
     """Least squares y = a x^2 + b x + c (solved on x - mean(x), which is well conditioned for years,
-    then expanded), R2 = 1 - SSE / SST, turning point -b / 2a and the fitted value there."""
+    then expanded), R2 = 1 - SSE / SST, turning point -b / 2a and the fitted value there.
+
+    No turning point (NaN) when the curvature is below :data:`FLAT_TOLERANCE` relative to the data's scale
+    (a constant or straight series: a = 0 up to rounding); R2 is NaN for a constant series (SST = 0)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.size < 3 or np.unique(x).size < 3:
@@ -162,9 +170,10 @@ def quadratic_fit(x, y) -> QuadraticFit:
     a, b, c = c2, c1 - 2.0 * c2 * m, c0 - c1 * m + c2 * m * m
     resid = y - _design(x, m, 2) @ coef
     sse = float(resid @ resid)
-    sst = float(((y - y.mean()) ** 2).sum())
+    sst = 0.0 if np.all(y == y[0]) else float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - sse / sst if sst > 0 else float("nan")
-    if c2 != 0:
+    half_span = float(np.abs(x - m).max())
+    if abs(c2) * half_span * half_span > FLAT_TOLERANCE * float(np.abs(y).max()):
         tp_u = -c1 / (2.0 * c2)
         tp, tv = m + tp_u, c0 - c1 * c1 / (4.0 * c2)
     else:

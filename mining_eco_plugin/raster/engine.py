@@ -14,11 +14,13 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from osgeo import gdal, osr
 
 from .outputs import create_file
+from ..core.geodesy import cell_areas_m2
 
 gdal.UseExceptions()
 
@@ -59,6 +61,8 @@ class Grid:
     height: int
     geotransform: tuple
     wkt: str
+    #: names the raster in messages (e.g. "DATE1 (lu_2000.tif, band 1)"); not part of the grid's identity
+    label: str = field(default="", compare=False)
 
     @property
     def pixel_size(self):
@@ -66,11 +70,21 @@ class Grid:
 
     @property
     def is_geographic(self):
-        srs = osr.SpatialReference()
+        return self._geographic is not None
+
+    @cached_property
+    def _geographic(self):
+        """(a, f, degrees per CRS angular unit) of a geographic CRS, else None."""
         if not self.wkt:
-            return False
+            return None
+        srs = osr.SpatialReference()
         srs.ImportFromWkt(self.wkt)
-        return bool(srs.IsGeographic())
+        if not srs.IsGeographic():
+            return None
+        a = srs.GetSemiMajor()
+        inv_f = srs.GetInvFlattening()
+        unit_rad = srs.GetAngularUnits() or math.pi / 180.0
+        return float(a), (1.0 / inv_f if inv_f else 0.0), math.degrees(unit_rad)
 
     def pixel_area_m2(self):
         """Area of one pixel in m2 for a projected CRS (linear unit applied); None for geographic CRS."""
@@ -82,20 +96,66 @@ class Grid:
         gt = self.geotransform
         return abs(gt[1] * gt[5] - gt[2] * gt[4]) * unit * unit
 
+    def check_geographic_extent(self):
+        """RasterError naming the raster when its CRS is geographic but its coordinates cannot be degrees:
+        latitudes beyond +-90 or longitudes beyond -180..360 (more than half a pixel), e.g. UTM metres
+        labelled EPSG:4326. Its areas would otherwise be computed for clipped latitudes (0 m2)."""
+        geo = self._geographic
+        if geo is None:
+            return
+        unit = geo[2]
+        gt = self.geotransform
+        ys = [(gt[3] + gt[4] * c + gt[5] * r) * unit for r in (0, self.height) for c in (0, self.width)]
+        xs = [(gt[0] + gt[1] * c + gt[2] * r) * unit for r in (0, self.height) for c in (0, self.width)]
+        tol_y = abs(gt[5]) * unit / 2 + 1e-9
+        tol_x = abs(gt[1]) * unit / 2 + 1e-9
+        if not all(math.isfinite(v) for v in xs + ys) or min(ys) < -90 - tol_y or max(ys) > 90 + tol_y \
+                or min(xs) < -180 - tol_x or max(xs) > 360 + tol_x or max(xs) - min(xs) > 360 + 2 * tol_x:
+            srs = osr.SpatialReference()
+            srs.ImportFromWkt(self.wkt)
+            raise RasterError(
+                f"{self.label or 'The raster'}: its CRS ({_crs_name(srs)}) is geographic (degrees), but its "
+                f"coordinates run from x {min(xs):.6g} to {max(xs):.6g} and y {min(ys):.6g} to {max(ys):.6g}: "
+                "latitudes must lie within -90..90 and longitudes within -180..360, so these coordinates are not "
+                "degrees and the CRS label of the layer is wrong (e.g. UTM metres labelled EPSG:4326). Assign the "
+                "layer its real CRS (Raster > Projections > Assign Projection, or gdal_edit.py -a_srs) and run "
+                "again; its areas cannot be computed as it is.")
+
     def row_areas_m2(self, w: "Window") -> np.ndarray:
         """Pixel area (m2) of each row of window ``w``, shape (rows, 1).
 
-        Projected CRS: the constant cell area. Geographic CRS: the cell area on the authalic
-        sphere (R = 6371007.2 m): R^2 * dlon * |sin(lat1) - sin(lat2)|.
+        Projected CRS: the constant cell area. Geographic CRS: the exact cell area on the CRS's ellipsoid
+        (core.geodesy.cell_areas_m2: authalic latitude, a and f of the CRS), after checking that the
+        raster's coordinates are degrees (RasterError naming it otherwise). Rows of ``w`` outside the
+        raster (the halo of a moving window) are clipped to the poles.
         """
         area = self.pixel_area_m2()
         if area is not None:
             return np.full((w.ysize, 1), area)
+        self.check_geographic_extent()
+        a, f, unit = self._geographic
         gt = self.geotransform
         rows = np.arange(w.yoff, w.yoff + w.ysize + 1, dtype=np.float64)
-        lat = np.radians(np.clip(gt[3] + gt[5] * rows, -90.0, 90.0))
-        r = 6371007.2
-        return (r * r * np.radians(abs(gt[1])) * np.abs(np.diff(np.sin(lat))))[:, None]
+        return cell_areas_m2((gt[3] + gt[5] * rows) * unit, gt[1] * unit, a, f)[:, None]
+
+    def center_latitude(self) -> float | None:
+        """Geodetic latitude (degrees) of the grid's centre on its CRS's own datum; None without a CRS or when
+        it cannot be transformed."""
+        if not self.wkt:
+            return None
+        try:
+            srs = osr.SpatialReference()
+            srs.ImportFromWkt(self.wkt)
+            geo = srs.CloneGeogCS()
+            for s in (srs, geo):
+                s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+            gt = self.geotransform
+            x = gt[0] + gt[1] * self.width / 2 + gt[2] * self.height / 2
+            y = gt[3] + gt[4] * self.width / 2 + gt[5] * self.height / 2
+            lat = osr.CoordinateTransformation(srs, geo).TransformPoint(x, y)[1]
+        except (RuntimeError, TypeError):
+            return None
+        return float(lat) if math.isfinite(lat) and abs(lat) <= 90 else None
 
     def mismatch(self, other: "Grid") -> str | None:
         """Why ``other`` is not on this grid, or None when it is."""
@@ -125,8 +185,8 @@ def _crs_name(srs):
     return f"EPSG:{code}" if code else name
 
 
-def grid_of(ds) -> Grid:
-    return Grid(ds.RasterXSize, ds.RasterYSize, tuple(ds.GetGeoTransform()), ds.GetProjection() or "")
+def grid_of(ds, label: str = "") -> Grid:
+    return Grid(ds.RasterXSize, ds.RasterYSize, tuple(ds.GetGeoTransform()), ds.GetProjection() or "", label)
 
 
 @dataclass(frozen=True)
@@ -179,7 +239,7 @@ class RasterStack:
         self._datasets = {}
         ref_key = reference or next(iter(self.refs))
         ref = self.refs[ref_key]
-        self.grid = grid_of(self._open(ref))
+        self.grid = grid_of(self._open(ref), ref.describe())
         self._reference = ref
         for key, r in self.refs.items():
             ds = self._open(r)
@@ -296,7 +356,7 @@ def raster_info(path: str) -> tuple[Grid, int, list[str]]:
     except RuntimeError as err:
         raise RasterError(f"Cannot open {path} as a raster ({err}).") from None
     names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
-    return grid_of(ds), ds.RasterCount, names
+    return grid_of(ds, os.path.basename(path)), ds.RasterCount, names
 
 
 _GDAL_TYPES = {

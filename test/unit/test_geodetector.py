@@ -299,3 +299,45 @@ def test_optimal_require_significant_false_keeps_the_highest_q():
     a = gd.optimal_discretization(strong, signal)
     b = gd.optimal_discretization(strong, signal, require_significant=False)
     assert a["significant"] and (a["method"], a["k"], a["q"]) == (b["method"], b["k"], b["q"])
+
+
+# ------------------------------------------------------------------ natural breaks keep k classes (issue 11, defect 12)
+
+def _isolated_minimum(seed, n=240):
+    """A factor whose Fisher-Jenks optimum puts the minimum (a far outlier) in a class of its own for every k,
+    and a Y that depends on the factor (as on the ningdong mine tables, where 71 of 180 candidates did this)."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([[-40.0 - seed], rng.gamma(2.0, 2.0, n - 1)])
+    y = np.sin(x / 2.0) + 0.3 * np.sqrt(np.abs(x)) + rng.normal(0, 0.4, n)
+    return y, x
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_natural_breaks_with_the_minimum_alone_keep_k_classes_as_jenkspy(seed):
+    jenkspy = _jenkspy()
+    y, x = _isolated_minimum(seed)
+    for k in range(3, 8):
+        ref = jenkspy.JenksNaturalBreaks(k)
+        ref.fit(x)
+        assert ref.breaks_[0] == ref.breaks_[1] == x.min()            # the case: the minimum is a class alone
+        codes, edges = gd.discretize(x, "natural", k, natural_engine="numpy")
+        assert edges.tolist() == ref.breaks_
+        assert np.unique(codes).size == k                              # 0.6.0: k - 1 (np.unique merged it)
+        np.testing.assert_array_equal(codes, ref.labels_)              # jenkspy's class of every sample
+        # q of those k classes = py-geodetector's q of jenkspy's classes
+        df = pd.DataFrame({"y": y, "x": ref.labels_})
+        fd = GeoDetector(df, "y", ["x"]).factor_detector()
+        assert gd.factor_detector(y, codes).q == pytest.approx(fd.loc["q statistic", "x"], abs=1e-12)
+
+
+def test_optimal_search_natural_candidates_have_k_classes_and_jenkspys_q():
+    jenkspy = _jenkspy()
+    y, x = _isolated_minimum(5)
+    best = gd.optimal_discretization(y, x, methods=("natural",), k_range=range(3, 8), natural_engine="numpy",
+                                     require_significant=False)
+    for method, k, q, _p in best["tried"]:
+        ref = jenkspy.JenksNaturalBreaks(k)
+        ref.fit(x)
+        fd = GeoDetector(pd.DataFrame({"y": y, "x": ref.labels_}), "y", ["x"]).factor_detector()
+        assert q == pytest.approx(fd.loc["q statistic", "x"], abs=1e-9), (method, k)
+    assert best["n_classes"] == best["k"] == np.unique(best["codes"]).size

@@ -146,11 +146,15 @@ def test_unwritable_output_is_a_clear_error(tmp_path):
         GeoTiffWriter("/proc/mining_eco_test.tif", grid, label="OUTPUT")
 
 
-def test_geographic_row_areas_match_the_sphere_formula():
-    # one 1 x 1 degree cell at the equator on the authalic sphere: R^2 * (pi/180) * sin(1 deg)
-    grid = Grid(1, 1, (0.0, 1.0, 0.0, 1.0, 0.0, -1.0), osr.SRS_WKT_WGS84_LAT_LONG)
+def test_geographic_row_areas_on_a_spherical_crs_match_the_sphere_formula():
+    # a lat/lon CRS on a sphere (flattening 0): one 1 x 1 degree cell at the equator is R^2 * (pi/180) * sin(1 deg);
+    # ellipsoidal CRSs (EPSG:4326 ...) are checked against pyproj in test_geodesy.py
+    srs = osr.SpatialReference()
+    srs.ImportFromProj4("+proj=longlat +R=6371007.2 +no_defs")
+    grid = Grid(1, 1, (0.0, 1.0, 0.0, 1.0, 0.0, -1.0), srs.ExportToWkt())
     r = 6371007.2
-    assert grid.row_areas_m2(Window(0, 0, 1, 1))[0, 0] == pytest.approx(r * r * np.pi / 180 * np.sin(np.pi / 180))
+    assert grid.row_areas_m2(Window(0, 0, 1, 1))[0, 0] == pytest.approx(r * r * np.pi / 180 * np.sin(np.pi / 180),
+                                                                         rel=1e-12)
     assert grid.pixel_area_m2() is None
 
 

@@ -175,3 +175,29 @@ def test_short_series_has_no_segments():
 def test_net_change_of_zero_start_is_nan():
     assert math.isnan(ts.net_change_percent(0.0, 1.0))
     assert ts.net_change_percent(2.0, 3.0) == 50.0
+
+
+# ------------------------------------------------------------------ no turning point without curvature (issue 11)
+@pytest.mark.parametrize("series", ["constant 0.4137", "constant 5", "straight line", "constant + 1e-17"])
+def test_constant_or_straight_series_has_no_turning_point(series):
+    # by hand: a constant or a straight line is its own least-squares quadratic with a = 0 exactly, so -b/2a does
+    # not exist; 0.6.0 tested a != 0 on the rounding noise of lstsq (a = 1.7e-18) and reported 2011.25 or -2.9e15
+    x = np.arange(2000, 2025, dtype=float)
+    y = {"constant 0.4137": np.full(25, 0.4137), "constant 5": np.full(25, 5.0),
+         "straight line": 0.3 + 0.01 * (x - 2000), "constant + 1e-17": np.full(25, 0.1) + 1e-17}[series]
+    np.testing.assert_allclose(np.polyfit(x - 2012, y, 2)[0], 0.0, atol=1e-15)   # numpy agrees: no curvature
+    q = ts.quadratic_fit(x, y)
+    assert np.isnan(q.turning_point) and np.isnan(q.turning_value)
+    if series.startswith("constant"):
+        assert np.isnan(q.r2)                      # SST = 0: R2 undefined (0.6.0: -1.52 from rounding)
+
+
+def test_a_small_real_curvature_keeps_its_turning_point():
+    # 1e-4 (year - 2010)^2 on a level of 1000: the curvature is 1e-8 of the scale over +-12 years, above the
+    # tolerance of 1e-9; numpy.polyfit gives the same turning point
+    x = np.arange(1998, 2023, dtype=float)
+    y = 1000.0 + 1e-4 * (x - 2010.0) ** 2 + 0.002 * (x - 2010.0)
+    q = ts.quadratic_fit(x, y)
+    a, b, _c = np.polyfit(x - 2010.0, y, 2)
+    assert q.turning_point == pytest.approx(2010.0 - b / (2 * a), abs=1e-6)
+    assert q.turning_point == pytest.approx(2000.0, abs=1e-6)
