@@ -178,7 +178,9 @@ def test_help_states_what_is_used_and_the_plausibility_thresholds(provider):
     assert f"TM {SENSORS['L5'].k1:g} / {SENSORS['L5'].k2:g}" in lst
     assert f"ETM+ {SENSORS['L7'].k1:g} / {SENSORS['L7'].k2:g}" in lst
     for alg in ("lst", "spectralindices", "rsei"):
-        text = QgsApplication.processingRegistry().algorithmById(f"miningeco:{alg}").shortHelpString()
+        # the thresholds are in the help of the RADIOMETRY parameter (each parameter's help is its own)
+        text = QgsApplication.processingRegistry().algorithmById(f"miningeco:{alg}").parameterDefinition(
+            "RADIOMETRY").help()
         for value in (pl.REFLECTANCE_MAX, pl.VISIBLE_NIR_REFLECTANCE_MIN, pl.REFLECTANCE_MIN, pl.LST_MIN_C,
                       pl.LST_MAX_C, pl.LST_SUMMER_MIN_C):
             assert f"{value:g}" in text, (alg, value)
