@@ -15,6 +15,11 @@ if ROOT not in sys.path:
 sys.path.insert(0, os.path.join(ROOT, "test", "models"))   # modelkit: shared by the model build scripts and tests
 sys.path.insert(0, os.path.join(ROOT, "test", "qgis"))     # util: scene parameters, readers and writers of rasters
 
+# pyproj (the reference of the area tests) looks for PROJ's data under the venv or beside a `proj` binary; Debian
+# keeps it in /usr/share/proj (python3-pyproj without proj-bin, as in the chroots of make test-matrix)
+if not os.environ.get("PROJ_DATA") and os.path.exists("/usr/share/proj/proj.db"):
+    os.environ["PROJ_DATA"] = "/usr/share/proj"
+
 
 @pytest.fixture(scope="session")
 def provider(qgis_processing):
