@@ -7,34 +7,17 @@ import os
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
+from osgeo import gdal
 
+import util  # test/qgis/util.py
 from failures import assert_fails_cleanly
 from geodesic_ref import cell_area_m2
 
 gdal.UseExceptions()
 
 
-def wkt(epsg):
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    return srs.ExportToWkt()
-
-
 def write(path, arrays, gt, epsg, dtype=gdal.GDT_Byte, names=(), nodata=None):
-    arrays = [np.asarray(a) for a in arrays]
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), arrays[0].shape[1], arrays[0].shape[0], len(arrays), dtype)
-    ds.SetGeoTransform(gt)
-    ds.SetProjection(wkt(epsg))
-    for i, a in enumerate(arrays):
-        band = ds.GetRasterBand(i + 1)
-        band.WriteArray(a)
-        if i < len(names):
-            band.SetDescription(names[i])
-        if nodata is not None:
-            band.SetNoDataValue(nodata)
-    ds = None
-    return str(path)
+    return util.write_raster(path, arrays, names, dtype=dtype, nodata=nodata, epsg=epsg, geotransform=gt)
 
 
 def read_csv(path):

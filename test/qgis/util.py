@@ -64,13 +64,13 @@ def cli_args(params: dict) -> list[str]:
 
 
 def write_raster(path, arrays, names=(), pixel=30.0, dtype=gdal.GDT_UInt16, nodata=None, epsg=32649,
-                 origin=(300000.0, 4200000.0)) -> str:
-    """A GeoTIFF with one band per array (north-up, ``pixel`` metres, UTM ``epsg``), band descriptions
-    ``names`` and ``nodata`` on every band; its path."""
+                 origin=(300000.0, 4200000.0), geotransform=None) -> str:
+    """A GeoTIFF with one band per array (north-up, ``pixel`` map units from ``origin``, or ``geotransform``; CRS
+    ``epsg``), band descriptions ``names`` and ``nodata`` on every band; its path."""
     arrays = [np.asarray(a) for a in arrays]
     h, w = arrays[0].shape
     ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, len(arrays), dtype)
-    ds.SetGeoTransform((origin[0], pixel, 0.0, origin[1], 0.0, -pixel))
+    ds.SetGeoTransform(geotransform or (origin[0], pixel, 0.0, origin[1], 0.0, -pixel))
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(epsg)
     ds.SetProjection(srs.ExportToWkt())
