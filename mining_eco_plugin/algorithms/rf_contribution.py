@@ -192,7 +192,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                                           random_state=self.parameterAsInt(parameters, "SEED", context),
                                           score=rc.SCORES[self.parameterAsEnum(parameters, "SCORE", context)],
                                           n_repeats=self.parameterAsInt(parameters, "N_REPEATS", context),
-                                          target_name=y_name, progress=progress)
+                                          target_name=y_name, progress=progress, cancel=feedback.isCanceled)
             except rc.ContributionError as err:
                 raise ValueError(f"{err.param + ': ' if err.param else ''}{err}") from None
             maps = self._pixel_maps(res, stack, pixels, threshold, guard, feedback) if pixels else None

@@ -187,7 +187,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         feedback.pushInfo(f"{len(y)} samples, {len(names)} predictors ({', '.join(names)}); gradient boosting: "
                           f"{_backend_label(backend)}")
         feedback.setProgress(5)
-        result = core.train(kind, X, y, **settings)
+        result = core.train(kind, X, y, cancel=feedback.isCanceled, **settings)
         if feedback.isCanceled():
             raise Canceled()
         feedback.setProgress(40 if compare else 80)
@@ -197,7 +197,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             for i, other in enumerate(others):
                 if feedback.isCanceled():
                     raise Canceled()
-                comparison.append(core.train(other, X, y, **settings))
+                comparison.append(core.train(other, X, y, cancel=feedback.isCanceled, **settings))
                 feedback.setProgress(40 + 40 * (i + 1) / len(others))
             comparison = sorted([result] + comparison, key=lambda r: core.KINDS.index(r.kind))
             key = "cv" if validation == "kfold" else "validation"

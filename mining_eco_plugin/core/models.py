@@ -218,7 +218,8 @@ class Result:
 
 def search(kind, estimator, X, y, budget: int, seed: int = SEED, backend: str = "hist"):
     """RandomizedSearchCV over SEARCH_GRIDS[kind] (budget iterations, seeded KFold, negative RMSE);
-    (refitted best estimator, best parameters)."""
+    (refitted best estimator, best parameters). Inside ``cancel.cancel_check`` a cancel stops it at the next
+    candidate (the forests and MLPs of ``cancel.cancel_aware`` estimators check it while they fit)."""
     from sklearn.model_selection import RandomizedSearchCV
     grid = SEARCH_GRIDS[f"boosting_{backend}" if kind == "boosting" else kind]
     if kind == "plsr":
@@ -232,16 +233,26 @@ def search(kind, estimator, X, y, budget: int, seed: int = SEED, backend: str = 
     return rs.best_estimator_, {k: (list(v) if isinstance(v, tuple) else v) for k, v in rs.best_params_.items()}
 
 
-def train(kind, X, y, validation="systematic", fraction=0.2, folds=5, seed=SEED, budget=0, backend=None) -> Result:
+def train(kind, X, y, validation="systematic", fraction=0.2, folds=5, seed=SEED, budget=0, backend=None,
+          cancel=None) -> Result:
     """Fit ``kind`` and measure it. validation: "systematic" / "random" (calibration + validation metrics,
     model fitted on the calibration samples) or "kfold" (cv metrics of out-of-fold predictions, calibration
     metrics and the model from all samples). ``budget`` > 0 adds a RandomizedSearchCV on the training samples.
 
+    ``cancel``: a callable returning True once the user cancelled; forests (between chunks of trees), MLPs
+    (between epochs), search candidates, folds and stacking folds check it and raise ``cancel.Cancelled``
+    (core/cancel.py; the results are those of a run without it).
+
     Native thread pools (OpenMP of histogram boosting, BLAS) are limited to one thread: on sample sets of a
     few hundred rows, threads cost far more than they save (10x slower inside QGIS)."""
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1):
-        return _train(kind, X, y, validation, fraction, folds, seed, budget, backend)
+
+    from . import cancel as cancelling
+    with threadpool_limits(limits=1), cancelling.cancel_check(cancel):
+        cancelling.checkpoint()
+        result = _train(kind, X, y, validation, fraction, folds, seed, budget, backend)
+    result.estimator = cancelling.plain(result.estimator)
+    return result
 
 
 def storable(estimator, X):
@@ -258,10 +269,11 @@ def _train(kind, X, y, validation, fraction, folds, seed, budget, backend) -> Re
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_predict
 
+    from .cancel import cancel_aware
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     backend = backend or boosting_backend()
-    est = make_estimator(kind, seed, X.shape[1], backend)
+    est = cancel_aware(make_estimator(kind, seed, X.shape[1], backend))
     result = Result(kind, None, backend=backend if kind in ("boosting", "stacking") else "")
 
     def fitted(Xc, yc):

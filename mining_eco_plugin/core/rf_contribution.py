@@ -161,9 +161,11 @@ class _MeanModel:
 
 def _forest(n_estimators, random_state, oob):
     from sklearn.ensemble import RandomForestRegressor
+
+    from .cancel import cancel_aware
     # max_features=1/3: R randomForest regression default mtry = floor(p/3) (sklearn floors, min 1)
-    return RandomForestRegressor(n_estimators=n_estimators, max_features=1.0 / 3.0, bootstrap=True,
-                                 oob_score=oob, random_state=random_state, n_jobs=1)
+    return cancel_aware(RandomForestRegressor(n_estimators=n_estimators, max_features=1.0 / 3.0, bootstrap=True,
+                                              oob_score=oob, random_state=random_state, n_jobs=1))
 
 
 def _r2(y, pred):
@@ -224,14 +226,27 @@ class ContributionResult:
 
 
 def rf_contributions(X, y, names, mapping, n_estimators=DEFAULT_TREES, random_state=42, score="oob",
-                     n_repeats=10, target_name="Y", progress=None):
+                     n_repeats=10, target_name="Y", progress=None, cancel=None):
     """Fit RF_all and RF without each category; ActCon / RelCon (changhe eqs. 6-7) and the
     normalised permutation importance of each driver. See the module docstring for the formulas.
 
     ``X`` (n x p) holds the columns ``names``; only the drivers named in ``mapping`` (field ->
     category) are used (unknown names raise ContributionError naming them). ``progress(fraction)``
-    is called after each model (may raise to cancel).
+    is called after each model (may raise to cancel). ``cancel``: a callable returning True once the
+    user cancelled, checked between chunks of trees and between the predictions of the permutation
+    importance (``cancel.Cancelled`` is raised; core/cancel.py: the results do not change).
     """
+    from . import cancel as cancelling
+    with cancelling.cancel_check(cancel):
+        result = _rf_contributions(X, y, names, mapping, n_estimators, random_state, score, n_repeats,
+                                   target_name, progress)
+    for model in result.models.values():
+        cancelling.plain(model)
+    return result
+
+
+def _rf_contributions(X, y, names, mapping, n_estimators, random_state, score, n_repeats, target_name, progress):
+    from .cancel import checkpoint
     if score not in SCORES:
         raise ContributionError(f"score must be one of {SCORES}.", "SCORE")
     mapping = parse_categories(mapping, names)
@@ -266,8 +281,13 @@ def rf_contributions(X, y, names, mapping, n_estimators=DEFAULT_TREES, random_st
     rel_con = np.abs(act_con) / total * 100.0                         # eq. 7
 
     from sklearn.inspection import permutation_importance
+    from sklearn.metrics import r2_score
+
+    def r2(estimator, X_, y_):
+        checkpoint()        # n_repeats x drivers predictions of a possibly large forest: cancel between them
+        return r2_score(y_, estimator.predict(X_))      # what scoring="r2" computes
     pi = permutation_importance(models["__all__"], X, y, n_repeats=n_repeats, random_state=random_state,
-                                scoring="r2")
+                                scoring=r2)
     importance = pi.importances_mean
     clipped = np.clip(importance, 0.0, None)
     importance_pct = clipped / clipped.sum() * 100.0 if clipped.sum() > 0 else np.zeros_like(clipped)
