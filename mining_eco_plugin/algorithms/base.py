@@ -20,8 +20,10 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from .. import compat
+from ..core.cancel import Cancelled
 from ..core.plain import plain
 from ..raster.engine import Canceled
+from . import errors
 
 _FIELD_TYPES = {str: compat.FieldType.QString, float: compat.FieldType.Double, int: compat.FieldType.LongLong,
                 bool: compat.FieldType.Bool}
@@ -112,9 +114,10 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     # -- running ---------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
+            errors.check_destinations(self, parameters)
             # outputs are plain Python values: qgis_process prints a numpy scalar as empty
             return plain(self.run_tool(parameters, context, feedback))
-        except Canceled:
+        except (Canceled, Cancelled):
             feedback.reportError("Cancelled: no output was written.")
             raise QgsProcessingException("Cancelled by the user; no output was written.") from None
         except QgsProcessingException:
@@ -122,6 +125,13 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         except ValueError as err:  # RasterError, MtlError, ExpressionError are ValueErrors
             msg = err.args[0] if err.args else str(err)
             raise QgsProcessingException(f"{self.NAME}: {msg}") from None
+        # no raw traceback ever (issue 11): the known causes are worded where they arise, these are the rest
+        except OSError as err:
+            raise QgsProcessingException(errors.os_error(self, err, parameters)) from None
+        except MemoryError:
+            raise QgsProcessingException(errors.memory_error(self)) from None
+        except Exception as err:  # noqa: BLE001 - the last resort
+            raise QgsProcessingException(errors.unexpected(self, err, feedback)) from None
 
     def run_tool(self, parameters, context, feedback):
         raise NotImplementedError
