@@ -81,6 +81,10 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                 exprs.append(BandExpression(text, list(REFLECTIVE) + PRODUCTS))
             except ExpressionError as err:
                 raise ValueError(f"CUSTOM_EXPRESSION: {err}") from None
+            if not exprs[-1].names:     # else "No raster input was given" (issue 11)
+                raise ValueError(f"CUSTOM_EXPRESSION: {text!r} references no band, so it is the same number in "
+                                 "every pixel. Use band roles (B, G, R, NIR, SWIR1, SWIR2) or index keys, e.g. "
+                                 "(NIR-R)/(NIR+R).")
             products.append(name)
         if not products:
             raise ValueError("INDICES: choose at least one index or type a CUSTOM_EXPRESSION.")

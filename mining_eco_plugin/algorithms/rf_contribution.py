@@ -29,6 +29,7 @@ from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .apply_model import PREDICT_CHUNK_ROWS, band_names, find_bands
 from .base import MiningEcoAlgorithm
+from . import limits
 from .samples import numeric_field, read_columns
 from .scene_params import RESAMPLING_OPTIONS
 from .transfer_matrix import LegendStyle
@@ -79,7 +80,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "form 'prec=climate, temp=climate, ...' is also accepted.")
         self.add(QgsProcessingParameterNumber("N_TREES", "Number of trees",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=rc.DEFAULT_TREES, minValue=10),
+                                              defaultValue=rc.DEFAULT_TREES, minValue=10, maxValue=limits.TREES_MAX),
                  "Trees per forest (500: R randomForest's default; changhe used that package and states no value). "
                  "The per-pixel mode predicts every pixel with 1 + k forests: its time grows with pixels x trees "
                  "(e.g. 100 trees for a first look at a large scene).")
@@ -102,11 +103,11 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "A pixel's dominant category is the one whose RelCon is greater than this (changhe: 60 %); "
                  "otherwise the pair of the two categories with the largest RelCon.")
         self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=42),
+                                              defaultValue=42, minValue=limits.SEED_MIN, maxValue=limits.SEED_MAX),
                  "Seed of the forests and of the permutations (fixed seed: identical results twice).", advanced=True)
         self.add(QgsProcessingParameterNumber("N_REPEATS", "Permutation repeats",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=10, minValue=1),
+                                              defaultValue=10, minValue=1, maxValue=limits.REPEATS_MAX),
                  "Shuffles per driver for the permutation importance.", advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_CATEGORIES", "Category contributions",
                                                           compat.ProcessingSourceType.Vector),

@@ -132,15 +132,18 @@ def check_samples(X, y, names, target_name="Y"):
     n = y.size
     if n < MIN_SAMPLES:
         raise ContributionError(f"only {n} sample(s); at least {MIN_SAMPLES} are needed.", "INPUT")
-    bad = ~np.isfinite(y)
+    from .checks import MAX_ABS_VALUE
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(y) | (np.abs(y) > MAX_ABS_VALUE)
     if bad.any():
-        raise ContributionError(f"Y '{target_name}' has {int(bad.sum())} missing / non-finite value(s).",
-                                "Y_FIELD")
+        raise ContributionError(f"Y '{target_name}' has {int(bad.sum())} missing / non-finite / too large value(s) "
+                                f"(sample {int(np.flatnonzero(bad)[0]) + 1}).", "Y_FIELD")
     for j, name in enumerate(names):
-        bad = ~np.isfinite(X[:, j])
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(X[:, j]) | (np.abs(X[:, j]) > MAX_ABS_VALUE)
         if bad.any():
-            raise ContributionError(f"driver '{name}' has {int(bad.sum())} missing / non-finite value(s).",
-                                    "CATEGORIES")
+            raise ContributionError(f"driver '{name}' has {int(bad.sum())} missing / non-finite / too large "
+                                    f"value(s) (sample {int(np.flatnonzero(bad)[0]) + 1}).", "CATEGORIES")
     if np.ptp(y) == 0:
         raise ContributionError(f"Y '{target_name}' is constant ({y[0]:g} in all {n} samples): "
                                 "nothing to explain.", "Y_FIELD")

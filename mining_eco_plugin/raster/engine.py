@@ -217,7 +217,7 @@ def check_coordinates(grid: Grid, what: str):
             "gdal_edit.py -a_srs) and run again.")
 
 
-def check_window(grid: Grid, size: int, label: str = "WINDOW_SIZE"):
+def check_window_fits(grid: Grid, size: int, label: str = "WINDOW_SIZE"):
     """RasterError for a moving window wider than makes sense on ``grid``: a window of 2 n - 1 pixels centred
     on any pixel of a raster n pixels wide covers it whole, and a larger one only costs memory (blocks are
     read with a halo of size // 2 pixels)."""
