@@ -111,6 +111,12 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self):  # noqa: N802
         return ""
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        problem = errors.out_of_range(self, parameters)     # with the bounds, before QGIS's terse message
+        if problem:
+            return False, f"{self.NAME}: {problem}"
+        return super().checkParameterValues(parameters, context)
+
     # -- running ---------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:

@@ -4,6 +4,7 @@
 are fixed where they arise (a damaged raster in raster/engine.py, a bad model file in core/modelfile.py, ...);
 what reaches this module is worded here:
 
+* ``out_of_range`` before a run (``checkParameterValues``): a number beyond its parameter's bounds, with them;
 * ``check_destinations`` before a run: an output path that is a folder, that lies under a file, or in a folder
   that cannot be written (the errors Python would raise only after the work was done);
 * ``os_error``: an OSError while writing (disk full, permission denied, read-only file system, a path under a
@@ -93,6 +94,27 @@ def check_destinations(alg, parameters):
         if folder and not os.access(folder, os.W_OK | os.X_OK):
             raise ValueError(f"{name}: cannot write into {folder} (permission denied). Choose a folder you can "
                              "write to.")
+
+
+def out_of_range(alg, parameters) -> str:
+    """'' or the message for the first number outside its parameter's minimum .. maximum, with both bounds
+    (QGIS's own check says only "Incorrect parameter value for X")."""
+    from qgis.core import QgsProcessingParameterNumber
+    for definition in alg.parameterDefinitions():
+        if not isinstance(definition, QgsProcessingParameterNumber):
+            continue
+        value = _static(parameters.get(definition.name()))
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue        # empty, an expression, or not a number: QGIS's own check words it
+        lo, hi = definition.minimum(), definition.maximum()
+        if number != number or lo <= number <= hi:
+            continue
+        side = f"above the maximum {hi:g}" if number > hi else f"below the minimum {lo:g}"
+        return (f"{definition.name()} ({definition.description()}): {number:g} is {side}. Give a value from "
+                f"{lo:g} to {hi:g}.")
+    return ""
 
 
 def _extension(alg, name):
