@@ -459,10 +459,10 @@ def test_a_model_file_with_many_members_is_refused(provider, model, out):
 
 
 # ------------------------------------------------------------------------------- defect 4: cancel
-def _cancelled_run(alg, params, folder, after=1.0, bound=10.0):
-    """Run with a feedback cancelled from a timer thread ``after`` s into the fit (the timer starts when the tool
-    reports 5 % progress, just before it fits): the run must end within ``bound`` s of the cancel and leave nothing
-    in ``folder``."""
+def _cancelled_run(alg, params, folder, after=1.0, bound=10.0, start_at=5):
+    """Run with a feedback cancelled from a timer thread ``after`` s into the work (the timer starts when the tool
+    reports ``start_at`` % progress: 5 % just before it fits): the run must end within ``bound`` s of the cancel and
+    leave nothing in ``folder``."""
     feedback = QgsProcessingFeedback()
     cancelled_at, timers = [], []
 
@@ -471,7 +471,7 @@ def _cancelled_run(alg, params, folder, after=1.0, bound=10.0):
         feedback.cancel()
 
     def on_progress(percent):
-        if percent >= 5 and not timers:
+        if percent >= start_at and not timers:
             timers.append(threading.Timer(after, cancel))
             timers[0].start()
     feedback.progressChanged.connect(on_progress)
@@ -497,6 +497,22 @@ def test_a_large_rf_contribution_stops_within_seconds_of_cancel(provider, data, 
     params = dict(_params(data, out, "rfcontribution"), INPUT=big, N_TREES=limits.TREES_MAX,
                   OUTPUT_REPORT=str(out / "r.html"))
     _cancelled_run("rfcontribution", params, out)
+
+
+def test_rf_contribution_maps_stop_within_seconds_of_cancel(provider, data, out):
+    # the per-pixel pass predicts a block of 256 x 2048 pixels with 1 + 3 forests: with 2000 trees that took
+    # minutes per block, and cancel was checked between blocks only
+    rng = np.random.default_rng(6)
+    X = rng.random((100, 3))
+    table = write_table(out.parent / "drivers.gpkg", ["npp", "prec", "som", "dist"],
+                        np.column_stack([X @ [1.0, 2.0, 3.0], X]))
+    rasters = [util.write_raster(out.parent / f"{name}.tif", [rng.random((512, 2048)).astype(np.float32)],
+                                 dtype=gdal.GDT_Float32) for name in ("prec", "som", "dist")]
+    params = {"INPUT": table, "Y_FIELD": "npp", "CATEGORIES": ["prec", "climate", "som", "soil", "dist", "mining"],
+              "N_TREES": 2000, "DRIVER_RASTERS": rasters, "OUTPUT_CATEGORIES": str(out / "c.csv"),
+              "OUTPUT_DRIVERS": str(out / "d.csv"), "OUTPUT_RGB": str(out / "rgb.tif"),
+              "OUTPUT_DOMINANT": str(out / "dominant.tif")}
+    _cancelled_run("rfcontribution", params, out, start_at=50)
 
 
 def test_stacking_with_comparison_and_search_stops_within_seconds_of_cancel(provider, data, out):

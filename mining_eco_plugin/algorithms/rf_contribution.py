@@ -233,6 +233,8 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
             band_names=["dominant category"], label="OUTPUT_DOMINANT")) if dom_path else None
         counts = np.zeros(codes[-1][0] + 1, dtype=np.int64)   # per code; [0] = nodata
         threads = os.cpu_count() or 1
+        # rows x trees per predict call bounded (about 2.5 s of work): cancel is checked between the calls
+        chunk = int(min(PREDICT_CHUNK_ROWS, max(1000, 25_000_000 // max(res.n_estimators, 1))))
 
         def read(w):
             return feature_matrix([stack.read(key, w) for key in keys])
@@ -240,7 +242,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         for w, (Xb, valid) in prefetched(block_pass(stack.grid, feedback, 50, 98), read):
             rel = np.full((Xb.shape[0], k), np.nan)
             if Xb.shape[0]:
-                _act, rel = rc.pixel_contributions(res.predict(Xb, PREDICT_CHUNK_ROWS, threads))
+                _act, rel = rc.pixel_contributions(res.predict(Xb, chunk, threads, cancel=feedback.isCanceled))
             dom = np.zeros(w.shape, dtype=np.int16)
             dom[valid] = rc.dominant_category(rel, threshold)
             counts += np.bincount(dom.ravel(), minlength=counts.size)

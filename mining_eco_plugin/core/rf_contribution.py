@@ -203,12 +203,14 @@ class ContributionResult:
         return [{"driver": d, "category": self.mapping[d], "importance": float(i), "importance_pct": float(p)}
                 for d, i, p in zip(self.drivers, self.importance, self.importance_pct)]
 
-    def predict(self, X, chunk_rows=None, threads=1):
+    def predict(self, X, chunk_rows=None, threads=1, cancel=None):
         """Predictions of RF_all and of each RF_Vi on rows of all drivers (columns in ``drivers``
         order): (n, 1 + k) float64, column 0 = RF_all. ``chunk_rows``: predict at most that many
         rows at once (bounded memory on raster blocks). ``threads`` > 1 predicts the 1 + k models
         in parallel threads, each model single-threaded: the values do not depend on either (a
-        forest predicted with n_jobs > 1 sums its trees in thread order, which changes the last bits)."""
+        forest predicted with n_jobs > 1 sums its trees in thread order, which changes the last bits).
+        ``cancel``: a callable returning True once the user cancelled, checked before each chunk
+        (``cancel.Cancelled`` is raised)."""
         from concurrent.futures import ThreadPoolExecutor
 
         from .salinity import predict_chunked
@@ -218,8 +220,16 @@ class ContributionResult:
         keys = ["__all__"] + self.categories
         step = chunk_rows or max(X.shape[0], 1)
 
+        from .cancel import Cancelled
+
         def one(key):
-            return predict_chunked(self.models[key].predict, X[:, self.columns[key]], step, dtype=np.float64)
+            model = self.models[key]
+
+            def predict(part):
+                if cancel is not None and cancel():
+                    raise Cancelled()
+                return model.predict(part)
+            return predict_chunked(predict, X[:, self.columns[key]], step, dtype=np.float64)
         if threads > 1 and X.shape[0]:
             with ThreadPoolExecutor(max_workers=min(threads, len(keys))) as pool:
                 cols = list(pool.map(one, keys))
