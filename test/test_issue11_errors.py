@@ -285,6 +285,15 @@ def test_an_output_under_a_file_or_on_a_folder_is_refused_before_the_run(provide
     assert time.monotonic() - started < 10       # refused before any model is trained
 
 
+def test_an_output_folder_that_is_a_file_is_refused(provider, out):
+    # os.makedirs(OUTPUT_FOLDER) raised FileExistsError (index_calculator.py)
+    blocker = out.parent / "indices_folder"
+    blocker.write_text("a file")
+    params = dict(util.scene_params("L8", ("BLUE", "GREEN", "RED", "NIR", "SWIR1", "SWIR2")), INDICES=[0],
+                  OUTPUT=str(out / "i.tif"), OUTPUT_FOLDER=str(blocker))
+    fails("spectralindices", params, out, "OUTPUT_FOLDER", str(blocker), "is a file, not a folder")
+
+
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs /sys (a folder that refuses new files)")
 def test_an_output_in_a_folder_that_refuses_files_names_the_parameter(provider, data, out):
     # /sys refuses new files even to root (chmod does not stop root): the PermissionError of the write
