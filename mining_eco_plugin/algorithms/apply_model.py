@@ -22,6 +22,7 @@ from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, pre
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from . import limits
 from .references import cite
 from .transfer_matrix import LegendStyle
 
@@ -145,7 +146,8 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                  "(Lan et al. 2025, Table 5). In "
                  "qgis_process: GRADE_TABLE=1,Non-saline,2,Slight,4,Moderate,6,Severe,,Saline soil.")
         self.add(QgsProcessingParameterNumber("N_JOBS", "Parallel jobs for predict (0 = all cores)",
-                                              compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
+                                              maxValue=limits.JOBS_MAX),
                  "Sets the model's n_jobs (random forest trees are predicted in parallel threads).", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted raster"),
                         "The model's prediction (float32, nodata -9999 where any feature is nodata), in the "

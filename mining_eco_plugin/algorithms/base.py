@@ -32,8 +32,11 @@ from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QIcon
 
 from .. import compat
-from ..core.plain import plain, spreadsheet_safe
+from ..core.cancel import Cancelled
+from ..core.plain import plain
 from ..raster.engine import Canceled
+from . import errors
+from ..core.plain import plain, spreadsheet_safe
 from ..raster.outputs import OutputTransaction
 from . import destinations
 
@@ -182,18 +185,32 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self):  # noqa: N802
         return QUrl.fromLocalFile(manual_page(self.ID)).toString()
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        problem = errors.out_of_range(self, parameters)     # with the bounds, before QGIS's terse message
+        if problem:
+            return False, f"{self.NAME}: {problem}"
+        return super().checkParameterValues(parameters, context)
+
     # -- running ---------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
+            errors.check_destinations(self, parameters)
             # outputs are plain Python values: qgis_process prints a numpy scalar as empty
             return plain(self.run_committed(parameters, context, feedback))
-        except Canceled:   # the exception is the one message: Processing reports it (not reportError as well)
+        except (Canceled, Cancelled):   # the exception is the one message: Processing reports it (not reportError as well)
             raise QgsProcessingException("Cancelled by the user; no output was written.") from None
         except QgsProcessingException:
             raise
         except ValueError as err:  # RasterError, MtlError, ExpressionError are ValueErrors
             msg = err.args[0] if err.args else str(err)
             raise QgsProcessingException(f"{self.NAME}: {msg}") from None
+        # no raw traceback ever (issue 11): the known causes are worded where they arise, these are the rest
+        except OSError as err:
+            raise QgsProcessingException(errors.os_error(self, err, parameters)) from None
+        except MemoryError:
+            raise QgsProcessingException(errors.memory_error(self)) from None
+        except Exception as err:  # noqa: BLE001 - the last resort
+            raise QgsProcessingException(errors.unexpected(self, err, feedback)) from None
 
     def run_tool(self, parameters, context, feedback):
         raise NotImplementedError

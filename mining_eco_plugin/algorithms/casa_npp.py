@@ -27,6 +27,8 @@ from ..raster import engine
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from . import limits
+from ..core.checks import listing
 from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
@@ -83,6 +85,8 @@ def parse_values(text: str, param: str):
                              "-8.1, -4.2, 3.0, ... (decimal point, not comma).") from None
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{param}: every monthly value must be a finite number.")
+    if values and max(abs(v) for v in values) > 1e5:    # mm, deg C, MJ m-2: no month reaches 10^5
+        raise ValueError(f"{param}: {max(values, key=abs):g} is not a plausible monthly value.")
     return np.asarray(values, dtype=np.float64)
 
 
@@ -164,7 +168,8 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                  "previous month, the months taken as a cycle (the convention of the Chinese CASA literature after "
                  "Zhu et al. 2007); or 1.0 (no water stress without evaporative demand).", advanced=True)
         self.add(QgsProcessingParameterNumber("HEAT_INDEX", "Annual heat index I (empty: from the months given)",
-                                              compat.ProcessingNumberParameterType.Double, optional=True, minValue=0.0),
+                                              compat.ProcessingNumberParameterType.Double, optional=True, minValue=0.0,
+                                              maxValue=limits.HEAT_INDEX_MAX),
                  "Thornthwaite's (1948) annual heat index I = sum over the 12 months of (T/5)^1.514, for every "
                  "pixel, e.g. from a station's normals when fewer than 12 months are given. Empty: computed per "
                  "pixel from the temperature of the months given.", advanced=True)
@@ -354,7 +359,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
             missing = sorted(set(codes_found) - set(table))
             if missing:
                 raise ValueError(
-                    f"CLASS_TABLE: land-cover code(s) {', '.join(map(str, missing))} occur in "
+                    f"CLASS_TABLE: land-cover code(s) {listing(missing, noun='codes')} occur in "
                     f"{lc_ref.describe()} but have no row in the CASA parameter table. Add a row (code, name, "
                     "eps_max, ndvi_min, ndvi_max, sr_min, sr_max) for each, or set those pixels to the raster's "
                     "nodata value.")

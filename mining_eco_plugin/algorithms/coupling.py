@@ -22,6 +22,7 @@ from ..core.rsei import DEFAULT_SAMPLE_SEED, RunningMinMax, SampleCollector, sam
 from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from . import limits
 from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
@@ -89,11 +90,12 @@ class CouplingAlgorithm(MiningEcoAlgorithm):
                  "For user breaks, in the units of the EG raster, b1 < b2.")
         self.add(QgsProcessingParameterNumber("SAMPLE_SIZE", "Tercile sample size (pixels)",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=1000000,
-                                              minValue=1000),
+                                              minValue=1000, maxValue=limits.SAMPLE_MAX),
                  "Terciles use every valid pixel when there are fewer, else about this many pixels chosen by a "
                  "fixed hash of their position (the same result for any block size).", advanced=True)
         self.add(QgsProcessingParameterNumber("SEED", "Sampling seed", compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=DEFAULT_SAMPLE_SEED),
+                                              defaultValue=DEFAULT_SAMPLE_SEED, minValue=limits.SEED_MIN,
+                                              maxValue=limits.SEED_MAX),
                  "Changes which pixels the tercile sample holds.", advanced=True)
         self.add(QgsProcessingParameterEnum("RESAMPLING", "Resample EG onto the RSEI grid",
                                             [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),

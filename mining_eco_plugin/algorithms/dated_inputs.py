@@ -9,6 +9,7 @@ from qgis.core import QgsProcessingParameterMultipleLayers, QgsProcessingParamet
 from .. import compat
 from ..core import trend as core
 from ..raster.engine import BandRef, raster_info
+from . import limits
 
 
 def add_dated_raster_parameters(alg, name: str, description: str, optional: bool = False,
@@ -24,7 +25,7 @@ def add_dated_raster_parameters(alg, name: str, description: str, optional: bool
             "allowed. Empty: the year written in each layer name (e.g. rsei_2005.tif, or the acquisition date of "
             "a Landsat product id) or band description (e.g. '2005').")
     alg.add(QgsProcessingParameterNumber("BAND", "Band of each raster", compat.ProcessingNumberParameterType.Integer,
-                                         defaultValue=1, minValue=1),
+                                         defaultValue=1, minValue=1, maxValue=limits.BAND_MAX),
             "With several rasters: the band of each that holds the variable (1 = first). Ignored for one "
             "multi-band raster, whose bands are the dates.", advanced=True)
 

@@ -23,11 +23,13 @@ from qgis.core import (
 
 from .. import compat
 from ..core import eg as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, Window, block_pass
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, Window, block_pass, check_window_fits
 from ..raster.zones import ZoneMasks
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from . import limits
+from ..core.checks import listing
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
 from .references import cite
 
@@ -79,7 +81,8 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
                  "1, 7 barren 7, 8 impervious 6, 9 wetland 1). An empty grade excludes the code like nodata. In "
                  "qgis_process: GRADE_TABLE=1,5,Cropland,2,2,Forest,... (names without commas). Empty = the default.")
         self.add(QgsProcessingParameterNumber("WINDOW_SIZE", "Moving window size (pixels, odd)",
-                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=1),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=1,
+                                              maxValue=limits.WINDOW_MAX),
                  "Side of the square window of the per-pixel EG, in pixels (1, 3, 5, ...; 1 = the pixel's own "
                  "grade). Han et al. 2025 give no size; 3 by default.")
         self.add(QgsProcessingParameterFeatureSource("ZONES", "Zones (e.g. mines)",
@@ -135,7 +138,7 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
     @staticmethod
     def missing_codes_error(err, stack, label):
         return ValueError(
-            f"GRADE_TABLE: land-use code(s) {', '.join(map(str, err.codes))} occur in {stack.refs['LU'].describe()} "
+            f"GRADE_TABLE: land-use code(s) {listing(err.codes, noun='codes')} occur in {stack.refs['LU'].describe()} "
             f"but have no row in the grade table. Add a row (code, grade, name) for each, leave its grade empty to "
             f"exclude it like nodata, or set the nodata value of {label}.")
 
@@ -211,6 +214,7 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
 
         with self.landuse_stack(layer.source().split("|")[0], band, "LANDUSE") as stack:
             grid = stack.grid
+            check_window_fits(grid, size, "WINDOW_SIZE")
             feedback.pushInfo("Pass 1: land-use areas and codes")
             whole = self.class_areas(stack, table, "LANDUSE", feedback, start, start + 0.3 * (100 - start))
             if not whole.graded(table)[1].sum() > 0:

@@ -24,7 +24,9 @@ from ..core import geodetector as gd
 from ..raster import sampling
 from ..raster.engine import BandRef, Canceled, RasterError, RasterStack, raster_info
 from ..reports.html import write_html_report
+from ..core.checks import bad_value
 from .base import MiningEcoAlgorithm
+from . import limits
 from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
@@ -190,16 +192,16 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                  "blocks holding sampled pixels are read.")
         self.add(QgsProcessingParameterNumber("STEP", "Raster mode: grid step (pixels)",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=10,
-                                              minValue=1),
+                                              minValue=1, maxValue=limits.STEP_MAX),
                  "Regular grid: every STEP-th row and column (1 = every pixel).")
         self.add(QgsProcessingParameterNumber("N_SAMPLES", "Raster mode: number of random pixels",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=10000,
-                                              minValue=1),
+                                              minValue=1, maxValue=limits.SAMPLE_MAX),
                  "Random sampling: pixels drawn (at most the pixels of the grid); those that are nodata in any "
                  "raster are then left out, so fewer may remain.")
         self.add(QgsProcessingParameterNumber("SEED", "Raster mode: random seed",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=42, minValue=0),
+                                              defaultValue=42, minValue=limits.SEED_MIN, maxValue=limits.SEED_MAX),
                  "Random sampling: the same seed gives the same pixels.")
         self.add(QgsProcessingParameterEnum("RESAMPLING", "Raster mode: resample factors onto the grid of Y",
                                             [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
@@ -212,15 +214,17 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                  "5 optimal (every method with K_MIN..K_MAX classes, the highest q with p < ALPHA; when none is "
                  "significant, the highest q is kept, marked in the method column and warned about).")
         self.add(QgsProcessingParameterNumber("K", "Number of classes", compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=5, minValue=2),
+                                              defaultValue=5, minValue=2, maxValue=limits.CLASSES_MAX),
                  "Classes per continuous X (methods 0-4). Empty classes are dropped.")
         self.add(QgsProcessingParameterNumber("K_MIN", "Optimal: fewest classes",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=3, minValue=2), "Lower end of the k range tried by "
+                                              defaultValue=3, minValue=2, maxValue=limits.CLASSES_MAX),
+                 "Lower end of the k range tried by "
                  "the optimal method.", advanced=True)
         self.add(QgsProcessingParameterNumber("K_MAX", "Optimal: most classes",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=7, minValue=2), "Upper end of the k range tried by "
+                                              defaultValue=7, minValue=2, maxValue=limits.CLASSES_MAX),
+                 "Upper end of the k range tried by "
                  "the optimal method.", advanced=True)
         self.add(QgsProcessingParameterNumber("ALPHA", "Significance level",
                                               compat.ProcessingNumberParameterType.Double,
@@ -228,7 +232,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
                  "Used by the optimal method and the 'significant' columns.", advanced=True)
         self.add(QgsProcessingParameterNumber("TOLERANCE", "Interaction: tolerance of 'independent'",
                                               compat.ProcessingNumberParameterType.Double, defaultValue=1e-6,
-                                              minValue=0.0),
+                                              minValue=0.0, maxValue=1.0),
                  "q(x1 n x2) within this of q(x1) + q(x2) counts as independent (Table 4 states an equality).",
                  advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_FACTOR", "Factor detector",
@@ -329,6 +333,11 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
             xs[name] = (np.array([str(v) for v in cols[k]], dtype=object) if name in cats
                         else np.array(cols[k], dtype=float))
         periods = np.array([str(v) for v in cols[-1]], dtype=object) if period else None
+        for label, values in [(f"Y_FIELD '{y_name}'", np.array(cols[0], dtype=float))] + [
+                (f"X_FIELDS '{n}'", v) for n, v in xs.items() if n not in cats]:
+            bad = bad_value(values)
+            if bad:         # an infinite or huge value passed the NULL check and broke the classes silently
+                raise ValueError(f"{label} has {bad[1]} in row {bad[0] + 1} of the rows used; fix or remove it.")
         return Samples(np.array(cols[0], dtype=float), y_name, f"Y_FIELD {y_name}", xs, cats,
                        {n: f"X_FIELDS {n}" for n in x_names}, periods, dropped,
                        [f"Table mode: {len(rows)} rows of INPUT used, {dropped} left out (NULL / NaN)."])

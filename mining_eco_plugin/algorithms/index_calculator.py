@@ -107,6 +107,10 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                 raise ValueError(f"CUSTOM_NAME: {name!r} is also one of the chosen INDICES, so two bands (and two "
                                  f"files {name}.tif in OUTPUT_FOLDER) would carry that name. Give the custom index "
                                  "another name.")
+            if not exprs[-1].names:     # else "No raster input was given" (issue 11)
+                raise ValueError(f"CUSTOM_EXPRESSION: {text!r} references no band, so it is the same number in "
+                                 "every pixel. Use band roles (B, G, R, NIR, SWIR1, SWIR2) or index keys, e.g. "
+                                 "(NIR-R)/(NIR+R).")
             products.append(name)
         if not products:
             raise ValueError("INDICES: choose at least one index or type a CUSTOM_EXPRESSION.")

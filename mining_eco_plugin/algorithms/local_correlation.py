@@ -13,9 +13,10 @@ from qgis.core import (
 
 from .. import compat
 from ..core import correlation as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, check_window_fits
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from . import limits
 from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
@@ -47,10 +48,12 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
             self.add(QgsProcessingParameterBand(f"{pid}_BAND", f"{label.split(' (')[0]} band", 1, pid,
                                                 optional=True), f"Band of {pid}.", advanced=True)
         self.add(QgsProcessingParameterNumber("WINDOW_SIZE", "Window size (pixels, odd)",
-                                              compat.ProcessingNumberParameterType.Integer, defaultValue=5, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=5, minValue=3,
+                                              maxValue=limits.WINDOW_MAX),
                  "Side of the square moving window in pixels: an odd number (3, 5, 7, ...), centred on the pixel.")
         self.add(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid pairs per window",
-                                              compat.ProcessingNumberParameterType.Integer, defaultValue=5, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=5, minValue=3,
+                                              maxValue=limits.WINDOW_MAX ** 2),
                  "Windows with fewer pixels valid in both rasters are nodata (3 .. WINDOW_SIZE^2).")
         self.add(QgsProcessingParameterNumber("ALPHA", "Significance level",
                                               compat.ProcessingNumberParameterType.Double,
@@ -91,6 +94,7 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
         resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
         with RasterStack(refs, resampling=resampling) as stack:
             grid = stack.grid
+            check_window_fits(grid, size, "WINDOW_SIZE")
             with GeoTiffWriter(paths["OUTPUT_R"], grid, 1, nodata=NODATA, band_names=["r"],
                                label="OUTPUT_R") as wr_r, \
                     GeoTiffWriter(paths["OUTPUT_P"], grid, 1, nodata=NODATA, band_names=["p"],

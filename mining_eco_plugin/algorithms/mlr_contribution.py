@@ -88,6 +88,10 @@ class MlrContributionAlgorithm(MiningEcoAlgorithm):
                 v = feature.attributes()[idx]
                 periods.append(_period_text(v))
         data = read_columns(source, [y_name] + list(x_names), feedback)
+        missing = [f"{n} ({int(k)})" for n, k in zip([y_name] + list(x_names), (~np.isfinite(data)).sum(axis=0)) if k]
+        if missing:
+            feedback.pushWarning("Samples with an empty or non-finite value are left out; per field: "
+                                 + ", ".join(missing) + ".")
         try:
             fits = core.mlr_by_period(data[:, 0], data[:, 1:], list(x_names), periods)
         except ValueError as err:

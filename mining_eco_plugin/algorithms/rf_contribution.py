@@ -29,6 +29,7 @@ from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .apply_model import PREDICT_CHUNK_ROWS, band_names, find_bands
 from .base import MiningEcoAlgorithm
+from . import limits
 from .references import cite
 from .samples import numeric_field, read_columns
 from .scene_params import RESAMPLING_OPTIONS
@@ -75,7 +76,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "form 'prec=climate, temp=climate, ...' is also accepted.")
         self.add(QgsProcessingParameterNumber("N_TREES", "Number of trees",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=rc.DEFAULT_TREES, minValue=10),
+                                              defaultValue=rc.DEFAULT_TREES, minValue=10, maxValue=limits.TREES_MAX),
                  "Trees per forest (500: R randomForest's default; the Changhe Basin study used that package and "
                  "states no value). The per-pixel mode predicts every pixel with 1 + k forests: its time grows with "
                  "pixels x trees (e.g. 100 trees for a first look at a large scene).")
@@ -98,11 +99,11 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                  "A pixel's dominant category is the one whose RelCon is greater than this (60 % in the Changhe Basin "
                  "study); otherwise the pair of the two categories with the largest RelCon.")
         self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=42),
+                                              defaultValue=42, minValue=limits.SEED_MIN, maxValue=limits.SEED_MAX),
                  "Seed of the forests and of the permutations (fixed seed: identical results twice).", advanced=True)
         self.add(QgsProcessingParameterNumber("N_REPEATS", "Permutation repeats",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=10, minValue=1),
+                                              defaultValue=10, minValue=1, maxValue=limits.REPEATS_MAX),
                  "Shuffles per driver for the permutation importance.", advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_CATEGORIES", "Category contributions",
                                                           compat.ProcessingSourceType.Vector),
@@ -188,7 +189,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                                           random_state=self.parameterAsInt(parameters, "SEED", context),
                                           score=rc.SCORES[self.parameterAsEnum(parameters, "SCORE", context)],
                                           n_repeats=self.parameterAsInt(parameters, "N_REPEATS", context),
-                                          target_name=y_name, progress=progress)
+                                          target_name=y_name, progress=progress, cancel=feedback.isCanceled)
             except rc.ContributionError as err:
                 raise ValueError(f"{err.param + ': ' if err.param else ''}{err}") from None
             maps = self._pixel_maps(res, stack, pixels, threshold, guard, feedback) if pixels else None
@@ -228,6 +229,8 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
             band_names=["dominant category"], label="OUTPUT_DOMINANT")) if dom_path else None
         counts = np.zeros(codes[-1][0] + 1, dtype=np.int64)   # per code; [0] = nodata
         threads = os.cpu_count() or 1
+        # rows x trees per predict call bounded (about 2.5 s of work): cancel is checked between the calls
+        chunk = int(min(PREDICT_CHUNK_ROWS, max(1000, 25_000_000 // max(res.n_estimators, 1))))
 
         def read(w):
             return feature_matrix([stack.read(key, w) for key in keys])
@@ -235,7 +238,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         for w, (Xb, valid) in prefetched(block_pass(stack.grid, feedback, 50, 98), read):
             rel = np.full((Xb.shape[0], k), np.nan)
             if Xb.shape[0]:
-                _act, rel = rc.pixel_contributions(res.predict(Xb, PREDICT_CHUNK_ROWS, threads))
+                _act, rel = rc.pixel_contributions(res.predict(Xb, chunk, threads, cancel=feedback.isCanceled))
             dom = np.zeros(w.shape, dtype=np.int16)
             dom[valid] = rc.dominant_category(rel, threshold)
             counts += np.bincount(dom.ravel(), minlength=counts.size)

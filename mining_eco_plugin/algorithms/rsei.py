@@ -30,6 +30,7 @@ from ..styles.qgis_styles import RasterStyle, style_output
 from . import summary
 from .references import cite
 from .scene_algorithm import SceneAlgorithm
+from . import limits
 from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
                            resolve_scene)
 
@@ -82,7 +83,8 @@ class RseiBase(SceneAlgorithm):
 
     def add_common_parameters(self):
         self.add(QgsProcessingParameterNumber("MNDWI_THRESHOLD", "MNDWI water threshold",
-                                              compat.ProcessingNumberParameterType.Double, defaultValue=0.0),
+                                              compat.ProcessingNumberParameterType.Double, defaultValue=0.0,
+                                              minValue=-1.0, maxValue=1.0),
                  "Pixels with MNDWI = (G - SWIR1)/(G + SWIR1) above this value are water and left out.")
         self.add(QgsProcessingParameterNumber("CLIP_PERCENT", "Percentile clipping for normalisation (%)",
                                               compat.ProcessingNumberParameterType.Double, defaultValue=0.0,
@@ -91,11 +93,12 @@ class RseiBase(SceneAlgorithm):
                  "sample and clip outliers (hot roofs, cloud residue) to 0 / 1.")
         self.add(QgsProcessingParameterNumber("SAMPLE_SIZE", "PCA sample size (pixels)",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=200000,
-                                              minValue=1000),
+                                              minValue=1000, maxValue=limits.SAMPLE_MAX),
                  "About this many valid pixels, chosen by a fixed hash of their position, feed the PCA.",
                  advanced=True)
         self.add(QgsProcessingParameterNumber("SEED", "Sampling seed", compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=core.DEFAULT_SAMPLE_SEED),
+                                              defaultValue=core.DEFAULT_SAMPLE_SEED, minValue=limits.SEED_MIN,
+                                              maxValue=limits.SEED_MAX),
                  "Changes which pixels are sampled; the same seed always gives the same result.", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "RSEI"),
                         "RSEI 0-1 (float32, nodata -9999, water and masked pixels nodata).")

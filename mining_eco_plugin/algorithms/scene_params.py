@@ -24,6 +24,7 @@ from ..core.plausibility import RadiometryCheck
 from ..core.scene import LstOptions, build_radiometry
 from ..core.sensors import SENSORS, band_role_from_name
 from ..raster.engine import BandRef, raster_info
+from . import limits
 
 SENSOR_KEYS = ("L5", "L7", "L8", "L9", "S2")
 RADIOMETRY_OPTIONS = (
@@ -99,13 +100,16 @@ def add_scene_parameters(alg, thermal=True):
             "Which bit rules to apply to QA_BAND; Automatic picks BQA for Collection 1 MTLs, SCL for "
             "Sentinel-2 and QA_PIXEL otherwise.", advanced=True)
     alg.add(QgsProcessingParameterNumber("SCALE", "Custom scale", compat.ProcessingNumberParameterType.Double,
-                                         defaultValue=1.0),
+                                         defaultValue=1.0, minValue=-limits.SCALE_ABS_MAX,
+                                         maxValue=limits.SCALE_ABS_MAX),
             "Custom radiometry only: reflectance = DN x scale + offset.", advanced=True)
     alg.add(QgsProcessingParameterNumber("OFFSET", "Custom offset", compat.ProcessingNumberParameterType.Double,
-                                         defaultValue=0.0),
+                                         defaultValue=0.0, minValue=-limits.SCALE_ABS_MAX,
+                                         maxValue=limits.SCALE_ABS_MAX),
             "Custom radiometry only.", advanced=True)
     alg.add(QgsProcessingParameterNumber("S2_BOA_ADD_OFFSET", "Sentinel-2 BOA_ADD_OFFSET",
-                                         compat.ProcessingNumberParameterType.Double, defaultValue=-1000.0),
+                                         compat.ProcessingNumberParameterType.Double, defaultValue=-1000.0,
+                                         minValue=-limits.S2_OFFSET_ABS_MAX, maxValue=limits.S2_OFFSET_ABS_MAX),
             "From MTD_MSIL2A.xml: -1000 from processing baseline 04.00 (25 Jan 2022), 0 before.", advanced=True)
     alg.add(QgsProcessingParameterEnum("RESAMPLING", "Resample inputs onto the first input's grid",
                                        [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
@@ -123,10 +127,11 @@ def add_lst_parameters(alg):
                                          maxValue=1.0),
             "Radiative transfer method: tau of eq. 6 (1 = no atmospheric correction).", advanced=True)
     alg.add(QgsProcessingParameterNumber("UPWELLING", "Upwelling radiance", compat.ProcessingNumberParameterType.Double,
-                                         defaultValue=0.0, minValue=0.0),
+                                         defaultValue=0.0, minValue=0.0, maxValue=limits.RADIANCE_MAX),
             "Radiative transfer method: R_up of eq. 6, W m-2 sr-1 um-1.", advanced=True)
     alg.add(QgsProcessingParameterNumber("DOWNWELLING", "Downwelling radiance",
-                                         compat.ProcessingNumberParameterType.Double, defaultValue=0.0, minValue=0.0),
+                                         compat.ProcessingNumberParameterType.Double, defaultValue=0.0, minValue=0.0,
+                                         maxValue=limits.RADIANCE_MAX),
             "Radiative transfer method: R_down of eq. 6, W m-2 sr-1 um-1.", advanced=True)
 
 

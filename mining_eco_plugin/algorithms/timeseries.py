@@ -19,6 +19,7 @@ from .. import compat
 from ..core import timeseries as core
 from ..raster.engine import RasterStack, block_pass
 from .base import MiningEcoAlgorithm
+from . import limits
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
 from .references import cite
 
@@ -86,11 +87,13 @@ class TimeSeriesAlgorithm(MiningEcoAlgorithm):
                                     optional=True,
                                     grid_note="each mean over its own valid pixels; the grids may differ")
         self.add(QgsProcessingParameterNumber("BREAKPOINT", "Breakpoint year (end of the first segment)",
-                                              compat.ProcessingNumberParameterType.Double, optional=True),
+                                              compat.ProcessingNumberParameterType.Double, optional=True,
+                                              minValue=-limits.YEAR_ABS_MAX, maxValue=limits.YEAR_ABS_MAX),
                  "The first segment takes the years <= this value, the second the later ones (Han et al. 2025: 2012, "
                  "i.e. 2000-2012 and 2013-2024). Empty: the year giving the least total squared error.")
         self.add(QgsProcessingParameterNumber("MIN_SEGMENT", "Minimum years per segment",
-                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3,
+                                              maxValue=limits.DATES_MAX),
                  "Each segment of the two-segment fit needs at least this many years.", advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Time-series statistics",
                                                           compat.ProcessingSourceType.Vector),

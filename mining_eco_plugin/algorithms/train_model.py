@@ -25,6 +25,7 @@ from ..deps.native import libsvm_clash, svr_refusal
 from ..core import models as core
 from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
+from . import limits
 from .references import cite
 from .samples import numeric_field, read_columns
 
@@ -87,7 +88,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterNumber("FOLDS", "Folds (k-fold)", compat.ProcessingNumberParameterType.Integer,
                                               5, minValue=2, maxValue=50),
                  "Number of folds of the cross-validation.", advanced=True)
-        self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer, 42),
+        self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer, 42,
+                                              minValue=limits.SEED_MIN, maxValue=limits.SEED_MAX),
                  "Seed of the models, the random split, the folds and the search: the same seed gives the same "
                  "results.", advanced=True)
         self.add(QgsProcessingParameterBoolean("SEARCH", "Hyperparameter search", defaultValue=False),
@@ -188,7 +190,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         feedback.pushInfo(f"{len(y)} samples, {len(names)} predictors ({', '.join(names)}); gradient boosting: "
                           f"{_backend_label(backend)}")
         feedback.setProgress(5)
-        result = core.train(kind, X, y, **settings)
+        result = core.train(kind, X, y, cancel=feedback.isCanceled, names=names, **settings)
         if feedback.isCanceled():
             raise Canceled()
         feedback.setProgress(40 if compare else 80)
@@ -200,7 +202,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             for i, other in enumerate(others):
                 if feedback.isCanceled():
                     raise Canceled()
-                comparison.append(core.train(other, X, y, **settings))
+                comparison.append(core.train(other, X, y, cancel=feedback.isCanceled, names=names, **settings))
                 feedback.setProgress(40 + 40 * (i + 1) / len(others))
             comparison = sorted([result] + comparison, key=lambda r: core.KINDS.index(r.kind))
             key = "cv" if validation == "kfold" else "validation"

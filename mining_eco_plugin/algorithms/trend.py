@@ -20,6 +20,7 @@ from ..raster.engine import GeoTiffWriter, RasterStack, block_pass
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
+from . import limits
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
 from .references import cite
 
@@ -77,7 +78,8 @@ class TrendAlgorithm(MiningEcoAlgorithm):
                                             defaultValue=1),
                  "0 = 90 % (|Z| >= 1.645), 1 = 95 % (1.960, as Han et al. 2025), 2 = 99 % (2.576).")
         self.add(QgsProcessingParameterNumber("MIN_VALID", "Minimum valid dates per pixel",
-                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=3, minValue=3,
+                                              maxValue=limits.DATES_MAX),
                  "Pixels with fewer valid (not nodata) dates are nodata in every output except the count. Note that "
                  "Mann-Kendall cannot reach significance with fewer than 4 (90 %), 5 (95 %) or 6 (99 %) dates.")
         for pid, desc, _dtype, text in OUTPUTS:

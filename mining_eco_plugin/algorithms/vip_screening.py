@@ -16,6 +16,7 @@ from qgis.core import (
 from .. import compat
 from ..core import screening as sc
 from .base import MiningEcoAlgorithm
+from . import limits
 from .references import cite
 from .samples import numeric_field, read_columns
 
@@ -57,11 +58,12 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
                  "a GeoPackage fid); fields that are empty in every row are skipped with a warning. qgis_process: "
                  "repeat the key (FIELDS=NDVI FIELDS=SI1).")
         self.add(QgsProcessingParameterNumber("N_COMPONENTS", "PLS components (0 = choose by cross-validation)",
-                                              compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0),
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
+                                              maxValue=limits.COMPONENTS_MAX),
                  "Number of PLS components for VIP; 0 picks the number with the lowest k-fold CV RMSE.")
         self.add(QgsProcessingParameterNumber("VIP_THRESHOLD", "VIP threshold",
                                               compat.ProcessingNumberParameterType.Double,
-                                              defaultValue=1.0, minValue=0.0),
+                                              defaultValue=1.0, minValue=0.0, maxValue=100.0),
                  "A variable passes VIP if VIP > this value (He et al. 2026: 1).")
         self.add(QgsProcessingParameterNumber("GRA_THRESHOLD", "Grey relational grade threshold",
                                               compat.ProcessingNumberParameterType.Double, defaultValue=0.75,
@@ -80,15 +82,15 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
                  "2 initial value (time series).", advanced=True)
         self.add(QgsProcessingParameterNumber("MAX_COMPONENTS", "Largest number of components tried by CV",
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=10,
-                                              minValue=1),
+                                              minValue=1, maxValue=limits.COMPONENTS_MAX),
                  "Upper bound of the CV search (also limited by the candidates and the fold size).", advanced=True)
         self.add(QgsProcessingParameterNumber("CV_FOLDS", "Cross-validation folds",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=5, minValue=2),
+                                              defaultValue=5, minValue=2, maxValue=limits.FOLDS_MAX),
                  "k of the k-fold CV that chooses the number of components.", advanced=True)
         self.add(QgsProcessingParameterNumber("SEED", "Random seed of the CV folds",
                                               compat.ProcessingNumberParameterType.Integer,
-                                              defaultValue=42),
+                                              defaultValue=42, minValue=limits.SEED_MIN, maxValue=limits.SEED_MAX),
                  "Seed of the shuffled k-fold split (fixed seed: identical results twice).", advanced=True)
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Screening table",
                                                           compat.ProcessingSourceType.Vector),

@@ -354,6 +354,9 @@ def parse_class_table(flat_cells, n_cols=7, *, parameter="CLASS_TABLE") -> dict[
         code_f = number(0)
         if code_f != int(code_f):
             raise ValueError(f"{where(0)}: {row[0]!r} is not an integer land-cover code")
+        if abs(code_f) > 2 ** 31 - 1:
+            raise ValueError(f"{where(0)}: {row[0]!r} is beyond the codes a land-cover raster holds "
+                             "(32-bit integers)")
         code = int(code_f)
         if code in table:
             raise ValueError(f"{where(0)}: code {code} appears twice")
@@ -416,7 +419,8 @@ def class_parameters(codes: np.ndarray, table: dict[int, CasaClass], nodata_mask
                        (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)))
     missing = [int(c) for c in present if int(c) not in table]
     if missing:
-        listed = ", ".join(str(c) for c in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        from .checks import listing
+        listed = listing(missing, noun="codes")
         word = "code" if len(missing) == 1 else "codes"
         verb = "has" if len(missing) == 1 else "have"
         raise ValueError(f"{parameter} {word} {listed} {verb} no parameters in {table_parameter}: "

@@ -41,6 +41,14 @@ def mlr_standardised(y, x, names, what: str = "") -> dict:
     if x.ndim == 1:
         x = x[:, None]
     prefix = f"{what}: " if what else ""
+    from .checks import MAX_ABS_VALUE
+    with np.errstate(invalid="ignore"):
+        for label, column in [("Y", y)] + [(f"factor '{names[i]}'", x[:, i]) for i in range(x.shape[1])]:
+            huge = np.isfinite(column) & (np.abs(column) > MAX_ABS_VALUE)
+            if huge.any():
+                raise ValueError(f"{prefix}{label} has a value too large to compute with "
+                                 f"({column[huge][0]:g} in sample {int(np.flatnonzero(huge)[0]) + 1}; at most "
+                                 f"+-{MAX_ABS_VALUE:g}); fix or remove it.")
     ok = np.isfinite(y) & np.isfinite(x).all(axis=1)
     y, x = y[ok], x[ok]
     n, k = x.shape

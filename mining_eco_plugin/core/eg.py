@@ -77,12 +77,18 @@ CLCD_GRADE_TABLE = (
 )
 
 
+#: land-use codes a table may hold (a 32-bit raster's range) and the largest grade (Table 3 uses 1 .. 7)
+MAX_CODE = 2 ** 31 - 1
+MAX_GRADE = 1e6
+
+
 class MissingCodesError(ValueError):
     """Land-use codes that occur in the raster but have no row in the grade table."""
 
     def __init__(self, codes):
+        from .checks import listing
         self.codes = sorted(int(c) for c in codes)
-        super().__init__(f"land-use code(s) {', '.join(map(str, self.codes))} occur in the raster but have no "
+        super().__init__(f"land-use code(s) {listing(self.codes, noun='codes')} occur in the raster but have no "
                          "row in the grade table")
 
 
@@ -154,6 +160,9 @@ def grade_table(rows) -> GradeTable:
             raise ValueError(f"row {i}: code {code_text!r} is not a number") from None
         if not math.isfinite(code_f) or code_f != int(code_f):
             raise ValueError(f"row {i}: code {code_text!r} is not an integer land-use code")
+        if abs(code_f) > MAX_CODE:
+            raise ValueError(f"row {i}: code {code_text!r} is beyond the codes a land-use raster can hold "
+                             f"(-{MAX_CODE} .. {MAX_CODE})")
         text = "" if grade_text is None else str(grade_text).strip()
         if text == "" or text.lower() in ("nan", "none", "nodata", "null"):
             g = math.nan
@@ -162,8 +171,9 @@ def grade_table(rows) -> GradeTable:
                 g = float(text)
             except ValueError:
                 raise ValueError(f"row {i} (code {int(code_f)}): grade {grade_text!r} is not a number") from None
-            if not math.isfinite(g) or g <= 0:
-                raise ValueError(f"row {i} (code {int(code_f)}): grade {grade_text!r} must be a number > 0")
+            if not math.isfinite(g) or g <= 0 or g > MAX_GRADE:
+                raise ValueError(f"row {i} (code {int(code_f)}): grade {grade_text!r} must be a number > 0 and "
+                                 f"<= {MAX_GRADE:g} (Table 3: 1 best .. 7 worst)")
         codes.append(int(code_f))
         grades.append(g)
         names.append(name)
@@ -171,7 +181,8 @@ def grade_table(rows) -> GradeTable:
         raise ValueError("the grade table is empty")
     dup = sorted({c for c in codes if codes.count(c) > 1})
     if dup:
-        raise ValueError(f"code(s) {', '.join(map(str, dup))} appear more than once")
+        from .checks import listing
+        raise ValueError(f"code(s) {listing(dup, noun='codes')} appear more than once")
     if all(math.isnan(g) for g in grades):
         raise ValueError("no row has a grade")
     order = np.argsort(codes, kind="stable")

@@ -40,6 +40,21 @@ unknown to 0.10 / 0.11); random forests of 1.4 and 1.9 load under 1.4, 1.5, 1.7 
 model of 1.4 is refused by 1.5 - 1.9 and one of 1.9 by 1.4: its PLSR meta-learner predicts differently
 (by 0.2 on the fixture) from the same fitted attributes - which only the probe shows.
 
+Size caps (issue 11, defect 3: a 3 MB file whose member unpacked to 3 GiB took 6.6 GB of memory before it was
+refused): before any member is read, the archive may hold at most ``MAX_MEMBERS`` members, ``metadata.json`` at
+most ``MAX_META_BYTES`` and ``model.skops`` at most ``MAX_MODEL_BYTES`` unpacked, and no member larger than 1 MiB
+may unpack to more than ``MAX_RATIO`` times its packed size (a deflate bomb reaches about 1000; real models 3 to
+15: a random forest of 400 trees on 5000 samples is 168 MB unpacked, 48 MB packed). The same caps hold for the
+skops archive inside (``MAX_INNER_MEMBERS``). Python's zipfile never unpacks more than a member's declared size.
+A model this large is refused when it is saved too: Train model loads every file it writes.
+
+Metadata checksum (issue 11): ``metadata_sha256`` is the SHA-256 of the metadata without that key, as canonical
+JSON (sorted keys, no spaces); a file whose metadata was edited (e.g. its feature names) is refused as altered.
+Files written before it existed (Mining Eco 0.6.0 and older) have none and still load; for every file the
+metadata's types are checked and its feature count must be the model's input width, so an edit that changes
+the number of features is refused with a clear message too. A file that records a newer Mining Eco than 0.6.0
+must have the checksum.
+
 Bytes in, bytes out: the algorithms read and write the files (core/ opens no file). skops is
 imported only when used, so the rest of core works without it.
 """
@@ -64,6 +79,16 @@ META_MEMBER = "metadata.json"
 PROBE_ROWS = 5
 #: largest accepted difference of a probe prediction, relative to max(1, largest |recorded prediction|)
 PROBE_TOLERANCE = 1e-6
+#: size caps checked before anything is unpacked (module docstring)
+MAX_MEMBERS = 16
+MAX_META_BYTES = 16 * 1024 * 1024
+MAX_MODEL_BYTES = 1024 * 1024 * 1024
+MAX_INNER_MEMBERS = 200_000
+MAX_RATIO = 100
+RATIO_FROM_BYTES = 1024 * 1024
+#: the metadata key holding the SHA-256 of the rest of the metadata, and the last version writing files without it
+META_HASH = "metadata_sha256"
+LAST_VERSION_WITHOUT_META_HASH = (0, 6, 0)
 
 #: Types skops does not trust by default but that our estimators contain; nothing that runs code on load.
 #: Derived with scripts/skops_untrusted_types.py (module docstring); each group says where it is needed.
@@ -163,6 +188,8 @@ def dumps(bundle: ModelBundle) -> bytes:
     if bundle.probe is not None:
         X = np.asarray(bundle.probe, dtype=np.float64)[:PROBE_ROWS]
         meta["probe"] = {"X": X.tolist(), "prediction": _predict(bundle.estimator, X).tolist()}
+    meta = json.loads(json.dumps(meta, default=float))     # the values as a reader gets them (numpy -> float)
+    meta[META_HASH] = _meta_hash(meta)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(META_MEMBER, json.dumps(meta, indent=1, default=float))
@@ -176,13 +203,22 @@ def loads(data: bytes, name: str = "the model file") -> ModelBundle:
     if data[:1] == b"\x80":
         raise ModelFileError(f"{name} is a Python pickle. Pickles are refused because loading one can run any "
                              "code; train the model with the Mining Eco 'Train model' tool.")
+    not_ours = ModelFileError(f"{name} is not a Mining Eco model file (expected a zip archive with {META_MEMBER} "
+                              f"and {MODEL_MEMBER}, as written by the 'Train model' tool).")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = {i.filename: i for i in z.infolist()}
+            if META_MEMBER not in members or MODEL_MEMBER not in members:
+                raise not_ours
+            _check_sizes(name, z.infolist(), {META_MEMBER: MAX_META_BYTES, MODEL_MEMBER: MAX_MODEL_BYTES},
+                         MAX_MEMBERS, "")
             meta = json.loads(z.read(META_MEMBER).decode("utf-8"))
             model = z.read(MODEL_MEMBER)
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"{name} is not a Mining Eco model file (expected a zip archive with {META_MEMBER} "
-                             f"and {MODEL_MEMBER}, as written by the 'Train model' tool).") from None
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError, EOFError, ValueError,
+            NotImplementedError, RuntimeError, OSError) as err:
+        if isinstance(err, ModelFileError):
+            raise
+        raise not_ours from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{name} is not a Mining Eco model file (format tag missing).")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -191,10 +227,10 @@ def loads(data: bytes, name: str = "the model file") -> ModelBundle:
     if hashlib.sha256(model).hexdigest() != meta.get("sha256"):
         raise ModelFileError(f"{name} was altered after it was written (its model does not match the recorded "
                              "checksum). Retrain the model or use the original file.")
-    features = meta.get("features")
-    if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):
-        raise ModelFileError(f"{name} does not list its feature names.")
-    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+    _check_metadata(name, meta)
+    features = meta["features"]
+    versions = meta.get("versions") or {}
+    _check_inner_sizes(name, model)
     sio = _skops()
     try:
         unknown = sorted(set(sio.get_untrusted_types(data=model)) - TRUSTED_TYPES)
@@ -209,14 +245,115 @@ def loads(data: bytes, name: str = "the model file") -> ModelBundle:
             estimator = sio.loads(model, trusted=sorted(TRUSTED_TYPES))
     except Exception as err:  # noqa: BLE001 - attribute / dtype changes of another scikit-learn, or damage
         raise _unusable(name, versions, f"its model cannot be rebuilt ({_short(err)})") from None
+    _check_estimator(name, estimator, features, versions)
     problem = _check_trees(estimator, len(features))
     if problem:
         raise _unusable(name, versions, f"its trees are inconsistent ({problem}); the file is damaged or was "
                                         "made to crash the program, and was not used")
     _check_probe(estimator, meta.get("probe"), len(features), name, versions)
-    return ModelBundle(estimator, features, str(meta.get("target", "")), str(meta.get("units", "")),
-                       str(meta.get("kind", "")), dict(meta.get("metrics") or {}), dict(meta.get("extra") or {}),
+    return ModelBundle(estimator, features, str(meta.get("target") or ""), str(meta.get("units") or ""),
+                       str(meta.get("kind") or ""), dict(meta.get("metrics") or {}), dict(meta.get("extra") or {}),
                        dict(versions))
+
+
+# --------------------------------------------------------------------------- sizes, metadata, model type
+def _mb(n) -> str:
+    return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def _check_sizes(name, infos, caps, max_members, inside):
+    """ModelFileError unless the archive's members are few and small enough, from their declared sizes (nothing
+    is unpacked): at most ``max_members``; each member at most its cap (``caps[name]``, else the largest cap);
+    the total at most the largest cap; no member beyond RATIO_FROM_BYTES unpacking to more than MAX_RATIO times
+    its packed size."""
+    where = f"{name}{inside}"
+    if len(infos) > max_members:
+        raise ModelFileError(f"{where} holds {len(infos)} files, more than the {max_members} a model file may hold; "
+                             "it was not written by the 'Train model' tool and was not loaded.")
+    limit = max(caps.values())
+    total = 0
+    for info in infos:
+        cap = caps.get(info.filename, limit)
+        total += info.file_size
+        if info.file_size > cap or total > limit:
+            raise ModelFileError(
+                f"{where}: {info.filename} unpacks to {_mb(info.file_size)}, more than the {_mb(cap)} a model file "
+                "may hold (a guard against archives that unpack to gigabytes). It was not loaded. A real model this "
+                "large comes from a very large training set: train on fewer samples or with fewer trees.")
+        if info.file_size > RATIO_FROM_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise ModelFileError(
+                f"{where}: {info.filename} would unpack from {_mb(info.compress_size)} to {_mb(info.file_size)} "
+                f"(more than {MAX_RATIO} times), which no trained model does: the file was crafted or damaged and "
+                "was not loaded.")
+
+
+def _check_inner_sizes(name, model: bytes):
+    """The size caps for the skops archive inside (a zip too); a model part that is no zip is left to skops."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(model)) as inner:
+            infos = inner.infolist()
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+        return
+    _check_sizes(name, infos, {"": MAX_MODEL_BYTES}, MAX_INNER_MEMBERS, f" ({MODEL_MEMBER})")
+
+
+def _meta_hash(meta: dict) -> str:
+    rest = {k: v for k, v in meta.items() if k != META_HASH}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _version_tuple(text) -> tuple:
+    parts = []
+    for part in str(text or "").split("."):
+        digits = "".join(c for c in part if c.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _check_metadata(name, meta: dict):
+    """ModelFileError for metadata that was edited (checksum) or has values of the wrong type."""
+    edited = (f"{name}: its {META_MEMBER} was altered after the file was written ({{}}). Retrain the model or use "
+              "the original file.")
+    recorded = meta.get(META_HASH)
+    versions = meta.get("versions")
+    if recorded is None:
+        writer = _version_tuple(versions.get("mining-eco")) if isinstance(versions, dict) else ()
+        if writer > LAST_VERSION_WITHOUT_META_HASH:
+            raise ModelFileError(edited.format(f"its checksum {META_HASH} is missing, which Mining Eco "
+                                               f"{'.'.join(map(str, writer))} always writes"))
+    elif recorded != _meta_hash(meta):
+        raise ModelFileError(edited.format("it does not match its recorded checksum"))
+    features = meta.get("features")
+    if not isinstance(features, list) or not features or not all(isinstance(f, str) and f.strip() for f in features):
+        raise ModelFileError(f"{name} does not list its feature names ({META_MEMBER}: 'features' must be a list of "
+                             "names).")
+    if len(set(features)) != len(features):
+        raise ModelFileError(f"{name} lists a feature name twice ({', '.join(features)}); the file was edited or "
+                             "damaged.")
+    kinds = {"target": str, "units": str, "kind": str, "sha256": str, "metrics": dict, "extra": dict,
+             "versions": dict, "probe": dict}
+    for key, kind in kinds.items():
+        value = meta.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise ModelFileError(f"{name}: {META_MEMBER} has a {type(value).__name__} for '{key}' where a "
+                                 f"{'text' if kind is str else 'JSON object'} belongs; the file was edited or "
+                                 "damaged. Retrain the model or use the original file.")
+
+
+def _check_estimator(name, estimator, features, versions):
+    """ModelFileError unless the rebuilt object is a scikit-learn model taking one input per listed feature."""
+    from sklearn.base import BaseEstimator
+    if not isinstance(estimator, BaseEstimator) or not callable(getattr(estimator, "predict", None)):
+        raise ModelFileError(f"{name} holds a {type(estimator).__name__}, not a fitted scikit-learn model: it was "
+                             "not written by the 'Train model' tool or was altered, and was not used.")
+    width = getattr(estimator, "n_features_in_", None)
+    if isinstance(width, (int, np.integer)) and not isinstance(width, bool) and int(width) != len(features):
+        raise ModelFileError(f"{name} lists {len(features)} feature(s) ({', '.join(features)}) but its model takes "
+                             f"{int(width)} input(s): {META_MEMBER} was edited or the file is damaged. Retrain the "
+                             "model or use the original file.")
 
 
 # --------------------------------------------------------------------------- another scikit-learn

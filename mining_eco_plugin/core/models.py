@@ -191,20 +191,20 @@ def kfold(k: int, seed: int = SEED):
 
 # --------------------------------------------------------------------------- checks
 def check_samples(X, y, features, target, folds: int = 0):
-    """ValueError naming the problem: too few samples, a constant target, NaN / infinite values."""
+    """ValueError naming the problem: too few samples, a constant target, NaN / infinite / too large values
+    (``checks.MAX_ABS_VALUE``) naming the field and the sample."""
+    from .checks import bad_value
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = y.size
-    if not np.all(np.isfinite(y)):
-        bad = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise ValueError(f"TARGET field '{target}' has an empty or non-numeric value (sample {bad + 1}); "
-                         "remove or fill those samples")
+    bad = bad_value(y)
+    if bad:
+        raise ValueError(f"TARGET field '{target}' has {bad[1]} (sample {bad[0] + 1}); remove or fix those samples")
     for j, name in enumerate(features):
-        col = X[:, j]
-        if not np.all(np.isfinite(col)):
-            bad = int(np.flatnonzero(~np.isfinite(col))[0])
-            raise ValueError(f"predictor field '{name}' has an empty, NaN or non-numeric value (sample {bad + 1}); "
-                             "remove or fill those samples")
+        bad = bad_value(X[:, j])
+        if bad:
+            raise ValueError(f"predictor field '{name}' has {bad[1]} (sample {bad[0] + 1}); remove or fix those "
+                             "samples")
     if n < MIN_SAMPLES:
         raise ValueError(f"INPUT has {n} samples; training needs at least {MIN_SAMPLES}")
     if folds and n < folds:
@@ -232,7 +232,8 @@ class Result:
 
 def search(kind, estimator, X, y, budget: int, seed: int = SEED, backend: str = "hist"):
     """RandomizedSearchCV over SEARCH_GRIDS[kind] (budget iterations, seeded KFold, negative RMSE);
-    (refitted best estimator, best parameters)."""
+    (refitted best estimator, best parameters). Inside ``cancel.cancel_check`` a cancel stops it at the next
+    candidate (the forests and MLPs of ``cancel.cancel_aware`` estimators check it while they fit)."""
     from sklearn.model_selection import RandomizedSearchCV
     grid = SEARCH_GRIDS[f"boosting_{backend}" if kind == "boosting" else kind]
     if kind == "plsr":
@@ -246,16 +247,27 @@ def search(kind, estimator, X, y, budget: int, seed: int = SEED, backend: str = 
     return rs.best_estimator_, {k: (list(v) if isinstance(v, tuple) else v) for k, v in rs.best_params_.items()}
 
 
-def train(kind, X, y, validation="systematic", fraction=0.2, folds=5, seed=SEED, budget=0, backend=None) -> Result:
+def train(kind, X, y, validation="systematic", fraction=0.2, folds=5, seed=SEED, budget=0, backend=None,
+          cancel=None, names=None) -> Result:
     """Fit ``kind`` and measure it. validation: "systematic" / "random" (calibration + validation metrics,
     model fitted on the calibration samples) or "kfold" (cv metrics of out-of-fold predictions, calibration
     metrics and the model from all samples). ``budget`` > 0 adds a RandomizedSearchCV on the training samples.
 
+    ``names``: the predictor names, for messages (PLSR refuses constant predictors naming them).
+    ``cancel``: a callable returning True once the user cancelled; forests (between chunks of trees), MLPs
+    (between epochs), search candidates, folds and stacking folds check it and raise ``cancel.Cancelled``
+    (core/cancel.py; the results are those of a run without it).
+
     Native thread pools (OpenMP of histogram boosting, BLAS) are limited to one thread: on sample sets of a
     few hundred rows, threads cost far more than they save (10x slower inside QGIS)."""
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1):
-        return _train(kind, X, y, validation, fraction, folds, seed, budget, backend)
+
+    from . import cancel as cancelling
+    with threadpool_limits(limits=1), cancelling.cancel_check(cancel):
+        cancelling.checkpoint()
+        result = _train(kind, X, y, validation, fraction, folds, seed, budget, backend, names)
+    result.estimator = cancelling.plain(result.estimator)
+    return result
 
 
 def storable(estimator, X):
@@ -268,17 +280,42 @@ def storable(estimator, X):
     return estimator
 
 
-def _train(kind, X, y, validation, fraction, folds, seed, budget, backend) -> Result:
+def check_plsr_predictors(X, names=None, where="the calibration samples"):
+    """ValueError naming the predictor fields that are constant on ``where`` (PLSR standardises every predictor:
+    a constant one gave "illegal value in 4th argument of internal gesdd", or with other fields a wildly wrong
+    model: validation R2 -1e28), and for predictors with fewer independent directions than PLS components."""
+    from .checks import constant_columns, listing
+    X = np.asarray(X, dtype=np.float64)
+    names = list(names) if names is not None else [f"column {j + 1}" for j in range(X.shape[1])]
+    constant = constant_columns(X, names)
+    if constant:
+        value = X[0, names.index(constant[0])]
+        raise ValueError(f"predictor field(s) {listing(constant)} are constant on {where} (e.g. {value:g} in every "
+                         "sample): PLSR standardises each predictor and cannot use a field without variation. "
+                         "Remove them from FIELDS (or use another model)")
+    comps = max(1, min(PLS_COMPONENTS, X.shape[1]))
+    z = (X - X.mean(axis=0)) / X.std(axis=0)
+    rank = int(np.linalg.matrix_rank(z)) if z.size else 0
+    if rank < comps:
+        raise ValueError(f"the predictor fields {listing(names)} are linearly dependent on {where} (rank {rank}): "
+                         f"PLSR with {comps} components needs {comps} fields that are not copies or multiples of one "
+                         "another. Remove the duplicated fields from FIELDS")
+
+
+def _train(kind, X, y, validation, fraction, folds, seed, budget, backend, names=None) -> Result:
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_predict
 
+    from .cancel import cancel_aware
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     backend = backend or boosting_backend()
-    est = make_estimator(kind, seed, X.shape[1], backend)
+    est = cancel_aware(make_estimator(kind, seed, X.shape[1], backend))
     result = Result(kind, None, backend=backend if kind in ("boosting", "stacking") else "")
 
     def fitted(Xc, yc):
+        if kind == "plsr":
+            check_plsr_predictors(Xc, names)
         if budget and budget > 0:
             best, params = search(kind, clone(est), Xc, yc, budget, seed, backend)
             result.params = params
@@ -286,6 +323,9 @@ def _train(kind, X, y, validation, fraction, folds, seed, budget, backend) -> Re
         return fit(clone(est), Xc, yc)
 
     if validation == "kfold":
+        if kind == "plsr":      # each fold's PLSR is fitted on the other folds: each must vary in every field
+            for k, (train_idx, _test) in enumerate(kfold(folds, seed).split(X)):
+                check_plsr_predictors(X[train_idx], names, f"the training samples of fold {k + 1} of {folds}")
         model = fitted(X, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

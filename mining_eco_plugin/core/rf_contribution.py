@@ -132,15 +132,18 @@ def check_samples(X, y, names, target_name="Y"):
     n = y.size
     if n < MIN_SAMPLES:
         raise ContributionError(f"only {n} sample(s); at least {MIN_SAMPLES} are needed.", "INPUT")
-    bad = ~np.isfinite(y)
+    from .checks import MAX_ABS_VALUE
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(y) | (np.abs(y) > MAX_ABS_VALUE)
     if bad.any():
-        raise ContributionError(f"Y '{target_name}' has {int(bad.sum())} missing / non-finite value(s).",
-                                "Y_FIELD")
+        raise ContributionError(f"Y '{target_name}' has {int(bad.sum())} missing / non-finite / too large value(s) "
+                                f"(sample {int(np.flatnonzero(bad)[0]) + 1}).", "Y_FIELD")
     for j, name in enumerate(names):
-        bad = ~np.isfinite(X[:, j])
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(X[:, j]) | (np.abs(X[:, j]) > MAX_ABS_VALUE)
         if bad.any():
-            raise ContributionError(f"driver '{name}' has {int(bad.sum())} missing / non-finite value(s).",
-                                    "CATEGORIES")
+            raise ContributionError(f"driver '{name}' has {int(bad.sum())} missing / non-finite / too large "
+                                    f"value(s) (sample {int(np.flatnonzero(bad)[0]) + 1}).", "CATEGORIES")
     if np.ptp(y) == 0:
         raise ContributionError(f"Y '{target_name}' is constant ({y[0]:g} in all {n} samples): "
                                 "nothing to explain.", "Y_FIELD")
@@ -161,9 +164,11 @@ class _MeanModel:
 
 def _forest(n_estimators, random_state, oob):
     from sklearn.ensemble import RandomForestRegressor
+
+    from .cancel import cancel_aware
     # max_features=1/3: R randomForest regression default mtry = floor(p/3) (sklearn floors, min 1)
-    return RandomForestRegressor(n_estimators=n_estimators, max_features=1.0 / 3.0, bootstrap=True,
-                                 oob_score=oob, random_state=random_state, n_jobs=1)
+    return cancel_aware(RandomForestRegressor(n_estimators=n_estimators, max_features=1.0 / 3.0, bootstrap=True,
+                                              oob_score=oob, random_state=random_state, n_jobs=1))
 
 
 def _r2(y, pred):
@@ -198,12 +203,14 @@ class ContributionResult:
         return [{"driver": d, "category": self.mapping[d], "importance": float(i), "importance_pct": float(p)}
                 for d, i, p in zip(self.drivers, self.importance, self.importance_pct)]
 
-    def predict(self, X, chunk_rows=None, threads=1):
+    def predict(self, X, chunk_rows=None, threads=1, cancel=None):
         """Predictions of RF_all and of each RF_Vi on rows of all drivers (columns in ``drivers``
         order): (n, 1 + k) float64, column 0 = RF_all. ``chunk_rows``: predict at most that many
         rows at once (bounded memory on raster blocks). ``threads`` > 1 predicts the 1 + k models
         in parallel threads, each model single-threaded: the values do not depend on either (a
-        forest predicted with n_jobs > 1 sums its trees in thread order, which changes the last bits)."""
+        forest predicted with n_jobs > 1 sums its trees in thread order, which changes the last bits).
+        ``cancel``: a callable returning True once the user cancelled, checked before each chunk
+        (``cancel.Cancelled`` is raised)."""
         from concurrent.futures import ThreadPoolExecutor
 
         from .salinity import predict_chunked
@@ -213,8 +220,16 @@ class ContributionResult:
         keys = ["__all__"] + self.categories
         step = chunk_rows or max(X.shape[0], 1)
 
+        from .cancel import Cancelled
+
         def one(key):
-            return predict_chunked(self.models[key].predict, X[:, self.columns[key]], step, dtype=np.float64)
+            model = self.models[key]
+
+            def predict(part):
+                if cancel is not None and cancel():
+                    raise Cancelled()
+                return model.predict(part)
+            return predict_chunked(predict, X[:, self.columns[key]], step, dtype=np.float64)
         if threads > 1 and X.shape[0]:
             with ThreadPoolExecutor(max_workers=min(threads, len(keys))) as pool:
                 cols = list(pool.map(one, keys))
@@ -224,14 +239,27 @@ class ContributionResult:
 
 
 def rf_contributions(X, y, names, mapping, n_estimators=DEFAULT_TREES, random_state=42, score="oob",
-                     n_repeats=10, target_name="Y", progress=None):
+                     n_repeats=10, target_name="Y", progress=None, cancel=None):
     """Fit RF_all and RF without each category; ActCon / RelCon (changhe eqs. 6-7) and the
     normalised permutation importance of each driver. See the module docstring for the formulas.
 
     ``X`` (n x p) holds the columns ``names``; only the drivers named in ``mapping`` (field ->
     category) are used (unknown names raise ContributionError naming them). ``progress(fraction)``
-    is called after each model (may raise to cancel).
+    is called after each model (may raise to cancel). ``cancel``: a callable returning True once the
+    user cancelled, checked between chunks of trees and between the predictions of the permutation
+    importance (``cancel.Cancelled`` is raised; core/cancel.py: the results do not change).
     """
+    from . import cancel as cancelling
+    with cancelling.cancel_check(cancel):
+        result = _rf_contributions(X, y, names, mapping, n_estimators, random_state, score, n_repeats,
+                                   target_name, progress)
+    for model in result.models.values():
+        cancelling.plain(model)
+    return result
+
+
+def _rf_contributions(X, y, names, mapping, n_estimators, random_state, score, n_repeats, target_name, progress):
+    from .cancel import checkpoint
     if score not in SCORES:
         raise ContributionError(f"score must be one of {SCORES}.", "SCORE")
     mapping = parse_categories(mapping, names)
@@ -266,8 +294,13 @@ def rf_contributions(X, y, names, mapping, n_estimators=DEFAULT_TREES, random_st
     rel_con = np.abs(act_con) / total * 100.0                         # eq. 7
 
     from sklearn.inspection import permutation_importance
+    from sklearn.metrics import r2_score
+
+    def r2(estimator, X_, y_):
+        checkpoint()        # n_repeats x drivers predictions of a possibly large forest: cancel between them
+        return r2_score(y_, estimator.predict(X_))      # what scoring="r2" computes
     pi = permutation_importance(models["__all__"], X, y, n_repeats=n_repeats, random_state=random_state,
-                                scoring="r2")
+                                scoring=r2)
     importance = pi.importances_mean
     clipped = np.clip(importance, 0.0, None)
     importance_pct = clipped / clipped.sum() * 100.0 if clipped.sum() > 0 else np.zeros_like(clipped)

@@ -82,11 +82,16 @@ def parse_grade_table(values) -> tuple[tuple[float, ...], tuple[str, ...]]:
     return _checked(tuple(bounds), tuple(labels))
 
 
+#: largest |threshold|: predictions are float32 (at most 3.4e38), so larger bounds could never be reached
+MAX_THRESHOLD = 1e30
+
+
 def _checked(bounds, labels):
     if not bounds:
         raise ValueError("give at least one threshold (two grades)")
-    if not all(math.isfinite(b) for b in bounds):
-        raise ValueError(f"thresholds must be finite numbers, got {bounds}")
+    if not all(math.isfinite(b) and abs(b) <= MAX_THRESHOLD for b in bounds):
+        raise ValueError(f"thresholds must be finite numbers within +-{MAX_THRESHOLD:g}, got "
+                         f"{', '.join(f'{b:g}' for b in bounds)}")
     if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:])):
         raise ValueError(f"thresholds must be strictly increasing, got {', '.join(f'{b:g}' for b in bounds)}")
     if len(bounds) + 1 > 254:

@@ -47,15 +47,15 @@ def check_samples(X, y, names, target_name="target"):
     if n < MIN_SAMPLES:
         raise ScreeningError(f"only {n} sample(s); at least {MIN_SAMPLES} are needed to screen variables.",
                              "INPUT")
-    bad = ~np.isfinite(y)
+    bad = _unusable(y)
     if bad.any():
-        raise ScreeningError(f"the target '{target_name}' has {int(bad.sum())} missing / non-finite value(s).",
-                             "TARGET_FIELD")
+        raise ScreeningError(f"the target '{target_name}' has {int(bad.sum())} missing / non-finite / too large "
+                             f"value(s) (sample {int(np.flatnonzero(bad)[0]) + 1}).", "TARGET_FIELD")
     for j, name in enumerate(names):
-        bad = ~np.isfinite(X[:, j])
+        bad = _unusable(X[:, j])
         if bad.any():
-            raise ScreeningError(f"the candidate '{name}' has {int(bad.sum())} missing / non-finite value(s).",
-                                 "FIELDS")
+            raise ScreeningError(f"the candidate '{name}' has {int(bad.sum())} missing / non-finite / too large "
+                                 f"value(s) (sample {int(np.flatnonzero(bad)[0]) + 1}).", "FIELDS")
     if np.ptp(y) == 0:
         raise ScreeningError(f"the target '{target_name}' is constant ({y[0]:g} in all {n} samples): "
                              "nothing can be screened against it.", "TARGET_FIELD")
@@ -64,6 +64,13 @@ def check_samples(X, y, names, target_name="target"):
             raise ScreeningError(f"the candidate '{name}' is constant ({X[0, j]:g} in all {n} samples); "
                                  "remove it from the candidates.", "FIELDS")
     return X, y
+
+
+def _unusable(values):
+    """NaN, infinite, or beyond checks.MAX_ABS_VALUE (1e300 gave "illegal value in 4th argument of gesdd")."""
+    from .checks import MAX_ABS_VALUE
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(values) | (np.abs(values) > MAX_ABS_VALUE)
 
 
 # ---------------------------------------------------------------------------------------------- PLS

@@ -68,6 +68,10 @@ CHUNK_BYTES = 8 * 1024 * 1024          # one chunk: small enough to stay in cach
 
 
 # ---------------------------------------------------------------------------------- dates
+#: largest |year| accepted (decimal years allowed); beyond it sums of squared years lose all precision
+MAX_ABS_YEAR = 100_000.0
+
+
 def parse_years(text: str, label: str = "YEARS") -> list[float]:
     """Dates from text such as ``"2000,2001,2003"``, ``"2000 2001"`` or ``"2000-2024"`` (an inclusive
     range of whole years); decimals (``2000.5``) are allowed. ValueError naming ``label``."""
@@ -89,6 +93,9 @@ def parse_years(text: str, label: str = "YEARS") -> list[float]:
                              "e.g. 2000,2001,2002, or as a range 2000-2024.") from None
         if not math.isfinite(value):
             raise ValueError(f"{label}: {token!r} is not a finite number.")
+        if abs(value) > MAX_ABS_YEAR:
+            raise ValueError(f"{label}: {token!r} is not a plausible year (give years within +-{MAX_ABS_YEAR:g}, "
+                             "e.g. 2000,2001,2002).")
         years.append(value)
     return years
 

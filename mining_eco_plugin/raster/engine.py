@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -189,6 +190,106 @@ def grid_of(ds, label: str = "") -> Grid:
     return Grid(ds.RasterXSize, ds.RasterYSize, tuple(ds.GetGeoTransform()), ds.GetProjection() or "", label)
 
 
+def damaged(path: str, label: str = "", detail: str = "") -> RasterError:
+    """The error for a raster file that GDAL cannot read completely (issue 11, defect 2: a truncated GeoTIFF
+    gave a raw GDAL RuntimeError, or "no CRS" when its header was cut)."""
+    who = f"{label}: " if label else ""
+    why = f" (GDAL: {detail.strip()})" if detail and detail.strip() else ""
+    return RasterError(f"{who}{path} is damaged or incomplete: its data cannot be read{why}. The file was probably "
+                       "cut short (an interrupted copy or download) or overwritten; copy or export it again.")
+
+
+def open_raster(path: str, label: str = ""):
+    """``gdal.Open`` read-only; RasterError naming ``label`` for a file that is not a raster and for a damaged
+    or truncated one: GDAL's warnings while reading the header ("IO error", "cannot read") and, for a GeoTIFF,
+    data blocks that end past the end of the file."""
+    problems = []
+
+    def collect(level, _number, message):
+        if level >= gdal.CE_Warning:
+            problems.append(str(message))
+    gdal.PushErrorHandler(collect)
+    try:
+        ds = gdal.Open(path, gdal.GA_ReadOnly)
+    except RuntimeError as err:
+        raise RasterError(f"{label or path}: cannot open {path} as a raster ({err}).") from None
+    finally:
+        gdal.PopErrorHandler()
+    broken = [m for m in problems if _DAMAGE_WORDS.search(m)]
+    if broken:
+        raise damaged(path, label, broken[0])
+    if ds.GetDriver().ShortName == "GTiff" and ds.RasterCount:
+        try:
+            end = _last_block_end(ds)
+        except RuntimeError as err:     # the block index itself cannot be read
+            raise damaged(path, label, str(err)) from None
+        if end is not None and os.path.isfile(path) and end > os.path.getsize(path):
+            raise damaged(path, label, f"its last block ends at byte {end}, but the file has "
+                                       f"{os.path.getsize(path)} bytes")
+    return ds
+
+
+# GDAL / libtiff warnings of a damaged file (not benign ones such as "TIFFReadDirectory: Sum of Photometric
+# type-related color channels and ExtraSamples doesn't match SamplesPerPixel")
+_DAMAGE_WORDS = re.compile(r"IO error|I/O error|[Cc]annot read|[Rr]ead error|truncat|corrupt|short read", re.ASCII)
+
+
+def _last_block_end(ds):
+    """Byte offset where the last data block of a GeoTIFF's first and last bands ends (TIFF metadata domain),
+    or None when GDAL does not say (e.g. a sparse file)."""
+    end = None
+    for b in {1, ds.RasterCount}:
+        band = ds.GetRasterBand(b)
+        bx, by = band.GetBlockSize()
+        nx, ny = (ds.RasterXSize + bx - 1) // bx, (ds.RasterYSize + by - 1) // by
+        offset = band.GetMetadataItem(f"BLOCK_OFFSET_{nx - 1}_{ny - 1}", "TIFF")
+        size = band.GetMetadataItem(f"BLOCK_SIZE_{nx - 1}_{ny - 1}", "TIFF")
+        if offset and size and int(offset) > 0:
+            end = max(end or 0, int(offset) + int(size))
+    return end
+
+
+def read_array(band, path: str, label: str, *args, **kwargs):
+    """``band.ReadAsArray(*args, **kwargs)``; a GDAL read error is a RasterError naming the file as damaged."""
+    try:
+        return band.ReadAsArray(*args, **kwargs)
+    except RuntimeError as err:
+        raise damaged(path, label, str(err)) from None
+
+
+def check_coordinates(grid: Grid, what: str):
+    """RasterError when a raster labelled with a geographic CRS has coordinates that are not degrees (e.g. UTM
+    metres with EPSG:4326: cell areas would all be 0, issue 11). Up to one pixel beyond +-90 deg latitude and
+    -180 .. 360 deg longitude is accepted (grids registered at cell centres, 0-360 grids)."""
+    if not grid.wkt or not grid.is_geographic:
+        return
+    gt = grid.geotransform
+    xs = [gt[0] + gt[1] * c + gt[2] * r for c in (0, grid.width) for r in (0, grid.height)]
+    ys = [gt[3] + gt[4] * c + gt[5] * r for c in (0, grid.width) for r in (0, grid.height)]
+    px, py = abs(gt[1]) + abs(gt[2]), abs(gt[4]) + abs(gt[5])
+    if min(ys) < -90 - py or max(ys) > 90 + py or min(xs) < -180 - px or max(xs) > 360 + px \
+            or not all(map(math.isfinite, xs + ys)):
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(grid.wkt)
+        raise RasterError(
+            f"{what} is labelled with the geographic CRS {_crs_name(srs)} (degrees), but its extent "
+            f"x {min(xs):.6g} .. {max(xs):.6g}, y {min(ys):.6g} .. {max(ys):.6g} is not in degrees (latitude "
+            "must lie within -90 .. 90, longitude within -180 .. 360). Its CRS is probably wrong (e.g. UTM "
+            "coordinates in metres): assign the right CRS (Raster > Projections > Assign Projection, or "
+            "gdal_edit.py -a_srs) and run again.")
+
+
+def check_window_fits(grid: Grid, size: int, label: str = "WINDOW_SIZE"):
+    """RasterError for a moving window wider than makes sense on ``grid``: a window of 2 n - 1 pixels centred
+    on any pixel of a raster n pixels wide covers it whole, and a larger one only costs memory (blocks are
+    read with a halo of size // 2 pixels)."""
+    limit = 2 * max(grid.width, grid.height) - 1
+    if size > limit:
+        raise RasterError(f"{label}: a window of {size} pixels is larger than needed on this raster of "
+                          f"{grid.width} x {grid.height} pixels: a window of {limit} pixels already covers the whole "
+                          f"raster from every pixel. Give a window of at most {limit} pixels.")
+
+
 @dataclass(frozen=True)
 class BandRef:
     """One band of one raster file; ``label`` names it in messages (e.g. "RED_BAND")."""
@@ -261,10 +362,8 @@ class RasterStack:
     def _open(self, ref: BandRef):
         ds = self._datasets.get((ref.path, "raw"))
         if ds is None:
-            try:
-                ds = gdal.Open(ref.path, gdal.GA_ReadOnly)
-            except RuntimeError as err:
-                raise RasterError(f"{ref.label or ref.path}: cannot open {ref.path} as a raster ({err}).") from None
+            ds = open_raster(ref.path, ref.label)
+            check_coordinates(grid_of(ds), ref.describe())
             self._datasets[(ref.path, "raw")] = ds
         return ds
 
@@ -317,12 +416,13 @@ class RasterStack:
 
     def read_raw(self, key, w: Window) -> np.ndarray:
         """The block in the band's own data type (for QA bit fields)."""
-        return self._band(key).ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+        r = self.refs[key]
+        return read_array(self._band(key), r.path, r.label or key, w.xoff, w.yoff, w.xsize, w.ysize)
 
     def read(self, key, w: Window) -> np.ndarray:
         """The block as float32 with the band's nodata value (and NaN) as NaN."""
-        band = self._band(key)
-        arr = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize, buf_type=gdal.GDT_Float32)
+        band, r = self._band(key), self.refs[key]
+        arr = read_array(band, r.path, r.label or key, w.xoff, w.yoff, w.xsize, w.ysize, buf_type=gdal.GDT_Float32)
         nd = band.GetNoDataValue()
         if nd is not None and not math.isnan(nd):
             np.copyto(arr, np.float32(np.nan), where=arr == np.float32(nd))
@@ -351,10 +451,7 @@ class RasterStack:
 
 def raster_info(path: str) -> tuple[Grid, int, list[str]]:
     """Grid, band count and band descriptions of a raster file (RasterError if it cannot be opened)."""
-    try:
-        ds = gdal.Open(path, gdal.GA_ReadOnly)
-    except RuntimeError as err:
-        raise RasterError(f"Cannot open {path} as a raster ({err}).") from None
+    ds = open_raster(path)
     names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
     return grid_of(ds, os.path.basename(path)), ds.RasterCount, names
 

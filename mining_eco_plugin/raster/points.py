@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from osgeo import gdal
 
-from .engine import RasterError
+from .engine import RasterError, read_array
+from .engine import open_raster as engine_open
 
 gdal.UseExceptions()
 
@@ -29,10 +30,7 @@ class PointSample:
 
 
 def open_raster(path, label="RASTERS"):
-    try:
-        return gdal.Open(path, gdal.GA_ReadOnly)
-    except RuntimeError as err:
-        raise RasterError(f"{label}: cannot open {path} as a raster ({err}).") from None
+    return engine_open(path, label)
 
 
 def pixel_coordinates(geotransform, xs, ys):
@@ -46,12 +44,12 @@ def pixel_coordinates(geotransform, xs, ys):
     return col, row
 
 
-def _read(ds, bands, xoff, yoff, xsize, ysize):
+def _read(ds, bands, xoff, yoff, xsize, ysize, label="RASTERS"):
     """Window of every band as float64 with each band's nodata value (and NaN) as NaN: bands x rows x cols."""
     out = np.empty((len(bands), ysize, xsize))
     for i, b in enumerate(bands):
         band = ds.GetRasterBand(b)
-        a = band.ReadAsArray(xoff, yoff, xsize, ysize, buf_type=gdal.GDT_Float64)
+        a = read_array(band, ds.GetDescription(), label, xoff, yoff, xsize, ysize, buf_type=gdal.GDT_Float64)
         nd = band.GetNoDataValue()
         if nd is not None and not math.isnan(nd):
             a[a == nd] = np.nan
@@ -104,7 +102,7 @@ def sample_points(path, xs, ys, method="nearest", bands=None, progress=None, lab
             idx = order[bounds[g]:bounds[g + 1]]
             x0, y0 = int(c0[idx].min()), int(r0[idx].min())
             x1, y1 = int(c1[idx].max()), int(r1[idx].max())
-            win = _read(ds, bands, x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+            win = _read(ds, bands, x0, y0, x1 - x0 + 1, y1 - y0 + 1, label)
             a00 = win[:, r0[idx] - y0, c0[idx] - x0]
             if method == "nearest":
                 vals = a00

@@ -105,11 +105,14 @@ def test_files_of_0_5_0_load_under_scikit_learn_1_2_else_are_refused_naming_both
 
 
 def rewrite(data, **changes):
-    """The file with its metadata changed (the checksum covers the model part only)."""
+    """The file with its metadata changed and its metadata checksum made again: a file as it would have been
+    written with that metadata (e.g. under another scikit-learn)."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         meta, model = json.loads(z.read(mf.META_MEMBER)), z.read(mf.MODEL_MEMBER)
     for key, value in changes.items():
         meta[key] = value
+    if mf.META_HASH in meta:
+        meta[mf.META_HASH] = mf._meta_hash(meta)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr(mf.META_MEMBER, json.dumps(meta))
@@ -222,10 +225,15 @@ def test_crafted_tree_node_arrays_are_refused_before_predicting(make, field, val
 
 def test_a_feature_index_within_the_trees_but_beyond_the_files_features_is_refused():
     # the forest is fitted on 3 columns; a file claiming 2 features would feed it 2: refused (it would not
-    # predict anyway: scikit-learn checks the width first), and the tree check sees it
+    # predict anyway: scikit-learn checks the width first), by the model's input width (issue 11) before the
+    # tree check would see it
     data = mf.dumps(mf.ModelBundle(small_rf(), ["NDVI", "SI1"], "salinity"))
-    with pytest.raises(mf.ModelFileError, match="trees are inconsistent"):
+    with pytest.raises(mf.ModelFileError, match="lists 2 feature.*takes 3 input"):
         mf.loads(data)
+    est = small_rf()
+    del est.n_features_in_              # without the width, the tree check still sees it
+    with pytest.raises(mf.ModelFileError, match="trees are inconsistent"):
+        mf.loads(mf.dumps(mf.ModelBundle(est, ["NDVI", "SI1"], "salinity")))
 
 
 def test_the_allow_list_is_what_the_models_need_here():

@@ -1,0 +1,189 @@
+"""Messages for failures that are not a ValueError (issue 11, defect 2: raw Python tracebacks).
+
+``MiningEcoAlgorithm.processAlgorithm`` turns every exception into a QgsProcessingException. The known causes
+are fixed where they arise (a damaged raster in raster/engine.py, a bad model file in core/modelfile.py, ...);
+what reaches this module is worded here:
+
+* ``out_of_range`` before a run (``checkParameterValues``): a number beyond its parameter's bounds, with them;
+* ``check_destinations`` before a run: an output path that is a folder, that lies under a file, or in a folder
+  that cannot be written (the errors Python would raise only after the work was done);
+* ``os_error``: an OSError while writing (disk full, permission denied, read-only file system, a path under a
+  file, ...) names the output parameter whose path it concerns and the fix;
+* ``memory_error``: what to make smaller;
+* ``unexpected``: anything else, with the tool, the exception and a line saying that this is a bug to report.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import traceback
+
+from qgis.core import (
+    QgsProcessingOutputLayerDefinition,
+    QgsProcessingParameterFolderDestination,
+    QgsProperty,
+)
+
+REPORT = ("This is a bug in Mining Eco, not a problem with your inputs: please report it to the plugin's "
+          "authors with this message and the parameters of the run (Processing > History).")
+
+
+def _static(value):
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        value = value.sink
+    if isinstance(value, QgsProperty):
+        value = value.staticValue()     # an expression-based property has none: not checked
+    return value
+
+
+def _local_path(value) -> str:
+    """The local file path of a destination value, '' for temporary / memory / database outputs."""
+    value = _static(value)
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if not text or text == "TEMPORARY_OUTPUT" or text.startswith("memory:") or "://" in text:
+        return ""
+    if text.startswith("ogr:"):
+        m = re.search(r"dbname='([^']*)'", text)
+        return m.group(1) if m else ""
+    if re.match(r"^[A-Za-z][A-Za-z0-9_]*:", text) and not re.match(r"^[A-Za-z]:[\\/]", text):
+        return ""       # provider:uri (postgres:, spatialite: ...), not a Windows drive
+    return text.split("|")[0]
+
+
+def destinations(alg, parameters):
+    """[(parameter name, absolute local path, is a folder destination)] of the outputs given as files."""
+    out = []
+    for definition in alg.destinationParameterDefinitions():
+        path = _local_path(parameters.get(definition.name()))
+        if path:
+            out.append((definition.name(), os.path.abspath(path),
+                        isinstance(definition, QgsProcessingParameterFolderDestination)))
+    return out
+
+
+def _existing_ancestor(path):
+    folder = path
+    while folder and not os.path.lexists(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return folder
+
+
+def check_destinations(alg, parameters):
+    """ValueError naming the parameter for an output that cannot be written: a file path that is a folder, a
+    folder path that is a file, a path under a file, or a folder that cannot be written to."""
+    for name, path, is_folder in destinations(alg, parameters):
+        if is_folder:
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise ValueError(f"{name}: {path} is a file, not a folder. Give a folder for the outputs.")
+            start = path
+        else:
+            if os.path.isdir(path):
+                raise ValueError(f"{name}: {path} is a folder. Give a file name in it (e.g. "
+                                 f"{os.path.join(path, 'output' + _extension(alg, name))}).")
+            start = os.path.dirname(path)
+        folder = _existing_ancestor(start)
+        if folder and not os.path.isdir(folder):
+            raise ValueError(f"{name}: {path} cannot be created: {folder} is a file, not a folder. Choose an output "
+                             "path in a folder.")
+        if folder and not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"{name}: cannot write into {folder} (permission denied). Choose a folder you can "
+                             "write to.")
+
+
+def out_of_range(alg, parameters) -> str:
+    """'' or the message for the first number outside its parameter's minimum .. maximum, with both bounds
+    (QGIS's own check says only "Incorrect parameter value for X")."""
+    from qgis.core import QgsProcessingParameterNumber
+    for definition in alg.parameterDefinitions():
+        if not isinstance(definition, QgsProcessingParameterNumber):
+            continue
+        value = _static(parameters.get(definition.name()))
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue        # empty, an expression, or not a number: QGIS's own check words it
+        lo, hi = definition.minimum(), definition.maximum()
+        if number != number or lo <= number <= hi:
+            continue
+        side = f"above the maximum {hi:g}" if number > hi else f"below the minimum {lo:g}"
+        return (f"{definition.name()} ({definition.description()}): {number:g} is {side}. Give a value from "
+                f"{lo:g} to {hi:g}.")
+    return ""
+
+
+def _extension(alg, name):
+    definition = alg.parameterDefinition(name)
+    try:
+        return "." + definition.defaultFileExtension()
+    except (AttributeError, TypeError):
+        return ""
+
+
+def _concerns(path, target, is_folder):
+    """Whether an OSError about ``path`` concerns the output ``target`` (the file itself, a temporary file
+    beside it, a folder on its way, or a file in an output folder)."""
+    path, target = os.path.abspath(path), os.path.abspath(target)
+    folder = target if is_folder else os.path.dirname(target)
+    return path == target or os.path.dirname(path) == folder or target.startswith(path.rstrip(os.sep) + os.sep)
+
+
+def os_error(alg, err: OSError, parameters) -> str:
+    """The message of an OSError: which output (or input file) and what to do."""
+    path = err.filename if err.filename is not None else err.filename2
+    path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else path
+    what = os.strerror(err.errno) if err.errno else str(err)
+    name = ""
+    if path:
+        for pname, target, is_folder in destinations(alg, parameters):
+            if _concerns(str(path), target, is_folder):
+                name, path = pname, target
+                break
+    subject = f"{name}: " if name else ""
+    where = f"{path}" if path else "a file"
+    folder = os.path.dirname(os.path.abspath(path)) if path else "the output folder"
+    code = err.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        fix = (f"the disk holding {folder} is full (no space left to write {where}). Free some space or write the "
+               "outputs to another disk.")
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = (f"writing {where} is not allowed ({what}): {folder} is read-only or belongs to someone else. Choose "
+               "a folder you can write to." if name else
+               f"{where} cannot be read or written ({what}). Check that the file exists and that you may use it.")
+    elif code == errno.EISDIR:
+        fix = f"{where} is a folder. Give a file name instead."
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        fix = (f"{where} cannot be created because a file stands where a folder is needed on its path. Choose an "
+               "output path in an existing folder.")
+    elif code == errno.ENOENT:
+        fix = f"{where}: the file or its folder does not exist ({what}). Check the path."
+    elif code == errno.ENAMETOOLONG:
+        fix = f"the path {where} is too long. Choose a shorter path."
+    else:
+        fix = f"writing or reading {where} failed ({what}). Check the path, the disk and the permissions."
+    return f"{alg.displayName()}: {subject}{fix}"
+
+
+def memory_error(alg) -> str:
+    return (f"{alg.displayName()}: the computer ran out of memory. Use a smaller sample or window (SAMPLE_SIZE, "
+            "N_SAMPLES, N_TREES, WINDOW_SIZE where the tool has them), a smaller area (clip the inputs first), or "
+            "close other programs.")
+
+
+def unexpected(alg, err: BaseException, feedback=None) -> str:
+    """The last resort: the tool, the exception (type and text, no traceback) and REPORT. The traceback goes to
+    the log's debug information (Processing's log panel with debugging information on)."""
+    if feedback is not None:
+        try:
+            feedback.pushDebugInfo("".join(traceback.format_exception(type(err), err, err.__traceback__)))
+        except Exception:  # noqa: BLE001 - a log that cannot be written must not hide the error
+            pass
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if len(text) > 400:
+        text = text[:400] + " ..."
+    return f"{alg.displayName()} failed: {type(err).__name__}{': ' + text if text else ''}. {REPORT}"
