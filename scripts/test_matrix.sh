@@ -13,7 +13,8 @@
 #
 # Settings (environment): MATRIX_SUITES ("trixie sid" [+ bookworm]), MATRIX_BLOCKING (trixie bookworm),
 # MATRIX_CACHE (/var/cache/mining-eco-matrix, or ~/.cache/mining-eco-matrix when not root),
-# MATRIX_WORK (/var/tmp/mining-eco-matrix), MATRIX_MIRROR (the host's Debian mirror), MATRIX_REBUILD=1.
+# MATRIX_WORK (/var/tmp/mining-eco-matrix), MATRIX_MIRROR (the host's Debian mirror), MATRIX_REBUILD=1,
+# MATRIX_SUITE_TIMEOUT (seconds a suite's `make test` may take, 2400).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
@@ -91,7 +92,8 @@ run_suite() {   # $1 = suite: the checkout's files copied to /src, `make test` t
   rm -rf "$root/src"; mkdir -p "$root/src"
   git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$root/src"
   mount_all "$root"
-  in_chroot "$root" bash -c 'cd /src && make test'
+  # bounded: a hang in one suite (sid changes under us) must not take CI past its time limit
+  in_chroot "$root" timeout --kill-after=60 "${MATRIX_SUITE_TIMEOUT:-2400}" bash -c 'cd /src && make test'
   local rc=$?
   umount_all "$root"
   return $rc

@@ -79,6 +79,8 @@ def check_scratch_space(folder, needed):
 class RseiBase(SceneAlgorithm):
     GROUP = "ecology"
     SOURCE = SOURCE
+    TAGS = ("rsei", "remote sensing ecological index", "ecological quality", "ecological index", "pca",
+            "principal component", "greenness", "wetness", "dryness", "heat", "ndvi", "lst", "ndbsi")
     scene_check = None   # a scene's core.plausibility.RadiometryCheck (RSEI from a scene)
 
     def add_common_parameters(self):
@@ -353,8 +355,6 @@ class RseiAlgorithm(RseiBase):
         "The PCA uses a fixed sample of pixels: the result does not depend on the block size.")
     SHORT_DESCRIPTION = (
         "Remote sensing ecological index (RSEI) of a scene: NDVI, WET, NDBSI and LST combined by PCA, with grades")
-    TAGS = ("rsei", "remote sensing ecological index", "ecological quality", "ecological index", "pca",
-            "principal component", "greenness", "wetness", "dryness", "heat", "ndvi", "lst", "ndbsi")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_scene_parameters(self)
@@ -399,8 +399,6 @@ class RseiFromComponentsAlgorithm(RseiBase):
         "RSEI from a scene.")
     SHORT_DESCRIPTION = (
         "Remote sensing ecological index (RSEI) from NDVI, WET, NDBSI and LST rasters you already have")
-    TAGS = ("rsei", "remote sensing ecological index", "ecological quality", "ecological index", "pca",
-            "principal component", "greenness", "wetness", "dryness", "heat", "ndvi", "lst", "ndbsi")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         for key, pid, label in COMPONENT_PARAMS:
