@@ -212,7 +212,8 @@ def open_raster(path: str, label: str = ""):
     try:
         ds = gdal.Open(path, gdal.GA_ReadOnly)
     except RuntimeError as err:
-        raise RasterError(f"{label or path}: cannot open {path} as a raster ({err}).") from None
+        raise RasterError(f"{label}: cannot open {path} as a raster ({err})." if label else
+                          f"Cannot open {path} as a raster ({err}).") from None
     finally:
         gdal.PopErrorHandler()
     broken = [m for m in problems if _DAMAGE_WORDS.search(m)]
