@@ -185,16 +185,9 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self):  # noqa: N802
         return QUrl.fromLocalFile(manual_page(self.ID)).toString()
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = errors.out_of_range(self, parameters)     # with the bounds, before QGIS's terse message
-        if problem:
-            return False, f"{self.NAME}: {problem}"
-        return super().checkParameterValues(parameters, context)
-
     # -- running ---------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
-            errors.check_destinations(self, parameters)
             # outputs are plain Python values: qgis_process prints a numpy scalar as empty
             return plain(self.run_committed(parameters, context, feedback))
         except (Canceled, Cancelled):   # the exception is the one message: Processing reports it (not reportError as well)
@@ -244,6 +237,9 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
 
     # -- output checks (issue 11, defect 5) --------------------------------------------------------------------
     def checkParameterValues(self, parameters, context):  # noqa: N802
+        problem = errors.out_of_range(self, parameters)     # with the bounds, before QGIS's terse message
+        if problem:
+            return False, f"{self.NAME}: {problem}"
         ok, msg = super().checkParameterValues(parameters, context)
         if ok:
             clash = self.output_clash(parameters, context)

@@ -5,8 +5,6 @@ are fixed where they arise (a damaged raster in raster/engine.py, a bad model fi
 what reaches this module is worded here:
 
 * ``out_of_range`` before a run (``checkParameterValues``): a number beyond its parameter's bounds, with them;
-* ``check_destinations`` before a run: an output path that is a folder, that lies under a file, or in a folder
-  that cannot be written (the errors Python would raise only after the work was done);
 * ``os_error``: an OSError while writing (disk full, permission denied, read-only file system, a path under a
   file, ...) names the output parameter whose path it concerns and the fix;
 * ``memory_error``: what to make smaller;
@@ -24,6 +22,8 @@ from qgis.core import (
     QgsProcessingParameterFolderDestination,
     QgsProperty,
 )
+
+from ..raster.outputs import STAGE_PREFIX, STAGE_SUFFIX
 
 REPORT = ("This is a bug in Mining Eco, not a problem with your inputs: please report it to the plugin's "
           "authors with this message and the parameters of the run (Processing > History).")
@@ -64,38 +64,6 @@ def destinations(alg, parameters):
     return out
 
 
-def _existing_ancestor(path):
-    folder = path
-    while folder and not os.path.lexists(folder):
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    return folder
-
-
-def check_destinations(alg, parameters):
-    """ValueError naming the parameter for an output that cannot be written: a file path that is a folder, a
-    folder path that is a file, a path under a file, or a folder that cannot be written to."""
-    for name, path, is_folder in destinations(alg, parameters):
-        if is_folder:
-            if os.path.exists(path) and not os.path.isdir(path):
-                raise ValueError(f"{name}: {path} is a file, not a folder. Give a folder for the outputs.")
-            start = path
-        else:
-            if os.path.isdir(path):
-                raise ValueError(f"{name}: {path} is a folder. Give a file name in it (e.g. "
-                                 f"{os.path.join(path, 'output' + _extension(alg, name))}).")
-            start = os.path.dirname(path)
-        folder = _existing_ancestor(start)
-        if folder and not os.path.isdir(folder):
-            raise ValueError(f"{name}: {path} cannot be created: {folder} is a file, not a folder. Choose an output "
-                             "path in a folder.")
-        if folder and not os.access(folder, os.W_OK | os.X_OK):
-            raise ValueError(f"{name}: cannot write into {folder} (permission denied). Choose a folder you can "
-                             "write to.")
-
-
 def out_of_range(alg, parameters) -> str:
     """'' or the message for the first number outside its parameter's minimum .. maximum, with both bounds
     (QGIS's own check says only "Incorrect parameter value for X")."""
@@ -125,10 +93,16 @@ def _extension(alg, name):
         return ""
 
 
+def _unstaged(path):
+    """``path`` without the hidden staging folder of raster/outputs.py (where a run writes until it commits)."""
+    parts = path.split(os.sep)
+    return os.sep.join(p for p in parts if not (p.startswith(STAGE_PREFIX) and p.endswith(STAGE_SUFFIX)))
+
+
 def _concerns(path, target, is_folder):
     """Whether an OSError about ``path`` concerns the output ``target`` (the file itself, a temporary file
     beside it, a folder on its way, or a file in an output folder)."""
-    path, target = os.path.abspath(path), os.path.abspath(target)
+    path, target = os.path.abspath(_unstaged(path)), os.path.abspath(target)
     folder = target if is_folder else os.path.dirname(target)
     return path == target or os.path.dirname(path) == folder or target.startswith(path.rstrip(os.sep) + os.sep)
 

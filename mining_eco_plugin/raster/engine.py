@@ -259,25 +259,9 @@ def read_array(band, path: str, label: str, *args, **kwargs):
 
 
 def check_coordinates(grid: Grid, what: str):
-    """RasterError when a raster labelled with a geographic CRS has coordinates that are not degrees (e.g. UTM
-    metres with EPSG:4326: cell areas would all be 0, issue 11). Up to one pixel beyond +-90 deg latitude and
-    -180 .. 360 deg longitude is accepted (grids registered at cell centres, 0-360 grids)."""
-    if not grid.wkt or not grid.is_geographic:
-        return
-    gt = grid.geotransform
-    xs = [gt[0] + gt[1] * c + gt[2] * r for c in (0, grid.width) for r in (0, grid.height)]
-    ys = [gt[3] + gt[4] * c + gt[5] * r for c in (0, grid.width) for r in (0, grid.height)]
-    px, py = abs(gt[1]) + abs(gt[2]), abs(gt[4]) + abs(gt[5])
-    if min(ys) < -90 - py or max(ys) > 90 + py or min(xs) < -180 - px or max(xs) > 360 + px \
-            or not all(map(math.isfinite, xs + ys)):
-        srs = osr.SpatialReference()
-        srs.ImportFromWkt(grid.wkt)
-        raise RasterError(
-            f"{what} is labelled with the geographic CRS {_crs_name(srs)} (degrees), but its extent "
-            f"x {min(xs):.6g} .. {max(xs):.6g}, y {min(ys):.6g} .. {max(ys):.6g} is not in degrees (latitude "
-            "must lie within -90 .. 90, longitude within -180 .. 360). Its CRS is probably wrong (e.g. UTM "
-            "coordinates in metres): assign the right CRS (Raster > Projections > Assign Projection, or "
-            "gdal_edit.py -a_srs) and run again.")
+    """RasterError naming ``what`` when a raster labelled with a geographic CRS has coordinates that are not
+    degrees (Grid.check_geographic_extent), checked when any input is opened: cell areas would all be 0."""
+    Grid(grid.width, grid.height, grid.geotransform, grid.wkt, what).check_geographic_extent()
 
 
 def check_window_fits(grid: Grid, size: int, label: str = "WINDOW_SIZE"):

@@ -72,6 +72,12 @@ def check_file_destination(path: str, label: str):
     path = os.path.abspath(path)
     folder = os.path.dirname(path)
     if not os.path.exists(folder):
+        above = folder
+        while not os.path.lexists(above) and os.path.dirname(above) != above:
+            above = os.path.dirname(above)
+        if os.path.lexists(above) and not os.path.isdir(above):
+            raise OutputError(f"{label}: {above} is a file, not a folder, so {path} cannot be written under it. "
+                              "Choose an output path in a folder.")
         raise OutputError(f"{label}: the folder {folder} does not exist. Choose an output path in an existing "
                           "folder.")
     if not os.path.isdir(folder):
