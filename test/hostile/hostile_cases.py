@@ -963,7 +963,7 @@ def _salinity_cases():
              words=("SELECTED_FIELDS|FIELDS|'nope'",)),
         Case(t, "cancel-stacking-compare-search", "cancel inside long fits",
              with_(t, MODEL=5, COMPARE_MODELS=True, SEARCH=True, SEARCH_BUDGET=20, VALIDATION=2),
-             expect="cancel", timeout=15),
+             expect="cancel", timeout=15, isolate=True),
     ]
     # -- apply model -----------------------------------------------------------------------------------------
     t = "applymodel"
@@ -974,7 +974,7 @@ def _salinity_cases():
     model_words = ("MODEL_FILE",)
     cases += [
         Case(t, f"model-{kind}", category, with_(t, MODEL_FILE=lambda c, kind=kind: c.d.model_variant(kind)),
-             words=model_words, timeout=timeout, cli=kind in ("pickle",))
+             words=model_words, timeout=timeout, cli=kind in ("pickle",), isolate=kind == "bomb")
         for kind, category, timeout in (
             ("pickle", "model file: pickle", 40), ("bomb", "model file: zip bomb", 40),
             ("meta_features", "model file: tampered metadata", 40), ("metrics_list", "model file: metrics of wrong type", 40),
@@ -1204,7 +1204,7 @@ def _productivity_driver_cases():
                          ("DOMINANT_THRESHOLD", "nan", None, (), "nan where a number is expected")])
     for case in cases:
         if case.id == "rfcontribution-n_trees-10000000":
-            case.timeout = 25
+            case.timeout, case.isolate = 10, True
     cases += [
         Case(t, "categories-ragged", "matrix parameter malformed", with_(t, CATEGORIES=["x1", "a", "x2"]),
              words=("CATEGORIES",)),
@@ -1220,7 +1220,7 @@ def _productivity_driver_cases():
              with_(t, INPUT=lambda c: c.d.drivers_variant("three", lambda rows: rows[:4])), words=("INPUT|sample|rows",)),
         Case(t, "cancel-inside-fit", "cancel inside long fits",
              with_(t, N_TREES=5000, N_REPEATS=10, DRIVER_RASTERS=None, OUTPUT_RGB=None, OUTPUT_DOMINANT=None),
-             expect="cancel", timeout=15),
+             expect="cancel", timeout=15, isolate=True),
         cancel(t),
     ]
     # -- install dependencies --------------------------------------------------------------------------------

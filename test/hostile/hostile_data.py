@@ -455,18 +455,50 @@ class Data:
 
     @property
     def bomb(self):
-        """A valid-looking model file whose model.skops member unpacks to BOMB_BYTES of zeros (written streaming,
-        never held in memory); metadata is the real model's."""
+        """A valid-looking model file whose model.skops member unpacks to BOMB_BYTES of zeros; metadata is the real
+        model's. Built in about a second without holding it: a deflate stream of one 1 MiB chunk of zeros
+        compressed after a full flush (so every chunk compresses to the same bytes) repeated, in a zip written
+        here (local header, data, central directory); checked by reading its start back with zipfile."""
         def build():
+            import struct
+            import zlib
             _est, meta, _model = self.model_parts()
-            p = self.path("bomb.model")
             chunk = bytes(1 << 20)
-            with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-                z.writestr("metadata.json", json.dumps(meta))
-                with z.open("model.skops", "w", force_zip64=True) as fh:
-                    for _ in range(BOMB_BYTES // len(chunk)):
-                        fh.write(chunk)
-            assert os.path.getsize(p) < 32 * 1024 ** 2, os.path.getsize(p)
+            n = BOMB_BYTES // len(chunk)
+            comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+            block = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
+            tail = comp.flush(zlib.Z_FINISH)
+            crc = 0
+            for _ in range(n):
+                crc = zlib.crc32(chunk, crc)
+            meta_bytes = json.dumps(meta).encode()
+            members = [("metadata.json", 0, meta_bytes, zlib.crc32(meta_bytes), len(meta_bytes), len(meta_bytes)),
+                       ("model.skops", 8, None, crc, len(block) * n + len(tail), BOMB_BYTES)]
+            p = self.path("bomb.model")
+            central = b""
+            with open(p, "wb") as fh:
+                for name, method, data, crc_, csize, usize in members:
+                    offset = fh.tell()
+                    fname = name.encode()
+                    fh.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc_, csize, usize,
+                                         len(fname), 0) + fname)
+                    if data is not None:
+                        fh.write(data)
+                    else:
+                        for _ in range(n):
+                            fh.write(block)
+                        fh.write(tail)
+                    central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc_, csize,
+                                           usize, len(fname), 0, 0, 0, 0, 0, offset) + fname
+                start = fh.tell()
+                fh.write(central)
+                fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 2, 2, len(central), start, 0))
+            with zipfile.ZipFile(p) as z:
+                assert z.getinfo("model.skops").file_size == BOMB_BYTES
+                with z.open("model.skops") as fh:
+                    assert fh.read(8 << 20) == bytes(8 << 20)
+                assert json.loads(z.read("metadata.json")) == meta
+            assert os.path.getsize(p) < 8 * 1024 ** 2, os.path.getsize(p)
             return p
         return self._once("bomb", build)
 

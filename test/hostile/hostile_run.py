@@ -58,7 +58,7 @@ PRECEDENCE = (HANG, TRACEBACK, WRONG, LEFTOVER, REFUSED, UNCLEAR)
 GOOD = (CLEAN, CORRECT, CANCELLED)
 
 #: seconds after the cancel before the main thread is interrupted
-GRACE = 8.0
+GRACE = 5.0
 #: growth of the resident memory of the test process that counts as runaway (the zip bomb unpacks to 3 GiB)
 RSS_LIMIT = 2 * 1024 ** 3
 #: address-space limit of a qgis_process run
@@ -69,6 +69,8 @@ RAW_EXCEPTION = re.compile(
     r"RuntimeError|MemoryError|FileExistsError|IsADirectoryError|NotADirectoryError|PermissionError|"
     r"FileNotFoundError|UnboundLocalError|NameError|LinAlgError|OverflowError|AssertionError|KeyboardInterrupt|"
     r"UnicodeDecodeError|BadZipFile|JSONDecodeError|UnpicklingError|RecursionError)\b")
+#: what QGIS itself keeps in the temporary folder (a child process ends without QGIS's clean-up)
+QGIS_TEMP = re.compile(r"^(qt_temp[-.]|oauth2-cache|processing_|QGIS|runtime-|qgis)")
 PROGRESS = re.compile(r"^\s*(?:\d+\.\.\.|\.\.\.)[\d.]*\s*$")
 ECHO = re.compile(r"^[A-Z][A-Z0-9_]*:\t")
 TEMP_NAME = re.compile(r"(^\.|\.part\b|\.tmp|^tmp|~$|\.rsei-|mining-eco)")
@@ -88,6 +90,7 @@ class Case:
     timeout: float = 40.0
     max_len: int | None = None
     prepare: Callable | None = None      # prepare(monkeypatch) before the run (e.g. smaller blocks)
+    isolate: bool = False                # run processing.run in a process of its own (hostile_child.py)
     note: str = ""
 
     @property
@@ -251,9 +254,13 @@ class Watchdog:
             if self._done.wait(GRACE):
                 return
             self.fired += f"; ignored the cancel for {GRACE:.0f} s"
-            with self._lock:
-                if not self._done.is_set():
+            for _ in range(15):          # again every 2 s: the first may land where it is swallowed
+                with self._lock:
+                    if self._done.is_set():
+                        return
                     _thread.interrupt_main()
+                if self._done.wait(2.0):
+                    return
             return
 
     def __exit__(self, *exc):
@@ -266,7 +273,7 @@ class Watchdog:
 @dataclass
 class Outcome:
     result: object = None
-    exc: BaseException | None = None
+    exc_type: str | None = None       # class name of the exception processing.run raised, None on success
     message: str = ""
     seconds: float = 0.0
     hang: str | None = None
@@ -289,13 +296,51 @@ def run_processing(tool, params, timeout, feedback):
             if not wd.fired:
                 raise
         except BaseException as err:  # noqa: BLE001 - every exception is an outcome to classify
-            out.exc = err
+            out.exc_type = type(err).__name__
             out.message = str(err)
     except KeyboardInterrupt:           # delivered just after the run returned
         if not wd.fired:
             raise
     out.seconds = time.monotonic() - start
     out.hang = wd.fired
+    return out
+
+
+def run_isolated(tool, params, timeout, cancel_on_progress, tempdir, config):
+    """processing.run in a child process (hostile_child.py): a hang ends that process, not the session."""
+    import json
+    import sys
+    from types import SimpleNamespace
+    job = {"tool": tool, "params": params, "timeout": timeout, "grace": GRACE, "rss_limit": RSS_LIMIT,
+           "cancel_on_progress": cancel_on_progress}
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(config))
+    if tempdir:
+        env["TMPDIR"] = tempdir
+    out = Outcome()
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                            "hostile_child.py")],
+                              input=json.dumps(job), env=env, capture_output=True, text=True,
+                              timeout=timeout + GRACE + 60, errors="replace")
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("HOSTILE_RESULT ")]
+        if not lines:
+            out.exc_type = "ChildProcessError"
+            out.message = f"the child process ended ({proc.returncode}) without a result: {proc.stderr[-1500:]}"
+            res = {}
+        else:
+            res = json.loads(lines[-1][len("HOSTILE_RESULT "):])
+    except subprocess.TimeoutExpired:
+        res = {"hang": f"child process still running after {timeout + GRACE + 60:.0f} s (killed)"}
+    if out.exc_type == "ChildProcessError" or res.get("exc_type") == "ChildProcessError":
+        raise RuntimeError(f"the battery's child process failed: {out.message or res.get('message')}")
+    out.result = res.get("result")
+    out.exc_type = out.exc_type or res.get("exc_type")
+    out.message = out.message or res.get("message") or ""
+    out.hang = res.get("hang")
+    out.seconds = time.monotonic() - start
+    out.feedback = SimpleNamespace(warnings=res.get("warnings", []), errors=res.get("errors", []),
+                                   cancelled_at=1.0 if res.get("cancelled") else None)
     return out
 
 
@@ -383,13 +428,12 @@ class Snapshots:
         lines = diff_snapshots(self.before, after)
         if self.tempdir:
             lines += [f"new temporary file {os.path.join(self.tempdir, n)}"
-                      for n in sorted(set(os.listdir(self.tempdir)) - self.temp_before)]
+                      for n in sorted(set(os.listdir(self.tempdir)) - self.temp_before) if not QGIS_TEMP.match(n)]
         return lines
 
 
 def classify(case, ctx, outcome, snaps, via="processing.run"):
     """(kind, [problems]) of a finished case."""
-    from qgis.core import QgsProcessingException
     problems = []       # (kind, text)
     cli = via == "qgis_process"
     if outcome.hang:
@@ -403,12 +447,12 @@ def classify(case, ctx, outcome, snaps, via="processing.run"):
             problems.append((TRACEBACK, f"qgis_process printed {m.group(0)!r}: "
                                         f"{_around(outcome.output, m.start())}"))
     else:
-        failed = outcome.exc is not None
+        failed = outcome.exc_type is not None
         message = outcome.message
         fb = outcome.feedback
         log = "\n".join(fb.errors) if fb is not None else ""
-        if failed and not isinstance(outcome.exc, QgsProcessingException) and not outcome.hang:
-            problems.append((TRACEBACK, f"{type(outcome.exc).__name__} escaped processing.run: {message[:300]}"))
+        if failed and outcome.exc_type != "QgsProcessingException" and not outcome.hang:
+            problems.append((TRACEBACK, f"{outcome.exc_type} escaped processing.run: {message[:300]}"))
         elif failed and not outcome.hang:
             m = TRACEBACK_TEXT.search(message) or TRACEBACK_TEXT.search(log)
             if m:

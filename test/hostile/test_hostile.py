@@ -47,7 +47,10 @@ def _run(case, request, tmp_path, monkeypatch, data, tempdir, via="processing.ru
     try:
         params = case.params(ctx)
         snaps = hr.Snapshots([ctx.inp, data.root, MARBURG], tempdir if via == "processing.run" else None)
-        if via == "processing.run":
+        if via == "processing.run" and case.isolate:
+            outcome = hr.run_isolated(case.tool, params, case.timeout, case.expect == "cancel", tempdir,
+                                      os.path.join(str(tmp_path), "qgis_config"))
+        elif via == "processing.run":
             if case.prepare is not None:
                 case.prepare(monkeypatch)
             fb = hr.recording_feedback(cancel_on_progress=case.expect == "cancel")
