@@ -314,7 +314,9 @@ def scene_ndvi():
 
 
 # ============================================================================ family helpers
-FILE_KINDS = ("missing", "empty", "text", "truncated", "header")
+DAMAGED = ("damaged|truncated|corrupt|incomplete|cannot be read|cannot read|could not read|can't read|unreadable|"
+           "not a valid|invalid|broken|read error|failed to read|cannot be opened|could not be opened|cannot open")
+FILE_KINDS = ("missing", "empty", "text", "truncated", "header", "header_ifd")
 
 
 def raster_inputs(tool, param, template, kinds=FILE_KINDS + ("allnodata", "wgs84utm"), base=None, index=None,
@@ -333,12 +335,15 @@ def raster_inputs(tool, param, template, kinds=FILE_KINDS + ("allnodata", "wgs84
             layers[index] = bad
             return layers
         category = {"missing": "missing file", "empty": "empty file", "text": "text file named .tif",
-                    "truncated": "truncated GeoTIFF", "header": "header-truncated TIFF", "allnodata": "all-nodata raster",
+                    "truncated": "truncated GeoTIFF", "header": "header-truncated TIFF",
+                    "header_ifd": "header-truncated TIFF (directory intact)", "allnodata": "all-nodata raster",
                     "wgs84utm": "EPSG:4326 label on UTM coordinates", "shifted": "raster on another grid",
                     "crs": "raster in another CRS"}[kind]
         w = tuple(words or (param,))
         if kind == "wgs84utm":      # the message must point at the cause: the CRS / coordinates
             w += ("CRS|coordinate|EPSG|latitude|longitude|geographic|degree",)
+        if kind == "header_ifd":    # ... the damaged file, not "one of them has no CRS" (issue 11, item 13)
+            w += (DAMAGED,)
         out.append(Case(tool, f"{param.lower()}-{kind}", category, with_(tool, base, **{param: value}),
                         words=w, cli=kind in cli, expect="warn" if kind in warn else "error"))
     return out
@@ -937,6 +942,7 @@ def _salinity_cases():
         Case(t, "nearest-hand-values", "valid edge (hand values)", BASE[t], expect="ok",
              check=lambda c, res: _sampled_by_hand(c)),
         spaces(t, "RASTERS", feat, lambda c, res: _sampled_by_hand(c, names=("ndvi",)), index=0),
+        cancel(t),
         Case(t, "rasters-nan-inf", "NaN/inf pixels",
              with_(t, RASTERS=lambda c: [c.d.bad("naninf", c.d.features["ndvi"])]), expect="ok",
              check=lambda c, res: _assert(res["SAMPLED_COUNT"] == 5 and res["REJECTED_COUNT"] == 1,
@@ -1349,8 +1355,24 @@ def _r_is_one(c):
     np.testing.assert_allclose(r[ok], 1.0, atol=1e-5)
 
 
+#: more cases run also through qgis_process (besides those marked cli above): one per defect class of the issue
+EXTRA_CLI = {
+    "egindex-window_size-1000001", "localcorrelation-window_size-2p31plus1", "trend-band-1e12",
+    "trainmodel-same-path-output_model-output_report", "classareas-output-read-only-folder",
+    "timeseries-output_report-read-only-folder", "vipscreening-target-text-field", "mlrcontribution-x-constant",
+    "casanpp-output_table-missing-folder", "geodetector-n-samples-1e12", "applymodel-model-metrics_list",
+    "transfermatrix-class-names-duplicate", "rsei-nir-header_ifd",
+    "rfcontribution-categories-unknown-field", "coupling-rsei-breaks-decreasing", "lst-level1-dn-as-level2",
+}
+
+
 def all_cases():
     cases = _scene_cases() + _ecology_cases() + _change_cases() + _salinity_cases() + _productivity_driver_cases()
+    for case in cases:
+        if case.id in EXTRA_CLI:
+            case.cli = True
+    missing = EXTRA_CLI - {c.id for c in cases}
+    assert not missing, f"EXTRA_CLI names unknown cases: {sorted(missing)}"
     ids = [c.id for c in cases]
     dup = {i for i in ids if ids.count(i) > 1}
     assert not dup, f"duplicate case ids: {sorted(dup)}"

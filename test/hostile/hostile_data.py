@@ -17,7 +17,8 @@ Valid data (a 20 x 16 px grid, 30 m, EPSG:32649, unless said otherwise):
 
 Hostile raster variants (``Data.bad(kind, template)``), each checked here to be what it claims:
 missing, empty (0 bytes), text (a text file named .tif), truncated (GDAL opens it, reading its data fails),
-header (the first 64 bytes of a GeoTIFF: GDAL cannot open it), allnodata, naninf (float copy with NaN and
+header (the first 64 bytes of a GeoTIFF: GDAL cannot open it), header_ifd (the directory intact, its
+georeferencing, nodata and data cut off: GDAL opens it without CRS and cannot read it), allnodata, naninf (float copy with NaN and
 +/-inf pixels), constant, one (1 x 1 px), shifted (half a pixel), crs (same numbers labelled EPSG:3035),
 wgs84utm (UTM coordinates labelled EPSG:4326), spaces (a copy in a folder and file name with spaces and
 non-ASCII characters).
@@ -74,22 +75,39 @@ def read_meta(path):
     return out
 
 
+def read_all(path):
+    """(every band as stored (bands, rows, cols), geotransform, wkt, nodata of band 1, gdal type, descriptions)."""
+    ds = gdal.Open(str(path))
+    b = ds.GetRasterBand(1)
+    a = ds.ReadAsArray().reshape(ds.RasterCount, ds.RasterYSize, ds.RasterXSize)
+    out = (a, ds.GetGeoTransform(), ds.GetProjection(), b.GetNoDataValue(), b.DataType,
+           [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)])
+    del b, ds
+    return out
+
+
 def write_tif(path, array, gt, wkt, nodata=None, dtype=gdal.GDT_Float32, desc="", strips=False):
-    """A single-band GeoTIFF; ``strips``: uncompressed, one row per strip, directory first (CreateCopy)."""
+    """A GeoTIFF of ``array`` (rows, cols) or (bands, rows, cols), ``desc`` a description or one per band;
+    ``strips``: uncompressed, one row per strip, directory first (CreateCopy)."""
     array = np.asarray(array)
-    mem = gdal.GetDriverByName("MEM").Create("", array.shape[1], array.shape[0], 1, dtype)
+    if array.ndim == 2:
+        array = array[None]
+    descs = [desc] * array.shape[0] if isinstance(desc, str) else list(desc)
+    mem = gdal.GetDriverByName("MEM").Create("", array.shape[2], array.shape[1], array.shape[0], dtype)
     mem.SetGeoTransform(gt)
     if wkt:
         mem.SetProjection(wkt)
-    band = mem.GetRasterBand(1)
-    if nodata is not None:
-        band.SetNoDataValue(nodata)
-    if desc:
-        band.SetDescription(desc)
-    band.WriteArray(array)
+    for i, layer in enumerate(array):
+        band = mem.GetRasterBand(i + 1)
+        if nodata is not None:
+            band.SetNoDataValue(nodata)
+        if i < len(descs) and descs[i]:
+            band.SetDescription(descs[i])
+        band.WriteArray(layer)
+        del band
     options = ["TILED=NO", "COMPRESS=NONE", "BLOCKYSIZE=1"] if strips else []
     gdal.GetDriverByName("GTiff").CreateCopy(str(path), mem, options=options)
-    del band, mem
+    del mem
     return str(path)
 
 
@@ -581,7 +599,7 @@ class Data:
             with open(path, "w") as fh:
                 fh.write("site,salt\nA,1.2\nThis is a CSV table saved with a .tif extension.\n")
             return path
-        a, gt, wkt, nd, dtype, desc = read_meta(template)
+        a, gt, wkt, nd, dtype, desc = read_all(template)      # a: (bands, rows, cols)
         if kind == "truncated":
             full = write_tif(os.path.join(folder, f"{stem}_full.tif"), a, gt, wkt, nd, dtype, desc, strips=True)
             data = open(full, "rb").read()
@@ -590,7 +608,7 @@ class Data:
                 fh.write(data[:len(data) - max(64, len(data) // 3)])
             ds = gdal.Open(path)                     # the header and directory are intact ...
             try:
-                ds.GetRasterBand(1).ReadAsArray()   # ... the data are not
+                ds.ReadAsArray()                     # ... the data are not
             except RuntimeError:
                 pass
             else:
@@ -607,6 +625,34 @@ class Data:
             except RuntimeError:
                 return path
             raise AssertionError(f"{path}: GDAL still opens the header-truncated file")
+        if kind == "header_ifd":
+            # the directory is complete but what it points to (georeferencing keys, nodata, data) is cut off: GDAL
+            # opens it without CRS and cannot read a pixel
+            full = write_tif(os.path.join(folder, f"{stem}_full.tif"), a, gt, wkt, nd, dtype, desc, strips=True)
+            data = open(full, "rb").read()
+            os.remove(full)
+            import struct
+            ifd = struct.unpack("<I", data[4:8])[0]
+            end = ifd + 2 + 12 * struct.unpack("<H", data[ifd:ifd + 2])[0] + 4
+            gdal.PushErrorHandler("CPLQuietErrorHandler")
+            try:
+                for cut in range(end + 16, min(len(data), end + 4096), 8):    # the first cut GDAL still opens
+                    with open(path, "wb") as fh:
+                        fh.write(data[:cut])
+                    try:
+                        ds = gdal.Open(path)
+                    except RuntimeError:
+                        continue
+                    assert not ds.GetProjection(), f"{path}: still georeferenced"
+                    try:
+                        ds.ReadAsArray()
+                    except RuntimeError:
+                        return path
+                    finally:
+                        ds = None
+                raise AssertionError(f"{path}: no cut gives an openable, unreadable file")
+            finally:
+                gdal.PopErrorHandler()
         if kind == "allnodata":
             fill = nd if nd is not None else NODATA
             return write_tif(path, np.full(a.shape, fill, dtype=a.dtype if nd is not None else np.float32), gt, wkt,
@@ -615,14 +661,14 @@ class Data:
             f = a.astype(np.float32)
             if nd is not None:
                 f[a == nd] = NODATA
-            f[0, 0], f[1, 1], f[2, 2] = np.nan, np.inf, -np.inf
+            f[:, 0, 0], f[:, 1, 1], f[:, 2, 2] = np.nan, np.inf, -np.inf
             return write_tif(path, f, gt, wkt, NODATA, gdal.GDT_Float32, desc)
         if kind == "constant":
             valid = a[a != nd] if nd is not None else a.ravel()
             value = np.median(valid) if valid.size else 1
             return write_tif(path, np.full(a.shape, value, dtype=a.dtype), gt, wkt, nd, dtype, desc)
         if kind == "one":
-            return write_tif(path, a[:1, :1], gt, wkt, nd, dtype, desc)
+            return write_tif(path, a[:, :1, :1], gt, wkt, nd, dtype, desc)
         if kind == "shifted":
             g = list(gt)
             g[0] += gt[1] / 2

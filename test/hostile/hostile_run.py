@@ -486,6 +486,9 @@ def classify(case, ctx, outcome, snaps, via="processing.run"):
             if left:
                 problems.append((LEFTOVER, f"failed run left in the output folder: {left[:8]}"))
         elif not failed:
+            if expect == "warn" and cli:
+                if not all(has_word(message, e) for e in case.words):
+                    problems.append((WRONG, f"ran without refusing or warning about {list(case.words)}"))
             if expect == "warn" and not cli:
                 warnings = outcome.feedback.warnings
                 warned = [w for w in warnings if all(has_word(w, e) for e in case.words)]
