@@ -29,10 +29,15 @@ def hostile_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def hostile_tempdir(tmp_path_factory):
-    """A private temporary folder for the session (tempfile and TMPDIR), so that files the plugin leaves in the
-    temporary folder are seen, without other processes' files on this machine."""
-    folder = str(tmp_path_factory.mktemp("hostile_tmp"))
+def hostile_tmp_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("hostile_tmp"))
+
+
+@pytest.fixture
+def hostile_tempdir(hostile_tmp_root):
+    """A private temporary folder (tempfile and TMPDIR) during a case, so that files the plugin leaves in the
+    temporary folder are seen without other processes' files on this machine; restored after the case."""
+    folder = hostile_tmp_root
     old_dir, old_env = tempfile.tempdir, os.environ.get("TMPDIR")
     tempfile.tempdir = folder
     os.environ["TMPDIR"] = folder

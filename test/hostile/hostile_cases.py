@@ -124,6 +124,11 @@ OUTPUTS = {
     "rfcontribution": ["OUTPUT_RGB", "OUTPUT_DOMINANT", "OUTPUT_CATEGORIES", "OUTPUT_DRIVERS", "OUTPUT_REPORT"],
     "installdependencies": ["OUTPUT_REPORT"],
 }
+#: tables written after other outputs (besides the first and last outputs above)
+MIDDLE_TABLE = {
+    "rsei": ["OUTPUT_TABLE"], "rseicomponents": ["OUTPUT_TABLE"], "transfermatrix": ["OUTPUT_MATRIX"],
+    "trainmodel": ["OUTPUT_TABLE"], "geodetector": ["OUTPUT_INTERACTION"], "rfcontribution": ["OUTPUT_CATEGORIES"],
+}
 #: pairs of outputs given one path (the issue's examples first)
 SAME_PATH = {
     "rsei": [("OUTPUT", "OUTPUT_GRADES")],
@@ -378,6 +383,13 @@ def output_paths(tool, base=None, cli=()):
         cases.append(Case(tool, f"{last.lower()}-missing-folder", "output in a missing folder (written last)",
                           with_(tool, base, **{last: lambda c: c.missing(_name(tool, last))}), expect="either",
                           words=words(last), check=written(last)))
+    for mid in MIDDLE_TABLE.get(tool, ()):   # a table written after other outputs: they must not stay behind
+        cases += [
+            Case(tool, f"{mid.lower()}-missing-folder", "output in a missing folder (table after others)",
+                 with_(tool, base, **{mid: lambda c, mid=mid: c.missing(_name(tool, mid))}), expect="either",
+                 words=words(mid), check=written(mid)),
+            Case(tool, f"{mid.lower()}-read-only-folder", "output in a read-only folder (table after others)",
+                 with_(tool, base, **{mid: lambda c, mid=mid: c.read_only(_name(tool, mid))}), words=words(mid))]
     for a, b in SAME_PATH.get(tool, ()):
         cases.append(Case(tool, f"same-path-{a.lower()}-{b.lower()}", "two outputs with the same path",
                           with_(tool, base, **{b: lambda c, a=a: c.o(_name(tool, a))}), words=(f"{a}|{b}",)))
@@ -559,8 +571,6 @@ def _scene_cases():
     cases += raster_inputs(t, "NIR", scene_band("NIR"), extra_grid=True, cli=("header",))
     cases += output_paths(t, cli=("missing",))
     cases += [
-        Case(t, "output_table-missing-folder", "output in a missing folder (table)",
-             with_(t, OUTPUT_TABLE=lambda c: c.missing("rsei.csv")), words=("OUTPUT_TABLE",), cli=True),
         Case(t, "output_report-under-file", "output under a regular file (report)",
              with_(t, OUTPUT_REPORT=lambda c: c.under_file("rsei.html")), words=("OUTPUT_REPORT",)),
     ]
@@ -1361,7 +1371,7 @@ EXTRA_CLI = {
     "trainmodel-same-path-output_model-output_report", "classareas-output-read-only-folder",
     "timeseries-output_report-read-only-folder", "vipscreening-target-text-field", "mlrcontribution-x-constant",
     "casanpp-output_table-missing-folder", "geodetector-n-samples-1e12", "applymodel-model-metrics_list",
-    "transfermatrix-class-names-duplicate", "rsei-nir-header_ifd",
+    "transfermatrix-class-names-duplicate", "rsei-nir-header_ifd", "rsei-output_table-missing-folder",
     "rfcontribution-categories-unknown-field", "coupling-rsei-breaks-decreasing", "lst-level1-dn-as-level2",
 }
 
