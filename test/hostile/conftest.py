@@ -90,8 +90,9 @@ def tally_lines(records):
         f"{t} {c['good'] + c['bad']}/{c['bad']}" for t, c in sorted(per_tool.items())))
     if hostile_run.AUX_XML_BESIDE_INPUTS:
         lines.append(f"  observation, not counted: {len(hostile_run.AUX_XML_BESIDE_INPUTS)} input rasters got a GDAL "
-                     ".aux.xml statistics file beside them (QGIS computes band statistics when it loads a raster "
-                     "layer); removed after each case")
+                     ".aux.xml file beside them, written by QGIS itself (checked: processing's parameterAsLayerList loads "
+                     "them as QgsRasterLayer; GDAL flushes the statistics it computed to .aux.xml when the layer is "
+                     "released); removed after each case")
     if hostile_run.RO_MECHANISMS:
         lines.append("  read-only folders made with: " + ", ".join(sorted(hostile_run.RO_MECHANISMS)))
     return lines

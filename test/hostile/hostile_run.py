@@ -404,9 +404,10 @@ def list_tree(folder):
     return sorted(found)
 
 
-#: GDAL statistics files (.aux.xml) that appeared beside input rasters: written by QGIS when it loads a raster layer
-#: (its default contrast stretch computes band statistics, which GDAL keeps in a PAM .aux.xml file); reported in
-#: the tally as an observation, not counted as leftovers of the plugin, and removed again after each case
+#: GDAL .aux.xml files that appeared beside input rasters: written by QGIS itself (processing loads the inputs as
+#: QgsRasterLayer, e.g. parameterAsLayerList; GDAL flushes the statistics computed for the layer to .aux.xml when it
+#: is released - seen without any plugin code running); reported in the tally as an observation, not counted as
+#: leftovers of the plugin, and removed again after each case
 AUX_XML_BESIDE_INPUTS = set()
 
 
