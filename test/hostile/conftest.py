@@ -83,6 +83,11 @@ def tally_lines(records):
                  f"{sum(r['via'] == 'qgis_process' for r in records)} qgis_process) over "
                  f"{len({r['tool'] for r in records})} tools")
     lines.append("  " + ", ".join(f"{kinds[k]} {k}" for k in order if kinds[k] or k in hostile_run.PRECEDENCE))
+    left = [r for r in records if any(k == hostile_run.LEFTOVER and "failed run left" in t for k, t in r["problems"])]
+    changed = [r for r in records if any(k == hostile_run.LEFTOVER and "inputs or temporary" in t
+                                         for k, t in r["problems"])]
+    lines.append(f"  whatever their kind above: {len(left)} failed runs left files in the output folder, "
+                 f"{len(changed)} runs changed an input or left a temporary file")
     per_tool = defaultdict(Counter)
     for r in records:
         per_tool[r["tool"]]["bad" if r["kind"] not in hostile_run.GOOD else "good"] += 1

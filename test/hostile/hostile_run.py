@@ -475,8 +475,8 @@ def classify(case, ctx, outcome, snaps, via="processing.run"):
                 elif fb is not None and not re.search("[Cc]ancel", message):
                     problems.append((UNCLEAR, f"cancelled run failed without saying so: {_last_line(message)}"))
         left = list_tree(ctx.out)
-        if left:
-            problems.append((LEFTOVER, f"{'failed' if failed else 'run'} left in the output folder: {left[:8]}"))
+        if left and failed:      # (the outputs of a run that wrongly succeeded are not leftovers)
+            problems.append((LEFTOVER, f"failed run left in the output folder: {left[:8]}"))
     elif expect in ("ok", "warn", "either"):
         if failed and not outcome.hang:
             if expect in ("warn", "either"):
