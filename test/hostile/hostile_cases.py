@@ -314,6 +314,19 @@ def same_as_base(tool, names, base=None, atol=1e-6):
     return check
 
 
+def mode_follows_umask(*names):
+    """The outputs ``names`` have the mode a file created now gets (0666 minus the umask; issue 11, item 11)."""
+    def check(c, _res):
+        probe = os.path.join(c.base, "umask_probe")
+        with open(probe, "w"):
+            pass
+        want = os.stat(probe).st_mode & 0o777
+        for name in names:
+            got = os.stat(c.o(name)).st_mode & 0o777
+            assert got == want, f"{name}: mode {got:o}, a new file gets {want:o} (umask)"
+    return check
+
+
 def scene_ndvi():
     return util.ndvi(util.reflectances("L8"))
 
@@ -533,6 +546,8 @@ def _scene_cases():
              with_(t, RED=lambda c: c.d.bad("constant", util.band_path("L8", "RED"))), expect="ok",
              check=check_raster("ndvi.tif", lambda c: _ndvi_constant_red(c), 2e-6)),
         cancel(t, OUTPUT_FOLDER=lambda c: c.o("indices")),
+        Case(t, "output-mode-umask", "output file mode (umask)", BASE[t], expect="ok",
+             check=mode_follows_umask("ndvi.tif")),
     ]
     # -- LST ---------------------------------------------------------------------------------------
     t = "lst"
@@ -799,6 +814,8 @@ def _change_cases():
         Case(t, "every-pixel-below-min-valid", "all pixels below MIN_VALID",
              with_(t, INPUTS=lambda c: _replace(c.d.series, 2, c.d.bad("allnodata", c.d.series[2])), MIN_VALID=5),
              expect="warn", words=("MIN_VALID",)),
+        Case(t, "output-mode-umask", "output file mode (umask)", BASE[t], expect="ok",
+             check=mode_follows_umask("slope.tif", "class.tif", "trend.csv")),
         Case(t, "one-date-nan-inf", "NaN/inf pixels",
              with_(t, INPUTS=lambda c: _replace(c.d.series, 2, c.d.bad("naninf", c.d.series[2]))), expect="ok",
              check=all_of(finite_or_nodata, check_raster("slope.tif", lambda c: np.full((H, W), SLOPE), 1e-6))),
@@ -977,6 +994,8 @@ def _salinity_cases():
              with_(t, FIELDS=["flat"], MODEL=4), words=("flat",), unwords=("gesdd",)),
         Case(t, "selected-fields-unknown", "table: missing field", with_(t, FIELDS=None, SELECTED_FIELDS="ndvi,nope"),
              words=("SELECTED_FIELDS|FIELDS|'nope'",)),
+        Case(t, "output-mode-umask", "output file mode (umask)", BASE[t], expect="ok",
+             check=mode_follows_umask("salt.model", "metrics.csv", "train.html")),
         Case(t, "cancel-stacking-compare-search", "cancel inside long fits",
              with_(t, MODEL=5, COMPARE_MODELS=True, SEARCH=True, SEARCH_BUDGET=20, VALIDATION=2),
              expect="cancel", timeout=15, isolate=True),
