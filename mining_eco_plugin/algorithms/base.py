@@ -211,7 +211,7 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     def run_committed(self, parameters, context, feedback):
         """``run_tool`` with every file output staged and committed together at the end (outputs.py): a failure or
         cancel at any step leaves nothing. ``run_tool`` sees staged paths; the results name the destinations."""
-        clash = self.output_clash(parameters, context)
+        clash = self.parameter_problem(parameters, context) or self.output_clash(parameters, context)
         if clash:
             raise QgsProcessingException(f"{self.NAME}: {clash}")
         txn = self._outputs = OutputTransaction()
@@ -237,7 +237,7 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
 
     # -- output checks (issue 11, defect 5) --------------------------------------------------------------------
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = errors.out_of_range(self, parameters)     # with the bounds, before QGIS's terse message
+        problem = self.parameter_problem(parameters, context)     # before QGIS's terse message
         if problem:
             return False, f"{self.NAME}: {problem}"
         ok, msg = super().checkParameterValues(parameters, context)
@@ -246,6 +246,12 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
             if clash:
                 return False, f"{self.NAME}: {clash}"
         return ok, msg
+
+    def parameter_problem(self, parameters, context):
+        """'' or why a number or band parameter cannot be used: a number outside its bounds (stated), nan or inf;
+        a band its raster does not have. Checked before the run and again at its start (a Modeler child's values
+        are known only then)."""
+        return errors.out_of_range(self, parameters) or errors.bad_band(self, parameters, context)
 
     def output_clash(self, parameters, context):
         """Why two outputs would write one file, or an output would overwrite an input; None when they do not."""

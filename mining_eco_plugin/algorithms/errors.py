@@ -13,6 +13,7 @@ what reaches this module is worded here:
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import traceback
@@ -77,11 +78,47 @@ def out_of_range(alg, parameters) -> str:
         except (TypeError, ValueError):
             continue        # empty, an expression, or not a number: QGIS's own check words it
         lo, hi = definition.minimum(), definition.maximum()
-        if number != number or lo <= number <= hi:
+        if not math.isfinite(number):       # nan passes every comparison; inf is no setting either
+            return (f"{definition.name()} ({definition.description()}): {value} is not a number. Give a value "
+                    f"from {lo:g} to {hi:g}.")
+        if lo <= number <= hi:
             continue
         side = f"above the maximum {hi:g}" if number > hi else f"below the minimum {lo:g}"
         return (f"{definition.name()} ({definition.description()}): {number:g} is {side}. Give a value from "
                 f"{lo:g} to {hi:g}.")
+    return ""
+
+
+def bad_band(alg, parameters, context) -> str:
+    """'' or the message for the first band number that its raster does not have (bands count from 1): a band
+    0 or 10^12 was read as band 1 before (issue 11)."""
+    from qgis.core import QgsProcessingParameterBand
+    for definition in alg.parameterDefinitions():
+        if not isinstance(definition, QgsProcessingParameterBand):
+            continue
+        value = _static(parameters.get(definition.name()))
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            try:
+                number = float(v)
+            except (TypeError, ValueError):
+                return f"{definition.name()} ({definition.description()}): {v!r} is not a band number. Give 1, 2, ..."
+            layer = None
+            parent = definition.parentLayerParameterName()
+            if parent and parameters.get(parent) is not None:
+                try:
+                    layer = alg.parameterAsRasterLayer(parameters, parent, context)
+                except Exception:  # noqa: BLE001 - an unreadable parent is refused by its own check
+                    layer = None
+            count = layer.bandCount() if layer is not None and layer.isValid() else None
+            if not math.isfinite(number) or number != int(number) or number < 1 or \
+                    (count is not None and number > count):
+                has = (f"{parent} has {count} band{'s' if count != 1 else ''}" if count is not None
+                       else "bands are numbered from 1")
+                return (f"{definition.name()} ({definition.description()}): there is no band {v} ({has}). Give a "
+                        f"band from 1{f' to {count}' if count else ''}.")
     return ""
 
 
