@@ -177,11 +177,44 @@ def test_a_huge_number_is_refused_naming_the_parameter_before_the_run(provider, 
 
 
 @pytest.mark.parametrize("alg", ["egindex", "localcorrelation"])
-def test_a_window_larger_than_the_raster_is_refused_before_allocating(provider, data, out, alg):
-    # 20 x 20 pixels: a window of 39 covers the whole raster from every pixel; 101 only costs memory
-    params = dict(_params(data, out, alg), WINDOW_SIZE=101)
-    fails(alg, params, out, "WINDOW_SIZE", "101", "at most 39")
-    run(alg, dict(_params(data, out, alg), WINDOW_SIZE=39))
+def test_a_window_larger_than_the_raster_is_cut_to_what_covers_it(provider, data, out, alg):
+    # 20 x 20 pixels: a window of 39 covers the whole raster from every pixel, so 101 gives the same values (the
+    # cells beyond the raster are nodata, left out of every window statistic) and is cut to 39, with a log line,
+    # instead of a halo of 50 pixels around each block (WINDOW_SIZE=1000001 tried a 3.6 TiB np.full before)
+    wide, fit = out / "wide", out / "fit"
+    wide.mkdir()
+    fit.mkdir()
+    fb = _Log()
+    got = run(alg, dict(_params(data, wide, alg), WINDOW_SIZE=101), feedback=fb)
+    want = run(alg, dict(_params(data, fit, alg), WINDOW_SIZE=39))
+    assert any("WINDOW_SIZE" in t and "39 pixels" in t for t in fb.infos), fb.infos
+    rasters = [k for k, v in want.items() if isinstance(v, str) and v.endswith(".tif")]
+    assert rasters
+    for key in rasters:
+        a = gdal.Open(got[key]).ReadAsArray()
+        b = gdal.Open(want[key]).ReadAsArray()
+        np.testing.assert_array_equal(a, b)      # the same computation, not merely close
+
+
+class _Log(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.infos = []
+
+    def pushInfo(self, info):  # noqa: N802
+        self.infos.append(info)
+        super().pushInfo(info)
+
+
+def test_an_infinite_sample_value_is_refused_naming_the_field(provider, data, out):
+    # a GeoPackage keeps a real infinity (GDAL's CSV driver would read "inf" as NULL): an empty value leaves its
+    # row out with a warning, an infinite one is a data error (mlrcontribution fitted on it and reported success)
+    rng = np.random.default_rng(5)
+    rows = rng.random((30, 3))
+    rows[7, 2] = np.inf
+    table = write_table(out.parent / "inf.gpkg", ["y", "x1", "x2"], rows)
+    fails("mlrcontribution", {"INPUT": table, "Y_FIELD": "y", "X_FIELDS": ["x1", "x2"],
+                              "OUTPUT_TABLE": str(out / "mlr.csv")}, out, "x2", "infinite", "row 8")
 
 
 @pytest.mark.parametrize("text,words", [

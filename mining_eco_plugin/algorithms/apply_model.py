@@ -73,7 +73,7 @@ def set_n_jobs(estimator, n_jobs: int):
         estimator.set_params(**{k: n_jobs for k in keys})
 
 
-def band_names(layers):
+def band_names(layers, label="RASTERS"):
     """{lower-case name: [BandRef]} and the list of (name, description) shown when a feature is missing.
 
     Multi-band raster: each band is named by its description. Single-band raster: by its band description,
@@ -81,13 +81,13 @@ def band_names(layers):
     by_name, shown = {}, []
     for layer in layers:
         path = layer.source().split("|")[0]
-        _grid, count, descriptions = raster_info(path)
+        _grid, count, descriptions = raster_info(path, label)
         base = os.path.basename(path)
         for b in range(1, count + 1):
             desc = (descriptions[b - 1] or "").strip()
             names = [desc] if count > 1 else [desc, layer.name(), os.path.splitext(base)[0]]
             names = list(dict.fromkeys(n for n in names if n))
-            ref = BandRef(path, b, "RASTERS")
+            ref = BandRef(path, b, label)
             for n in names:
                 refs = by_name.setdefault(n.lower(), [])
                 if ref not in refs:
@@ -229,7 +229,9 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
 
         st = wr.stats[0]
         if st.count == 0:
-            feedback.pushWarning("No pixel has every feature valid: the prediction is all nodata.")
+            feedback.pushWarning("RASTERS: no pixel has a valid value in every feature raster, so the prediction is "
+                                 "all nodata. Check that the rasters of RASTERS overlap and hold data (their nodata "
+                                 "value, an all-nodata raster).")
         style_output(out_path, RasterStyle("ramp", "salinity", st.minimum if st.count else 0.0,
                                            st.maximum if st.count else 1.0), context, bundle.target or "prediction")
         legend = core.grade_legend(thresholds, labels, units)

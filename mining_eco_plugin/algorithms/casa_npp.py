@@ -393,6 +393,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
             ndvi_labels = [ref.describe() for ref in ndvi_refs]
             screened = np.zeros(months, dtype=np.int64)
             passes = block_pass(grid, feedback, 5, 97, block_rows=rows, block_cols=cols)
+            lc_valid = 0
             for w, (data, lc_values) in prefetched(passes, load):
                 screened += core.screen_ndvi(data["NDVI"], ndvi_labels)
                 for pid, span in ranges.items():
@@ -403,6 +404,7 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                         span[0], span[1] = min(span[0], lo), max(span[1], hi)
                 nodata = ~np.isfinite(lc_values)
                 codes = np.where(nodata, 0, lc_values).astype(np.int64)
+                lc_valid += int(nodata.size - np.count_nonzero(nodata))
                 params = core.class_parameters(codes, table, nodata_mask=nodata)
                 npp = self.npp_parallel(pool, workers, data, params, options)
                 npp[:, nodata] = np.nan
@@ -416,6 +418,9 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                         monthly.write(k + 1, w, npp[k].reshape(w.shape))
                 ok = np.isfinite(annual)
                 stats.add(annual[ok], codes[ok])
+            if not lc_valid:
+                raise ValueError(f"LANDCOVER: {lc.refs['LC'].describe()} has no valid pixel (all nodata), so no NPP can "
+                                 "be computed. Check its nodata value, or give the land-cover raster of this area.")
             out_path = writer.commit()
             if monthly is not None:
                 monthly_path = monthly.commit()

@@ -44,7 +44,7 @@ def dated_rasters(alg, parameters, context, name: str, minimum: int, sort: bool 
         raise ValueError(f"{name}: give the rasters (one per date), or one multi-band raster with one band per date.")
     paths = [layer.source().split("|")[0] for layer in layers]
     if len(layers) == 1:
-        _grid, count, descriptions = raster_info(paths[0])
+        _grid, count, descriptions = raster_info(paths[0], name)
         if count < 2:
             raise ValueError(f"{name}: only one raster with one band was given, i.e. one date; at least "
                              f"{minimum} dates are needed. Give one raster per date or one multi-band raster.")

@@ -23,7 +23,7 @@ from qgis.core import (
 
 from .. import compat
 from ..core import eg as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, Window, block_pass, check_window_fits
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, Window, block_pass, fit_window
 from ..raster.zones import ZoneMasks
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
@@ -214,7 +214,7 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
 
         with self.landuse_stack(layer.source().split("|")[0], band, "LANDUSE") as stack:
             grid = stack.grid
-            check_window_fits(grid, size, "WINDOW_SIZE")
+            size = fit_window(grid, size, feedback)
             feedback.pushInfo("Pass 1: land-use areas and codes")
             whole = self.class_areas(stack, table, "LANDUSE", feedback, start, start + 0.3 * (100 - start))
             if not whole.graded(table)[1].sum() > 0:

@@ -331,14 +331,15 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         xs = {}
         for k, name in enumerate(x_names, start=1):
             xs[name] = (np.array([str(v) for v in cols[k]], dtype=object) if name in cats
-                        else np.array(cols[k], dtype=float))
+                        else _floats(cols[k], f"X_FIELDS '{name}'"))
         periods = np.array([str(v) for v in cols[-1]], dtype=object) if period else None
-        for label, values in [(f"Y_FIELD '{y_name}'", np.array(cols[0], dtype=float))] + [
+        y_values = _floats(cols[0], f"Y_FIELD '{y_name}'")
+        for label, values in [(f"Y_FIELD '{y_name}'", y_values)] + [
                 (f"X_FIELDS '{n}'", v) for n, v in xs.items() if n not in cats]:
             bad = bad_value(values)
             if bad:         # an infinite or huge value passed the NULL check and broke the classes silently
                 raise ValueError(f"{label} has {bad[1]} in row {bad[0] + 1} of the rows used; fix or remove it.")
-        return Samples(np.array(cols[0], dtype=float), y_name, f"Y_FIELD {y_name}", xs, cats,
+        return Samples(y_values, y_name, f"Y_FIELD {y_name}", xs, cats,
                        {n: f"X_FIELDS {n}" for n in x_names}, periods, dropped,
                        [f"Table mode: {len(rows)} rows of INPUT used, {dropped} left out (NULL / NaN)."])
 
@@ -348,7 +349,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         for pid, cat in (("X_RASTERS", False), ("CATEGORICAL_RASTERS", True)):
             for layer in self.parameterAsLayerList(parameters, pid, context):
                 path = _raster_path(layer, pid)
-                _grid, count, descriptions = raster_info(path)
+                _grid, count, descriptions = raster_info(path, pid)
                 for b in range(1, count + 1):
                     base = layer.name() if count == 1 else ((descriptions[b - 1] or "").strip()
                                                            or f"{layer.name()} band {b}")
@@ -561,3 +562,18 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         results["DROPPED_COUNT"] = int(data.dropped)
         feedback.setProgress(100)
         return results
+
+
+def _floats(values, label):
+    """The values of a field as float64; ValueError naming the field and the first value that is not a number
+    (a text field of a CSV holds numbers as text, which are accepted)."""
+    try:
+        return np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        for row, v in enumerate(values, start=1):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"{label} holds {str(v)[:40]!r} in row {row} of the rows used, which is not a "
+                                 "number. Choose a numeric field, or fix that value.") from None
+        raise

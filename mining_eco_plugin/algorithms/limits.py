@@ -17,7 +17,7 @@ BAND_MAX = 65535
 #: pixels kept for global statistics (PCA, terciles): 10^7 rows of 2 - 4 float64 columns are 160 - 320 MB
 SAMPLE_MAX = 10_000_000
 #: moving windows (pixels): blocks are read with a halo of WINDOW_MAX // 2 pixels, about 6 float64 arrays of
-#: (256 + 1000) x (2048 + 1000) pixels = 180 MB; also checked against the raster (raster.engine.check_window_fits)
+#: (256 + 1000) x (2048 + 1000) pixels = 180 MB; also checked against the raster (a wider window is cut to what covers the raster: raster.engine.fit_window)
 WINDOW_MAX = 1001
 #: trees per forest; 500 is R randomForest's default, 10000 fits 1000 samples in about a minute
 TREES_MAX = 10_000

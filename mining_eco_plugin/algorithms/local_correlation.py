@@ -13,7 +13,7 @@ from qgis.core import (
 
 from .. import compat
 from ..core import correlation as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, check_window_fits
+from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, fit_window
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from . import limits
@@ -94,7 +94,7 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
         resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
         with RasterStack(refs, resampling=resampling) as stack:
             grid = stack.grid
-            check_window_fits(grid, size, "WINDOW_SIZE")
+            size = fit_window(grid, size, feedback)
             with GeoTiffWriter(paths["OUTPUT_R"], grid, 1, nodata=NODATA, band_names=["r"],
                                label="OUTPUT_R") as wr_r, \
                     GeoTiffWriter(paths["OUTPUT_P"], grid, 1, nodata=NODATA, band_names=["p"],
@@ -117,8 +117,9 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
                 paths["OUTPUT_P"] = wr_p.commit()
                 paths["OUTPUT_CLASS"] = wr_c.commit()
         if pixels[1:].sum() == 0:
-            feedback.pushWarning("No window has MIN_VALID valid pairs with both rasters varying: every pixel is "
-                                 "nodata. Check that the rasters overlap, or lower MIN_VALID.")
+            feedback.pushWarning("INPUT_X / INPUT_Y: no window has MIN_VALID valid pairs with both rasters varying, "
+                                 "so every pixel is nodata. Check that INPUT_X and INPUT_Y overlap and hold data, or "
+                                 "lower MIN_VALID.")
         style_output(paths["OUTPUT_R"], RasterStyle("ramp", "correlation", -1.0, 1.0), context, "Local correlation r")
         style_output(paths["OUTPUT_P"], RasterStyle("ramp", "pvalue", 0.0, 1.0), context, "Correlation p-value")
         style_output(paths["OUTPUT_CLASS"], RasterStyle("classes", classes="local_correlation"), context,

@@ -340,7 +340,7 @@ def dominant_colour(members):
 def match_driver_rasters(drivers, layers):
     """The BandRef of each driver field (in ``drivers`` order), matched by name as the apply-model tool does;
     ValueError naming every driver without a raster."""
-    by_name, shown = band_names(layers)
+    by_name, shown = band_names(layers, "DRIVER_RASTERS")
     missing, several, refs = find_bands(drivers, by_name)
     if missing:
         raise ValueError(f"DRIVER_RASTERS: no raster for the driver(s) {', '.join(missing)}. Give one raster per "

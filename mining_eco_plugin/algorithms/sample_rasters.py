@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterMultipleLayers,
+    QgsWkbTypes,
 )
 
 from .. import compat
@@ -97,6 +98,10 @@ class SampleRastersAlgorithm(MiningEcoAlgorithm):
         source = self.parameterAsSource(parameters, "POINTS", context)
         if source is None:
             raise ValueError("POINTS: no point layer was given.")
+        kind = QgsWkbTypes.displayString(source.wkbType()) or "no geometry"
+        if "Point" not in kind:
+            raise ValueError(f"POINTS: the layer holds {kind} geometries, not points. Give a point layer of the "
+                             "samples (e.g. Vector > Geometry Tools > Centroids of polygons).")
         layers = self.parameterAsLayerList(parameters, "RASTERS", context)
         if not layers:
             raise ValueError("RASTERS: give at least one raster layer.")

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..core.checks import bad_value
 from ..raster.engine import Canceled
 
 
@@ -40,4 +41,12 @@ def read_columns(source, names, feedback=None) -> np.ndarray:
             raise Canceled()
         attrs = feature.attributes()
         rows.append([as_float(attrs[c]) for c in cols])
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(cols))
+    data = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(cols))
+    for j, name in enumerate(names):
+        col = data[:, j]
+        known = np.flatnonzero(~np.isnan(col))
+        bad = bad_value(col[known])
+        if bad:     # empty cells leave their row out (each tool says so); an infinite or huge value is a data error
+            raise ValueError(f"The field '{name}' of the input table has {bad[1]} in row {int(known[bad[0]]) + 1}. "
+                             "Fix or remove that value (an empty value only leaves its row out).")
+    return data

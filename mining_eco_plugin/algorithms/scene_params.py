@@ -198,7 +198,7 @@ def resolve_scene(alg, parameters, context, roles) -> SceneInputs:
     refs = {}
     scene_path = _layer_path(alg, parameters, "SCENE", context)
     if scene_path:
-        _grid, count, names = raster_info(scene_path)
+        _grid, count, names = raster_info(scene_path, "SCENE")
         mapping = parse_band_mapping(alg.parameterAsString(parameters, "BAND_MAPPING", context), count)
         if not mapping:
             by_name = {}

@@ -128,7 +128,13 @@ class TimeSeriesAlgorithm(MiningEcoAlgorithm):
             for row, feature in enumerate(source.getFeatures(), start=1):
                 years.append(_number(feature[year_field], "YEAR_FIELD", row))
                 values.append(_number(feature[value_field], "VALUE_FIELD", row))
-            return np.array(years), np.array(values), value_field
+            years, values = np.array(years), np.array(values)
+            empty = ~(np.isfinite(years) & np.isfinite(values))
+            if empty.any():
+                rows = ", ".join(str(r + 1) for r in np.flatnonzero(empty)[:20]) + (" ..." if empty.sum() > 20 else "")
+                feedback.pushWarning(f"YEAR_FIELD / VALUE_FIELD: {int(empty.sum())} row(s) of INPUT_TABLE have an empty "
+                                     f"(NULL) or NaN year or value (rows {rows}); they are left out of the series.")
+            return years, values, value_field
         refs, years = dated_rasters(self, parameters, context, "RASTERS", core.MIN_POINTS)
         means = []
         span = 90.0 / len(refs)

@@ -139,11 +139,11 @@ class RadiometryCheck:
             return
         a = np.asarray(dn)
         with np.errstate(invalid="ignore"):
-            over = a > dn_max
+            over = np.isfinite(a) & (a > dn_max)      # nan / inf are no data (masked), not DN
         n = int(np.count_nonzero(over))
         if n:
             raise ImplausibleRadiometry(
-                f"{self._band(role)}: {n} pixel(s) hold DN up to {float(np.nanmax(a)):g}, above the band's QCALMAX "
+                f"{self._band(role)}: {n} pixel(s) hold DN up to {float(a[over].max()):g}, above the band's QCALMAX "
                 f"= {dn_max:g} in the MTL file, which no Level-1 DN of that sensor can exceed. Likely: the MTL of "
                 "another sensor (e.g. Landsat 8 DN, up to 65535, with a Landsat 5/7 MTL, QCALMAX 255) or Level-2 "
                 "DN read as Level-1. Give the MTL file of these bands and the matching sensor preset.")

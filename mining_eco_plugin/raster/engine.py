@@ -264,15 +264,19 @@ def check_coordinates(grid: Grid, what: str):
     Grid(grid.width, grid.height, grid.geotransform, grid.wkt, what).check_geographic_extent()
 
 
-def check_window_fits(grid: Grid, size: int, label: str = "WINDOW_SIZE"):
-    """RasterError for a moving window wider than makes sense on ``grid``: a window of 2 n - 1 pixels centred
-    on any pixel of a raster n pixels wide covers it whole, and a larger one only costs memory (blocks are
-    read with a halo of size // 2 pixels)."""
+def fit_window(grid: Grid, size: int, feedback=None, label: str = "WINDOW_SIZE") -> int:
+    """The moving window to use on ``grid``: ``size``, or 2 n - 1 pixels when ``size`` is wider (n = the raster's
+    larger side). A window of 2 n - 1 pixels centred on any pixel covers the whole raster, a wider one adds only
+    cells outside it, which are nodata and left out of every window statistic: same results, without the memory
+    of a halo of size // 2 pixels around each block."""
     limit = 2 * max(grid.width, grid.height) - 1
-    if size > limit:
-        raise RasterError(f"{label}: a window of {size} pixels is larger than needed on this raster of "
-                          f"{grid.width} x {grid.height} pixels: a window of {limit} pixels already covers the whole "
-                          f"raster from every pixel. Give a window of at most {limit} pixels.")
+    if size <= limit:
+        return size
+    if feedback is not None:
+        feedback.pushInfo(f"{label}: a window of {size} pixels is wider than this raster of {grid.width} x "
+                          f"{grid.height} pixels needs; {limit} pixels already cover the whole raster from every "
+                          "pixel, with the same results, and are used.")
+    return limit
 
 
 @dataclass(frozen=True)
@@ -434,9 +438,10 @@ class RasterStack:
         self.close()
 
 
-def raster_info(path: str) -> tuple[Grid, int, list[str]]:
-    """Grid, band count and band descriptions of a raster file (RasterError if it cannot be opened)."""
-    ds = open_raster(path)
+def raster_info(path: str, label: str = "") -> tuple[Grid, int, list[str]]:
+    """Grid, band count and band descriptions of a raster file (RasterError naming ``label``, the input, if it
+    cannot be opened)."""
+    ds = open_raster(path, label)
     names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
     return grid_of(ds, os.path.basename(path)), ds.RasterCount, names
 

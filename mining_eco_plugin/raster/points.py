@@ -45,7 +45,8 @@ def pixel_coordinates(geotransform, xs, ys):
 
 
 def _read(ds, bands, xoff, yoff, xsize, ysize, label="RASTERS"):
-    """Window of every band as float64 with each band's nodata value (and NaN) as NaN: bands x rows x cols."""
+    """Window of every band as float64 with each band's nodata value (and NaN, +-inf) as NaN: bands x rows x
+    cols."""
     out = np.empty((len(bands), ysize, xsize))
     for i, b in enumerate(bands):
         band = ds.GetRasterBand(b)
@@ -53,6 +54,7 @@ def _read(ds, bands, xoff, yoff, xsize, ysize, label="RASTERS"):
         nd = band.GetNoDataValue()
         if nd is not None and not math.isnan(nd):
             a[a == nd] = np.nan
+        a[np.isinf(a)] = np.nan         # an infinite value is no measurement (nodata), never a sample
         out[i] = a
     return out
 

@@ -1220,8 +1220,12 @@ def _productivity_driver_cases():
         Case(t, "too-few-rows", "table: too few rows",
              with_(t, INPUT=lambda c: c.d.drivers_variant("four", lambda rows: rows[:5]), PERIOD_FIELD=None),
              words=("INPUT|sample|rows",)),
+        # GDAL's CSV driver reads "inf" in a Real column as NULL (warning "Invalid value type found"), so the tool
+        # sees an empty cell: the row is left out with a warning naming the field. A real infinity (a GeoPackage
+        # table) is refused: test_issue11_errors.test_an_infinite_sample_value_is_refused_naming_the_field
         Case(t, "inf-values", "table: non-finite values",
-             with_(t, INPUT=lambda c: c.d.drivers_variant("infx2", _set_cell("x2", 3, "inf"))), words=("x2",)),
+             with_(t, INPUT=lambda c: c.d.drivers_variant("infx2", _set_cell("x2", 3, "inf"))), expect="warn",
+             words=("x2",)),
         Case(t, "nan-values", "table: NaN values",
              with_(t, INPUT=lambda c: c.d.drivers_variant("blankx2", _set_cell("x2", 3, ""))), expect="warn",
              words=("x2",)),
