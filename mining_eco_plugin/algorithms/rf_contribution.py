@@ -204,7 +204,8 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         for c, a in zip(res.categories, res.act_con):
             if a < 0:
                 feedback.pushWarning(f"ActCon {c} = {a:.4f} < 0: the model is better WITHOUT this category (its "
-                                     "drivers act as noise); eq. 7 counts |ActCon| as changhe defines it.")
+                                     "drivers act as noise); eq. 7 counts |ActCon| as "
+                                     f"{cite('rs2022npp')} defines it.")
         outputs = {"OUTPUT_CATEGORIES": cats_id, "OUTPUT_DRIVERS": drivers_id, "OUTPUT_RGB": None,
                    "OUTPUT_DOMINANT": None}
         if maps:
@@ -295,7 +296,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
             write_html_report(path, f"Random-forest contributions to {y_name}", [
                 ("Settings", settings),
                 ("Relative contributions and driver importances", chart),
-                ("Category contributions (changhe eqs. 6-7)", res.category_rows()),
+                (f"Category contributions ({cite('rs2022npp')}, eqs. 6-7)", res.category_rows()),
                 ("Driver permutation importance", res.driver_rows()),
                 ("Formulas", (
                     "ActCon_i = RF_all - RF_i (eq. 6), RF = the model's R2 (out-of-bag: the R2 of each sample "
@@ -303,7 +304,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                     "the drivers of category i (a category holding every driver: RF_i predicts mean(Y), R2 = 0).\n\n"
                     "RelCon_i = |ActCon_i| / sum_i |ActCon_i| x 100 % (eq. 7).\n\n"
                     "Importance: mean drop of R2 of RF_all on the samples when one driver is shuffled "
-                    "(scikit-learn permutation_importance; changhe uses R's MDA on out-of-bag samples), "
+                    "(scikit-learn permutation_importance; the Remote Sensing 2022 study used R's MDA on out-of-bag samples), "
                     "negative values set to 0, normalised to sum 100 %.")),
             ])
 

@@ -327,7 +327,7 @@ class RseiBase(SceneAlgorithm):
                        if section in ("summary", "component mean")]
             write_html_report(path, "Remote sensing ecological index (RSEI)", [
                 ("About", "RSEI = PC1 of the normalised NDVI, WET, NDBSI and LST, rescaled to 0-1 (Xu 2013; "
-                          "ningdong section 3.1). Higher is better."),
+                          f"{cite('han2025')}, section 3.1). Higher is better."),
                 *record,
                 ("Principal components", eig),
                 ("Loadings", loadings),

@@ -243,8 +243,8 @@ class TimeSeriesAlgorithm(MiningEcoAlgorithm):
             seg_text = "Too few years for a two-segment fit."
         q = s.quadratic
         sections = [
-            ("About", f"Series: {what}, {s.years.size} years ({s.years[0]:g}-{s.years[-1]:g}). Fits as in the ningdong "
-                      "study, section 4.1 / Figure 8. The bands are 95 % confidence bands of the regression (mean "
+            ("About", f"Series: {what}, {s.years.size} years ({s.years[0]:g}-{s.years[-1]:g}). Fits as in "
+                      f"{cite('han2025')}, section 4.1 / Figure 8. The bands are 95 % confidence bands of the regression (mean "
                       "response)."),
             ("Linear fits", fits),
             ("Segments", seg_text),

@@ -282,7 +282,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                                                       settings["backend"])))
         sections.append(("Predicted against measured", png))
         sections.append(("Formulas", "R2 = 1 - sum (y - yhat)^2 / sum (y - mean y)^2; RMSE = sqrt(mean (y - yhat)^2); "
-                                     "MAE = mean |y - yhat| (zhundong 1.5.3)."))
+                                     f"MAE = mean |y - yhat| ({cite('he2026')}, section 1.5.3)."))
         write_html_report(path, f"Salinity model: {label}", sections)
 
 

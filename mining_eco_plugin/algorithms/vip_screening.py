@@ -204,6 +204,6 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
             "xi_i(k) = (dmin + rho dmax) / (d_i(k) + rho dmax) with dmin, dmax over all candidates, "
             "grade = mean over samples. Shape similarity: a variable that falls as the target rises has a low "
             "grade even if strongly (negatively) correlated; see pearson_r.\n\n"
-            "zhundong (1.5.2, 2.1) used the VIP set (VIP > 1) and the GRA set (GRA >= 0.75) separately; "
-            "coastal screened by Pearson correlation.")))
+            f"{cite('he2026')} (sections 1.5.2, 2.1) used the VIP set (VIP > 1) and the GRA set (GRA >= 0.75) "
+            f"separately; {cite('lan2025')} screened by Pearson correlation.")))
         write_html_report(path, f"Variable screening against {target}", sections)
