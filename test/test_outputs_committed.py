@@ -447,7 +447,11 @@ def _run_and_load(alg, params, outputs):
     feedback = QgsProcessingFeedback()
     res = processing.run(f"miningeco:{alg}", params, context=context, feedback=feedback)
     algorithm = QgsApplication.processingRegistry().algorithmById(f"miningeco:{alg}")
-    assert handleAlgorithmResults(algorithm, context, feedback, parameters=params)
+    # QGIS >= 3.44 hands iface.layerTreeView() to a C++ function; pytest-qgis's iface is a mock (no layer tree
+    # view): the layers then go to the project's root, as in qgis_process
+    from unittest import mock
+    with mock.patch("processing.gui.Postprocessing.iface", None, create=True):
+        assert handleAlgorithmResults(algorithm, context, feedback, parameters=params)
     layers = {lyr.name(): lyr.source().split("|")[0] for lyr in project.mapLayers().values()}
     project.removeAllMapLayers()
     return res, layers
