@@ -219,7 +219,14 @@ def test_an_unreachable_scheduler_is_a_clear_error():
         ex.dask_client(config)
 
 
-def test_worker_python_is_a_python_not_qgis():
-    assert ex.worker_python(ex.ExecutorConfig(python="/opt/py/bin/python3")) == "/opt/py/bin/python3"
+def test_worker_python_is_this_python_with_gdal_and_dask(tmp_path):
     exe = ex.worker_python(ex.ExecutorConfig())
     assert os.path.basename(exe).startswith("python") and os.access(exe, os.X_OK)
+    # a configured interpreter that cannot run the workers is refused, naming the variable (not a hang)
+    with pytest.raises(RasterError, match="MINING_ECO_PYTHON"):
+        ex.worker_python(ex.ExecutorConfig(python=str(tmp_path / "no-such-python")))
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 'No module named _csv' >&2\nexit 1\n")     # a foreign Python (e.g. a shim)
+    fake.chmod(0o755)
+    with pytest.raises(RasterError, match="cannot import numpy, GDAL"):
+        ex.worker_python(ex.ExecutorConfig(python=str(fake)))
