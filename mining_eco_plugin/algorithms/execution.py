@@ -3,7 +3,8 @@
 Settings > Options > Processing > Providers > Mining Eco holds three settings: the executor (local threads, the
 default; local processes, a dask LocalCluster on this machine; or a dask scheduler), the number of workers and
 the scheduler's address. For ``qgis_process`` the environment variables MINING_ECO_EXECUTOR
-(threads | processes | dask), MINING_ECO_WORKERS and MINING_ECO_DASK_SCHEDULER win over the settings
+(threads | processes | dask), MINING_ECO_WORKERS, MINING_ECO_DASK_SCHEDULER and MINING_ECO_DASK_TILES win over the
+settings
 (raster/executor.py: config_from).
 
 A dask scheduler runs the code that the client sends it (pickled functions): use only a scheduler that you
@@ -15,7 +16,8 @@ import os
 
 from ..raster import executor
 
-EXECUTOR, WORKERS, SCHEDULER = "MINING_ECO_EXECUTOR", "MINING_ECO_WORKERS", "MINING_ECO_DASK_SCHEDULER"
+EXECUTOR, WORKERS, SCHEDULER, TILES = ("MINING_ECO_EXECUTOR", "MINING_ECO_WORKERS", "MINING_ECO_DASK_SCHEDULER",
+                                       "MINING_ECO_DASK_TILES")
 CHOICES = (
     (executor.THREADS, "Local threads (default)"),
     (executor.PROCESSES, "Local processes (a dask cluster on this computer)"),
@@ -48,6 +50,8 @@ def add_settings(provider):
                                         valuetype=Setting.INT))
     ProcessingConfig.addSetting(Setting(group, SCHEDULER, "Dask scheduler address (tcp:// or tls://host:port)",
                                         ""))
+    ProcessingConfig.addSetting(Setting(group, TILES, "Dask: shared folder for block tiles (empty: blocks come "
+                                        "back over the network)", "", valuetype=Setting.FOLDER))
     ProcessingConfig.readSettings()
 
 
@@ -56,7 +60,7 @@ def remove_settings():
         from processing.core.ProcessingConfig import ProcessingConfig
     except ImportError:
         return
-    for name in (EXECUTOR, WORKERS, SCHEDULER):
+    for name in (EXECUTOR, WORKERS, SCHEDULER, TILES):
         ProcessingConfig.removeSetting(name)
 
 
@@ -65,14 +69,18 @@ def _setting() -> dict:
         from processing.core.ProcessingConfig import ProcessingConfig
     except ImportError:
         return {}
-    label = ProcessingConfig.getSetting(EXECUTOR)
-    kind = next((k for k, text in CHOICES if text == label), None)
+    chosen = ProcessingConfig.getSetting(EXECUTOR)        # the option's index (its label in some versions)
+    if isinstance(chosen, int) and 0 <= chosen < len(CHOICES):
+        kind = CHOICES[chosen][0]
+    else:
+        kind = next((k for k, text in CHOICES if text == chosen), None)
     workers = ProcessingConfig.getSetting(WORKERS)
     try:
         workers = int(workers or 0)
     except (TypeError, ValueError):
         workers = 0
-    return {"kind": kind, "workers": workers, "scheduler": ProcessingConfig.getSetting(SCHEDULER) or ""}
+    return {"kind": kind, "workers": workers, "scheduler": ProcessingConfig.getSetting(SCHEDULER) or "",
+            "tiles": ProcessingConfig.getSetting(TILES) or ""}
 
 
 def current_config() -> executor.ExecutorConfig:

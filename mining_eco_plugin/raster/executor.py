@@ -152,7 +152,9 @@ class ExecutorConfig:
     scheduler: str = ""             # tcp://host:port or tls://host:port
     retries: int | None = None      # per-task retries on a LocalCluster (None: dask's default, 3)
     python: str = ""                # the worker interpreter of a LocalCluster ("" : found, see worker_python)
-    security: Any = None            # a distributed.security.Security for TLS schedulers
+    security: Any = None            # a distributed.security.Security (None: dask's TLS configuration, if any)
+    tile_folder: str = ""           # a folder shared with the workers: they write each block there (raw .npy
+                                    # tiles) and the client assembles them, instead of receiving the blocks
 
     def describe(self) -> str:
         if self.kind == THREADS:
@@ -201,7 +203,12 @@ def config_from(env=None, setting: dict | None = None) -> ExecutorConfig:
             raise ValueError(f"MINING_ECO_DASK_RETRIES: {retries} is outside 0 .. 100.")
     else:
         retries = setting.get("retries")
-    return ExecutorConfig(kind, int(workers), scheduler, retries, env.get("MINING_ECO_PYTHON", "") or "")
+    tiles = (env.get("MINING_ECO_DASK_TILES") or setting.get("tiles") or "").strip()
+    if tiles and not os.path.isdir(tiles):
+        raise ValueError(f"MINING_ECO_DASK_TILES: {tiles} is not a folder. Give a folder that the client and every "
+                         "worker can read and write (a shared drive), or leave it empty.")
+    return ExecutorConfig(kind, int(workers), scheduler, retries, env.get("MINING_ECO_PYTHON", "") or "",
+                          tile_folder=tiles)
 
 
 def executor_for(config: ExecutorConfig):
@@ -304,6 +311,27 @@ def _worker_block(token: str, spec: BlockPass, ctx: BlockContext):
                 _WORKER_STACKS.popitem(last=False)[1].close()
         data = spec.load(stack, ctx)
     return _compute(spec, data, ctx)
+
+
+def _worker_block_to_tiles(token: str, spec: BlockPass, ctx: BlockContext, folder: str):
+    """:func:`_worker_block`, with the blocks written to ``folder`` as .npy tiles: the task returns only their
+    paths and the partial result (for clusters whose network is slower than their shared drive)."""
+    blocks, partial = _worker_block(token, spec, ctx)
+    w = ctx.window
+    paths = {}
+    for key, block in blocks.items():
+        path = os.path.join(folder, f".mining-eco-{token}-{key}-{w.yoff}-{w.xoff}.npy")
+        np.save(path, np.ascontiguousarray(block), allow_pickle=False)
+        paths[key] = path
+    return paths, partial
+
+
+def _load_tiles(paths: dict) -> dict:
+    blocks = {}
+    for key, path in paths.items():
+        blocks[key] = np.load(path, allow_pickle=False)
+        os.remove(path)
+    return blocks
 
 
 def _release(token: str):
@@ -453,6 +481,7 @@ class DaskExecutor:
         progress = Progress(feedback, start, end, len(todo))
         progress.check()
         token = uuid.uuid4().hex
+        tiles = self.config.tile_folder
         workers = max(1, len(client.scheduler_info().get("workers", {})) or 1)
         limit = workers * MAX_IN_FLIGHT_PER_WORKER
         spec_future = client.scatter(spec, broadcast=True, hash=False)
@@ -464,8 +493,12 @@ class DaskExecutor:
                 while written < len(todo):
                     while nxt < len(todo) and len(pending) + len(done) < limit:
                         ctx = BlockContext(grid, todo[nxt], spec.halo)
-                        f = client.submit(_worker_block, token, spec_future, ctx, pure=False,
-                                          key=f"mining-eco-{token}-{nxt}")
+                        if tiles:
+                            f = client.submit(_worker_block_to_tiles, token, spec_future, ctx, tiles, pure=False,
+                                              key=f"mining-eco-{token}-{nxt}")
+                        else:
+                            f = client.submit(_worker_block, token, spec_future, ctx, pure=False,
+                                              key=f"mining-eco-{token}-{nxt}")
                         pending[f] = nxt
                         nxt += 1
                     if written not in done:
@@ -481,12 +514,21 @@ class DaskExecutor:
                         blocks, partial = f.result()
                     except Exception as err:  # noqa: BLE001 - a task that failed for good: the run fails cleanly
                         raise _task_error(err) from None
+                    if tiles:
+                        blocks = _load_tiles(blocks)
                     _write(writers, todo[written], blocks)
                     partials[written] = partial
                     written += 1
                     progress.step()
             except BaseException:
                 client.cancel(list(pending) + list(done.values()))
+                if tiles:       # tiles of blocks that finished but were not assembled
+                    import glob
+                    for path in glob.glob(os.path.join(tiles, f".mining-eco-{token}-*.npy")):
+                        try:
+                            os.remove(path)
+                        except OSError:
+                            pass
                 raise
             finally:
                 try:

@@ -230,3 +230,21 @@ def test_worker_python_is_this_python_with_gdal_and_dask(tmp_path):
     fake.chmod(0o755)
     with pytest.raises(RasterError, match="cannot import numpy, GDAL"):
         ex.worker_python(ex.ExecutorConfig(python=str(fake)))
+
+
+def test_workers_can_write_tiles_to_a_shared_folder(rasters, tmp_path, cluster):
+    # MINING_ECO_DASK_TILES: the blocks travel through a shared folder instead of the network; same outputs,
+    # and no tile is left behind
+    config, client = cluster
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    tiled = ex.ExecutorConfig(ex.PROCESSES, workers=2, tile_folder=str(shared))
+    local = ex.LocalExecutor(2).run(ratio_pass(rasters, tmp_path / "local"))
+    got = ex.DaskExecutor(tiled, client).run(ratio_pass(rasters, tmp_path / "tiles"))
+    for key in ("R", "CLS"):
+        np.testing.assert_array_equal(read(local.paths[key]), read(got.paths[key]))
+    assert got.partial == local.partial
+    assert os.listdir(shared) == []
+    assert ex.config_from({"MINING_ECO_DASK_TILES": str(shared)}).tile_folder == str(shared)
+    with pytest.raises(ValueError, match="MINING_ECO_DASK_TILES"):
+        ex.config_from({"MINING_ECO_DASK_TILES": str(tmp_path / "missing")})
