@@ -1,8 +1,10 @@
 """Identity cases of the scene tools: spectral indices and LST (bench/identity.py).
 
 The real Level-1 Landsat 8 scene of test/data (41 x 41 px, one block) with its MTL and BQA band, and the bench's
-synthetic Level-2 scene (600 x 600 px, three blocks) given as one multi-band raster with a band mapping.
+synthetic Level-2 scene (600 x 600 px, three blocks) given as one multi-band raster with a band mapping (and a
+generated QA_PIXEL band for LST: the real scene's BQA masks none of its 41 x 41 pixels).
 """
+import os
 
 
 def _indices(*keys):
@@ -55,10 +57,31 @@ def indices_l2_bench(data, out):
         "OUTPUT": f"{out}/indices.tif", "OUTPUT_FOLDER": out}
 
 
+def _qa_pixel(data, scene):
+    """A Collection 2 QA_PIXEL band on the grid of ``scene``: cloud (bit 3) and shadow (bit 4) patches, clear (bit
+    6) elsewhere."""
+    import numpy as np
+    from osgeo import gdal
+    path = data.path("scene_600_qa_pixel.tif")
+    if not os.path.exists(path):
+        src = gdal.Open(scene)
+        rng = np.random.default_rng(12)
+        patches = rng.choice(np.array([1 << 6, 1 << 3, 1 << 4], np.uint16), p=(0.7, 0.2, 0.1),
+                             size=(src.RasterYSize // 20 + 1, src.RasterXSize // 20 + 1))
+        qa = np.kron(patches, np.ones((20, 20), np.uint16))[:src.RasterYSize, :src.RasterXSize]
+        ds = gdal.GetDriverByName("GTiff").Create(path, src.RasterXSize, src.RasterYSize, 1, gdal.GDT_UInt16)
+        ds.SetGeoTransform(src.GetGeoTransform())
+        ds.SetProjection(src.GetProjection())
+        ds.GetRasterBand(1).WriteArray(qa)
+        ds = None
+    return path
+
+
 def lst_l2_bench(data, out):
-    """LST of the bench's Level-2 ST band, with a band mapping."""
-    return "miningeco:lst", {"SENSOR": 2, "RADIOMETRY": 0, "SCENE": data.bench_scene(600), "BAND_MAPPING": MAPPING,
-                             "OUTPUT": f"{out}/lst.tif"}
+    """LST of the bench's Level-2 ST band, with a band mapping and a QA_PIXEL cloud mask (three blocks)."""
+    scene = data.bench_scene(600)
+    return "miningeco:lst", {"SENSOR": 2, "RADIOMETRY": 0, "SCENE": scene, "BAND_MAPPING": MAPPING,
+                             "QA_BAND": _qa_pixel(data, scene), "OUTPUT": f"{out}/lst.tif"}
 
 
 CASES = {"indices_l1": indices_l1, "indices_l1_folder_only": indices_l1_folder_only, "lst_l1": lst_l1,
