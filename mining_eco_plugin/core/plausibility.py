@@ -25,6 +25,7 @@ The non-finite or negative constants of an MTL file are refused where they are r
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -173,6 +174,23 @@ class RadiometryCheck:
         v = v[np.isfinite(v)]
         self.lst_sum += float(v.sum())
         self.lst_count += int(v.size)
+
+    def for_block(self) -> "RadiometryCheck":
+        """A copy of this check for one block, with its own LST sum (blocks run in parallel threads or in other
+        processes): its ``lst_part()`` is the block's partial result, which :meth:`add_lst_parts` adds back."""
+        block = copy.copy(self)
+        block.lst_sum, block.lst_count = 0.0, 0
+        return block
+
+    def lst_part(self) -> tuple[float, int]:
+        """(sum, count) of the LST this check has seen."""
+        return self.lst_sum, self.lst_count
+
+    def add_lst_parts(self, parts):
+        """Add the ``lst_part()`` of blocks, in block order (the same sum as adding the blocks one by one)."""
+        for total, count in parts:
+            self.lst_sum += total
+            self.lst_count += count
 
     @property
     def mean_lst(self) -> float | None:

@@ -247,3 +247,11 @@ class BlockProducts:
     def expression(self, expr) -> np.ndarray:
         """Evaluate a validated ``expression.BandExpression`` on this block."""
         return expr.evaluate({n: self.get(n) for n in expr.names})
+
+
+def read_scene_block(stack, ctx):
+    """``load`` of a block pass over a scene stack (raster/executor.py): ``(raw, qa)``, every band but "QA" as
+    float32 with nodata as NaN (role -> block, in the stack's order) and the "QA" band in its own data type (bit
+    fields) or None. Calls only the methods of the RasterStack it is given."""
+    raw = {key: stack.read(key, ctx.window) for key in stack.refs if key != "QA"}
+    return raw, (stack.read_raw("QA", ctx.window) if "QA" in stack.refs else None)
