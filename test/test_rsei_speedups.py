@@ -2,8 +2,9 @@
 
 Checked here through processing.run: the scratch file (a GeoTIFF beside the staged outputs) exists while passes 2
 and 3 run, holds the four float32 components of every pixel, and is gone after a successful, a failed and a
-cancelled run (nothing left in the output folder); too little disk space is a clear error naming OUTPUT; and the per-plane arithmetic of the component-raster
-path (NaN holes, water mask) equals an independent recomputation with scikit-learn's PCA on every valid pixel.
+cancelled run (nothing left in the output folder); too little disk space is a clear error naming OUTPUT; and the
+per-plane arithmetic of the component-raster path (NaN holes, water mask) equals an independent recomputation with
+scikit-learn's PCA on every valid pixel.
 """
 from __future__ import annotations
 
