@@ -1,9 +1,10 @@
 """RSEI computes the four components once (pass 1) and keeps them in a scratch file that passes 2 and 3 read.
 
-Checked here through processing.run: the scratch file exists while passes 2 and 3 run, holds the four float32
-components of every pixel, and is gone after a successful, a failed and a cancelled run (nothing left in the output
-folder); too little disk space is a clear error naming OUTPUT; and the per-plane arithmetic of the component-raster
-path (NaN holes, water mask) equals an independent recomputation with scikit-learn's PCA on every valid pixel.
+Checked here through processing.run: the scratch file (a GeoTIFF beside the staged outputs) exists while passes 2
+and 3 run, holds the four float32 components of every pixel, and is gone after a successful, a failed and a
+cancelled run (nothing left in the output folder); too little disk space is a clear error naming OUTPUT; and the
+per-plane arithmetic of the component-raster path (NaN holes, water mask) equals an independent recomputation with
+scikit-learn's PCA on every valid pixel.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def _scene(folder):
 
 
 class Watcher(QgsProcessingFeedback):
-    """Lists the output folder each time the algorithm announces a pass."""
+    """Lists the output folder and the folders in it (the run's hidden staging folder) each time the algorithm
+    announces a pass: {name: (size, (bands, rows, cols, data types) of a scratch raster)}."""
 
     def __init__(self, folder):
         super().__init__()
@@ -53,24 +55,41 @@ class Watcher(QgsProcessingFeedback):
 
     def pushInfo(self, info):  # noqa: N802
         if info.startswith("Pass "):
-            self.seen[info[:8]] = {n: os.path.getsize(self.folder / n) for n in os.listdir(self.folder)}
+            listing = {}
+            for root, _dirs, names in os.walk(self.folder):
+                for n in names:
+                    path = os.path.join(root, n)
+                    listing[n] = (os.path.getsize(path), _raster_layout(path) if _is_scratch(n) else None)
+            self.seen[info[:8]] = listing
         super().pushInfo(info)
 
 
+def _is_scratch(name):
+    return name.endswith(".scratch.tif")
+
+
+def _raster_layout(path):
+    if not os.path.getsize(path):
+        return None
+    ds = gdal.Open(path)
+    types = {gdal.GetDataTypeName(ds.GetRasterBand(b + 1).DataType) for b in range(ds.RasterCount)}
+    return ds.RasterCount, ds.RasterYSize, ds.RasterXSize, types
+
+
 def _scratch(listing):
-    return {n: size for n, size in listing.items() if n.endswith(".scratch")}
+    return {n: entry for n, entry in listing.items() if _is_scratch(n)}
 
 
 def test_components_are_kept_in_a_scratch_file_for_passes_2_and_3_and_removed(provider, out):
-    """During passes 2 and 3 the output folder holds one hidden scratch file of 4 float32 components x 41 x 41
-    pixels (16 bytes per pixel, counted by hand); afterwards only the four outputs (+ their styles) remain."""
+    """During passes 2 and 3 the run's staging folder in the output folder holds one hidden scratch raster of the 4
+    float32 components x 41 x 41 pixels; afterwards only the four outputs (+ their styles) remain."""
     fb = Watcher(out)
     res = processing.run("miningeco:rsei", _scene(out), feedback=fb)
     assert set(fb.seen) == {"Pass 1/3", "Pass 2/3", "Pass 3/3"}
-    assert list(_scratch(fb.seen["Pass 1/3"]).values()) == [0]      # created empty before pass 1
+    assert list(_scratch(fb.seen["Pass 1/3"]).values()) == [(0, None)]      # created empty before pass 1
     for key in ("Pass 2/3", "Pass 3/3"):
         scratch = _scratch(fb.seen[key])
-        assert list(scratch.values()) == [4 * 4 * L8_PIXELS], fb.seen[key]
+        assert [layout for _size, layout in scratch.values()] == [(4, 41, 41, {"Float32"})], fb.seen[key]
         assert next(iter(scratch)).startswith(".rsei-")
     left = sorted(os.listdir(out))
     assert not [n for n in left if n.startswith(".")], left
