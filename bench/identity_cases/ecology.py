@@ -19,9 +19,9 @@ def landcover_byte(data):
     return path
 
 
-def geographic_classes(data, name="geo_classes", k=7, seed=3, shape=(600, 400)):
-    """A Byte class raster (codes 1..k in patches, nodata 0 sprinkled) on EPSG:4326, 0.01 degree pixels at 60 N:
-    every row has its own cell area."""
+def geographic_classes(data, name="geo_classes", k=7, seed=3, shape=(1100, 160)):
+    """A Byte class raster (codes 1..k in patches, nodata 0 sprinkled) on EPSG:4326, 0.01 degree pixels from 60.5 N
+    down: every row has its own cell area; 1100 rows are five blocks, so sums over blocks are combined in a tree."""
     import numpy as np
     from osgeo import gdal
     path = data.path(f"{name}.tif")
@@ -188,10 +188,11 @@ def transfermatrix_real(data, out):
 
 # -- time series (raster mode) ----------------------------------------------------------------------------------------
 def timeseries_rasters(data, out):
-    """Means of eight rasters (one on another grid), breakpoint searched."""
+    """Means of eight rasters (two on other grids, one of six blocks), breakpoint searched."""
     rasters = [data.floats(f"ts_{y}", shape=(300, 320), seed=100 + y, low=0.2 + 0.02 * (y - 2000) ** 0.5,
                            high=0.7) for y in range(2000, 2008)]
     rasters[3] = data.floats("ts_2003_other_grid", shape=(170, 190), seed=2103, low=0.25, high=0.7)
+    rasters[5] = data.floats("ts_2005_tall", shape=(1400, 60), seed=2105, low=0.3, high=0.7)   # six blocks
     return "miningeco:timeseries", {
         "RASTERS": rasters, "YEARS": ",".join(str(y) for y in range(2000, 2008)),
         "OUTPUT_TABLE": f"{out}/series.csv", "OUTPUT_PLOT": "", "OUTPUT_REPORT": ""}
