@@ -69,8 +69,9 @@ def _rf_inputs(data, k):
     import numpy as np
     from osgeo import gdal
     names = [f"rf_d{j}" for j in range(k)]
-    paths = [data.floats(n, shape=(120, 150), seed=30 + j, nan_every=89 + j) for j, n in enumerate(names)]
-    table = data.path(f"rf_samples_{k}.csv")
+    # 300 rows: two blocks of 256 rows
+    paths = [data.floats(n, shape=(300, 150), seed=30 + j, nan_every=89 + j) for j, n in enumerate(names)]
+    table = data.path(f"rf_samples_{k}_300.csv")
     if not os.path.exists(table):
         arrays = [gdal.Open(p).ReadAsArray().astype(np.float64) for p in paths]
         for a in arrays:
