@@ -46,9 +46,10 @@ def _features(data):
 
 
 def applymodel_rf(data, out):
-    """Random forest on single-band rasters named after the features (NaN holes), grades and area table."""
+    """Random forest on single-band rasters named after the features (NaN holes), grades and area table. N_JOBS 1:
+    joblib's threads on a loaded machine take seconds (and the tree sums are then added in any order)."""
     return "miningeco:applymodel", {
-        "MODEL_FILE": _model(data, "rf"), "RASTERS": _features(data), "OUTPUT": f"{out}/predicted.tif",
+        "MODEL_FILE": _model(data, "rf"), "RASTERS": _features(data), "N_JOBS": 1, "OUTPUT": f"{out}/predicted.tif",
         "OUTPUT_GRADES": f"{out}/grades.tif", "OUTPUT_TABLE": f"{out}/areas.csv"}
 
 
