@@ -184,27 +184,3 @@ def test_too_little_disk_space_for_the_scratch_file_is_an_error_naming_output(pr
     monkeypatch.setattr(rsei_alg, "SCRATCH_BYTES_PER_PIXEL", 10 ** 12)
     msg = assert_fails_cleanly(lambda: processing.run("miningeco:rsei", _scene(out)), out, "OUTPUT", "GB free")
     assert f"{L8_PIXELS * 10 ** 12 / 1e9:.2f} GB" in msg
-
-
-def test_block_spill_returns_each_block_by_window_and_deletes_its_file(tmp_path):
-    """The scratch file gives back exactly the bytes of each block (any dtype and shape, read in any order) and
-    is removed on close."""
-    rng = np.random.default_rng(2)
-    blocks = {engine.Window(0, 0, 5, 3): rng.random((4, 3, 5)).astype(np.float32),
-              engine.Window(5, 0, 2, 3): rng.random((3, 2)),
-              engine.Window(0, 3, 7, 1): np.arange(7, dtype=np.uint8)[None, :]}
-    with engine.BlockSpill(str(tmp_path)) as spill:
-        for w, data in blocks.items():
-            spill.write(w, data)
-        assert os.path.getsize(spill.path) == sum(d.nbytes for d in blocks.values())
-        for w in reversed(list(blocks)):
-            got = spill.read(w)
-            assert got.dtype == blocks[w].dtype
-            np.testing.assert_array_equal(got, blocks[w])
-        path = spill.path
-    assert not os.path.exists(path) and os.listdir(tmp_path) == []
-    with pytest.raises(ZeroDivisionError):
-        with engine.BlockSpill(str(tmp_path)) as spill:
-            spill.write(engine.Window(0, 0, 1, 1), np.zeros((1, 1)))
-            1 / 0
-    assert os.listdir(tmp_path) == []
