@@ -65,17 +65,19 @@ class Data:
             self.util.write_raster(path, [a], dtype=gdal.GDT_Float32, nodata=-9999.0)
         return path
 
-    def classes(self, name, shape=(600, 700), k=6, seed=0):
-        """A Byte class raster with codes 1..k in patches, nodata 0 at a few pixels."""
+    def classes(self, name, shape=(600, 700), k=6, seed=0, patch=10, nodata_every=101, epsg=32649,
+                geotransform=None):
+        """A Byte class raster with codes 1..k in ``patch``-pixel patches, nodata 0 at every ``nodata_every``-th
+        pixel (EPSG ``epsg``, 30 m unless ``geotransform``)."""
         import numpy as np
         from osgeo import gdal
         path = self.path(f"{name}.tif")
         if not os.path.exists(path):
             rng = np.random.default_rng(seed)
-            small = rng.integers(1, k + 1, (shape[0] // 10 + 1, shape[1] // 10 + 1))
-            a = np.kron(small, np.ones((10, 10), dtype=np.int64))[:shape[0], :shape[1]].astype(np.uint8)
-            a.ravel()[::101] = 0
-            self.util.write_raster(path, [a], dtype=gdal.GDT_Byte, nodata=0)
+            small = rng.integers(1, k + 1, (shape[0] // patch + 1, shape[1] // patch + 1))
+            a = np.kron(small, np.ones((patch, patch), dtype=np.int64))[:shape[0], :shape[1]].astype(np.uint8)
+            a.ravel()[::nodata_every] = 0
+            self.util.write_raster(path, [a], dtype=gdal.GDT_Byte, nodata=0, epsg=epsg, geotransform=geotransform)
         return path
 
     def real_landcover(self):

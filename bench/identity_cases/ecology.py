@@ -22,17 +22,8 @@ def landcover_byte(data):
 def geographic_classes(data, name="geo_classes", k=7, seed=3, shape=(1100, 160)):
     """A Byte class raster (codes 1..k in patches, nodata 0 sprinkled) on EPSG:4326, 0.01 degree pixels from 60.5 N
     down: every row has its own cell area; 1100 rows are five blocks, so sums over blocks are combined in a tree."""
-    import numpy as np
-    from osgeo import gdal
-    path = data.path(f"{name}.tif")
-    if not os.path.exists(path):
-        rng = np.random.default_rng(seed)
-        small = rng.integers(1, k + 1, (shape[0] // 5 + 1, shape[1] // 5 + 1))
-        a = np.kron(small, np.ones((5, 5), dtype=np.int64))[:shape[0], :shape[1]].astype(np.uint8)
-        a.ravel()[::53] = 0
-        data.util.write_raster(path, [a], dtype=gdal.GDT_Byte, nodata=0, epsg=4326,
-                               geotransform=(10.0, 0.01, 0.0, 60.5, 0.0, -0.01))
-    return path
+    return data.classes(name, shape=shape, k=k, seed=seed, patch=5, nodata_every=53, epsg=4326,
+                        geotransform=(10.0, 0.01, 0.0, 60.5, 0.0, -0.01))
 
 
 def nc_zones(data):

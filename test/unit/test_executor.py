@@ -15,9 +15,10 @@ import time
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
+from osgeo import gdal
 
 import blockfuncs
+import util
 from mining_eco_plugin.raster import executor as ex
 from mining_eco_plugin.raster.engine import BandRef, Canceled, RasterError
 
@@ -27,17 +28,7 @@ H, W = 700, 900          # 3 x 1 blocks of 256 rows: several blocks, a partial l
 
 
 def write(path, array, nodata=None):
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), array.shape[1], array.shape[0], 1, gdal.GDT_Float32)
-    ds.SetGeoTransform((500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32649)
-    ds.SetProjection(srs.ExportToWkt())
-    band = ds.GetRasterBand(1)
-    if nodata is not None:
-        band.SetNoDataValue(nodata)
-    band.WriteArray(array)
-    ds = None
-    return str(path)
+    return util.write_raster(path, [array], dtype=gdal.GDT_Float32, nodata=nodata, origin=(500000.0, 4000000.0))
 
 
 @pytest.fixture(scope="module")
