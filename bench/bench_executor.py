@@ -36,7 +36,7 @@ processing.run(alg, json.loads(params))
 seconds = time.perf_counter() - t0
 workers = []
 from mining_eco_plugin.raster import executor
-for cluster, client in executor._CLUSTERS.values():
+for cluster, client, _procs in executor._CLUSTERS.values():
     def peak():
         with open("/proc/self/status") as fh:
             return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))

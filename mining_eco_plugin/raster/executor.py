@@ -310,7 +310,10 @@ def _worker_block(token: str, spec: BlockPass, ctx: BlockContext):
             while len(_WORKER_STACKS) > 4:
                 _WORKER_STACKS.popitem(last=False)[1].close()
         data = spec.load(stack, ctx)
-    return _compute(spec, data, ctx)
+    blocks, partial = _compute(spec, data, ctx)
+    # only the blocks that are written travel back, already in their output type (the writer's own cast: the
+    # same values, half the bytes of float64)
+    return {o.key: np.asarray(blocks[o.key]).astype(o.dtype, copy=False) for o in spec.outputs if o.path}, partial
 
 
 def _worker_block_to_tiles(token: str, spec: BlockPass, ctx: BlockContext, folder: str):
@@ -434,28 +437,62 @@ def dask_client(config: ExecutorConfig):
         hit = _CLUSTERS.get(key)
         if hit is not None and hit[1].status not in ("closed", "closing"):
             return hit[1]
-        import multiprocessing
-        multiprocessing.set_executable(key[2])      # spawned workers start this Python, not QGIS
         overrides = {}
         if config.retries is not None:
             overrides["distributed.scheduler.allowed-failures"] = config.retries
+        # the scheduler runs in this process; each worker is a `dask worker` process (with its own nanny, which
+        # restarts it if it dies) started with the worker Python. Not multiprocessing's spawn: it would start
+        # sys.executable (QGIS inside QGIS) and re-run a user's PyQGIS script (the __main__ module) in every worker
         with dask.config.set(overrides):
-            cluster = LocalCluster(n_workers=key[0], threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=40)
-            client = Client(cluster, set_as_default=False)
-        _CLUSTERS[key] = (cluster, client)
+            cluster = LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1",
+                                   dashboard_address=None, silence_logs=40)
+        client = Client(cluster, set_as_default=False)
+        procs = [_start_worker(key[2], cluster.scheduler_address, i) for i in range(key[0])]
+        try:
+            client.wait_for_workers(key[0], timeout=120)
+        except Exception as err:  # noqa: BLE001 - workers that did not come up: say which Python was used
+            _stop(cluster, client, procs)
+            raise RasterError(f"The {key[0]} dask worker processes did not start ({type(err).__name__}) with the Python "
+                              f"{key[2]}. Set MINING_ECO_PYTHON to a Python with numpy, GDAL and dask.distributed, "
+                              "or use the local threads executor.") from None
+        _CLUSTERS[key] = (cluster, client, procs)
         return client
+
+
+def _start_worker(python: str, address: str, index: int):
+    """A `dask worker` process (nanny + one single-threaded worker) for the scheduler at ``address``. Its Python
+    path is this process's, so the workers import the same plugin (and nothing from __main__)."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHOME"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+    cmd = [python, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads", "1",
+           "--no-dashboard", "--memory-limit", "0", "--name", f"mining-eco-{index}", "--death-timeout", "60"]
+    return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(cluster, client, procs):
+    for action in (client.close, cluster.close):
+        try:
+            action()
+        except Exception:  # noqa: BLE001 - closing a broken cluster must not fail the caller
+            pass
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except Exception:  # noqa: BLE001 - a worker that does not stop is killed
+            proc.kill()
 
 
 def close_clusters():
     """Close the LocalClusters of this session (at plugin unload and in tests)."""
     with _CLUSTER_LOCK:
-        for cluster, client in _CLUSTERS.values():
-            try:
-                client.close()
-                cluster.close()
-            except Exception:  # noqa: BLE001 - closing a broken cluster must not fail the caller
-                pass
+        for cluster, client, procs in _CLUSTERS.values():
+            _stop(cluster, client, procs)
         _CLUSTERS.clear()
 
 

@@ -239,3 +239,31 @@ def test_workers_can_write_tiles_to_a_shared_folder(rasters, tmp_path, cluster):
     assert ex.config_from({"MINING_ECO_DASK_TILES": str(shared)}).tile_folder == str(shared)
     with pytest.raises(ValueError, match="MINING_ECO_DASK_TILES"):
         ex.config_from({"MINING_ECO_DASK_TILES": str(tmp_path / "missing")})
+
+
+def test_a_script_without_a_main_guard_runs_once(rasters, tmp_path):
+    # a user's PyQGIS script has no `if __name__ == "__main__"`: the worker processes must not run it again
+    # (multiprocessing's spawn re-imports __main__; with it every worker re-ran the script and the run hung)
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "user_script.py"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script.write_text(f"""
+import sys
+sys.path[:0] = [{root!r}, {os.path.join(root, "test", "unit")!r}]
+with open({str(marker)!r}, "a") as fh:
+    fh.write("run\\n")
+import blockfuncs
+from mining_eco_plugin.raster import executor as ex
+from mining_eco_plugin.raster.engine import BandRef
+spec = ex.BlockPass(inputs={{"A": BandRef({rasters["A"]!r}), "B": BandRef({rasters["B"]!r})}},
+                    compute=blockfuncs.ratio_and_sums, combine=ex.add)
+config = ex.ExecutorConfig(ex.PROCESSES, workers=2)
+print(ex.DaskExecutor(config).run(spec).partial[1])
+ex.close_clusters()
+""")
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-1] == str(H * W - 80)
+    assert marker.read_text() == "run\n"
