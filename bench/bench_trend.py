@@ -123,7 +123,8 @@ def run(out_dir):
     if not os.path.exists(path):
         generate_stack(path)
     from osgeo import gdal
-    from mining_eco_plugin.algorithms.trend import worker_count
+    from mining_eco_plugin.raster.executor import ExecutorConfig
+    worker_count = ExecutorConfig().thread_count
 
     read_s = min(read_once_seconds(path) for _ in range(2))
     processing = processing_module()

@@ -15,7 +15,10 @@ measured here, with the goal beside it.
 (g) CASA NPP on 12-month 4000 x 4000 stacks: time, s/MP, peak memory, ratio to GDAL reading the 48 input bands and
     writing the output (the I/O floor) -- bench_casa.py;
 (h) Geodetector, 10^6 samples x 8 factors: optimal discretisation + all detectors vs py-geodetector 0.2.1 on the
-    same codes (goal < 1) -- bench_geodetector.py.
+    same codes (goal < 1) -- bench_geodetector.py;
+(i) executors: indices and RSEI at 8000^2 on a dask LocalCluster of 2 worker processes vs local threads (goal
+    <= 1.2), per-worker throughput, and a "province" VRT mosaic of 16 scenes with the peak memory per worker
+    (goal: flat against the number of tiles) -- bench_executor.py.
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -165,6 +168,8 @@ def main():
     say("\n(h) Geodetector: 10^6 samples x 8 factors, optimal discretisation + all detectors vs py-geodetector")
     import bench_geodetector
     bench_geodetector.run(lambda line: say("    " + line), OUT)
+    import bench_executor
+    bench_executor.main(OUT, big, paths[4000], say)
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")

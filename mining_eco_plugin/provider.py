@@ -72,6 +72,18 @@ class MiningEcoProvider(QgsProcessingProvider):
     def svgIconPath(self):  # noqa: N802
         return os.path.join(os.path.dirname(__file__), "icon.svg")
 
+    def load(self):
+        from .algorithms import execution
+        execution.add_settings(self)
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self):
+        from .algorithms import execution
+        from .raster.executor import close_clusters
+        execution.remove_settings()
+        close_clusters()
+
     def loadAlgorithms(self):  # noqa: N802
         for cls in ALGORITHMS:
             self.addAlgorithm(cls())

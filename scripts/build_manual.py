@@ -272,7 +272,8 @@ def index_page(algs, base) -> str:
                   f"{esc(a.shortDescription())}.</li>" for a in members]
         parts.append("</ul>")
     parts.append('<p>Full citations of the reference studies and the literature: '
-                 '<a href="references.html">References</a>.</p>')
+                 '<a href="references.html">References</a>. Where the raster blocks are computed (local threads, '
+                 'worker processes, a dask cluster): <a href="executors.html">Raster executors</a>.</p>')
     return _page("Mining Eco manual", "\n".join(parts))
 
 
@@ -314,6 +315,8 @@ def render(provider) -> dict[str, str]:
     pages = {f"{a.ID}.html": tool_page(a, base, references, compat) for a in algs}
     pages["index.html"] = index_page(algs, base)
     pages["references.html"] = references_page(algs, references)
+    with open(os.path.join(TEXTS, "_executors.html"), encoding="utf-8") as f:
+        pages["executors.html"] = _page("Raster executors - Mining Eco manual", NAV + "\n" + f.read().strip())
     return pages
 
 

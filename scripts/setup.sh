@@ -6,10 +6,10 @@ VENV=${VENV:-.venv}
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 APT_PACKAGES="qgis python3-qgis qgis-providers python3-gdal python3-numpy python3-scipy \
-python3-sklearn python3-matplotlib python3-pandas python3-pyproj python3-venv python3-pip zip unzip"
+python3-sklearn python3-matplotlib python3-pandas python3-pyproj python3-distributed python3-venv python3-pip zip unzip"
 if [ "${1:-}" = --print-apt-packages ]; then echo "$APT_PACKAGES"; exit 0; fi
 need_apt=""
-/usr/bin/python3 -c "import qgis.core, osgeo.gdal, sklearn, scipy, matplotlib, pandas, pyproj" >/dev/null 2>&1 || need_apt=1
+/usr/bin/python3 -c "import qgis.core, osgeo.gdal, sklearn, scipy, matplotlib, pandas, pyproj, distributed" >/dev/null 2>&1 || need_apt=1
 command -v qgis_process.bin >/dev/null 2>&1 || need_apt=1
 command -v zip >/dev/null 2>&1 || need_apt=1
 command -v unzip >/dev/null 2>&1 || need_apt=1
@@ -25,7 +25,7 @@ fi
 CONSTRAINTS="$VENV/debian-constraints.txt"
 /usr/bin/python3 - > "$CONSTRAINTS" <<'PYEOF'
 import importlib.metadata as m
-for name in ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib"):
+for name in ("numpy", "scipy", "scikit-learn", "pandas", "matplotlib", "dask", "distributed"):
     print(f"{name}=={m.version(name)}")
 PYEOF
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" -r requirements-dev.txt

@@ -297,16 +297,16 @@ def test_typed_values_equal_constant_rasters(provider, synth, tmp_path):
 
 
 def test_output_does_not_depend_on_the_block_size(provider, synth, tmp_path, monkeypatch):
-    """Identical outputs and table for any block shape and when a block is split among worker threads."""
-    from mining_eco_plugin.algorithms import casa_npp
+    """Identical outputs and table for any block shape and number of executor threads (blocks computed
+    concurrently, partial results combined)."""
     _d, _arrays, files = synth
     ref = run_casa(tmp_path, "ref", monthly=True, **synth_params(files))
-    monkeypatch.setattr(casa_npp, "worker_count", lambda: 3)
-    for rows, cols, chunk in [(1, None, 1), (2, 3, 2), (1, 1, 1), (256, None, 5)]:
+    for rows, cols, threads in [(1, None, 1), (2, 3, 2), (1, 1, 3), (256, None, 5)]:
         monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", rows)
         monkeypatch.setattr(engine, "DEFAULT_BLOCK_COLS", cols)
-        monkeypatch.setattr(casa_npp, "MIN_CHUNK_PIXELS", chunk)
-        res = run_casa(tmp_path, f"b{rows}x{cols}c{chunk}", monthly=True, **synth_params(files))
+        if os.environ.get("MINING_ECO_EXECUTOR", "threads") == "threads":
+            monkeypatch.setenv("MINING_ECO_WORKERS", str(threads))
+        res = run_casa(tmp_path, f"b{rows}x{cols}t{threads}", monthly=True, **synth_params(files))
         np.testing.assert_array_equal(read(res["OUTPUT"]), read(ref["OUTPUT"]))
         for k in (1, 7, 12):
             np.testing.assert_array_equal(read(res["OUTPUT_MONTHLY"], k), read(ref["OUTPUT_MONTHLY"], k))

@@ -367,3 +367,30 @@ def test_raster_mode_through_qgis_process(qgis_process, provider, ndvi, tmp_path
                  f"OUTPUT_FACTOR={dest}")
     res = run(tmp_path, "pr", ndvi, SAMPLING=1, N_SAMPLES=2500, SEED=11)
     assert features(dest) == features(res["OUTPUT_FACTOR"])
+
+
+def test_the_sample_pass_reads_only_blocks_that_hold_sampled_pixels(monkeypatch, reads):
+    """raster/sampling.sample_pass on the block executor (what the tool runs): with 16 x 32 blocks, 50 random
+    pixels are read only in windows around them, and the sample equals sample_stack's on the open stack."""
+    from mining_eco_plugin.raster import executor
+    monkeypatch.setattr(engine, "DEFAULT_BLOCK_ROWS", 16)
+    monkeypatch.setattr(engine, "DEFAULT_BLOCK_COLS", 32)
+    refs = {"b50": engine.BandRef(BAND["50"], 1, "b50"), "b70": engine.BandRef(BAND["70"], 1, "b70")}
+    with engine.RasterStack(refs) as stack:
+        grid = stack.grid
+        want = sampling.sample_stack(stack, scheme="random", n=50, seed=3)
+    reads.clear()
+    rule = sampling.pick_rule(grid, "random", n=50, seed=3)
+    done = executor.LocalExecutor(2).run(sampling.sample_pass(refs, list(refs), rule))
+    got = sampling.gather(grid, list(refs), done.partial)
+    h, w, flat = grid.height, grid.width, rule["flat"]
+    assert 0 < len(reads) <= 2 * 50
+    for win in reads:
+        assert ((flat // w >= win.yoff) & (flat // w < win.yoff + win.ysize)
+                & (flat % w >= win.xoff) & (flat % w < win.xoff + win.xsize)).any(), win
+    assert sum(win.xsize * win.ysize for win in reads) < 0.05 * 2 * h * w
+    np.testing.assert_array_equal(got.rows, want.rows)
+    np.testing.assert_array_equal(got.cols, want.cols)
+    assert got.drawn == want.drawn and got.nodata == want.nodata
+    for key in refs:
+        np.testing.assert_array_equal(got.values[key], want.values[key])

@@ -1,9 +1,10 @@
 """RSEI computes the four components once (pass 1) and keeps them in a scratch file that passes 2 and 3 read.
 
-Checked here through processing.run: the scratch file exists while passes 2 and 3 run, holds the four float32
-components of every pixel, and is gone after a successful, a failed and a cancelled run (nothing left in the output
-folder); too little disk space is a clear error naming OUTPUT; and the per-plane arithmetic of the component-raster
-path (NaN holes, water mask) equals an independent recomputation with scikit-learn's PCA on every valid pixel.
+Checked here through processing.run: the scratch file (a GeoTIFF beside the staged outputs) exists while passes 2
+and 3 run, holds the four float32 components of every pixel, and is gone after a successful, a failed and a
+cancelled run (nothing left in the output folder); too little disk space is a clear error naming OUTPUT; and the
+per-plane arithmetic of the component-raster path (NaN holes, water mask) equals an independent recomputation with
+scikit-learn's PCA on every valid pixel.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def _scene(folder):
 
 
 class Watcher(QgsProcessingFeedback):
-    """Lists the output folder each time the algorithm announces a pass."""
+    """Lists the output folder and the folders in it (the run's hidden staging folder) each time the algorithm
+    announces a pass: {name: (size, (bands, rows, cols, data types) of a scratch raster)}."""
 
     def __init__(self, folder):
         super().__init__()
@@ -53,24 +55,41 @@ class Watcher(QgsProcessingFeedback):
 
     def pushInfo(self, info):  # noqa: N802
         if info.startswith("Pass "):
-            self.seen[info[:8]] = {n: os.path.getsize(self.folder / n) for n in os.listdir(self.folder)}
+            listing = {}
+            for root, _dirs, names in os.walk(self.folder):
+                for n in names:
+                    path = os.path.join(root, n)
+                    listing[n] = (os.path.getsize(path), _raster_layout(path) if _is_scratch(n) else None)
+            self.seen[info[:8]] = listing
         super().pushInfo(info)
 
 
+def _is_scratch(name):
+    return name.endswith(".scratch.tif")
+
+
+def _raster_layout(path):
+    if not os.path.getsize(path):
+        return None
+    ds = gdal.Open(path)
+    types = {gdal.GetDataTypeName(ds.GetRasterBand(b + 1).DataType) for b in range(ds.RasterCount)}
+    return ds.RasterCount, ds.RasterYSize, ds.RasterXSize, types
+
+
 def _scratch(listing):
-    return {n: size for n, size in listing.items() if n.endswith(".scratch")}
+    return {n: entry for n, entry in listing.items() if _is_scratch(n)}
 
 
 def test_components_are_kept_in_a_scratch_file_for_passes_2_and_3_and_removed(provider, out):
-    """During passes 2 and 3 the output folder holds one hidden scratch file of 4 float32 components x 41 x 41
-    pixels (16 bytes per pixel, counted by hand); afterwards only the four outputs (+ their styles) remain."""
+    """During passes 2 and 3 the run's staging folder in the output folder holds one hidden scratch raster of the 4
+    float32 components x 41 x 41 pixels; afterwards only the four outputs (+ their styles) remain."""
     fb = Watcher(out)
     res = processing.run("miningeco:rsei", _scene(out), feedback=fb)
     assert set(fb.seen) == {"Pass 1/3", "Pass 2/3", "Pass 3/3"}
-    assert list(_scratch(fb.seen["Pass 1/3"]).values()) == [0]      # created empty before pass 1
+    assert list(_scratch(fb.seen["Pass 1/3"]).values()) == [(0, None)]      # created empty before pass 1
     for key in ("Pass 2/3", "Pass 3/3"):
         scratch = _scratch(fb.seen[key])
-        assert list(scratch.values()) == [4 * 4 * L8_PIXELS], fb.seen[key]
+        assert [layout for _size, layout in scratch.values()] == [(4, 41, 41, {"Float32"})], fb.seen[key]
         assert next(iter(scratch)).startswith(".rsei-")
     left = sorted(os.listdir(out))
     assert not [n for n in left if n.startswith(".")], left
@@ -165,27 +184,3 @@ def test_too_little_disk_space_for_the_scratch_file_is_an_error_naming_output(pr
     monkeypatch.setattr(rsei_alg, "SCRATCH_BYTES_PER_PIXEL", 10 ** 12)
     msg = assert_fails_cleanly(lambda: processing.run("miningeco:rsei", _scene(out)), out, "OUTPUT", "GB free")
     assert f"{L8_PIXELS * 10 ** 12 / 1e9:.2f} GB" in msg
-
-
-def test_block_spill_returns_each_block_by_window_and_deletes_its_file(tmp_path):
-    """The scratch file gives back exactly the bytes of each block (any dtype and shape, read in any order) and
-    is removed on close."""
-    rng = np.random.default_rng(2)
-    blocks = {engine.Window(0, 0, 5, 3): rng.random((4, 3, 5)).astype(np.float32),
-              engine.Window(5, 0, 2, 3): rng.random((3, 2)),
-              engine.Window(0, 3, 7, 1): np.arange(7, dtype=np.uint8)[None, :]}
-    with engine.BlockSpill(str(tmp_path)) as spill:
-        for w, data in blocks.items():
-            spill.write(w, data)
-        assert os.path.getsize(spill.path) == sum(d.nbytes for d in blocks.values())
-        for w in reversed(list(blocks)):
-            got = spill.read(w)
-            assert got.dtype == blocks[w].dtype
-            np.testing.assert_array_equal(got, blocks[w])
-        path = spill.path
-    assert not os.path.exists(path) and os.listdir(tmp_path) == []
-    with pytest.raises(ZeroDivisionError):
-        with engine.BlockSpill(str(tmp_path)) as spill:
-            spill.write(engine.Window(0, 0, 1, 1), np.zeros((1, 1)))
-            1 / 0
-    assert os.listdir(tmp_path) == []

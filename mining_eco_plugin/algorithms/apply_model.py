@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
+from functools import partial
 
-import numpy as np
 from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
@@ -18,7 +17,8 @@ from .. import compat
 from ..core import modelfile
 from ..deps import skops_missing_message
 from ..core import salinity as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
+from ..raster.engine import BandRef, raster_info
+from ..raster.executor import BlockPass, OutputSpec, add
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
@@ -199,35 +199,18 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
 
         out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         grades_path = self.parameterAsOutputLayer(parameters, "OUTPUT_GRADES", context) or None
-        keys = [f"f{i}" for i in range(len(refs))]
-        stack = RasterStack(dict(zip(keys, refs)))
-        areas = core.GradeAreas(len(labels))
-        predict = bundle.estimator.predict
+        outputs = (OutputSpec("OUTPUT", out_path, band_names=(bundle.target or "prediction",)),) + (
+            (OutputSpec("OUTPUT_GRADES", grades_path, "uint8", core.NODATA_GRADE, band_names=("salinity grade",)),)
+            if grades_path else ())
+        done = self.run_pass(BlockPass(
+            inputs=dict(enumerate(refs)), outputs=outputs, combine=add,
+            compute=partial(core.predict_block, estimator=bundle.estimator, thresholds=thresholds,
+                            chunk_rows=PREDICT_CHUNK_ROWS)), feedback, 0, 98)
+        out_path = done.paths["OUTPUT"]
+        grades_path = done.paths.get("OUTPUT_GRADES")
+        areas = core.GradeAreas.of(done.partial)
 
-        def read(w):
-            return core.feature_matrix([stack.read(k, w) for k in keys])
-
-        with ExitStack() as guard:
-            guard.enter_context(stack)
-            wr = guard.enter_context(GeoTiffWriter(out_path, stack.grid, 1, band_names=[bundle.target or "prediction"],
-                                                   label="OUTPUT"))
-            wg = guard.enter_context(GeoTiffWriter(grades_path, stack.grid, 1, dtype="uint8", nodata=core.NODATA_GRADE,
-                                                   band_names=["salinity grade"], label="OUTPUT_GRADES")) \
-                if grades_path else None
-            for w, (X, valid) in prefetched(block_pass(stack.grid, feedback, 0, 98), read):
-                pred = np.full(w.shape, np.nan, dtype=np.float32)
-                if X.shape[0]:
-                    pred[valid] = core.predict_chunked(predict, X, PREDICT_CHUNK_ROWS)
-                codes = core.salinity_grade(pred, thresholds)
-                areas.add(codes, stack.grid.row_areas_m2(w))
-                wr.write(1, w, pred)
-                if wg is not None:
-                    wg.write(1, w, codes)
-            out_path = wr.commit()
-            if wg is not None:
-                grades_path = wg.commit()
-
-        st = wr.stats[0]
+        st = done.stats["OUTPUT"][0]
         if st.count == 0:
             feedback.pushWarning("RASTERS: no pixel has a valid value in every feature raster, so the prediction is "
                                  "all nodata. Check that the rasters of RASTERS overlap and hold data (their nodata "
@@ -238,7 +221,7 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
         rows = areas.table(labels)
         outputs = {"OUTPUT": out_path, "VALID_PIXELS": int(st.count),
                    "MEAN": float(st.mean) if st.count else None}
-        if wg is not None:
+        if grades_path:
             items = tuple((i + 1, text, colour) for i, (text, colour) in enumerate(zip(legend, grade_colours(len(labels)))))
             style_output(grades_path, LegendStyle("classes", items=items), context, "Salinity grades")
             outputs["OUTPUT_GRADES"] = grades_path

@@ -33,12 +33,11 @@ from qgis.PyQt.QtGui import QIcon
 
 from .. import compat
 from ..core.cancel import Cancelled
-from ..core.plain import plain
-from ..raster.engine import Canceled
-from . import errors
 from ..core.plain import plain, spreadsheet_safe
+from ..raster import executor
+from ..raster.engine import Canceled
 from ..raster.outputs import OutputTransaction
-from . import destinations
+from . import destinations, errors, execution
 
 _FIELD_TYPES = {str: compat.FieldType.QString, float: compat.FieldType.Double, int: compat.FieldType.LongLong,
                 bool: compat.FieldType.Bool}
@@ -207,6 +206,14 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
 
     def run_tool(self, parameters, context, feedback):
         raise NotImplementedError
+
+    def run_pass(self, spec, feedback, start=0.0, end=100.0):
+        """Run one raster pass (raster/executor.BlockPass) on the configured executor: local threads unless the
+        Processing setting or MINING_ECO_EXECUTOR say otherwise (algorithms/execution.py)."""
+        config = execution.current_config()
+        if config.kind != executor.THREADS:
+            feedback.pushInfo(f"Raster blocks run on {config.describe()}.")
+        return executor.executor_for(config).run(spec, feedback, start, end)
 
     def run_committed(self, parameters, context, feedback):
         """``run_tool`` with every file output staged and committed together at the end (outputs.py): a failure or

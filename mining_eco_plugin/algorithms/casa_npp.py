@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+import tempfile
+from functools import partial
 
 import numpy as np
 from qgis.core import (
@@ -24,7 +24,8 @@ from qgis.core import (
 from .. import compat
 from ..core import casa as core
 from ..raster import engine
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, prefetched, raster_info
+from ..raster.engine import BandRef, RasterStack, raster_info
+from ..raster.executor import BlockPass, OutputSpec
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from . import limits
@@ -57,21 +58,14 @@ TABLE_FIELDS = (("code", int), ("name", str), ("pixels", int), ("mean", float), 
 TABLE_HEADERS = ["code", "name", "eps_max", "ndvi_min", "ndvi_max", "sr_min", "sr_max"]
 #: Bytes of one pixel-month of the per-block working set: 4 inputs and about 12 float32 intermediates.
 WORK_BYTES_PER_PIXEL_MONTH = 16 * 4
-#: Working-set budget of one block (all months of all inputs and intermediates); one more block is read ahead.
-#: 12 months: blocks of 256 x 512 px.
-BLOCK_BUDGET_BYTES = 96 * 1024 * 1024
+#: Working-set budget of one block (all months of all inputs and intermediates); the executor computes one block
+#: per thread and reads a few ahead. 12 months: blocks of 256 x 256 px.
+BLOCK_BUDGET_BYTES = 48 * 1024 * 1024
 OVERALL = "(all classes)"
-MONTH_INPUTS = ("NDVI", "TEMPERATURE", "PRECIPITATION", "SOLAR_RADIATION")
+MONTH_INPUTS = core.MONTH_INPUTS
 #: W_eps of frozen months: core.w_eps's ``frozen`` argument, label
 FROZEN_OPTIONS = (("previous", "W_eps of the previous month, cyclically (Zhu et al. 2007 convention)"),
                   (1.0, "1.0 (no water stress)"))
-#: Blocks of fewer pixels are computed in one piece, larger ones split among the worker threads.
-MIN_CHUNK_PIXELS = 16384
-
-
-def worker_count():
-    return max(1, min(os.cpu_count() or 1, 4))
-
 
 def parse_values(text: str, param: str):
     """Monthly values typed as text ("-8.1, -4.2, 3.0 ..." or separated by ; or spaces) -> float64 array."""
@@ -349,13 +343,22 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         feedback.pushInfo(f"{months} month(s); climate: " + ", ".join(
             f"{pid} {'rasters' if v is None else 'typed values'}" for pid, (_r, v) in inputs.items() if pid != "NDVI"))
 
-        with ExitStack() as guard:
-            stack = guard.enter_context(RasterStack(refs, resampling=resampling, reference="NDVI_0"))
-            lc = guard.enter_context(RasterStack({"NDVI_0": ndvi_refs[0], "LC": lc_ref},
-                                                 resampling="nearest" if resampling else None, reference="NDVI_0"))
+        lc_resampling = "nearest" if resampling else None
+        # the inputs checked in the order of the passes' stacks: grids, then an integer land cover
+        with RasterStack(refs, resampling=resampling, reference="NDVI_0"), \
+                RasterStack({"NDVI_0": ndvi_refs[0], "LC": lc_ref}, resampling=lc_resampling,
+                            reference="NDVI_0") as lc:
             lc.require_integer("LC")
-            grid = stack.grid
-            codes_found = self.landcover_codes(lc, grid, feedback)
+        # with RESAMPLING the land cover is warped by nearest neighbour (the climate by RESAMPLING): the land-cover
+        # pass keeps it on the NDVI grid in a scratch file beside the outputs, which the NPP pass reads
+        scratch = self.scratch_path(out_path) if resampling else None
+        try:
+            found = self.run_pass(BlockPass(
+                inputs={"NDVI_0": ndvi_refs[0], "LC": lc_ref}, resampling=lc_resampling, reference="NDVI_0",
+                load=core.read_landcover, compute=partial(core.landcover_block, keep=bool(scratch)),
+                combine=core.union, outputs=(OutputSpec("LC", scratch, nodata=float("nan"), label="LANDCOVER"),)
+                if scratch else ()), feedback, 0, 5)
+            codes_found = found.partial or frozenset()
             missing = sorted(set(codes_found) - set(table))
             if missing:
                 raise ValueError(
@@ -363,67 +366,31 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
                     f"{lc_ref.describe()} but have no row in the CASA parameter table. Add a row (code, name, "
                     "eps_max, ndvi_min, ndvi_max, sr_min, sr_max) for each, or set those pixels to the raster's "
                     "nodata value.")
+            refs["LC"] = BandRef(scratch, 1, lc_ref.label) if scratch else lc_ref
             names = [f"month {k + 1}" for k in range(months)]
-            writer = guard.enter_context(GeoTiffWriter(out_path, grid, 1, band_names=["NPP gC m-2 yr-1"],
-                                                       label="OUTPUT"))
-            monthly = guard.enter_context(GeoTiffWriter(monthly_path, grid, months, band_names=names,
-                                                        label="OUTPUT_MONTHLY")) if monthly_path else None
-            stats = core.RunningClassStats()
-            rows, cols = self.block_shape(grid, months)
-            workers = worker_count()
-            pool = guard.enter_context(ThreadPoolExecutor(workers))
-
-            def month_block(pid, w):
-                refs_, values = inputs[pid]
-                n = w.xsize * w.ysize
-                if values is not None:
-                    return np.repeat(values.astype(np.float32)[:, None], n, axis=1)
-                out = np.empty((months, n), dtype=np.float32)
-                for k in range(months):
-                    out[k] = stack.read(f"{pid}_{k}", w).ravel()
-                return out
-
-            def load(w):
-                data = {pid: month_block(pid, w) for pid in inputs}
-                return data, lc.read("LC", w).ravel()
-
-            kinds = {"NDVI": "ndvi", **{pid: kind for pid, _l, kind, _u, _e in VARIABLES}}
-            # NDVI goes through core.screen_ndvi (a scaled NDVI stops the run, a few values outside [-1, 1] become -1)
-            ranges = {pid: [np.inf, -np.inf] for pid, (_r, values) in inputs.items() if values is None and pid != "NDVI"}
+            outputs = (OutputSpec("OUTPUT", out_path, band_names=("NPP gC m-2 yr-1",)),) + (
+                (OutputSpec("OUTPUT_MONTHLY", monthly_path, bands=months, band_names=tuple(names)),)
+                if monthly_path else ())
+            kinds = {pid: kind for pid, _l, kind, _u, _e in VARIABLES if inputs[pid][1] is None}
             ndvi_labels = [ref.describe() for ref in ndvi_refs]
-            screened = np.zeros(months, dtype=np.int64)
-            passes = block_pass(grid, feedback, 5, 97, block_rows=rows, block_cols=cols)
-            lc_valid = 0
-            for w, (data, lc_values) in prefetched(passes, load):
-                screened += core.screen_ndvi(data["NDVI"], ndvi_labels)
-                for pid, span in ranges.items():
-                    # the checks depend on the range only; hard errors (kelvin, scaled NDVI ...) stop the run here
-                    lo, hi = float(np.fmin.reduce(data[pid], axis=None)), float(np.fmax.reduce(data[pid], axis=None))
-                    if lo <= hi:
-                        core.check_plausible(pid, np.array([lo, hi]), kinds[pid])
-                        span[0], span[1] = min(span[0], lo), max(span[1], hi)
-                nodata = ~np.isfinite(lc_values)
-                codes = np.where(nodata, 0, lc_values).astype(np.int64)
-                lc_valid += int(nodata.size - np.count_nonzero(nodata))
-                params = core.class_parameters(codes, table, nodata_mask=nodata)
-                npp = self.npp_parallel(pool, workers, data, params, options)
-                npp[:, nodata] = np.nan
-                annual = npp[0].astype(np.float64)     # month by month: the same sum whatever the block shape
-                for k in range(1, months):
-                    annual += npp[k]                   # NaN where any month is NaN
-                annual = annual.astype(np.float32)
-                writer.write(1, w, annual.reshape(w.shape))
-                if monthly is not None:
-                    for k in range(months):
-                        monthly.write(k + 1, w, npp[k].reshape(w.shape))
-                ok = np.isfinite(annual)
-                stats.add(annual[ok], codes[ok])
-            if not lc_valid:
-                raise ValueError(f"LANDCOVER: {lc.refs['LC'].describe()} has no valid pixel (all nodata), so no NPP can "
-                                 "be computed. Check its nodata value, or give the land-cover raster of this area.")
-            out_path = writer.commit()
-            if monthly is not None:
-                monthly_path = monthly.commit()
+            rows, cols = self.block_shape(found.grid, months)
+            done = self.run_pass(BlockPass(
+                inputs=refs, resampling=resampling, reference="NDVI_0", outputs=outputs, combine=core.combine_npp,
+                compute=partial(core.npp_block, months=months, values={pid: v for pid, (_r, v) in inputs.items()},
+                                kinds=kinds, labels=ndvi_labels, table=table, options=options),
+                block_rows=rows, block_cols=cols), feedback, 5, 97)
+        finally:
+            if scratch:
+                for path in (scratch, scratch + ".aux.xml"):
+                    if os.path.exists(path):
+                        os.remove(path)
+        result = done.partial
+        if not result["lc_valid"]:
+            raise ValueError(f"LANDCOVER: {lc_ref.describe()} has no valid pixel (all nodata), so no NPP can "
+                             "be computed. Check its nodata value, or give the land-cover raster of this area.")
+        out_path = done.paths["OUTPUT"]
+        monthly_path = done.paths.get("OUTPUT_MONTHLY")
+        ranges, screened, stats = result["ranges"], result["screened"], result["stats"]
 
         for pid, span in ranges.items():               # the warnings depend on the range only: once per input
             if span[0] <= span[1]:
@@ -431,15 +398,15 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         screen_text = core.ndvi_screen_warning(screened, ndvi_labels)
         for text in warnings + ([screen_text] if screen_text else []):
             feedback.pushWarning(text)
-        st = writer.stats[0]
+        st = done.stats["OUTPUT"][0]
         if st.count == 0:
             feedback.pushWarning("No pixel has every input valid in every month: the NPP is all nodata. Check that "
                                  "the rasters overlap and their nodata values.")
         style_output(out_path, RasterStyle("ramp", "npp", *self.stretch(st)), context, "Annual NPP")
         outputs = {"OUTPUT": out_path, "OUTPUT_MONTHLY": monthly_path, "VALID_PIXELS": int(st.count),
                    "MEAN_NPP": float(st.mean) if st.count else None}
-        if monthly is not None:
-            top = max((self.stretch(s)[1] for s in monthly.stats if s.count), default=1.0)
+        if monthly_path:
+            top = max((self.stretch(s)[1] for s in done.stats["OUTPUT_MONTHLY"] if s.count), default=1.0)
             style_output(monthly_path, RasterStyle("ramp", "npp", 0.0, top), context, "Monthly NPP")
         names_by_code = {code: cls.name for code, cls in table.items()}
         rows_out = []
@@ -452,23 +419,6 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, rows_out)
         feedback.setProgress(100)
         return outputs
-
-    @staticmethod
-    def npp_parallel(pool, workers, data, params, options):
-        """core.npp_monthly of one block, its pixels split into one chunk per worker thread (numpy releases the
-        GIL; every pixel is computed on its own, so the result does not depend on the split)."""
-        n = data["NDVI"].shape[1]
-        parts = min(workers, max(1, n // MIN_CHUNK_PIXELS))
-        bounds = np.linspace(0, n, parts + 1).astype(int)
-
-        def chunk(lo, hi):
-            return core.npp_monthly(*(data[pid][:, lo:hi] for pid in MONTH_INPUTS),
-                                    {k: v[lo:hi] for k, v in params.items()}, **options)
-
-        if parts == 1:
-            return chunk(0, n)
-        futures = [pool.submit(chunk, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        return np.concatenate([f.result() for f in futures], axis=1)
 
     @staticmethod
     def block_shape(grid, months):
@@ -492,10 +442,13 @@ class CasaNppAlgorithm(MiningEcoAlgorithm):
         return lo, hi if hi > lo else lo + 1.0
 
     @staticmethod
-    def landcover_codes(lc, grid, feedback):
-        """Every land-cover code of the raster (one pass over the land cover only)."""
-        found = set()
-        for w in block_pass(grid, feedback, 0, 5):
-            values = lc.read("LC", w)
-            found.update(int(v) for v in np.unique(values[np.isfinite(values)]))
-        return found
+    def scratch_path(out_path):
+        """A new hidden file name for a scratch GeoTIFF beside the (staged) output."""
+        folder = os.path.dirname(os.path.abspath(out_path))
+        try:
+            fd, path = tempfile.mkstemp(prefix=".casa-landcover-", suffix=".tif", dir=folder)
+        except OSError as err:
+            raise ValueError(f"OUTPUT: cannot create a temporary file in {folder} ({err.strerror}). Choose a "
+                             "writable folder.") from None
+        os.close(fd)
+        return path

@@ -11,10 +11,12 @@ from qgis.core import (
 
 from .. import compat
 from ..core import transfer as core
-from ..raster.engine import BandRef, RasterStack, block_pass
+from ..raster.classes import read_classes
+from ..raster.engine import BandRef
+from ..raster.executor import BlockPass
 from .base import MiningEcoAlgorithm
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
-from .class_names import add_class_name_parameters, read_class_names, read_classes
+from .class_names import add_class_name_parameters, read_class_names
 from .references import cite
 
 UNIT_LABELS = ("km2", "ha", "pixels")
@@ -59,19 +61,14 @@ class ClassAreasAlgorithm(MiningEcoAlgorithm):
         per_date = []
         for n, ref in enumerate(refs):
             label = f"LAYERS ({labels[n]}: {os.path.basename(ref.path)})"
-            acc = core.ClassAreaAccumulator()
-            with RasterStack({"CLASS": BandRef(ref.path, ref.band, label)}) as stack:
-                stack.require_integer("CLASS")
-                grid = stack.grid
-                span = 100.0 / len(refs)
-                for w in block_pass(grid, feedback, n * span, (n + 1) * span):
-                    codes, valid = read_classes(stack, "CLASS", w)
-                    row_areas = grid.row_areas_m2(w)   # RasterError of its own (a geographic CRS on metres)
-                    try:
-                        acc.add(codes, valid, row_areas)
-                    except ValueError as err:
-                        raise ValueError(f"{label}: {err}.") from None
-                pixel_area = grid.pixel_area_m2()
+            span = 100.0 / len(refs)
+            try:
+                done = self.run_pass(BlockPass(inputs={"CLASS": BandRef(ref.path, ref.band, label)},
+                                               compute=core.class_area_block, combine=core.combine_class_area,
+                                               load=read_classes), feedback, n * span, (n + 1) * span)
+            except core.TooManyClasses as err:
+                raise ValueError(f"{label}: {err}.") from None
+            acc, pixel_area = done.partial, done.grid.pixel_area_m2()
             if pixel_area is not None:     # projected CRS: exact area = pixels x pixel area
                 for entry in acc.counts.values():
                     entry[1] = entry[0] * pixel_area

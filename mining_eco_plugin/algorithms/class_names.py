@@ -1,11 +1,10 @@
 """Shared by the class-map tools (transfer matrix, class areas): the optional class-name parameters
-(a table layer with code and name fields, or a text ``1=Worst,2=Poor,...``) and the reading of one
-class-raster block (integer codes + validity mask)."""
+(a table layer with code and name fields, or a text ``1=Worst,2=Poor,...``). Their blocks are read by
+raster/classes.py."""
 from __future__ import annotations
 
 import math
 
-import numpy as np
 from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -93,10 +92,3 @@ def read_class_names(alg, parameters, context) -> dict[int, str]:
         names[code] = "" if name is None else str(name).strip() or str(code)
     return names
 
-
-def read_classes(stack, key, w):
-    """One block of class raster ``key``: (int64 codes, valid mask), nodata (the band's nodata value) invalid."""
-    raw = stack.read_raw(key, w)
-    nodata = stack.nodata(key)
-    valid = np.ones(raw.shape, bool) if nodata is None or nodata != nodata else raw != nodata
-    return raw.astype(np.int64), valid

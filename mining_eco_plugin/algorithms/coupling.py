@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
-import numpy as np
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
@@ -18,8 +18,9 @@ from qgis.core import (
 
 from .. import compat
 from ..core import coupling as core
-from ..core.rsei import DEFAULT_SAMPLE_SEED, RunningMinMax, SampleCollector, sample_probability
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
+from ..core.rsei import DEFAULT_SAMPLE_SEED
+from ..raster.engine import BandRef
+from ..raster.executor import BlockPass, OutputSpec, add
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from . import limits
@@ -129,23 +130,16 @@ class CouplingAlgorithm(MiningEcoAlgorithm):
         resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
         out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
 
-        with RasterStack(refs, resampling=resampling) as stack:
-            grid = stack.grid
-            breaks = self.statistics_pass(stack, methods, user, parameters, context, feedback)
-            for pid in ("RSEI", "EG"):
-                feedback.pushInfo(f"{pid} breaks ({methods[pid]}): {breaks[pid][0]:.6g}, {breaks[pid][1]:.6g}")
-            feedback.pushInfo("Pass 2/2: levels and codes")
-            areas, pixels = np.zeros(34), np.zeros(34, dtype=np.int64)
-            with GeoTiffWriter(out_path, grid, 1, dtype="uint8", nodata=0, band_names=["EG x 10 + RSEI"],
-                               label="OUTPUT") as wr:
-                for w in block_pass(grid, feedback, 40, 97):
-                    codes = core.coupling_codes(core.levels(stack.read("EG", w), breaks["EG"], higher),
-                                                core.levels(stack.read("RSEI", w), breaks["RSEI"]))
-                    wr.write(1, w, codes)
-                    pixels += np.bincount(codes.ravel(), minlength=34)
-                    areas += np.bincount(codes.ravel(), weights=np.broadcast_to(grid.row_areas_m2(w),
-                                                                                codes.shape).ravel(), minlength=34)
-                out_path = wr.commit()
+        breaks = self.statistics_pass(refs, resampling, methods, user, parameters, context, feedback)
+        for pid in ("RSEI", "EG"):
+            feedback.pushInfo(f"{pid} breaks ({methods[pid]}): {breaks[pid][0]:.6g}, {breaks[pid][1]:.6g}")
+        feedback.pushInfo("Pass 2/2: levels and codes")
+        done = self.run_pass(BlockPass(
+            inputs=refs, resampling=resampling, combine=add,
+            compute=partial(core.codes_block, breaks=breaks, eg_higher_is_better=higher),
+            outputs=(OutputSpec("OUTPUT", out_path, "uint8", 0, band_names=("EG x 10 + RSEI",)),)), feedback, 40, 97)
+        out_path = done.paths["OUTPUT"]
+        pixels, areas = done.partial
         style_output(out_path, RasterStyle("classes", classes="eg_rsei_coupling"), context, "RSEI x EG")
         rows = core.code_area_table(areas, pixels)
         outputs = {"OUTPUT": out_path}
@@ -156,23 +150,17 @@ class CouplingAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(100)
         return outputs
 
-    def statistics_pass(self, stack, methods, user, parameters, context, feedback):
+    def statistics_pass(self, refs, resampling, methods, user, parameters, context, feedback):
         """Min / max (and the tercile sample when needed) over the pixels where both inputs are valid;
         the breaks of each input."""
-        grid = stack.grid
         quantile = "quantile" in methods.values()
-        minmax = RunningMinMax(2)
-        sampler = None
-        if quantile:
-            prob = sample_probability(grid.width * grid.height, self.parameterAsInt(parameters, "SAMPLE_SIZE", context))
-            sampler = SampleCollector(2, grid.width, prob, self.parameterAsInt(parameters, "SEED", context))
         feedback.pushInfo("Pass 1/2: value ranges" + (" and tercile sample" if quantile else ""))
-        for w in block_pass(grid, feedback, 0, 40):
-            both = np.stack([stack.read("RSEI", w), stack.read("EG", w)], axis=2)
-            valid = np.isfinite(both).all(axis=2)
-            minmax.update(both[valid])
-            if sampler is not None:
-                sampler.add(w.yoff, w.xoff, np.where(valid[..., None], both, np.nan))
+        sample_size = self.parameterAsInt(parameters, "SAMPLE_SIZE", context) if quantile else None
+        done = self.run_pass(BlockPass(
+            inputs=refs, resampling=resampling, combine=core.combine_statistics,
+            compute=partial(core.statistics_block, sample_size=sample_size,
+                            seed=self.parameterAsInt(parameters, "SEED", context))), feedback, 0, 40)
+        minmax = done.partial[0]
         if not minmax.count.all():
             raise ValueError("RSEI / EG: no pixel has both an RSEI and an EG value. Check that the two rasters "
                              "overlap (and the RESAMPLING option if they are on different grids).")
@@ -180,7 +168,7 @@ class CouplingAlgorithm(MiningEcoAlgorithm):
         if methods["RSEI"] == "equal" and (lo[0] < -1e-6 or hi[0] > 1 + 1e-6):
             feedback.pushWarning(f"RSEI ranges from {lo[0]:.4g} to {hi[0]:.4g}, outside [0, 1]: is it an RSEI raster? "
                                  "With equal thirds of [0, 1], values below 0 fall in level 1 and above 1 in level 3.")
-        sample = sampler.array() if sampler is not None else None
+        sample = core.sample_of(done.partial) if quantile else None
         breaks = {}
         for j, pid in enumerate(("RSEI", "EG")):
             try:

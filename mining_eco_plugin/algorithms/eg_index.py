@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
+from functools import partial
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -23,7 +23,9 @@ from qgis.core import (
 
 from .. import compat
 from ..core import eg as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, Window, block_pass, fit_window
+from ..raster.classes import read_integer_floats
+from ..raster.engine import BandRef, fit_window
+from ..raster.executor import BlockPass, OutputSpec
 from ..raster.zones import ZoneMasks
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
@@ -126,32 +128,23 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
             raise ValueError(f"GRADE_TABLE: {err}.") from None
 
     @staticmethod
-    def landuse_stack(path, band, label):
-        stack = RasterStack({"LU": BandRef(path, band, label)})
-        try:
-            stack.require_integer("LU")
-        except Exception:
-            stack.close()
-            raise
-        return stack
-
-    @staticmethod
-    def missing_codes_error(err, stack, label):
+    def missing_codes_error(err, ref, label):
         return ValueError(
-            f"GRADE_TABLE: land-use code(s) {listing(err.codes, noun='codes')} occur in {stack.refs['LU'].describe()} "
+            f"GRADE_TABLE: land-use code(s) {listing(err.codes, noun='codes')} occur in {ref.describe()} "
             f"but have no row in the grade table. Add a row (code, grade, name) for each, leave its grade empty to "
             f"exclude it like nodata, or set the nodata value of {label}.")
 
-    def class_areas(self, stack, table, label, feedback, start, end):
-        """Area per code over the whole raster (one pass), checked against the grade table."""
-        areas = core.ClassAreas()
-        grid = stack.grid
-        for w in block_pass(grid, feedback, start, end):
-            areas.add(stack.read("LU", w), grid.row_areas_m2(w))
+    def class_areas(self, ref, table, label, feedback, start, end):
+        """Area per code over the whole raster of ``ref`` (one pass; an integer raster is required), checked
+        against the grade table; (ClassAreas, grid)."""
+        done = self.run_pass(BlockPass(inputs={"LU": ref}, compute=core.class_areas_block,
+                                       combine=core.combine_class_areas, load=read_integer_floats),
+                             feedback, start, end)
+        areas = done.partial
         missing = table.missing(areas.codes)
         if missing:
-            raise self.missing_codes_error(core.MissingCodesError(missing), stack, label)
-        return areas
+            raise self.missing_codes_error(core.MissingCodesError(missing), ref, label)
+        return areas, done.grid
 
     def zones(self, parameters, context, grid, feedback):
         source = self.parameterAsSource(parameters, "ZONES", context)
@@ -212,22 +205,20 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
         # the series first: a bad year raster must fail before any output file is written
         yearly = self.yearly(series, years, table, feedback, 0.0, start) if series else []
 
-        with self.landuse_stack(layer.source().split("|")[0], band, "LANDUSE") as stack:
-            grid = stack.grid
-            size = fit_window(grid, size, feedback)
-            feedback.pushInfo("Pass 1: land-use areas and codes")
-            whole = self.class_areas(stack, table, "LANDUSE", feedback, start, start + 0.3 * (100 - start))
-            if not whole.graded(table)[1].sum() > 0:
-                raise ValueError(f"LANDUSE: {stack.refs['LU'].describe()} has no valid land-use pixel (all nodata "
-                                 "or excluded codes).")
-            masks = self.zones(parameters, context, grid, feedback)
-            zone_areas = [core.ClassAreas() for _ in masks.names] if masks else []
-            paths = {}
-            if eg_path or norm_path or masks:
-                feedback.pushInfo("Pass 2: moving-window EG" + (" and zones" if masks else ""))
-                paths = self.window_pass(stack, table, size, masks, zone_areas,
-                                         {"OUTPUT": eg_path, "OUTPUT_NORMALISED": norm_path}, context, feedback,
-                                         start + 0.3 * (100 - start), 99.0)
+        ref = BandRef(layer.source().split("|")[0], band, "LANDUSE")
+        feedback.pushInfo("Pass 1: land-use areas and codes")
+        whole, grid = self.class_areas(ref, table, "LANDUSE", feedback, start, start + 0.3 * (100 - start))
+        size = fit_window(grid, size, feedback)
+        if not whole.graded(table)[1].sum() > 0:
+            raise ValueError(f"LANDUSE: {ref.describe()} has no valid land-use pixel (all nodata or excluded "
+                             "codes).")
+        masks = self.zones(parameters, context, grid, feedback)
+        paths, zone_areas = {}, []
+        if eg_path or norm_path or masks:
+            feedback.pushInfo("Pass 2: moving-window EG" + (" and zones" if masks else ""))
+            paths, zone_areas = self.window_pass(ref, table, size, masks,
+                                                 {"OUTPUT": eg_path, "OUTPUT_NORMALISED": norm_path}, context,
+                                                 feedback, start + 0.3 * (100 - start), 99.0)
 
         rows = [self.table_row(WHOLE_AREA, whole, table)]
         if masks:
@@ -249,34 +240,24 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(100)
         return outputs
 
-    def window_pass(self, stack, table, size, masks, zone_areas, out_paths, context, feedback, start, end):
-        """Per-pixel EG (moving window) into the requested outputs and the zone areas; {output: path}."""
-        grid, pad = stack.grid, size // 2
+    def window_pass(self, ref, table, size, masks, out_paths, context, feedback, start, end):
+        """Per-pixel EG (moving window) into the requested outputs and the zone areas; ({output: path}, [ClassAreas
+        of each zone] or None)."""
         bands = {"OUTPUT": "EG", "OUTPUT_NORMALISED": "EG_NORMALISED"}
-        with ExitStack() as cleanup:  # an error or cancel deletes the temporary files
-            writers = {key: cleanup.enter_context(GeoTiffWriter(path, grid, 1, band_names=[bands[key]], label=key))
-                       for key, path in out_paths.items() if path}
-            for w in block_pass(grid, feedback, start, end):
-                padded = stack.read_padded("LU", w, pad)
-                if writers:
-                    halo = Window(w.xoff - pad, w.yoff - pad, w.xsize + 2 * pad, w.ysize + 2 * pad)
-                    eg = core.moving_window_eg(table.grades_of(padded), grid.row_areas_m2(halo), size)
-                    if "OUTPUT" in writers:
-                        writers["OUTPUT"].write(1, w, eg)
-                    if "OUTPUT_NORMALISED" in writers:
-                        writers["OUTPUT_NORMALISED"].write(1, w, core.normalise_inverted(eg, table.best, table.worst))
-                if masks:
-                    classes, row_areas = padded[pad:pad + w.ysize, pad:pad + w.xsize], grid.row_areas_m2(w)
-                    for i, mask in masks.masks(w):
-                        zone_areas[i].add(classes, row_areas, mask)
-            paths = {key: wr.commit() for key, wr in writers.items()}
+        outputs = tuple(OutputSpec(key, path, band_names=(bands[key],)) for key, path in out_paths.items() if path)
+        done = self.run_pass(BlockPass(
+            inputs={"LU": ref}, outputs=outputs, halo=size // 2,
+            compute=partial(core.window_block, table=table, size=size, outputs=tuple(o.key for o in outputs),
+                            zones=masks),
+            combine=core.combine_zone_areas if masks else None), feedback, start, end)
+        paths = done.paths
         if "OUTPUT" in paths:
             style_output(paths["OUTPUT"], RasterStyle("ramp", palettes.ramp_for("EG"), table.best, table.worst),
                          context, "EG")
         if "OUTPUT_NORMALISED" in paths:
             style_output(paths["OUTPUT_NORMALISED"], RasterStyle("ramp", palettes.ramp_for("EG_NORMALISED"), 0.0, 1.0),
                          context, "EG normalised")
-        return paths
+        return paths, done.partial
 
     @staticmethod
     def table_row(name, areas, table):
@@ -293,8 +274,8 @@ class EgIndexAlgorithm(MiningEcoAlgorithm):
         step = (end - start) / len(series)
         for k, (ref, year) in enumerate(zip(series, years)):
             label = f"LANDUSE_SERIES ({year})"
-            with self.landuse_stack(ref.path, ref.band, label) as stack:
-                areas = self.class_areas(stack, table, label, feedback, start + k * step, start + (k + 1) * step)
+            areas, _grid = self.class_areas(BandRef(ref.path, ref.band, label), table, label, feedback,
+                                            start + k * step, start + (k + 1) * step)
             grades, a = areas.graded(table)
             eg = core.eg_from_areas(grades, a)
             if eg != eg:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -379,32 +380,34 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         n = self.parameterAsInt(parameters, "N_SAMPLES", context)
         seed = self.parameterAsInt(parameters, "SEED", context)
         resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
-        stacks = []
-        try:
-            for cat, method in ((False, resampling), (True, "nearest" if resampling else None)):
-                refs = {i: ref for i, (_n, ref, c) in enumerate(factors, start=1) if c == cat}
-                if refs or not cat:
-                    stacks.append(RasterStack({0: y_ref, **refs}, resampling=method))
+        # the continuous factors warped by RESAMPLING, the categorical ones by nearest neighbour: one group each
+        groups = []
+        for cat, method in ((False, resampling), (True, "nearest" if resampling else None)):
+            refs = {i: ref for i, (_n, ref, c) in enumerate(factors, start=1) if c == cat}
+            if refs or not cat:
+                groups.append((method, {0: y_ref, **refs}))
+        try:   # the inputs checked (one grid, or warped onto it) before the pass
+            with ExitStack() as guard:
+                stacks = [guard.enter_context(RasterStack(refs, resampling=method)) for method, refs in groups]
+                grid = stacks[0].grid
         except RasterError as err:
-            for stack in stacks:
-                stack.close()
             msg = err.args[0]
             cut = msg.find(" Give inputs on one grid")
             raise ValueError((msg[:cut] if cut > 0 else msg) + " Put every raster on the grid of Y_RASTER "
                              "(e.g. Raster > Projections > Warp with its extent and resolution), or choose "
                              "RESAMPLING.") from None
-        try:
-            sources = {0: stacks[0]}
-            for stack in stacks:
-                sources.update({k: stack for k in stack.refs if k})
-            sample = sampling.sample_stack(sources, scheme=scheme, step=step, n=n, seed=seed, feedback=feedback,
-                                           start=0.0, end=40.0)
-        finally:
-            for stack in stacks:
-                stack.close()
+        rule = sampling.pick_rule(grid, scheme, step, n, seed)
+        if len(groups) == 2 and groups[0][0] == groups[1][0]:      # the same warp: one pass reads them all
+            groups = [(groups[0][0], {**groups[0][1], **groups[1][1]})]
+        parts, keys = [], []
+        for g, (method, refs) in enumerate(groups):
+            read = [k for k in refs if k or not g]          # Y once, in the first pass
+            parts.append(self.run_pass(sampling.sample_pass(refs, read, rule, method), feedback,
+                                       40.0 * g / len(groups), 40.0 * (g + 1) / len(groups)).partial)
+            keys += read
+        sample = sampling.gather(grid, keys, sampling.merge_parts(*parts))
         how = (f"regular grid: rows and columns 0, {step}, {2 * step}, ..." if scheme == "grid"
                else f"{n} random pixels, seed {seed}")
-        grid = stacks[0].grid
         names = {0: f"Y_RASTER {y_name}", **{i: ref.label for i, (_n, ref, _c) in enumerate(factors, start=1)}}
         missing = ", ".join(f"{names[k]}: {c}" for k, c in sample.nodata.items() if c)
         feedback.pushInfo(f"Sampled {sample.drawn} pixels of the {grid.width} x {grid.height} grid ({how}); "

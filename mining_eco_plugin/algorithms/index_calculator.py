@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import ExitStack
 
 from qgis.core import (
     QgsProcessingContext,
@@ -18,7 +17,7 @@ from qgis.core import (
 from ..core import indices as ix
 from ..core.expression import BandExpression, ExpressionError
 from ..core.scene import REFLECTIVE, product_bands
-from ..raster.engine import GeoTiffWriter, RasterStack
+from ..raster.executor import OutputSpec
 from ..raster.outputs import final_path
 from ..styles.palettes import ramp_for
 from ..styles.qgis_styles import RasterStyle, style_output
@@ -120,43 +119,32 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
             raise ValueError("OUTPUT / OUTPUT_FOLDER: give a multi-band output file, an output folder, or both.")
         roles = product_bands(keys + [n for e in exprs for n in e.names], radiometry_mode(self, parameters, context))
         scene = resolve_scene(self, parameters, context, roles)
-        resampling = resampling_choice(self, parameters, context)
-        sources = keys + exprs
-        with RasterStack(scene.stack_refs(roles), resampling=resampling) as probe:
-            grid = probe.grid
-        writers, outputs, single = [], [], []
-        with ExitStack() as cleanup:  # an error or cancel deletes every temporary file
-            if out_path:
-                multi = cleanup.enter_context(GeoTiffWriter(out_path, grid, len(products), band_names=products,
-                                                            label="OUTPUT"))
-                writers.append(multi)
-                outputs += [(multi, i + 1, src) for i, src in enumerate(sources)]
-            if folder:   # a staged folder (base.run_committed): it appears at OUTPUT_FOLDER only if the run succeeds
-                os.makedirs(folder, exist_ok=True)
-                for name, src in zip(products, sources):
-                    wr = cleanup.enter_context(GeoTiffWriter(os.path.join(folder, f"{name}.tif"), grid, 1,
-                                                             band_names=[name], label="OUTPUT_FOLDER"))
-                    writers.append(wr)
-                    single.append((wr, name))
-                    outputs.append((wr, 1, src))
-            self.compute_products(scene, keys, exprs, outputs, feedback, 0, 95, resampling)
-            paths = [w.commit() for w in writers]
+        outputs = []
+        if out_path:
+            outputs.append((OutputSpec("OUTPUT", out_path, bands=len(products), band_names=tuple(products),
+                                       label="OUTPUT"), range(len(products))))
+        if folder:   # a staged folder (base.run_committed): it appears at OUTPUT_FOLDER only if the run succeeds
+            os.makedirs(folder, exist_ok=True)
+            outputs += [(OutputSpec(f"OUTPUT_FOLDER:{name}", os.path.join(folder, f"{name}.tif"), band_names=(name,),
+                                    label="OUTPUT_FOLDER"), (i,)) for i, name in enumerate(products)]
+        done = self.compute_products(scene, keys + exprs, outputs, feedback, 0, 95,
+                                     resampling_choice(self, parameters, context))
         results = {"OUTPUT": None, "OUTPUT_FOLDER": folder or None, "INDEX_FILES": []}
         if out_path:
-            stats = writers[0].stats[0]
-            style_output(paths[0], RasterStyle("ramp", ramp_for(products[0]), stats.minimum, stats.maximum),
-                         context)
-            results["OUTPUT"] = paths[0]
+            stats = done.stats["OUTPUT"][0]
+            style_output(done.paths["OUTPUT"], RasterStyle("ramp", ramp_for(products[0]), stats.minimum,
+                                                           stats.maximum), context)
+            results["OUTPUT"] = done.paths["OUTPUT"]
         # the files of a folder the user chose are loaded like the other outputs (not those of a temporary folder,
         # e.g. inside a model)
         load = bool(folder) and context.project() is not None and \
             not final_path(folder).startswith(QgsProcessingUtils.tempFolder())
-        for wr, name in single:
-            st = wr.stats[0]
+        for name in (products if folder else ()):
+            path, st = done.paths[f"OUTPUT_FOLDER:{name}"], done.stats[f"OUTPUT_FOLDER:{name}"][0]
             if load:
-                context.addLayerToLoadOnCompletion(final_path(wr.path), QgsProcessingContext.LayerDetails(
+                context.addLayerToLoadOnCompletion(final_path(path), QgsProcessingContext.LayerDetails(
                     name, context.project(), "INDEX_FILES"))
-            style_output(wr.path, RasterStyle("ramp", ramp_for(name), st.minimum, st.maximum), context)
-            results["INDEX_FILES"].append(wr.path)
+            style_output(path, RasterStyle("ramp", ramp_for(name), st.minimum, st.maximum), context)
+            results["INDEX_FILES"].append(path)
         feedback.setProgress(100)
         return results

@@ -1,7 +1,8 @@
 """Moving-window Pearson correlation of two rasters and its significance (miningeco:localcorrelation)."""
 from __future__ import annotations
 
-import numpy as np
+from functools import partial
+
 from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
@@ -13,14 +14,15 @@ from qgis.core import (
 
 from .. import compat
 from ..core import correlation as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass, fit_window
+from ..raster.engine import BandRef, RasterStack, fit_window
+from ..raster.executor import BlockPass, OutputSpec, add
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from . import limits
 from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
 
-NODATA = -9999.0
+NODATA = core.NODATA
 INPUTS = (("INPUT_X", "Raster X (e.g. NPP or an ecological index)"), ("INPUT_Y", "Raster Y (e.g. a driver)"))
 TABLE_FIELDS = (("class", int), ("label", str), ("pixels", int), ("area_km2", float), ("percent", float))
 
@@ -78,7 +80,7 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
         size = self.parameterAsInt(parameters, "WINDOW_SIZE", context)
         min_valid = self.parameterAsInt(parameters, "MIN_VALID", context)
         alpha = self.parameterAsDouble(parameters, "ALPHA", context)
-        pad = core.check_window(size, min_valid)
+        core.check_window(size, min_valid)
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"ALPHA: the significance level must be between 0 and 1 (e.g. 0.05); got {alpha}.")
         refs = {}
@@ -90,32 +92,21 @@ class LocalCorrelationAlgorithm(MiningEcoAlgorithm):
                                 self.parameterAsInt(parameters, f"{pid}_BAND", context) or 1, pid)
         paths = {pid: self.parameterAsOutputLayer(parameters, pid, context)
                  for pid in ("OUTPUT_R", "OUTPUT_P", "OUTPUT_CLASS")}
-        areas, pixels = np.zeros(4), np.zeros(4, dtype=np.int64)
         resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
+        # the grid (a window wider than the raster needs is narrowed) and each raster's level (the same shift for
+        # every block) before the pass
         with RasterStack(refs, resampling=resampling) as stack:
-            grid = stack.grid
-            size = fit_window(grid, size, feedback)
-            with GeoTiffWriter(paths["OUTPUT_R"], grid, 1, nodata=NODATA, band_names=["r"],
-                               label="OUTPUT_R") as wr_r, \
-                    GeoTiffWriter(paths["OUTPUT_P"], grid, 1, nodata=NODATA, band_names=["p"],
-                                  label="OUTPUT_P") as wr_p, \
-                    GeoTiffWriter(paths["OUTPUT_CLASS"], grid, 1, dtype="uint8", nodata=0, band_names=["class"],
-                                  label="OUTPUT_CLASS") as wr_c:
-                shift = (stack.level("INPUT_X"), stack.level("INPUT_Y"))
-                for w in block_pass(grid, feedback, 0, 95):
-                    r, n = core.local_pearson(stack.read_padded("INPUT_X", w, pad),
-                                              stack.read_padded("INPUT_Y", w, pad), pad, min_valid, shift)
-                    _t, p = core.t_test(r, n)
-                    cls = core.classes(r, p, alpha)
-                    wr_r.write(1, w, np.where(np.isfinite(r), r, NODATA).astype(np.float32))
-                    wr_p.write(1, w, np.where(np.isfinite(r), p, NODATA).astype(np.float32))
-                    wr_c.write(1, w, cls)
-                    pixels += np.bincount(cls.ravel(), minlength=4)
-                    areas += np.bincount(cls.ravel(), weights=np.broadcast_to(grid.row_areas_m2(w),
-                                                                              cls.shape).ravel(), minlength=4)
-                paths["OUTPUT_R"] = wr_r.commit()
-                paths["OUTPUT_P"] = wr_p.commit()
-                paths["OUTPUT_CLASS"] = wr_c.commit()
+            pad = fit_window(stack.grid, size, feedback) // 2
+            shift = (stack.level("INPUT_X"), stack.level("INPUT_Y"))
+        outputs = (OutputSpec("OUTPUT_R", paths["OUTPUT_R"], nodata=NODATA, band_names=("r",)),
+                   OutputSpec("OUTPUT_P", paths["OUTPUT_P"], nodata=NODATA, band_names=("p",)),
+                   OutputSpec("OUTPUT_CLASS", paths["OUTPUT_CLASS"], "uint8", 0, band_names=("class",)))
+        done = self.run_pass(BlockPass(
+            inputs=refs, outputs=outputs, resampling=resampling, halo=pad, combine=add,
+            compute=partial(core.correlation_block, min_valid=min_valid, alpha=alpha, shift=shift)),
+            feedback, 0, 95)
+        paths.update(done.paths)
+        pixels, areas = done.partial
         if pixels[1:].sum() == 0:
             feedback.pushWarning("INPUT_X / INPUT_Y: no window has MIN_VALID valid pairs with both rasters varying, "
                                  "so every pixel is nodata. Check that INPUT_X and INPUT_Y overlap and hold data, or "

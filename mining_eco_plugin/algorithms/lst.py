@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterRasterDestination
 
-from ..raster.engine import GeoTiffWriter, RasterStack
 from ..core.scene import product_bands
+from ..raster.executor import OutputSpec
 from ..styles.qgis_styles import RasterStyle, style_output
 from .references import cite
 from .scene_algorithm import SceneAlgorithm
@@ -41,14 +41,11 @@ class LandSurfaceTemperatureAlgorithm(SceneAlgorithm):
     def run_tool(self, parameters, context, feedback):
         roles = product_bands(["LST"], radiometry_mode(self, parameters, context))
         scene = resolve_scene(self, parameters, context, roles)
-        resampling = resampling_choice(self, parameters, context)
         out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        with RasterStack(scene.stack_refs(roles), resampling=resampling) as probe:
-            grid = probe.grid
-        with GeoTiffWriter(out_path, grid, 1, band_names=["LST"]) as writer:
-            self.compute_products(scene, ["LST"], [], [(writer, 1, "LST")], feedback, 0, 95, resampling)
-            path = writer.commit()
-        st = writer.stats[0]
+        done = self.compute_products(scene, ["LST"], [(OutputSpec("OUTPUT", out_path, band_names=("LST",)), (0,))],
+                                     feedback, 0, 95, resampling_choice(self, parameters, context))
+        st = done.stats["OUTPUT"][0]
+        path = done.paths["OUTPUT"]
         style_output(path, RasterStyle("ramp", "temperature", st.minimum, st.maximum), context)
         feedback.setProgress(100)
         return {"OUTPUT": path}

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from io import BytesIO
 
 import numpy as np
@@ -23,8 +23,9 @@ from qgis.core import (
 
 from .. import compat
 from ..core import rf_contribution as rc
-from ..core.salinity import feature_matrix
-from ..raster.engine import BandRef, Canceled, GeoTiffWriter, RasterStack, block_pass, prefetched
+from ..core.cancel import cancel_flag
+from ..raster.engine import BandRef, Canceled, RasterStack
+from ..raster.executor import BlockPass, OutputSpec, add
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .apply_model import PREDICT_CHUNK_ROWS, band_names, find_bands
@@ -170,29 +171,27 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         drivers, cats = list(mapping), rc.category_order(mapping)
         threshold = self.parameterAsDouble(parameters, "DOMINANT_THRESHOLD", context)
         pixels = self._pixel_setup(parameters, context, drivers, cats)
-        with ExitStack() as guard:
-            stack = None
-            if pixels:
-                resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
-                stack = guard.enter_context(RasterStack({f"d{j}": ref for j, ref in enumerate(pixels[0])},
-                                                        resampling=resampling))
-            fit_end = 50 if pixels else 90
-            feedback.setProgress(5)
+        resampling = RESAMPLING_OPTIONS[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
+        if pixels:   # the driver rasters checked (one grid, or warped onto it) before any forest is fitted
+            with RasterStack(self._driver_inputs(pixels), resampling=resampling):
+                pass
+        fit_end = 50 if pixels else 90
+        feedback.setProgress(5)
 
-            def progress(fraction):
-                if feedback.isCanceled():
-                    raise Canceled()
-                feedback.setProgress(5 + (fit_end - 5) * fraction)
-            try:
-                res = rc.rf_contributions(X, y, drivers, mapping,
-                                          n_estimators=self.parameterAsInt(parameters, "N_TREES", context),
-                                          random_state=self.parameterAsInt(parameters, "SEED", context),
-                                          score=rc.SCORES[self.parameterAsEnum(parameters, "SCORE", context)],
-                                          n_repeats=self.parameterAsInt(parameters, "N_REPEATS", context),
-                                          target_name=y_name, progress=progress, cancel=feedback.isCanceled)
-            except rc.ContributionError as err:
-                raise ValueError(f"{err.param + ': ' if err.param else ''}{err}") from None
-            maps = self._pixel_maps(res, stack, pixels, threshold, guard, feedback) if pixels else None
+        def progress(fraction):
+            if feedback.isCanceled():
+                raise Canceled()
+            feedback.setProgress(5 + (fit_end - 5) * fraction)
+        try:
+            res = rc.rf_contributions(X, y, drivers, mapping,
+                                      n_estimators=self.parameterAsInt(parameters, "N_TREES", context),
+                                      random_state=self.parameterAsInt(parameters, "SEED", context),
+                                      score=rc.SCORES[self.parameterAsEnum(parameters, "SCORE", context)],
+                                      n_repeats=self.parameterAsInt(parameters, "N_REPEATS", context),
+                                      target_name=y_name, progress=progress, cancel=feedback.isCanceled)
+        except rc.ContributionError as err:
+            raise ValueError(f"{err.param + ': ' if err.param else ''}{err}") from None
+        maps = self._pixel_maps(res, pixels, resampling, threshold, feedback) if pixels else None
         cat_rows = [[r["category"], r["drivers"], res.score_all, r["score_without"], r["act_con"], r["rel_con_pct"]]
                     for r in res.category_rows()]
         drv_rows = [[r[c] for c, _k in DRIVER_COLUMNS] for r in res.driver_rows()]
@@ -216,42 +215,31 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(100)
         return outputs
 
-    def _pixel_maps(self, res, stack, pixels, threshold, guard, feedback):
+    @staticmethod
+    def _driver_inputs(pixels):
+        return {f"d{j}": ref for j, ref in enumerate(pixels[0])}
+
+    def _pixel_maps(self, res, pixels, resampling, threshold, feedback):
         """Predict every pixel with the 1 + k forests, block by block; RelCon (RGB) and dominant codes."""
         _refs, rgb_path, dom_path = pixels
-        keys = [f"d{j}" for j in range(len(res.drivers))]
         k = len(res.categories)
         codes = rc.dominant_codes(k)
-        wr = guard.enter_context(GeoTiffWriter(
-            rgb_path, stack.grid, 3, band_names=[f"RelCon {c} (%)" for c in res.categories] + ["(no category)"] * (3 - k),
-            label="OUTPUT_RGB")) if rgb_path else None
-        wd = guard.enter_context(GeoTiffWriter(
-            dom_path, stack.grid, 1, dtype="uint8" if codes[-1][0] <= 255 else "int16", nodata=0,
-            band_names=["dominant category"], label="OUTPUT_DOMINANT")) if dom_path else None
-        counts = np.zeros(codes[-1][0] + 1, dtype=np.int64)   # per code; [0] = nodata
-        threads = os.cpu_count() or 1
+        outputs = []
+        if rgb_path:
+            outputs.append(OutputSpec("OUTPUT_RGB", rgb_path, bands=3, label="OUTPUT_RGB", band_names=tuple(
+                [f"RelCon {c} (%)" for c in res.categories] + ["(no category)"] * (3 - k))))
+        if dom_path:
+            outputs.append(OutputSpec("OUTPUT_DOMINANT", dom_path, "uint8" if codes[-1][0] <= 255 else "int16", 0,
+                                      band_names=("dominant category",), label="OUTPUT_DOMINANT"))
         # rows x trees per predict call bounded (about 2.5 s of work): cancel is checked between the calls
         chunk = int(min(PREDICT_CHUNK_ROWS, max(1000, 25_000_000 // max(res.n_estimators, 1))))
-
-        def read(w):
-            return feature_matrix([stack.read(key, w) for key in keys])
-
-        for w, (Xb, valid) in prefetched(block_pass(stack.grid, feedback, 50, 98), read):
-            rel = np.full((Xb.shape[0], k), np.nan)
-            if Xb.shape[0]:
-                _act, rel = rc.pixel_contributions(res.predict(Xb, chunk, threads, cancel=feedback.isCanceled))
-            dom = np.zeros(w.shape, dtype=np.int16)
-            dom[valid] = rc.dominant_category(rel, threshold)
-            counts += np.bincount(dom.ravel(), minlength=counts.size)
-            if wr is not None:
-                for b in range(3):
-                    band = np.full(w.shape, np.nan, dtype=np.float32)
-                    band[valid] = rel[:, b] if b < k else np.where(np.isfinite(rel[:, 0]), 0.0, np.nan)
-                    wr.write(b + 1, w, band)
-            if wd is not None:
-                wd.write(1, w, dom)
-        return {"rgb": wr.commit() if wr is not None else None, "dominant": wd.commit() if wd is not None else None,
-                "counts": counts, "codes": codes}
+        with cancel_flag(feedback.isCanceled) as cancel:
+            done = self.run_pass(BlockPass(
+                inputs=self._driver_inputs(pixels), outputs=tuple(outputs), resampling=resampling, combine=add,
+                compute=partial(rc.contribution_block, result=res, threshold=threshold, chunk_rows=chunk,
+                                cancel=cancel)), feedback, 50, 98)
+        return {"rgb": done.paths.get("OUTPUT_RGB"), "dominant": done.paths.get("OUTPUT_DOMINANT"),
+                "counts": done.partial, "codes": codes}
 
     def _style_maps(self, maps, res, threshold, context, feedback):
         counts, codes = maps["counts"], maps["codes"]

@@ -5,6 +5,7 @@ import math
 import os
 import shutil
 import tempfile
+from functools import partial
 
 import numpy as np
 from qgis.core import (
@@ -22,9 +23,10 @@ from qgis.core import (
 from .. import compat
 from ..core import radiometry as rad
 from ..core import rsei as core
-from ..core.scene import BlockProducts, product_bands
-from ..raster.engine import (BandRef, BlockSpill, GeoTiffWriter, RasterError, RasterStack, block_pass,
-                             check_writable, prefetched)
+from ..core.scene import product_bands, read_scene
+from ..raster.engine import BandRef, RasterError, RasterStack, check_writable
+from ..raster.executor import BlockPass, OutputSpec, add, read_floats
+from ..raster.outputs import create_file
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from . import summary
@@ -52,18 +54,8 @@ def _pct(v):
     return round(v, 4) if math.isfinite(v) else v
 
 
-def mask_water(planes, mndwi, threshold):
-    """Set the components (planes (k, rows, cols)) of water pixels (MNDWI > threshold) to NaN in place; the water
-    mask or None."""
-    if mndwi is None:
-        return None
-    with np.errstate(invalid="ignore"):
-        water = mndwi > threshold
-    planes[:, water] = np.nan
-    return water
-
-
-# scratch bytes per pixel: the four float32 components, written in pass 1, read in passes 2 and 3
+# scratch bytes per pixel: the four float32 components, written in pass 1, read in passes 2 and 3 (a compressed
+# GeoTIFF: at most about this)
 SCRATCH_BYTES_PER_PIXEL = 4 * 4
 
 
@@ -121,18 +113,15 @@ class RseiBase(SceneAlgorithm):
                         "Share (0-1) of the variance of the four normalised components that PC1 explains (Han et "
                         "al. 2025 expect at least 0.6).")
 
-    # subclasses: (stack, fetch, derive): fetch(window) reads the block's raw bands (GDAL only), derive(raw) returns
-    # (the components as planes (4, rows, cols) float32, water mask or None); they run in two threads
-    def component_source(self, parameters, context):
+    # subclasses: pass 1 as (inputs {key: BandRef}, resampling or None, load, compute): compute(data, ctx, target=,
+    # seed=) gives {"COMPONENTS": planes (4, rows, cols) float32} and a core.rsei.ComponentStatistics
+    def component_pass(self, parameters, context):
         raise NotImplementedError
 
     def run_tool(self, parameters, context, feedback):
-        stack, fetch, derive = self.component_source(parameters, context)
-        with stack:
-            result = self.compute(stack.grid, fetch, derive, parameters, context, feedback)
-        return result
-
-    def compute(self, grid, fetch, derive, parameters, context, feedback):
+        inputs, resampling, load, compute = self.component_pass(parameters, context)
+        with RasterStack(inputs, resampling=resampling) as stack:    # the inputs checked and the grid, before any work
+            grid = stack.grid
         clip = self.parameterAsDouble(parameters, "CLIP_PERCENT", context)
         target = self.parameterAsInt(parameters, "SAMPLE_SIZE", context)
         seed = self.parameterAsInt(parameters, "SEED", context)
@@ -142,37 +131,66 @@ class RseiBase(SceneAlgorithm):
         check_writable(rsei_path, "OUTPUT")
         check_writable(grades_path, "OUTPUT_GRADES")
         grid.check_geographic_extent()   # the grade areas need degrees: refuse a mislabelled CRS before pass 1
-        folder = os.path.dirname(os.path.abspath(self.destination(rsei_path)))   # beside the output, not staged
+        folder = os.path.dirname(os.path.abspath(rsei_path))    # beside the staged outputs (gone with them)
         check_scratch_space(folder, grid.width * grid.height * SCRATCH_BYTES_PER_PIXEL)
 
-        # the components are computed once, in pass 1, and kept in a scratch file that passes 2 and 3 read
+        # the components are computed once, in pass 1, and kept in a scratch raster that passes 2 and 3 read
         # instead of recomputing them (deleted at the end, on error and on cancel)
-        with BlockSpill(folder, prefix=".rsei-", label="OUTPUT") as spill:
+        try:
+            fd, scratch = create_file(folder, ".rsei-", ".scratch.tif")
+        except OSError as err:
+            raise RasterError(f"OUTPUT: cannot create a temporary file in {folder} ({err.strerror}). Choose a "
+                              "writable folder.") from None
+        os.close(fd)
+        try:
             feedback.pushInfo("Pass 1/3: components, their statistics and the PCA sample")
-            minmax, sample, water_px = self.statistics_pass(grid, fetch, derive, spill, target, seed, feedback)
+            first = self.run_pass(BlockPass(
+                inputs=inputs, resampling=resampling, load=load, compute=partial(compute, target=target, seed=seed),
+                combine=core.combine_statistics,
+                outputs=(OutputSpec("COMPONENTS", scratch, nodata=float("nan"), bands=len(core.COMPONENTS),
+                                    band_names=core.COMPONENTS, label="OUTPUT"),)), feedback, 0, 55)
+            stats = first.partial
+            for i in np.flatnonzero(stats.finite == 0):
+                raise RasterError(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
+                                  f"{self.component_inputs[i]} is all nodata (or masked as cloud / water). "
+                                  "Check the input, its nodata value, the cloud mask and the MNDWI threshold.")
+            if not stats.minmax.count.all():
+                raise RasterError("no pixel has all four components valid (after the cloud and water masks). "
+                                  "Check that the inputs overlap and the MNDWI threshold.")
+            if self.scene_check is not None:
+                for part in stats.lst:      # in block order: the same sum as adding the blocks one by one
+                    self.scene_check.add_tally(part)
             for text in (self.scene_check.warnings() if self.scene_check is not None else ()):
                 feedback.pushWarning(text)
-            lo, hi = core.normalisation_bounds(minmax, sample, clip)
+            sample = stats.sample.array()
+            lo, hi = core.normalisation_bounds(stats.minmax, sample, clip)
             result = core.pca(core.normalise(sample, lo, hi))
             share = result.pc1_contribution
             if share < core.PC1_CONTRIBUTION_THRESHOLD:
                 feedback.pushWarning(f"PC1 explains only {100 * share:.1f} % of the variance (Han et al. 2025 expect "
                                      ">= 60 %): RSEI may not summarise the four components well.")
 
+            components = {n: BandRef(scratch, i + 1, "components") for i, n in enumerate(core.COMPONENTS)}
             feedback.pushInfo("Pass 2/3: PC1 range")
-
-            def pc1_of(w, sums=None):
-                return core.pc1_planes(spill.read(w), lo, hi, result, sums)
-
-            pc_lo, pc_hi, means, n_valid = self.pc1_pass(grid, pc1_of, feedback)
+            second = self.run_pass(BlockPass(inputs=components, combine=add,
+                                             compute=partial(core.pc1_range_block, lo=lo, hi=hi, result=result)),
+                                   feedback, 55, 65)
+            pc_lo, pc_hi, means, n_valid = core.pc1_range(second.partial)
 
             feedback.pushInfo("Pass 3/3: writing RSEI and grades")
-
-            def rsei_of(w):
-                return core.rescale(pc1_of(w), pc_lo, pc_hi).astype(np.float32)
-
-            rsei_path, grades_path, hist, counts, areas, rsei_sum = self.write_pass(grid, rsei_of, rsei_path,
-                                                                                    grades_path, feedback)
+            third = self.run_pass(BlockPass(
+                inputs=components, combine=add,
+                compute=partial(core.rsei_block, lo=lo, hi=hi, result=result, pc_lo=pc_lo, pc_hi=pc_hi),
+                outputs=(OutputSpec("OUTPUT", rsei_path, band_names=("RSEI",), label="OUTPUT"),
+                         OutputSpec("OUTPUT_GRADES", grades_path, "uint8", nodata=0, band_names=("RSEI grade",),
+                                    label="OUTPUT_GRADES"))), feedback, 65, 97)
+            hist, rsei_sum, counts, areas = core.rsei_totals(third.partial)
+        finally:
+            for path in (scratch, scratch + ".aux.xml"):
+                if os.path.exists(path):
+                    os.remove(path)
+        rsei_path, grades_path = third.paths["OUTPUT"], third.paths["OUTPUT_GRADES"]
+        water_px = stats.water
 
         grade_rows = core.grade_area_table(counts, 1.0)
         total_area = areas[1:].sum()
@@ -190,83 +208,6 @@ class RseiBase(SceneAlgorithm):
                                                          self.run_record(parameters, context))
         feedback.setProgress(100)
         return outputs
-
-    def statistics_pass(self, grid, fetch, derive, spill, target, seed, feedback):
-        """Pass 1: the components of every block (kept in ``spill``), their exact min/max and the deterministic PCA
-        sample. Returns (RunningMinMax, sample (n, 4), water pixel count)."""
-        k = len(core.COMPONENTS)
-        minmax = core.RunningMinMax(k)
-        sampler = core.SampleCollector(k, grid.width, core.sample_probability(grid.width * grid.height, target), seed)
-        water_px = 0
-        finite = np.zeros(k, dtype=np.int64)
-
-        def components(item):
-            planes, water = derive(item[1])
-            valid, block_finite = core.mask_invalid(planes)
-            return planes, valid, block_finite, water
-
-        # a pipeline: one thread reads the next-but-one block, another computes the next block's components
-        fetched = prefetched(block_pass(grid, feedback, 0, 55), fetch)
-        for (w, _raw), (planes, valid, block_finite, water) in prefetched(fetched, components):
-            water_px += int(np.count_nonzero(water)) if water is not None else 0
-            finite += block_finite
-            minmax.update_planes(planes)
-            sampler.add_planes(w.yoff, w.xoff, planes, valid)
-            spill.write(w, planes)
-        for i in np.flatnonzero(finite == 0):
-            raise RasterError(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
-                              f"{self.component_inputs[i]} is all nodata (or masked as cloud / water). "
-                              "Check the input, its nodata value, the cloud mask and the MNDWI threshold.")
-        if not minmax.count.all():
-            raise RasterError("no pixel has all four components valid (after the cloud and water masks). "
-                              "Check that the inputs overlap and the MNDWI threshold.")
-        return minmax, sampler.array(), water_px
-
-    @staticmethod
-    def pc1_pass(grid, pc1_of, feedback):
-        """Pass 2: PC1 min/max over every valid pixel and the mean of each normalised component.
-        Returns (PC1 min, PC1 max, means (4,), valid pixel count)."""
-        def load(w):
-            sums = np.zeros(len(core.COMPONENTS))
-            return pc1_of(w, sums), sums
-
-        pc_lo, pc_hi = np.inf, -np.inf
-        total, n_valid = np.zeros(len(core.COMPONENTS)), 0
-        for _w, (pc1, sums) in prefetched(block_pass(grid, feedback, 55, 65), load):
-            n = int(np.count_nonzero(np.isfinite(pc1)))
-            if n:
-                pc_lo = min(pc_lo, float(np.fmin.reduce(pc1, axis=None)))
-                pc_hi = max(pc_hi, float(np.fmax.reduce(pc1, axis=None)))
-                total += sums
-                n_valid += n
-        return pc_lo, pc_hi, total / max(n_valid, 1), n_valid
-
-    @staticmethod
-    def write_pass(grid, rsei_of, rsei_path, grades_path, feedback):
-        """Pass 3: the RSEI and grade rasters, the RSEI histogram and sum, pixel count and area per grade."""
-        n_grades = len(core.GRADE_LABELS)
-
-        def load(w):   # in the background thread, so that the main thread only writes
-            rsei = rsei_of(w)
-            g = core.grade(rsei)
-            return (rsei, g, core.histogram(rsei)[0], float(np.nansum(rsei, dtype=np.float64)),
-                    *core.grade_counts(g, grid.row_areas_m2(w), n_grades))
-
-        hist = np.zeros(20, dtype=np.int64)
-        counts, areas = np.zeros(n_grades + 1, dtype=np.int64), np.zeros(n_grades + 1)
-        rsei_sum = 0.0
-        with GeoTiffWriter(rsei_path, grid, 1, band_names=["RSEI"], label="OUTPUT") as wr, \
-                GeoTiffWriter(grades_path, grid, 1, dtype="uint8", nodata=0, band_names=["RSEI grade"],
-                              label="OUTPUT_GRADES") as wg:
-            for w, (rsei, g, block_hist, block_sum, block_counts, block_areas) in prefetched(
-                    block_pass(grid, feedback, 65, 97), load):
-                wr.write(1, w, rsei)
-                wg.write(1, w, g)
-                hist += block_hist
-                rsei_sum += block_sum
-                counts += block_counts
-                areas += block_areas
-            return wr.commit(), wg.commit(), hist, counts, areas, rsei_sum
 
     @staticmethod
     def table_rows(result, lo, hi, means, mean_rsei, grade_rows, n_valid, water_px):
@@ -364,25 +305,18 @@ class RseiAlgorithm(RseiBase):
                  "Exclude water pixels (MNDWI above the threshold) before normalisation and PCA.")
         self.add_common_parameters()
 
-    def component_source(self, parameters, context):
+    def component_pass(self, parameters, context):
         water = self.parameterAsBoolean(parameters, "WATER_MASK", context)
         threshold = self.parameterAsDouble(parameters, "MNDWI_THRESHOLD", context)
         names = list(core.COMPONENTS) + (["MNDWI"] if water else [])
         roles = product_bands(names, radiometry_mode(self, parameters, context))
         scene = resolve_scene(self, parameters, context, roles)
-        stack = RasterStack(scene.stack_refs(roles), resampling=resampling_choice(self, parameters, context))
         self.component_inputs = [", ".join(scene.refs[r].describe() for r in product_bands([n], scene.radiometry.mode))
                                  for n in core.COMPONENTS]
         self.scene_check = scene.check
-
-        def fetch(w):
-            return {r: stack.read(r, w) for r in roles}, stack.read_raw("QA", w) if scene.qa else None
-
-        def derive(raw):
-            block = BlockProducts(raw[0], scene.radiometry, raw[1], scene.check)
-            planes = np.stack([block.get(n) for n in core.COMPONENTS])
-            return planes, mask_water(planes, block.index("MNDWI") if water else None, threshold)
-        return stack, fetch, derive
+        compute = partial(core.scene_components_block, radiometry=scene.radiometry, check=scene.check, water=water,
+                          threshold=threshold)
+        return (scene.stack_refs(roles), resampling_choice(self, parameters, context), read_scene, compute)
 
 
 class RseiFromComponentsAlgorithm(RseiBase):
@@ -412,7 +346,7 @@ class RseiFromComponentsAlgorithm(RseiBase):
                  "Band of MNDWI that holds the index.")
         self.add_common_parameters()
 
-    def component_source(self, parameters, context):
+    def component_pass(self, parameters, context):
         refs = {}
         for key, pid, _label in COMPONENT_PARAMS + (("MNDWI", "MNDWI", "MNDWI"),):
             layer = self.parameterAsRasterLayer(parameters, pid, context)
@@ -423,14 +357,5 @@ class RseiFromComponentsAlgorithm(RseiBase):
             band = self.parameterAsInt(parameters, f"{pid}_BAND", context) or 1
             refs[key] = BandRef(layer.source().split("|")[0], band, pid)
         threshold = self.parameterAsDouble(parameters, "MNDWI_THRESHOLD", context)
-        stack = RasterStack(refs)
         self.component_inputs = [refs[n].describe() for n in core.COMPONENTS]
-
-        def fetch(w):
-            planes = np.stack([stack.read(n, w) for n in core.COMPONENTS])
-            return planes, stack.read("MNDWI", w) if "MNDWI" in refs else None
-
-        def derive(raw):
-            planes, mndwi = raw
-            return planes, mask_water(planes, mndwi, threshold)
-        return stack, fetch, derive
+        return refs, None, read_floats, partial(core.components_block, threshold=threshold)

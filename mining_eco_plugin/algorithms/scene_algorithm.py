@@ -1,12 +1,14 @@
-"""Base for algorithms that compute per-pixel products of a scene (indices, LST), block by block."""
+"""Base for algorithms that compute per-pixel products of a scene (indices, LST) in one block pass."""
 from __future__ import annotations
 
-import numpy as np
+from functools import partial
+
 from qgis.core import QgsProcessingParameterEnum
 
 from ..core.expression import BandExpression
-from ..core.scene import BlockProducts, product_bands
-from ..raster.engine import RasterError, RasterStack, block_pass, prefetched
+from ..core.scene import product_bands, read_scene, scene_block
+from ..raster.engine import RasterError
+from ..raster.executor import BlockPass, add
 from .base import MiningEcoAlgorithm
 
 WET_SETS = ((None, "Sensor default"), ("TM", "TM (Crist 1985)"), ("ETM", "ETM+ (Huang 2002)"),
@@ -27,30 +29,26 @@ class SceneAlgorithm(MiningEcoAlgorithm):
                  "Coefficient set for WET. Sensor default: TM for Landsat 5, ETM+ for Landsat 7, OLI for "
                  "Landsat 8/9 and (as an approximation) Sentinel-2.", advanced=True)
 
-    def compute_products(self, scene, names, expressions, outputs, feedback, start=0.0, end=100.0, resampling=None):
-        """Walk the scene once; for each block compute ``names`` / ``expressions`` and write them.
+    def compute_products(self, scene, sources, outputs, feedback, start=0.0, end=100.0, resampling=None):
+        """One pass over the scene computing ``sources`` (index keys, "LST" or ``BandExpression``) per block.
 
-        ``outputs`` is a list of (writer, band, product) where product is a name or an expression.
-        Raises RasterError naming an input band that holds no valid pixel.
+        ``outputs``: (raster/executor.OutputSpec, source positions) per output file; one position is a single
+        band, several are the bands of a multi-band output. Returns the pass's PassResult (paths, stats, grid).
+        Raises RasterError naming an input band that holds no valid pixel; pushes the plausibility warnings.
         """
-        roles = product_bands(list(names) + [n for e in expressions for n in e.names], scene.radiometry.mode)
-        valid = dict.fromkeys(roles, 0)
-        with RasterStack(scene.stack_refs(roles), resampling=resampling) as stack:
-            def load(w):
-                raw = {r: stack.read(r, w) for r in roles}
-                return raw, (stack.read_raw("QA", w) if scene.qa is not None else None)
-
-            for w, (raw, qa) in prefetched(block_pass(stack.grid, feedback, start, end), load):
-                for r in roles:
-                    valid[r] += int(np.count_nonzero(~np.isnan(raw[r])))
-                block = BlockProducts(raw, scene.radiometry, qa, scene.check)
-                for writer, band, product in outputs:
-                    data = block.expression(product) if isinstance(product, BandExpression) else block.get(product)
-                    writer.write(band, w, data)
-        empty = [scene.refs[r].describe() for r, n in valid.items() if n == 0]
+        names = [s for s in sources if not isinstance(s, BandExpression)]
+        roles = product_bands(names + [n for s in sources if isinstance(s, BandExpression) for n in s.names],
+                              scene.radiometry.mode)
+        done = self.run_pass(BlockPass(
+            inputs=scene.stack_refs(roles), resampling=resampling, load=read_scene, combine=add,
+            compute=partial(scene_block, radiometry=scene.radiometry, check=scene.check, sources=tuple(sources),
+                            layout=tuple((spec.key, tuple(at)) for spec, at in outputs)),
+            outputs=tuple(spec for spec, _ in outputs)), feedback, start, end)
+        empty = [scene.refs[r].describe() for r, n in done.partial["valid"].items() if n == 0]
         if empty:
             raise RasterError(f"{', '.join(empty)} holds no valid pixel (all nodata). Check the input and its "
                               "nodata value.")
+        scene.check.add_tally(done.partial["lst"])
         for text in scene.check.warnings():
             feedback.pushWarning(text)
-        return stack.grid
+        return done

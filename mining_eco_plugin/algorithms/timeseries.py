@@ -17,7 +17,7 @@ from qgis.core import (
 
 from .. import compat
 from ..core import timeseries as core
-from ..raster.engine import RasterStack, block_pass
+from ..raster.executor import BlockPass, add
 from .base import MiningEcoAlgorithm
 from . import limits
 from .dated_inputs import add_dated_raster_parameters, dated_rasters
@@ -139,13 +139,9 @@ class TimeSeriesAlgorithm(MiningEcoAlgorithm):
         means = []
         span = 90.0 / len(refs)
         for k, ref in enumerate(refs):
-            total, count = 0.0, 0
-            with RasterStack({0: ref}) as stack:
-                for w in block_pass(stack.grid, feedback, k * span, (k + 1) * span):
-                    block = stack.read(0, w)
-                    ok = np.isfinite(block)
-                    total += float(block[ok].sum(dtype=np.float64))
-                    count += int(ok.sum())
+            done = self.run_pass(BlockPass(inputs={0: ref}, compute=core.sum_block, combine=add), feedback,
+                                 k * span, (k + 1) * span)
+            total, count = done.partial
             if not count:
                 raise ValueError(f"{ref.describe()} has no valid pixel (all nodata); remove it or fix its nodata.")
             means.append(total / count)

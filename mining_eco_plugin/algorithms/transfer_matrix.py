@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -21,11 +22,13 @@ from qgis.PyQt.QtGui import QColor
 
 from .. import compat
 from ..core import transfer as core
-from ..raster.engine import BandRef, GeoTiffWriter, RasterStack, block_pass
+from ..raster.classes import read_classes
+from ..raster.engine import BandRef
+from ..raster.executor import BlockPass, OutputSpec
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
-from .class_names import add_class_name_parameters, read_class_names, read_classes
+from .class_names import add_class_name_parameters, read_class_names
 from .references import cite
 
 SUMMARY = (
@@ -125,7 +128,7 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, desc))
 
     # ------------------------------------------------------------------------------------------------
-    def _stack(self, parameters, context):
+    def _refs(self, parameters, context):
         refs = {}
         for pid in ("DATE1", "DATE2"):
             layer = self.parameterAsRasterLayer(parameters, pid, context)
@@ -133,46 +136,39 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
                 raise QgsProcessingException(f"{self.NAME}: {pid}: give a class raster (a raster layer or file).")
             band = self.parameterAsInt(parameters, f"{pid}_BAND", context) or 1
             refs[pid] = BandRef(layer.source().split("|")[0], band, pid)
-        stack = RasterStack(refs)
-        for pid in refs:
-            stack.require_integer(pid)
-        return stack
+        return refs
 
     def run_tool(self, parameters, context, feedback):
         names = read_class_names(self, parameters, context)
         unit = self.parameterAsEnum(parameters, "UNITS", context)
         change_path = self.parameterAsOutputLayer(parameters, "OUTPUT_CHANGE", context)
         heatmap_path = self.parameterAsFileOutput(parameters, "OUTPUT_HEATMAP", context)
-        with self._stack(parameters, context) as stack:
-            grid = stack.grid
-            feedback.pushInfo("Pass 1: cross-tabulating the two dates")
-            acc = core.TransferAccumulator()
-            for w in block_pass(grid, feedback, 0, 50 if change_path else 90):
-                a, va = read_classes(stack, "DATE1", w)
-                b, vb = read_classes(stack, "DATE2", w)
-                row_areas = grid.row_areas_m2(w)   # RasterError of its own (a geographic CRS on metres)
-                try:
-                    acc.add(a, b, va, vb, row_areas)
-                except ValueError as err:
-                    raise ValueError(f"DATE1 / DATE2: {err}.") from None
-            if not acc.pairs:
-                raise ValueError("DATE1 and DATE2 have no pixel that is valid (not nodata) at both dates. Check that "
-                                 "the rasters overlap and their nodata values.")
-            codes = acc.codes(names)
-            k = core.code_digits(max(abs(c) for c in codes))
-            pixels, area_m2 = acc.matrices(codes)
-            pixel_area = grid.pixel_area_m2()
-            if pixel_area is not None:      # projected CRS: exact, independent of the summation order
-                area_m2 = pixels * pixel_area
-            total_m2 = float(area_m2.sum())
-            values = core.in_units(area_m2, pixels, unit, total_m2)
-            legend = core.transition_legend(pixels, values, codes, k, names)
-            colours = transition_colours(legend, codes)
+        refs = self._refs(parameters, context)
+        feedback.pushInfo("Pass 1: cross-tabulating the two dates")
+        try:
+            done = self.run_pass(BlockPass(inputs=refs, compute=core.transfer_block, combine=core.combine_transfer,
+                                           load=read_classes), feedback, 0, 50 if change_path else 90)
+        except core.TooManyClasses as err:
+            raise ValueError(f"DATE1 / DATE2: {err}.") from None
+        acc = done.partial
+        if not acc.pairs:
+            raise ValueError("DATE1 and DATE2 have no pixel that is valid (not nodata) at both dates. Check that "
+                             "the rasters overlap and their nodata values.")
+        codes = acc.codes(names)
+        k = core.code_digits(max(abs(c) for c in codes))
+        pixels, area_m2 = acc.matrices(codes)
+        pixel_area = done.grid.pixel_area_m2()
+        if pixel_area is not None:      # projected CRS: exact, independent of the summation order
+            area_m2 = pixels * pixel_area
+        total_m2 = float(area_m2.sum())
+        values = core.in_units(area_m2, pixels, unit, total_m2)
+        legend = core.transition_legend(pixels, values, codes, k, names)
+        colours = transition_colours(legend, codes)
 
-            outputs = {}
-            if change_path:
-                outputs["OUTPUT_CHANGE"] = self._write_change(stack, acc, codes, k, legend, colours, change_path,
-                                                              context, feedback)
+        outputs = {}
+        if change_path:
+            outputs["OUTPUT_CHANGE"] = self._write_change(refs, acc, k, legend, colours, change_path, context,
+                                                          feedback)
         changed_m2 = total_m2 - float(area_m2.trace())
         excluded = acc.excluded_pixels
         if excluded:
@@ -199,7 +195,7 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(100)
         return outputs
 
-    def _write_change(self, stack, acc, codes, k, legend, colours, path, context, feedback):
+    def _write_change(self, refs, acc, k, legend, colours, path, context, feedback):
         for pid, present in (("DATE1", acc.from_codes), ("DATE2", acc.to_codes)):
             negative = [c for c in present if c < 0]
             if negative:
@@ -209,16 +205,12 @@ class TransferMatrixAlgorithm(MiningEcoAlgorithm):
             dtype, nodata = core.change_dtype(k)
         except ValueError as err:
             raise ValueError(f"OUTPUT_CHANGE: {err}. Reclassify the rasters, or leave OUTPUT_CHANGE empty.") from None
-        grid = stack.grid
         feedback.pushInfo(f"Pass 2: change raster, codes from * 10^{k} + to ({dtype}, nodata {nodata})")
-        with GeoTiffWriter(path, grid, 1, dtype=dtype, nodata=nodata, band_names=[f"from*10^{k}+to"],
-                           label="OUTPUT_CHANGE") as writer:
-            for w in block_pass(grid, feedback, 50, 90):
-                a, va = read_classes(stack, "DATE1", w)
-                b, vb = read_classes(stack, "DATE2", w)
-                writer.write(1, w, core.change_codes(a, b, k, va & vb, nodata))
-                writer.flush()
-            path = writer.commit()
+        done = self.run_pass(BlockPass(
+            inputs=refs, compute=partial(core.change_block, k=k, nodata=nodata), load=read_classes,
+            outputs=(OutputSpec("OUTPUT_CHANGE", path, dtype, nodata, band_names=(f"from*10^{k}+to",)),)),
+            feedback, 50, 90)
+        path = done.paths["OUTPUT_CHANGE"]
         items = tuple((r["code"], f"{r['code']}: {r['meaning']}", c) for r, c in zip(legend, colours))
         style_output(path, LegendStyle("legend", items=items), context, "Class change")
         return path

@@ -1,9 +1,7 @@
 """Per-pixel trend over a stack of dates: Theil-Sen slope and the Mann-Kendall test (miningeco:trend)."""
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from functools import partial
 
 import numpy as np
 from qgis.core import (
@@ -16,7 +14,7 @@ from qgis.core import (
 from .. import compat
 from ..core import trend as core
 from ..raster import engine
-from ..raster.engine import GeoTiffWriter, RasterStack, block_pass
+from ..raster.executor import BlockPass, OutputSpec
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
@@ -36,12 +34,7 @@ SOURCE = cite("han2025", "sen1968", "mann1945", "kendall1975")
 
 CONFIDENCE_OPTIONS = ("90 %", "95 %", "99 %")
 TABLE_FIELDS = (("class", int), ("label", str), ("pixels", int), ("area_km2", float), ("percent", float))
-S_NODATA = -2147483648
-STACK_BLOCK_BYTES = 128 * 1024 * 1024   # one block of the whole stack (all dates), float32
-
-
-def worker_count():
-    return max(1, min(os.cpu_count() or 1, 8))
+STACK_BLOCK_BYTES = 32 * 1024 * 1024   # one block of the whole stack (all dates), float32; a few are in flight
 
 
 # ------------------------------------------------------------------------------ the algorithm
@@ -56,7 +49,7 @@ OUTPUTS = (
      "Standardised statistic with continuity and tie correction; nodata -9999."),
     ("OUTPUT_P", "Mann-Kendall p-value", "float32", "Two-sided p-value of Z; nodata -9999."),
     ("OUTPUT_S", "Mann-Kendall S", "int32",
-     f"Sum of the signs of the pairwise differences (integer); nodata {S_NODATA}."),
+     f"Sum of the signs of the pairwise differences (integer); nodata {core.S_NODATA}."),
     ("OUTPUT_COUNT", "Number of valid dates", "uint16", "Dates with a valid value at each pixel (0..n), no nodata."),
 )
 REQUIRED = ("OUTPUT_SLOPE", "OUTPUT_CLASS")
@@ -101,65 +94,30 @@ class TrendAlgorithm(MiningEcoAlgorithm):
         n = len(refs)
         feedback.pushInfo(f"{n} dates: {', '.join(f'{y:g}' for y in years)}; {core.pair_count(n)} pairs per pixel; "
                           f"significance at {confidence} % (|Z| >= {core.critical_z(confidence):.3f}).")
-        with RasterStack({k: ref for k, ref in enumerate(refs)}) as stack, ExitStack() as writers:
-            grid = stack.grid
-            out = {}
-            for pid, desc, dtype, _text in OUTPUTS:
-                if not paths[pid]:
-                    continue
-                nodata = {"uint8": core.CLASS_NODATA, "int32": S_NODATA, "uint16": None}.get(dtype)
-                out[pid] = writers.enter_context(GeoTiffWriter(paths[pid], grid, 1, dtype=dtype, nodata=nodata,
-                                                               band_names=[desc], label=pid))
-            cols = engine.DEFAULT_BLOCK_COLS or grid.width
-            rows = max(1, min(engine.DEFAULT_BLOCK_ROWS, STACK_BLOCK_BYTES // (4 * n * cols)))
-            counts = np.zeros(4, dtype=np.int64)
-            areas = np.zeros(4)
-            most_valid, too_few = 0, 0      # the most valid dates at a pixel; pixels with some but < MIN_VALID
-            workers = worker_count()
-
-            def read(w):
-                values = np.empty((n, w.ysize * w.xsize), dtype=np.float32)
-                for k in range(n):
-                    values[k] = stack.read(k, w).ravel()
-                return values
-
-            # the next block is read (GDAL releases the GIL) while this one is computed; only the reader
-            # thread touches the input datasets
-            reader = writers.enter_context(ThreadPoolExecutor(1))
-            todo = list(engine.windows(grid, rows))
-            ahead = reader.submit(read, todo[0])
-            for i, w in enumerate(block_pass(grid, feedback, 0, 97, block_rows=rows)):
-                values = ahead.result()
-                if i + 1 < len(todo):
-                    ahead = reader.submit(read, todo[i + 1])
-                res = core.trend_statistics(values, years, min_valid, workers=workers)
-                cls = core.trend_class(res.z, res.slope, confidence)
-                blocks = {"OUTPUT_SLOPE": res.slope, "OUTPUT_CLASS": cls, "OUTPUT_Z": res.z, "OUTPUT_P": res.p,
-                          "OUTPUT_S": np.where(np.isfinite(res.s), res.s, S_NODATA), "OUTPUT_COUNT": res.n_valid}
-                for pid, writer in out.items():
-                    writer.write(1, w, blocks[pid].reshape(w.shape))
-                    writer.flush()
-                cls2 = cls.reshape(w.shape)
-                counts += np.bincount(cls, minlength=4)
-                if res.n_valid.size:
-                    most_valid = max(most_valid, int(res.n_valid.max()))
-                    too_few += int(np.count_nonzero((res.n_valid > 0) & (res.n_valid < min_valid)))
-                areas += np.bincount(cls2.ravel(), weights=np.broadcast_to(grid.row_areas_m2(w), w.shape).ravel(),
-                                     minlength=4)
-            if not counts[1:].any():   # every output would be nodata: a clear error instead of empty files
-                if most_valid == 0:
-                    raise ValueError("INPUTS: every pixel is nodata at every date; check the inputs and their "
-                                     "nodata values.")
-                fix = (f"Lower MIN_VALID to {most_valid}, or check" if most_valid >= core.MIN_DATES else
-                       f"A trend needs at least {core.MIN_DATES} valid dates at a pixel: check")
-                raise ValueError(f"MIN_VALID: no pixel has {min_valid} valid dates (the most at any pixel is "
-                                 f"{most_valid} of {n}), so every output would be nodata. {fix} the inputs' "
+        outputs = tuple(
+            OutputSpec(pid, paths[pid], dtype, {"uint8": core.CLASS_NODATA, "int32": core.S_NODATA}.get(dtype),
+                       band_names=(desc,)) for pid, desc, dtype, _text in OUTPUTS if paths[pid])
+        # strips of whole rows, one block of every date within STACK_BLOCK_BYTES (float32)
+        rows = max(1, min(engine.DEFAULT_BLOCK_ROWS, STACK_BLOCK_BYTES // (4 * n * (engine.DEFAULT_BLOCK_COLS or 1))))
+        done = self.run_pass(BlockPass(
+            inputs={k: ref for k, ref in enumerate(refs)}, outputs=outputs, combine=core.combine_trend,
+            compute=partial(core.trend_block, years=years, min_valid=min_valid, confidence=confidence),
+            block_rows=rows), feedback, 0, 97)
+        counts, areas, most_valid, too_few = done.partial
+        if not counts[1:].any():   # every output would be nodata: a clear error instead of empty files
+            if most_valid == 0:
+                raise ValueError("INPUTS: every pixel is nodata at every date; check the inputs and their "
                                  "nodata values.")
-            if too_few:
-                feedback.pushWarning(f"{too_few} pixel(s) have valid values at fewer than MIN_VALID = {min_valid} "
-                                     "dates and are nodata in every output but the count.")
-            stats = {pid: writer.stats[0] for pid, writer in out.items()}
-            results = {pid: writer.commit() for pid, writer in out.items()}
+            fix = (f"Lower MIN_VALID to {most_valid}, or check" if most_valid >= core.MIN_DATES else
+                   f"A trend needs at least {core.MIN_DATES} valid dates at a pixel: check")
+            raise ValueError(f"MIN_VALID: no pixel has {min_valid} valid dates (the most at any pixel is "
+                             f"{most_valid} of {n}), so every output would be nodata. {fix} the inputs' "
+                             "nodata values.")
+        if too_few:
+            feedback.pushWarning(f"{too_few} pixel(s) have valid values at fewer than MIN_VALID = {min_valid} "
+                                 "dates and are nodata in every output but the count.")
+        stats = {pid: band_stats[0] for pid, band_stats in done.stats.items()}
+        results = dict(done.paths)
         self.style(results, stats, n, context)
         total = areas[1:].sum()
         table = [(c, label, int(counts[c]), areas[c] / 1e6, 100.0 * areas[c] / total if total else 0.0)

@@ -159,3 +159,35 @@ def plain(estimator):
             obj.__class__ = cls
     _walk(estimator, visit)
     return estimator
+
+
+# -- cancel inside the blocks of a raster pass ---------------------------------------------------------------------
+_FLAGS: dict = {}
+_FLAGS_LOCK = threading.Lock()
+
+
+class CancelFlag:
+    """A picklable ``is_cancelled`` for the blocks of a raster pass (raster/executor.py): in the process that
+    made it (inside :func:`cancel_flag`) it asks the run's ``is_cancelled``, e.g. a Processing feedback's, from any
+    thread; in another process (a dask worker) it is never set, and the executor cancels between blocks there."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __call__(self) -> bool:
+        check = _FLAGS.get(self.token)
+        return bool(check is not None and check())
+
+
+@contextmanager
+def cancel_flag(is_cancelled):
+    """A :class:`CancelFlag` asking ``is_cancelled`` while the block runs."""
+    import uuid
+    token = uuid.uuid4().hex
+    with _FLAGS_LOCK:
+        _FLAGS[token] = is_cancelled
+    try:
+        yield CancelFlag(token)
+    finally:
+        with _FLAGS_LOCK:
+            _FLAGS.pop(token, None)

@@ -130,6 +130,12 @@ __all__ = [
     "ndvi_screen_warning",
     "class_statistics",
     "RunningClassStats",
+    "MONTH_INPUTS",
+    "read_landcover",
+    "landcover_block",
+    "union",
+    "npp_block",
+    "combine_npp",
 ]
 
 #: lower bound of FPAR (Zhu et al. 2007; Potter et al. 1993 use 0 .. 0.95)
@@ -1230,6 +1236,18 @@ class RunningClassStats:
             acc = self._acc.setdefault(int(code), [0.0, 0.0, 0.0, math.inf, -math.inf])
             self._merge(acc, n[k], mean[k], m2[k], mins[k], maxs[k])
 
+    def merged(self, other: "RunningClassStats") -> "RunningClassStats":
+        """A new accumulator holding this one's values and ``other``'s (the same pairwise update as :meth:`add`;
+        a class of one side only is copied)."""
+        out = RunningClassStats(self.ddof)
+        out._acc = {code: list(acc) for code, acc in self._acc.items()}
+        for code, acc in other._acc.items():
+            if code in out._acc:
+                self._merge(out._acc[code], *acc)
+            else:
+                out._acc[code] = list(acc)
+        return out
+
     def _row(self, code, name, acc):
         n, mean, m2, lo, hi = acc
         sd = math.sqrt(m2 / (n - self.ddof)) if n - self.ddof > 0 else math.nan
@@ -1262,3 +1280,86 @@ def class_statistics(npp, codes, names=None, *, ddof=0) -> list[dict]:
     acc = RunningClassStats(ddof=ddof)
     acc.add(npp, codes)
     return acc.rows(names)
+
+
+# -- the blocks of the CASA tool (raster/executor.BlockPass: load, compute, combine) -----------------------------
+#: The month inputs of :func:`npp_monthly`, in its argument order.
+MONTH_INPUTS = ("NDVI", "TEMPERATURE", "PRECIPITATION", "SOLAR_RADIATION")
+
+
+def read_landcover(stack, ctx) -> dict:
+    """``load`` of the land-cover pass: only the band "LC" of the stack (float32, nodata as NaN)."""
+    return {"LC": stack.read("LC", ctx.window)}
+
+
+def landcover_block(data, ctx, keep: bool = False):
+    """The land-cover codes of one block (a frozenset of ints, the partial result); with ``keep`` the block itself
+    as output "LC" (the land cover warped onto the NDVI grid, for the NPP pass)."""
+    values = data["LC"]
+    codes = frozenset(int(v) for v in np.unique(values[np.isfinite(values)]))
+    return ({"LC": values} if keep else {}), codes
+
+
+def union(a, b):
+    """``combine`` of sets."""
+    return a | b
+
+
+def _month_rows(data, pid, months, n, values):
+    """(months, n) float32 of month input ``pid``: its typed ``values`` repeated, or the bands "pid_k" of ``data``."""
+    if values is not None:
+        return np.repeat(values.astype(np.float32)[:, None], n, axis=1)
+    out = np.empty((months, n), dtype=np.float32)
+    for k in range(months):
+        out[k] = data[f"{pid}_{k}"].ravel()
+    return out
+
+
+def npp_block(data, ctx, months: int, values: dict, kinds: dict, labels, table: dict, options: dict):
+    """One block of the CASA tool. ``data``: {"NDVI_k" / "TEMPERATURE_k" / ...: month k of a raster input, "LC": the
+    land cover} (float32, NaN = nodata); ``values``: {month input: typed monthly values or None (rasters)};
+    ``kinds``: {raster climate input: :func:`check_plausible` kind}; ``labels``: the NDVI months' names;
+    ``table``: :func:`parse_class_table`; ``options``: :func:`npp_monthly` keywords.
+
+    The NDVI is screened (:func:`screen_ndvi`) and each raster climate input's range checked (hard errors raise
+    here, naming the input). Returns {"OUTPUT": annual NPP (rows, cols), "OUTPUT_MONTHLY": (months, rows, cols)} and
+    the partial result {"screened": NDVI values set to -1 per month, "ranges": {input: (min, max)}, "lc_valid":
+    valid land-cover pixels, "stats": :class:`RunningClassStats` of the annual NPP} (:func:`combine_npp`)."""
+    shape = ctx.window.shape
+    n = shape[0] * shape[1]
+    rows = {pid: _month_rows(data, pid, months, n, values.get(pid)) for pid in MONTH_INPUTS}
+    screened = screen_ndvi(rows["NDVI"], labels)
+    ranges = {}
+    for pid, kind in kinds.items():
+        # the checks depend on the range only; hard errors (kelvin, negative precipitation ...) stop the run here
+        lo, hi = float(np.fmin.reduce(rows[pid], axis=None)), float(np.fmax.reduce(rows[pid], axis=None))
+        if lo <= hi:
+            check_plausible(pid, np.array([lo, hi]), kind)
+            ranges[pid] = (lo, hi)
+        else:
+            ranges[pid] = (math.inf, -math.inf)
+    lc_values = data["LC"].ravel()
+    nodata = ~np.isfinite(lc_values)
+    codes = np.where(nodata, 0, lc_values).astype(np.int64)
+    lc_valid = int(nodata.size - np.count_nonzero(nodata))
+    params = class_parameters(codes, table, nodata_mask=nodata)
+    npp = npp_monthly(*(rows[pid] for pid in MONTH_INPUTS), params, **options)
+    npp[:, nodata] = np.nan
+    annual = npp[0].astype(np.float64)     # month by month: the same sum whatever the block shape
+    for k in range(1, months):
+        annual += npp[k]                   # NaN where any month is NaN
+    annual = annual.astype(np.float32)
+    ok = np.isfinite(annual)
+    stats = RunningClassStats()
+    stats.add(annual[ok], codes[ok])
+    blocks = {"OUTPUT": annual.reshape(shape), "OUTPUT_MONTHLY": npp.reshape((months,) + shape)}
+    return blocks, {"screened": screened, "ranges": ranges, "lc_valid": lc_valid, "stats": stats}
+
+
+def combine_npp(a, b):
+    """Two partial results of :func:`npp_block` together."""
+    return {"screened": a["screened"] + b["screened"],
+            "ranges": {pid: (min(lo, b["ranges"][pid][0]), max(hi, b["ranges"][pid][1]))
+                       for pid, (lo, hi) in a["ranges"].items()},
+            "lc_valid": a["lc_valid"] + b["lc_valid"],
+            "stats": a["stats"].merged(b["stats"])}

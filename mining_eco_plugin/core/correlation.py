@@ -131,3 +131,20 @@ def class_table(areas_m2, pixels):
                      "area_km2": float(areas[code]) / 1e6,
                      "percent": 100.0 * float(areas[code]) / total if total > 0 else 0.0})
     return rows
+
+
+# -- one block of the local correlation tool (raster/executor.BlockPass.compute) ------------------------------------
+NODATA = -9999.0
+
+
+def correlation_block(data, ctx, min_valid: int, alpha: float, shift: tuple = (0.0, 0.0)):
+    """r, p and class of one block (``data``: INPUT_X and INPUT_Y grown by the pass's halo, the window's half
+    width) and its partial result (pixels and area in m2 per class code 0..3)."""
+    r, n = local_pearson(data["INPUT_X"], data["INPUT_Y"], ctx.halo, min_valid, shift)
+    _t, p = t_test(r, n)
+    cls = classes(r, p, alpha)
+    valid = np.isfinite(r)
+    blocks = {"OUTPUT_R": np.where(valid, r, NODATA).astype(np.float32),
+              "OUTPUT_P": np.where(valid, p, NODATA).astype(np.float32), "OUTPUT_CLASS": cls}
+    areas = np.bincount(cls.ravel(), weights=np.broadcast_to(ctx.row_areas_m2(), cls.shape).ravel(), minlength=4)
+    return blocks, (np.bincount(cls.ravel(), minlength=4), areas)

@@ -29,6 +29,8 @@ import math
 
 import numpy as np
 
+from .rsei import DEFAULT_SAMPLE_SEED, RunningMinMax, SampleCollector, sample_probability
+
 __all__ = [
     "LEVEL_NAMES",
     "CODES",
@@ -39,6 +41,10 @@ __all__ = [
     "levels",
     "coupling_codes",
     "code_area_table",
+    "statistics_block",
+    "combine_statistics",
+    "sample_of",
+    "codes_block",
 ]
 
 LEVEL_NAMES = {1: "low", 2: "medium", 3: "high"}
@@ -127,3 +133,46 @@ def code_area_table(areas_m2, pixels) -> list[dict]:
                      "pixels": int(pixels[c]), "area_km2": a / 1e6,
                      "percent": 100.0 * a / total if total > 0 else 0.0})
     return rows
+
+
+# -- blocks of the coupling tool (raster/executor.BlockPass.compute and combine); data: {"RSEI": ..., "EG": ...} ----
+def statistics_block(data, ctx, sample_size: int | None = None, seed: int = DEFAULT_SAMPLE_SEED):
+    """No output, and the statistics of one block over the pixels where both RSEI and EG are valid: a
+    RunningMinMax of (RSEI, EG) and, with ``sample_size``, the tercile sample of the block (pixels chosen by a
+    fixed hash of their position, about ``sample_size`` over the whole grid ``ctx.grid``) as (global pixel
+    indices, values (n, 2)), else None."""
+    both = np.stack([data["RSEI"], data["EG"]], axis=2)
+    valid = np.isfinite(both).all(axis=2)
+    minmax = RunningMinMax(2)
+    minmax.update(both[valid])
+    if sample_size is None:
+        return {}, (minmax, None)
+    grid, w = ctx.grid, ctx.window
+    sampler = SampleCollector(2, grid.width, sample_probability(grid.width * grid.height, sample_size), seed)
+    sampler.add(w.yoff, w.xoff, np.where(valid[..., None], both, np.nan))
+    return {}, (minmax, (sampler.indices(), sampler.array()))
+
+
+def combine_statistics(a, b):
+    """Two partial results of :func:`statistics_block` together (min / max merged, samples concatenated)."""
+    minmax = RunningMinMax(2)
+    minmax.merge(a[0])
+    minmax.merge(b[0])
+    if a[1] is None:
+        return minmax, None
+    return minmax, (np.concatenate([a[1][0], b[1][0]]), np.concatenate([a[1][1], b[1][1]], axis=0))
+
+
+def sample_of(statistics) -> np.ndarray:
+    """The tercile sample of combined statistics, (n, 2) rows sorted by global pixel index."""
+    index, values = statistics[1]
+    return values[np.argsort(index, kind="stable")]
+
+
+def codes_block(data, ctx, breaks: dict, eg_higher_is_better: bool = True):
+    """The coupling codes of one block (``"OUTPUT"``) and (pixels, area m2) per code (0..33) as the partial
+    result; ``breaks``: {"RSEI": (b1, b2), "EG": (b1, b2)}."""
+    codes = coupling_codes(levels(data["EG"], breaks["EG"], eg_higher_is_better), levels(data["RSEI"], breaks["RSEI"]))
+    pixels = np.bincount(codes.ravel(), minlength=34)
+    areas = np.bincount(codes.ravel(), weights=np.broadcast_to(ctx.row_areas_m2(), codes.shape).ravel(), minlength=34)
+    return {"OUTPUT": codes}, (pixels, areas)

@@ -55,6 +55,10 @@ __all__ = [
     "normalise_inverted",
     "window_sums",
     "moving_window_eg",
+    "class_areas_block",
+    "combine_class_areas",
+    "combine_zone_areas",
+    "window_block",
 ]
 
 #: ningdong Table 3: (land use and land cover type, ecological grade).
@@ -300,3 +304,50 @@ def moving_window_eg(grades_padded: np.ndarray, areas_padded, size: int) -> np.n
     ok = centre & (den > 0)
     out[ok] = num[ok] / den[ok]
     return out
+
+
+# -- blocks of the EG index tool (raster/executor.BlockPass.compute and combine) ---------------------------------
+def class_areas_block(data, ctx, key="LU"):
+    """No output, and the :class:`ClassAreas` of one block of the land use ``data[key]`` (float codes, NaN =
+    nodata) weighted by the block's pixel areas (``ctx.row_areas_m2()``)."""
+    areas = ClassAreas()
+    areas.add(data[key], ctx.row_areas_m2())
+    return {}, areas
+
+
+def combine_class_areas(a: ClassAreas, b: ClassAreas) -> ClassAreas:
+    """Two :class:`ClassAreas` together (a new one; area and pixels per code summed)."""
+    out = ClassAreas()
+    for src in (a, b):
+        for code, s in src.area.items():
+            out.area[code] = out.area.get(code, 0.0) + s
+            out.pixels[code] = out.pixels.get(code, 0) + src.pixels[code]
+    return out
+
+
+def combine_zone_areas(a, b):
+    """Two lists of per-zone :class:`ClassAreas` together, zone by zone."""
+    return [combine_class_areas(x, y) for x, y in zip(a, b)]
+
+
+def window_block(data, ctx, table: GradeTable, size: int, outputs=(), zones=None, key="LU"):
+    """One block of the moving-window pass: the per-pixel EG (``"OUTPUT"``) and its normalised form
+    (``"OUTPUT_NORMALISED"``) when in ``outputs``, and the :class:`ClassAreas` of each zone of ``zones`` (an
+    object with ``names`` and ``masks(window)`` yielding (zone index, bool mask), e.g. raster.zones.ZoneMasks) as
+    the partial result (None without zones). ``data[key]``: the land use grown by a halo of ``size // 2``."""
+    padded, pad, w = data[key], size // 2, ctx.window
+    blocks = {}
+    if outputs:
+        halo = type(w)(w.xoff - pad, w.yoff - pad, w.xsize + 2 * pad, w.ysize + 2 * pad)
+        eg = moving_window_eg(table.grades_of(padded), ctx.grid.row_areas_m2(halo), size)
+        if "OUTPUT" in outputs:
+            blocks["OUTPUT"] = eg
+        if "OUTPUT_NORMALISED" in outputs:
+            blocks["OUTPUT_NORMALISED"] = normalise_inverted(eg, table.best, table.worst)
+    if zones is None:
+        return blocks, None
+    classes, row_areas = padded[pad:pad + w.ysize, pad:pad + w.xsize], ctx.row_areas_m2()
+    areas = [ClassAreas() for _ in zones.names]
+    for i, mask in zones.masks(w):
+        areas[i].add(classes, row_areas, mask)
+    return blocks, areas

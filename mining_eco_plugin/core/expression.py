@@ -117,6 +117,11 @@ class BandExpression:
     def __repr__(self):
         return f"BandExpression({self.text!r})"
 
+    def __reduce__(self):
+        """Pickled as its text and names (parsed and validated again), not as a syntax tree: a block pass ships
+        the expression to worker processes, and a deeply nested tree would exceed pickle's recursion limit."""
+        return type(self), (self.text, self._allowed)
+
     # ---- validation -------------------------------------------------------------------
     def _snippet(self, node) -> str:
         return ast.get_source_segment(self._source, node) or type(node).__name__

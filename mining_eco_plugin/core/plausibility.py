@@ -3,7 +3,8 @@
 Pure numpy. A wrong choice of input product (Sentinel-2 DN read as Landsat Level-2, Level-1 DN read as
 Level-2, the MTL of another sensor, reflectance in percent read as 0-1) gives numbers that look like results:
 NDVI -0.35 instead of 0.75, an LST of -23 deg C in July. :class:`RadiometryCheck` sees every block of a scene
-as it is converted (``BlockProducts`` calls it) and
+as it is converted (``BlockProducts`` calls it; in a block pass each block gets its own ``fresh()`` check and the
+LST tallies are summed as the pass's partial result) and
 
 * raises :class:`ImplausibleRadiometry` (a ValueError, worded for the user: the band, what was seen, the
   likely causes) on what cannot be real:
@@ -166,6 +167,20 @@ class RadiometryCheck:
                     f"{self._band(role)}: {100 * share:.0f} % of the valid pixels of a block have a reflectance "
                     f"{word} {limit:g} (median {float(np.median(v)):.3g}) after the chosen radiometric conversion; "
                     f"real surfaces do not. Likely: {cause}.")
+
+    def fresh(self) -> "RadiometryCheck":
+        """A check with this one's settings and no LST seen yet. A block pass gives each block its own (blocks
+        share no state); the blocks' :meth:`tally` are then summed and added with :meth:`add_tally`."""
+        return RadiometryCheck(self.mode, self.labels, self.date, self.latitude)
+
+    def tally(self) -> tuple[float, int]:
+        """The LST seen so far: (sum in deg C, pixel count); a partial result of a block pass."""
+        return self.lst_sum, self.lst_count
+
+    def add_tally(self, tally: tuple[float, int]):
+        """Add the LST of other blocks (the sum of their :meth:`tally`) to the scene mean."""
+        self.lst_sum += float(tally[0])
+        self.lst_count += int(tally[1])
 
     def add_lst(self, lst_c: np.ndarray):
         """Add a block of LST (deg C) to the scene mean."""

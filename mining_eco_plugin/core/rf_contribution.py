@@ -351,3 +351,25 @@ def dominant_category(rel_con, threshold=DOMINANT_THRESHOLD):
         lut[a, b] = code
     out[valid] = np.where(single, first + 1, lut[lo, hi])
     return out
+
+
+def contribution_block(data, ctx, result, threshold=DOMINANT_THRESHOLD, chunk_rows=None, cancel=None):
+    """The per-pixel maps of one block (raster/executor.BlockPass.compute): ``data`` {"d0", "d1", ...: the
+    drivers in ``result.drivers`` order, float32, NaN = nodata}; pixels valid in every driver are predicted with
+    the 1 + k forests (``chunk_rows`` rows per predict call, ``cancel`` checked before each). Blocks: OUTPUT_RGB
+    (3 bands, RelCon % of categories 1..3; a band without a category is 0) and OUTPUT_DOMINANT (codes of
+    :func:`dominant_codes`, 0 = nodata); partial result: pixels per code."""
+    from .salinity import feature_matrix
+    Xb, valid = feature_matrix([data[f"d{j}"] for j in range(len(result.drivers))])
+    k = len(result.categories)
+    rel = np.full((Xb.shape[0], k), np.nan)
+    if Xb.shape[0]:
+        _act, rel = pixel_contributions(result.predict(Xb, chunk_rows, 1, cancel=cancel))
+    shape = ctx.window.shape
+    dom = np.zeros(shape, dtype=np.int16)
+    dom[valid] = dominant_category(rel, threshold)
+    rgb = np.full((3,) + shape, np.nan, dtype=np.float32)
+    for b in range(3):
+        rgb[b][valid] = rel[:, b] if b < k else np.where(np.isfinite(rel[:, 0]), 0.0, np.nan)
+    counts = np.bincount(dom.ravel(), minlength=dominant_codes(k)[-1][0] + 1)
+    return {"OUTPUT_RGB": rgb, "OUTPUT_DOMINANT": dom}, counts

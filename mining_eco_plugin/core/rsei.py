@@ -29,16 +29,23 @@ normalised bands); this module uses the covariance matrix (ddof=1) of the normal
 mean-centred sample, identical to scikit-learn's ``PCA`` (``explained_variance_``).
 PC1 scores are centred on the sample mean; the centring cancels in eq. 13.
 
-Large rasters are processed block by block in passes:
+Large rasters are processed block by block in passes (block passes of raster/executor.py; the functions
+ending in ``_block`` are their ``compute``, each block's partial result is combined with the others'):
 
-1. for each block compute the components as planes ``(k, rows, cols)``,
-   :func:`mask_invalid` (a pixel counts only when all k components are finite), update a
-   :class:`RunningMinMax` (exact min/max over every valid pixel, :meth:`~RunningMinMax.update_planes`)
-   and collect the pixels chosen by :func:`block_sample_mask` into a :class:`SampleCollector`
-   (:meth:`~SampleCollector.add_planes`);
+1. for each block compute the components as planes ``(k, rows, cols)`` (:func:`components_block`,
+   :func:`scene_components_block`), :func:`mask_invalid` (a pixel counts only when all k components are
+   finite), a :class:`RunningMinMax` (exact min/max over every valid pixel,
+   :meth:`~RunningMinMax.update_planes`) and the pixels chosen by :func:`block_sample_mask` in a
+   :class:`SampleCollector` (:meth:`~SampleCollector.add_planes`), combined by :func:`combine_statistics`;
+   the components are kept in a scratch raster for the next passes;
 2. :func:`normalisation_bounds`, :func:`normalise` the sample, :func:`pca`;
-3. for each block :func:`pc1_planes` (normalise + PC1 per plane) and track PC1 min/max;
-4. for each block :func:`rescale` (eq. 13), :func:`grade`, :func:`histogram`.
+3. for each block :func:`pc1_planes` (normalise + PC1 per plane) and its PC1 min/max (:func:`pc1_range_block`,
+   :func:`pc1_range`);
+4. for each block :func:`rescale` (eq. 13), :func:`grade`, :func:`histogram` (:func:`rsei_block`,
+   :func:`rsei_totals`).
+
+Sums of floats over blocks (component means, mean RSEI, grade areas, the scene's mean LST) are kept per block
+and added in block order at the end, so that they do not depend on how the blocks were computed.
 
 The plane functions give the same numbers as the pixel-wise ones (:func:`normalise`,
 :func:`pc1_scores` on ``(n, k)`` arrays) up to the order of the float64 summation
@@ -50,9 +57,11 @@ independent of the block (tile) size and of the block order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .scene import BlockProducts
 
 __all__ = [
     "COMPONENTS",
@@ -76,6 +85,16 @@ __all__ = [
     "grade_area_table",
     "grade_counts",
     "histogram",
+    "mask_water",
+    "ComponentStatistics",
+    "component_statistics",
+    "components_block",
+    "scene_components_block",
+    "combine_statistics",
+    "pc1_range_block",
+    "pc1_range",
+    "rsei_block",
+    "rsei_totals",
 ]
 
 #: Component order used throughout (bands of the component stack, PCA columns).
@@ -296,6 +315,14 @@ class SampleCollector:
         self._index.append((rr.astype(np.int64) + row_off) * self.raster_width + (cc.astype(np.int64) + col_off))
         self._values.append(np.asarray(p[:, rr, cc].T, dtype=np.float64))
         return int(rr.size)
+
+    def merge(self, other: "SampleCollector") -> None:
+        """Add the pixels of another collector of the same raster (e.g. of another block)."""
+        if (other.k, other.raster_width, other.probability, other.seed) != (self.k, self.raster_width,
+                                                                            self.probability, self.seed):
+            raise ValueError("cannot merge samples of different rasters, probabilities or seeds")
+        self._index += other._index
+        self._values += other._values
 
     def __len__(self) -> int:
         return int(sum(i.size for i in self._index))
@@ -621,3 +648,122 @@ def histogram(values, bins: int = 20, range=(0.0, 1.0)) -> tuple[np.ndarray, np.
         upper = np.nextafter(upper, v.dtype.type(-np.inf))
     at_or_above = np.array([np.count_nonzero(v >= e) for e in lower] + [np.count_nonzero(v > upper)], dtype=np.int64)
     return at_or_above[:-1] - at_or_above[1:], edges
+
+
+# --------------------------------------------------------------------------- block passes
+def mask_water(planes: np.ndarray, mndwi, threshold: float):
+    """Set the components (planes ``(k, rows, cols)``) of water pixels (MNDWI > ``threshold``) to NaN in place;
+    the water mask, or None without ``mndwi``."""
+    if mndwi is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        water = mndwi > threshold
+    planes[:, water] = np.nan
+    return water
+
+
+@dataclass
+class ComponentStatistics:
+    """Pass 1's partial result: exact min / max, the PCA sample, water pixels, finite values of each component
+    (before masking) and the scene check's LST (sum, count) of each block, in block order."""
+    minmax: RunningMinMax
+    sample: SampleCollector
+    water: int = 0
+    finite: np.ndarray = field(default_factory=lambda: np.zeros(len(COMPONENTS), dtype=np.int64))
+    lst: list = field(default_factory=list)
+
+
+def component_statistics(planes: np.ndarray, water, ctx, target: int, seed: int, lst=None):
+    """Pass 1 on one block of components ``(k, rows, cols)`` (masked in place by :func:`mask_invalid`):
+    ``({"COMPONENTS": planes}, ComponentStatistics)``. ``ctx``: the block's grid and window; the sample
+    probability comes from the grid's size and ``target`` (:func:`sample_probability`), so it is the same in
+    every block."""
+    k = planes.shape[0]
+    valid, finite = mask_invalid(planes)
+    minmax = RunningMinMax(k)
+    minmax.update_planes(planes)
+    grid, w = ctx.grid, ctx.window
+    sample = SampleCollector(k, grid.width, sample_probability(grid.width * grid.height, target), seed)
+    sample.add_planes(w.yoff, w.xoff, planes, valid)
+    stats = ComponentStatistics(minmax, sample, int(np.count_nonzero(water)) if water is not None else 0, finite,
+                                [] if lst is None else [lst])
+    return {"COMPONENTS": planes}, stats
+
+
+def components_block(data, ctx, threshold: float, target: int, seed: int):
+    """Pass 1 of RSEI from component rasters: ``data`` holds each of :data:`COMPONENTS` (and optionally "MNDWI")
+    as float32 with NaN for nodata."""
+    planes = np.stack([data[n] for n in COMPONENTS])
+    return component_statistics(planes, mask_water(planes, data.get("MNDWI"), threshold), ctx, target, seed)
+
+
+def scene_components_block(data, ctx, radiometry, check, water: bool, threshold: float, target: int, seed: int):
+    """Pass 1 of RSEI from a scene: ``data`` is ``(raw bands, QA block or None)`` (scene.read_scene);
+    the components from ``scene.BlockProducts``, water (MNDWI > ``threshold``) masked when ``water``. ``check``
+    (a plausibility.RadiometryCheck or None) checks the block; its LST sum goes into the partial result."""
+    check = check.fresh() if check is not None else None
+    block = BlockProducts(data[0], radiometry, data[1], check)
+    planes = np.stack([block.get(n) for n in COMPONENTS])
+    mask = mask_water(planes, block.index("MNDWI") if water else None, threshold)
+    return component_statistics(planes, mask, ctx, target, seed, check.tally() if check is not None else None)
+
+
+def combine_statistics(a: ComponentStatistics, b: ComponentStatistics) -> ComponentStatistics:
+    """Two partial results of pass 1 together (``a`` before ``b`` in block order); neither is changed."""
+    minmax = RunningMinMax(a.minmax.k)
+    minmax.merge(a.minmax)
+    minmax.merge(b.minmax)
+    sample = SampleCollector(a.sample.k, a.sample.raster_width, a.sample.probability, a.sample.seed)
+    sample.merge(a.sample)
+    sample.merge(b.sample)
+    return ComponentStatistics(minmax, sample, a.water + b.water, a.finite + b.finite, a.lst + b.lst)
+
+
+def _planes(data) -> np.ndarray:
+    return np.stack([data[n] for n in COMPONENTS])
+
+
+def pc1_range_block(data, ctx, lo, hi, result: PcaResult):
+    """Pass 2 on one block of the (masked) components: no raster; the partial result is a list holding the
+    block's ``(PC1 min, PC1 max, sum of each normalised component (k,), valid pixels)``, empty when the block
+    has no valid pixel. Lists add up in block order (``executor.add``)."""
+    sums = np.zeros(len(COMPONENTS))
+    pc1 = pc1_planes(_planes(data), lo, hi, result, sums)
+    n = int(np.count_nonzero(np.isfinite(pc1)))
+    if not n:
+        return {}, []
+    return {}, [(float(np.fmin.reduce(pc1, axis=None)), float(np.fmax.reduce(pc1, axis=None)), sums, n)]
+
+
+def pc1_range(parts) -> tuple[float, float, np.ndarray, int]:
+    """(PC1 min, PC1 max, mean of each normalised component (k,), valid pixels) from pass 2's blocks."""
+    pc_lo, pc_hi = np.inf, -np.inf
+    total, n_valid = np.zeros(len(COMPONENTS)), 0
+    for block_lo, block_hi, sums, n in parts or ():
+        pc_lo, pc_hi = min(pc_lo, block_lo), max(pc_hi, block_hi)
+        total += sums
+        n_valid += n
+    return pc_lo, pc_hi, total / max(n_valid, 1), n_valid
+
+
+def rsei_block(data, ctx, lo, hi, result: PcaResult, pc_lo: float, pc_hi: float, n_grades: int = len(GRADE_LABELS)):
+    """Pass 3 on one block of the (masked) components: ``{"OUTPUT": RSEI float32, "OUTPUT_GRADES": grade codes}``
+    and a list holding the block's ``(histogram, RSEI sum, pixels per grade, area per grade)``."""
+    rsei = rescale(pc1_planes(_planes(data), lo, hi, result), pc_lo, pc_hi).astype(np.float32)
+    g = grade(rsei)
+    counts, areas = grade_counts(g, ctx.row_areas_m2(), n_grades)
+    return ({"OUTPUT": rsei, "OUTPUT_GRADES": g},
+            [(histogram(rsei)[0], float(np.nansum(rsei, dtype=np.float64)), counts, areas)])
+
+
+def rsei_totals(parts, n_grades: int = len(GRADE_LABELS)):
+    """(histogram, RSEI sum, pixels per grade, area per grade) from pass 3's blocks, added in block order."""
+    hist = np.zeros(20, dtype=np.int64)
+    counts, areas = np.zeros(n_grades + 1, dtype=np.int64), np.zeros(n_grades + 1)
+    rsei_sum = 0.0
+    for block_hist, block_sum, block_counts, block_areas in parts or ():
+        hist += block_hist
+        rsei_sum += block_sum
+        counts += block_counts
+        areas += block_areas
+    return hist, rsei_sum, counts, areas

@@ -137,6 +137,13 @@ class GradeAreas:
         self.area_m2 += np.bincount(flat, weights=np.broadcast_to(row_areas_m2, codes.shape).ravel(),
                                     minlength=self.n + 1)[: self.n + 1]
 
+    @classmethod
+    def of(cls, partial) -> "GradeAreas":
+        """The accumulator holding ``partial``, the (pixels, area_m2) of :func:`predict_block` (combined)."""
+        out = cls(len(partial[0]) - 1)
+        out.pixels, out.area_m2 = partial
+        return out
+
     def table(self, labels) -> list[dict]:
         """Rows {"grade", "label", "pixels", "area_km2", "percent"} (core.rsei.grade_area_table); area from
         the accumulated per-pixel areas (exact also for a geographic CRS), percent of the graded area."""
@@ -174,3 +181,20 @@ def predict_chunked(predict, X: np.ndarray, chunk_rows: int, dtype=np.float32) -
         part = X[start:start + chunk_rows]
         out[start:start + part.shape[0]] = np.asarray(predict(part), dtype=np.float64).reshape(part.shape[0], -1)[:, 0]
     return out
+
+
+def predict_block(data, ctx, estimator, thresholds, chunk_rows: int):
+    """One block of the apply-model tool (raster/executor.BlockPass.compute): ``data`` {feature index: (rows, cols)
+    float32 block, NaN = nodata} in the model's feature order; ``ctx``: the block's window and pixel areas.
+
+    Returns the blocks {"OUTPUT": prediction (float32, NaN where any feature is nodata), "OUTPUT_GRADES": grade
+    codes (uint8, 0 = nodata)} and the partial result (pixels, area_m2) per grade code (index 0 = nodata), which
+    add up over blocks (:meth:`GradeAreas.of`)."""
+    X, valid = feature_matrix([data[k] for k in range(len(data))])
+    pred = np.full(ctx.window.shape, np.nan, dtype=np.float32)
+    if X.shape[0]:
+        pred[valid] = predict_chunked(estimator.predict, X, chunk_rows)
+    codes = salinity_grade(pred, thresholds)
+    areas = GradeAreas(len(thresholds) + 1)
+    areas.add(codes, ctx.row_areas_m2())
+    return {"OUTPUT": pred, "OUTPUT_GRADES": codes}, (areas.pixels, areas.area_m2)

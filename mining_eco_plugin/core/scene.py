@@ -14,6 +14,10 @@ per-band conversions (INDICES.md "Scaling"):
 
 ``BlockProducts`` then computes, lazily and once per block, every index, LST and custom
 expression asked for. Pixels masked by the QA band (clouds, shadow, fill) are NaN everywhere.
+
+``read_scene`` and ``scene_block`` are the ``load`` and ``compute`` of a block pass over a scene
+(raster/executor.BlockPass): its outputs, and per block the valid pixels of each band and the LST tally of the
+plausibility check as the partial result (summed with ``executor.add``).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import numpy as np
 from . import indices as ix
 from . import lst as lstmod
 from . import radiometry as rad
+from .expression import BandExpression
 from .sensors import SENSORS
 
 RADIOMETRY_MODES = ("L2", "L1_MTL", "S2_L2A", "REFLECTANCE", "CUSTOM")
@@ -247,3 +252,31 @@ class BlockProducts:
     def expression(self, expr) -> np.ndarray:
         """Evaluate a validated ``expression.BandExpression`` on this block."""
         return expr.evaluate({n: self.get(n) for n in expr.names})
+
+
+# -- a block pass over a scene (raster/executor.BlockPass) ---------------------------------------------------------
+QA_KEY = "QA"
+
+
+def read_scene(stack, ctx):
+    """``load`` of a scene pass: every band as float32 (nodata NaN) and the QA band raw (None without one)."""
+    raw = {key: stack.read(key, ctx.window) for key in stack.refs if key != QA_KEY}
+    qa = stack.read_raw(QA_KEY, ctx.window) if QA_KEY in stack.refs else None
+    return raw, qa
+
+
+def scene_block(data, ctx, radiometry: SceneRadiometry, check, sources: tuple, layout: tuple):
+    """``compute`` of a scene pass: the products ``sources`` (index keys, "LST", band roles or
+    ``expression.BandExpression``) of one block, each computed once, in this order.
+
+    ``layout``: (output key, source positions) per output: one position gives a (rows, cols) block, several a
+    (bands, rows, cols) block. ``check``: the scene's ``plausibility.RadiometryCheck`` or None; each block checks
+    with its own ``check.fresh()``. The partial result: {"valid": {role: pixels not nodata}, "lst": the LST tally}.
+    """
+    raw, qa = data
+    valid = {role: int(np.count_nonzero(~np.isnan(block))) for role, block in raw.items()}
+    seen = check.fresh() if check is not None else None
+    products = BlockProducts(raw, radiometry, qa, seen)
+    values = [products.expression(s) if isinstance(s, BandExpression) else products.get(s) for s in sources]
+    blocks = {key: values[at[0]] if len(at) == 1 else np.stack([values[i] for i in at]) for key, at in layout}
+    return blocks, {"valid": valid, "lst": seen.tally() if seen is not None else (0.0, 0)}

@@ -40,6 +40,7 @@ __all__ = [
     "mean_response_band",
     "net_change_percent",
     "summarize",
+    "sum_block",
 ]
 
 MIN_POINTS = 4          # the quadratic and its band need n - 3 >= 1
@@ -254,3 +255,11 @@ def summarize(years, values, breakpoint: float | None = None, min_segment: int =
     else:
         seg = segmented_fit(t, y, breakpoint, min_segment)
     return SeriesSummary(t, y, linear_fit(t, y), quadratic_fit(t, y), seg, net_change_percent(y[0], y[-1]))
+
+
+def sum_block(data, ctx, key=0):
+    """No output, and (sum as float64, count) of the valid (finite) values of one block of ``data[key]``: summed
+    over the blocks (executor.add) they give a raster's mean, one value of the series."""
+    block = data[key]
+    ok = np.isfinite(block)
+    return {}, (float(block[ok].sum(dtype=np.float64)), int(ok.sum()))

@@ -46,6 +46,7 @@ __all__ = [
     "date_label_from_name",
     "code_digits",
     "crosstab_block",
+    "TooManyClasses",
     "TransferAccumulator",
     "ClassAreaAccumulator",
     "transfer_summary",
@@ -54,6 +55,11 @@ __all__ = [
     "change_dtype",
     "transition_legend",
     "class_area_change",
+    "transfer_block",
+    "combine_transfer",
+    "class_area_block",
+    "combine_class_area",
+    "change_block",
 ]
 
 #: Units of the area tables: index = position in the UNITS enum of the algorithms.
@@ -151,6 +157,10 @@ def crosstab_block(a: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None
     return pairs[:, 0], pairs[:, 1], counts, sums
 
 
+class TooManyClasses(ValueError):
+    """More distinct codes than a class raster may hold (the raster is not a class map)."""
+
+
 @dataclass
 class TransferAccumulator:
     """Pixel counts and areas per (from, to) pair, accumulated over blocks.
@@ -189,10 +199,14 @@ class TransferAccumulator:
                 entry[1] += float(sums[i])
         self._from.update(int(x) for x in np.unique(f))
         self._to.update(int(x) for x in np.unique(t))
+        self.check_classes()
+
+    def check_classes(self):
+        """TooManyClasses when either date holds more than ``max_classes`` distinct codes."""
         for which, codes in (("date 1", self._from), ("date 2", self._to)):
             if len(codes) > self.max_classes:
-                raise ValueError(f"{which} holds more than {self.max_classes} distinct codes: it does not look "
-                                 "like a class raster (reclassify it into classes first)")
+                raise TooManyClasses(f"{which} holds more than {self.max_classes} distinct codes: it does not look "
+                                     "like a class raster (reclassify it into classes first)")
 
     @property
     def from_codes(self):
@@ -241,9 +255,72 @@ class ClassAreaAccumulator:
             entry = self.counts.setdefault(int(c), [0, 0.0])
             entry[0] += int(n)
             entry[1] += float(s)
+        self.check_classes()
+
+    def check_classes(self):
+        """TooManyClasses when more than ``max_classes`` distinct codes were counted."""
         if len(self.counts) > self.max_classes:
-            raise ValueError(f"more than {self.max_classes} distinct codes: it does not look like a class "
-                             "raster (reclassify it into classes first)")
+            raise TooManyClasses(f"more than {self.max_classes} distinct codes: it does not look like a class "
+                                 "raster (reclassify it into classes first)")
+
+
+# --------------------------------------------------------------------------- blocks (raster/executor.BlockPass)
+# ``data[key]`` is (int64 codes, valid mask) of a class raster (raster.classes.read_classes); the pixel areas come
+# from ``ctx.row_areas_m2()``. The accumulators are the partial results, combined into new ones.
+def transfer_block(data, ctx, max_classes: int = MAX_CLASSES):
+    """No output, and the :class:`TransferAccumulator` of one block of DATE1 and DATE2."""
+    (a, a_valid), (b, b_valid) = data["DATE1"], data["DATE2"]
+    acc = TransferAccumulator(max_classes)
+    acc.add(a, b, a_valid, b_valid, ctx.row_areas_m2())
+    return {}, acc
+
+
+def combine_transfer(x: TransferAccumulator, y: TransferAccumulator) -> TransferAccumulator:
+    """Two :class:`TransferAccumulator` together (TooManyClasses when the codes of both are too many)."""
+    out = TransferAccumulator(x.max_classes)
+    for src in (x, y):
+        for key, (count, area) in src.pairs.items():
+            entry = out.pairs.get(key)
+            if entry is None:
+                out.pairs[key] = [count, area]
+            else:
+                entry[0] += count
+                entry[1] += area
+        for key in out.excluded:
+            out.excluded[key] += src.excluded[key]
+            out.excluded_m2[key] += src.excluded_m2[key]
+        out._from |= src._from
+        out._to |= src._to
+    out.check_classes()
+    return out
+
+
+def class_area_block(data, ctx, key: str = "CLASS", max_classes: int = MAX_CLASSES):
+    """No output, and the :class:`ClassAreaAccumulator` of one block of class raster ``key``."""
+    codes, valid = data[key]
+    acc = ClassAreaAccumulator(max_classes)
+    acc.add(codes, valid, ctx.row_areas_m2())
+    return {}, acc
+
+
+def combine_class_area(x: ClassAreaAccumulator, y: ClassAreaAccumulator) -> ClassAreaAccumulator:
+    """Two :class:`ClassAreaAccumulator` together (TooManyClasses when their codes are too many)."""
+    out = ClassAreaAccumulator(x.max_classes)
+    for src in (x, y):
+        for code, (n, s) in src.counts.items():
+            entry = out.counts.setdefault(code, [0, 0.0])
+            entry[0] += n
+            entry[1] += s
+        out.nodata_pixels += src.nodata_pixels
+    out.check_classes()
+    return out
+
+
+def change_block(data, ctx, k: int, nodata: int):
+    """The change codes ``from * 10**k + to`` of one block (``"OUTPUT_CHANGE"``), ``nodata`` where either date
+    is nodata."""
+    (a, a_valid), (b, b_valid) = data["DATE1"], data["DATE2"]
+    return {"OUTPUT_CHANGE": change_codes(a, b, k, a_valid & b_valid, nodata)}
 
 
 # --------------------------------------------------------------------------- summaries

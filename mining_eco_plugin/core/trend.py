@@ -352,3 +352,32 @@ def trend_class(z, slope, confidence: float = 95) -> np.ndarray:
         out[sig & (slope < 0)] = DECREASE
     out[~(np.isfinite(z) & np.isfinite(slope))] = CLASS_NODATA
     return out
+
+
+# -- one block of the per-pixel trend tool (raster/executor.BlockPass.compute) -----------------------------------
+S_NODATA = -2147483648
+
+
+def trend_block(data, ctx, years, min_valid: int, confidence: float):
+    """The outputs of the trend tool for one block and its partial result (class counts, class areas, the most
+    valid dates at a pixel, pixels with some but fewer than ``min_valid`` dates). ``data``: {date index: block};
+    ``ctx``: the block's window (``ctx.window.shape``) and pixel areas (``ctx.row_areas_m2()``)."""
+    n = len(data)
+    shape = ctx.window.shape
+    values = np.empty((n, shape[0] * shape[1]), dtype=np.float32)
+    for k in range(n):
+        values[k] = data[k].ravel()
+    res = trend_statistics(values, years, min_valid, workers=1)
+    cls = trend_class(res.z, res.slope, confidence)
+    blocks = {"OUTPUT_SLOPE": res.slope, "OUTPUT_CLASS": cls, "OUTPUT_Z": res.z, "OUTPUT_P": res.p,
+              "OUTPUT_S": np.where(np.isfinite(res.s), res.s, S_NODATA), "OUTPUT_COUNT": res.n_valid}
+    blocks = {key: b.reshape(shape) for key, b in blocks.items()}
+    areas = np.bincount(cls, weights=np.broadcast_to(ctx.row_areas_m2(), shape).ravel(), minlength=4)
+    most = int(res.n_valid.max()) if res.n_valid.size else 0
+    too_few = int(np.count_nonzero((res.n_valid > 0) & (res.n_valid < min_valid)))
+    return blocks, (np.bincount(cls, minlength=4).astype(np.int64), areas, most, too_few)
+
+
+def combine_trend(a, b):
+    """Two partial results of :func:`trend_block` together."""
+    return a[0] + b[0], a[1] + b[1], max(a[2], b[2]), a[3] + b[3]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -648,60 +647,3 @@ def prefetched(windows_iter, load):
             yield current, data
             current = following
         yield current, future.result()
-
-
-class BlockSpill:
-    """Scratch file holding the blocks of one pass for a later pass: raw bytes, no compression (re-reading a
-    block costs far less than recomputing it). Hidden in ``folder`` (e.g. beside the output); deleted by
-    ``close`` and, as a context manager, on error and cancel. Blocks are found again by their window; one
-    thread at a time reads or writes. Errors name the parameter ``label``."""
-
-    def __init__(self, folder, prefix=".mining-eco-", label="OUTPUT"):
-        self.folder, self.label = folder, label
-        try:
-            fd, self.path = tempfile.mkstemp(prefix=prefix, suffix=".scratch", dir=folder)
-        except OSError as err:
-            raise RasterError(f"{label}: cannot create a temporary file in {folder} ({err.strerror}). "
-                              "Choose a writable folder.") from None
-        self._fh = os.fdopen(fd, "w+b", buffering=0)
-        self._blocks = {}
-        self._end = 0
-
-    def write(self, w, data):
-        data = np.ascontiguousarray(data)
-        view = memoryview(data).cast("B")
-        try:
-            self._fh.seek(self._end)
-            while view:
-                view = view[self._fh.write(view):]
-        except OSError as err:
-            raise RasterError(f"{self.label}: writing the temporary file {self.path} failed ({err.strerror}). Free "
-                              f"some disk space in {self.folder} or write the outputs to another folder.") from None
-        self._blocks[(w.yoff, w.xoff)] = (self._end, data.shape, data.dtype)
-        self._end += data.nbytes
-
-    def read(self, w):
-        offset, shape, dtype = self._blocks[(w.yoff, w.xoff)]
-        out = np.empty(shape, dtype)
-        view = memoryview(out).cast("B")
-        self._fh.seek(offset)
-        while view:
-            n = self._fh.readinto(view)
-            if not n:
-                raise RasterError(f"{self.label}: the temporary file {self.path} was truncated during the run.")
-            view = view[n:]
-        return out
-
-    def close(self):
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if os.path.exists(self.path):
-            os.remove(self.path)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False

@@ -9,6 +9,9 @@ float64 in each band's own precision (no float32 round trip) with nodata and NaN
 NaN in any input are dropped and counted per input. Samples come out in row-major pixel order, so the
 result does not depend on the block size. No QGIS.
 
+Two ways to run it: :func:`sample_stack` on open RasterStacks, or :func:`sample_pass` as a pass of the block
+executor (raster/executor.py: each window's picks are its partial result, :func:`gather` builds the sample).
+
 * Regular grid: rows 0, STEP, 2 STEP, ... and columns 0, STEP, 2 STEP, ... (every STEP-th row and
   column, starting at the top-left pixel).
 * Random: ``numpy.random.default_rng(seed).choice(width * height, n, replace=False)`` gives the
@@ -24,10 +27,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from .engine import Grid, Progress, RasterError, RasterStack, Window, prefetched, windows
+from .executor import BlockPass
 
 SCHEMES = ("grid", "random")
 DENSE_CHUNK = 1 << 22   # pixels per chunk of a dense random draw (32 MB of int64 indices)
@@ -52,13 +57,27 @@ class PixelSample:
         return self.drawn - self.size
 
 
+def window_picks(grid: Grid, w: Window, step: int | None = None, flat: np.ndarray | None = None):
+    """(rows, cols, cross) of the sampled pixels in window ``w``, as offsets in it: the regular grid of ``step``
+    (rows and columns that are multiples of it; cross: the sample is their cross product), or the sorted flat
+    indices ``flat`` inside ``w`` (cross False: one pixel per row / column pair)."""
+    if flat is None:
+        rows = np.arange(-(-w.yoff // step) * step, w.yoff + w.ysize, step, dtype=np.int64) - w.yoff
+        cols = np.arange(-(-w.xoff // step) * step, w.xoff + w.xsize, step, dtype=np.int64) - w.xoff
+        return rows, cols, True
+    width = grid.width
+    lo, hi = np.searchsorted(flat, [w.yoff * width, (w.yoff + w.ysize) * width])
+    part = flat[lo:hi]
+    rows, cols = part // width, part % width
+    inside = (cols >= w.xoff) & (cols < w.xoff + w.xsize)
+    return rows[inside] - w.yoff, cols[inside] - w.xoff, False
+
+
 def regular_picks(grid: Grid, step: int):
     """Per engine window: (window, rows, cols, True) with the in-window rows and columns that are
     multiples of ``step`` (the sample is their cross product)."""
     for w in windows(grid):
-        rows = np.arange(-(-w.yoff // step) * step, w.yoff + w.ysize, step, dtype=np.int64) - w.yoff
-        cols = np.arange(-(-w.xoff // step) * step, w.xoff + w.xsize, step, dtype=np.int64) - w.xoff
-        yield w, rows, cols, True
+        yield (w, *window_picks(grid, w, step=step))
 
 
 def random_pixels(grid: Grid, n: int, seed: int) -> np.ndarray:
@@ -86,13 +105,8 @@ def random_pixels(grid: Grid, n: int, seed: int) -> np.ndarray:
 
 def random_picks(grid: Grid, flat: np.ndarray):
     """Per engine window: (window, rows, cols, False) of the sorted flat indices inside it."""
-    width = grid.width
     for w in windows(grid):
-        lo, hi = np.searchsorted(flat, [w.yoff * width, (w.yoff + w.ysize) * width])
-        part = flat[lo:hi]
-        rows, cols = part // width, part % width
-        inside = (cols >= w.xoff) & (cols < w.xoff + w.xsize)
-        yield w, rows[inside] - w.yoff, cols[inside] - w.xoff, False
+        yield (w, *window_picks(grid, w, flat=flat))
 
 
 def read_float64(stack: RasterStack, key, w: Window) -> np.ndarray:
@@ -142,19 +156,22 @@ def _read_picks(stack, key, w, rows, cols, cross, block_rows):
     return read_float64(stack, key, box)[rows - r0, cols - c0]
 
 
+def _read_window(sources, block_rows, pick):
+    """(grid rows, grid cols, [values per key of ``sources``]) of the picks of one window, or None when the
+    window holds none (nothing is read)."""
+    w, rows, cols, cross = pick
+    if rows.size == 0 or cols.size == 0:
+        return None
+    values = [_read_picks(stack, k, w, rows, cols, cross, block_rows[k]) for k, stack in sources.items()]
+    if cross:
+        rr, cc = np.meshgrid(rows + w.yoff, cols + w.xoff, indexing="ij")
+        return rr.ravel(), cc.ravel(), values
+    return rows + w.yoff, cols + w.xoff, values
+
+
 def _load(sources):
     block_rows = {k: _block_rows(stack, k) for k, stack in sources.items()}
-
-    def load(pick):
-        w, rows, cols, cross = pick
-        if rows.size == 0 or cols.size == 0:
-            return None   # no sampled pixel in this window: nothing is read
-        values = [_read_picks(stack, k, w, rows, cols, cross, block_rows[k]) for k, stack in sources.items()]
-        if cross:
-            rr, cc = np.meshgrid(rows + w.yoff, cols + w.xoff, indexing="ij")
-            return rr.ravel(), cc.ravel(), values
-        return rows + w.yoff, cols + w.xoff, values
-    return load
+    return lambda pick: _read_window(sources, block_rows, pick)
 
 
 def _sources(stack_or_sources, keys=None):
@@ -181,17 +198,20 @@ def sample_pixels(sources, picks, feedback=None, start=0.0, end=100.0) -> PixelS
     keys = list(sources)
     progress = Progress(feedback, start, end, sum(1 for _ in windows(grid)))
     progress.check()
-    rows, cols, values = [], [], [[] for _ in keys]
-    for _pick, got in prefetched(picks, _load(sources)):
-        if got is not None:
-            rows.append(got[0])
-            cols.append(got[1])
-            for acc, v in zip(values, got[2]):
-                acc.append(v)
+    got = []
+    for _pick, part in prefetched(picks, _load(sources)):
+        if part is not None:
+            got.append(part)
         progress.step()
-    rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
-    cols = np.concatenate(cols) if cols else np.empty(0, np.int64)
-    values = [np.concatenate(v) if v else np.empty(0) for v in values]
+    return gather(grid, keys, got)
+
+
+def gather(grid: Grid, keys, parts) -> PixelSample:
+    """The PixelSample of the windows' ``parts`` ((grid rows, grid cols, [values per key of ``keys``]), windows
+    without a pick left out): row-major pixel order, pixels NaN in any band dropped and counted per key."""
+    rows = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+    cols = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+    values = [np.concatenate([p[2][i] for p in parts]) if parts else np.empty(0) for i in range(len(keys))]
     order = np.argsort(rows * grid.width + cols, kind="stable")
     bad = [np.isnan(v) for v in values]
     order = order[~np.logical_or.reduce(bad)[order]]
@@ -204,12 +224,49 @@ def sample_stack(stack, keys=None, scheme="grid", step=1, n=1000, seed=0, feedba
     """:func:`sample_pixels` on the regular grid (``step``) or at ``n`` random pixels (``seed``).
     ``stack``: a RasterStack (``keys``: its bands to read, all by default) or {key: RasterStack}."""
     sources, grid = _sources(stack, keys)
+    where = pick_rule(grid, scheme, step, n, seed)
+    picks = regular_picks(grid, where["step"]) if where["flat"] is None else random_picks(grid, where["flat"])
+    return sample_pixels(sources, picks, feedback, start, end)
+
+
+def pick_rule(grid: Grid, scheme="grid", step=1, n=1000, seed=0) -> dict:
+    """{"step": .., "flat": ..} of the pixels to sample (see :func:`window_picks`): the regular grid of
+    ``step``, or the sorted flat indices of ``n`` random pixels (``seed``). RasterError naming the parameter."""
     if scheme == "grid":
         if step < 1:
             raise RasterError(f"STEP: the sampling step must be at least 1 pixel, got {step}.")
-        picks = regular_picks(grid, step)
-    elif scheme == "random":
-        picks = random_picks(grid, random_pixels(grid, n, seed))
-    else:
-        raise RasterError(f"unknown sampling scheme {scheme!r}; use one of {', '.join(SCHEMES)}.")
-    return sample_pixels(sources, picks, feedback, start, end)
+        return {"step": int(step), "flat": None}
+    if scheme == "random":
+        return {"step": None, "flat": random_pixels(grid, n, seed)}
+    raise RasterError(f"unknown sampling scheme {scheme!r}; use one of {', '.join(SCHEMES)}.")
+
+
+# -- the sample as a pass of the block executor (raster/executor.py) --------------------------------------------------
+def load_picks(stack: RasterStack, ctx, keys, step=None, flat=None):
+    """``BlockPass.load``: the sampled pixels of bands ``keys`` in the block's window (see :func:`_read_window`;
+    None, reading nothing, when the window holds none)."""
+    pick = (ctx.window, *window_picks(ctx.grid, ctx.window, step, flat))
+    return _read_window({k: stack for k in keys}, {k: _block_rows(stack, k) for k in keys}, pick)
+
+
+def picked(data, ctx):
+    """``BlockPass.compute``: no raster output; the window's picks as the partial result (a list of them)."""
+    return {}, ([] if data is None else [data])
+
+
+def joined(a, b):
+    """``BlockPass.combine``: the windows' picks in block order."""
+    return a + b
+
+
+def sample_pass(inputs: dict, keys, rule: dict, resampling=None):
+    """A BlockPass reading the pixels of ``rule`` (:func:`pick_rule`) of bands ``keys`` of ``inputs``; only the
+    blocks holding sampled pixels are read. Its combined partial result is the ``parts`` of :func:`gather`."""
+    return BlockPass(inputs=dict(inputs), compute=picked, combine=joined, resampling=resampling,
+                     load=partial(load_picks, keys=tuple(keys), step=rule["step"], flat=rule["flat"]))
+
+
+def merge_parts(*passes):
+    """The parts of several sample passes over the same picks (same windows, same order; e.g. continuous inputs
+    warped bilinearly, class rasters by nearest neighbour) as one: each window's values of every pass."""
+    return [(group[0][0], group[0][1], [v for part in group for v in part[2]]) for group in zip(*passes)]

@@ -5,10 +5,15 @@ centre is inside the polygon), only over the part of a block its bounding box co
 in-memory raster: memory stays bounded, overlapping zones each keep all their pixels, and no
 temporary file is written. Geometries must already be in the grid's CRS (the algorithm transforms
 them). No QGIS import.
+
+A ZoneMasks goes into a block pass (raster/executor.py): it pickles as its grid, WKB geometries and names (a
+worker process rebuilds its layers), and every thread rasterises with layers of its own (OGR layers are not
+shared between threads).
 """
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from osgeo import gdal, ogr, osr
@@ -28,20 +33,36 @@ class ZoneMasks:
             raise RasterError("zones: the raster grid is rotated or not north-up; warp it to a north-up grid first.")
         self.grid = grid
         self.names = list(names)
-        self._ds = ogr.GetDriverByName("Memory").CreateDataSource("zones")
-        srs = osr.SpatialReference()
-        if grid.wkt:
-            srs.ImportFromWkt(grid.wkt)
-        self._layers, self.bounds = [], []
-        for i, wkb in enumerate(geometries_wkb):
-            layer = self._ds.CreateLayer(f"z{i}", srs if grid.wkt else None, ogr.wkbUnknown)
-            feature = ogr.Feature(layer.GetLayerDefn())
-            geom = ogr.CreateGeometryFromWkb(bytes(wkb)) if wkb else None
-            if geom is not None:
-                feature.SetGeometry(geom)
-            layer.CreateFeature(feature)
-            self._layers.append(layer)
-            self.bounds.append(self._pixel_bounds(geom))
+        self.wkbs = [bytes(wkb) if wkb else None for wkb in geometries_wkb]
+        self.bounds = [self._pixel_bounds(ogr.CreateGeometryFromWkb(wkb) if wkb else None) for wkb in self.wkbs]
+        self._local = threading.local()
+
+    def __getstate__(self):
+        return {"grid": self.grid, "names": self.names, "wkbs": self.wkbs, "bounds": self.bounds}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def _layers(self):
+        """This thread's in-memory layers, one per zone (built on first use)."""
+        layers = getattr(self._local, "layers", None)
+        if layers is None:
+            ds = ogr.GetDriverByName("Memory").CreateDataSource("zones")
+            srs = osr.SpatialReference()
+            if self.grid.wkt:
+                srs.ImportFromWkt(self.grid.wkt)
+            layers = []
+            for i, wkb in enumerate(self.wkbs):
+                layer = ds.CreateLayer(f"z{i}", srs if self.grid.wkt else None, ogr.wkbUnknown)
+                feature = ogr.Feature(layer.GetLayerDefn())
+                geom = ogr.CreateGeometryFromWkb(wkb) if wkb else None
+                if geom is not None:
+                    feature.SetGeometry(geom)
+                layer.CreateFeature(feature)
+                layers.append(layer)
+            self._local.ds, self._local.layers = ds, layers
+        return layers
 
     def _pixel_bounds(self, geom):
         """(col0, row0, col1, row1) of the pixels the geometry's envelope touches, clipped to the grid;
@@ -77,7 +98,7 @@ class ZoneMasks:
             mem.SetGeoTransform((gt[0] + c0 * gt[1], gt[1], 0.0, gt[3] + r0 * gt[5], 0.0, gt[5]))
             if self.grid.wkt:
                 mem.SetProjection(self.grid.wkt)
-            gdal.RasterizeLayer(mem, [1], self._layers[i], burn_values=[1])
+            gdal.RasterizeLayer(mem, [1], self._layers()[i], burn_values=[1])
             part = mem.GetRasterBand(1).ReadAsArray().astype(bool)
             mem = None
             if not part.any():

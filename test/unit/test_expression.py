@@ -102,3 +102,14 @@ def test_huge_number_refused_cleanly():
     with pytest.raises(ExpressionError):
         BandExpression("1" + "0" * 400, ALLOWED)
     assert np.isnan(ev("9 ** 9 ** 9 * R")).all()  # float overflow -> NaN, no exception
+
+
+def test_expression_pickles_by_its_text():
+    """Issue 12: a block pass ships expressions to worker processes; a deeply nested one pickles too."""
+    import pickle
+    e = BandExpression("(nir - red) / (NIR + R) + sqrt(G * SWIR1)", ALLOWED)
+    copy = pickle.loads(pickle.dumps(e))
+    assert copy.names == e.names and copy.text == e.text
+    np.testing.assert_array_equal(copy.evaluate(VALUES), e.evaluate(VALUES))
+    deep = BandExpression("+".join(["R"] * 900), ALLOWED)          # a syntax tree 900 deep: too deep for pickle
+    assert pickle.loads(pickle.dumps(deep)).names == ("R",)

@@ -178,3 +178,31 @@ def test_acquisition_date_from_landsat_names():
     assert rad.acquisition_date_in_names(["b10.tif"]) is None
     assert rad.acquisition_date_in_names(["LC08_L1TP_195025_20130707_20170503_01_T1_B4.TIF",
                                           "LC08_L1TP_195025_20140707_20170503_01_T1_B5.TIF"]) is None
+
+
+def test_scene_blocks_share_no_state_and_their_tallies_add_up():
+    """Issue 12: each block of a scene pass checks with its own fresh check; the LST tallies (the partial results,
+    summed in any order) give the scene mean and warnings of one check that saw every block."""
+    import pickle
+    from functools import partial
+
+    from mining_eco_plugin.core.scene import scene_block
+    from mining_eco_plugin.raster.executor import add, tree_reduce
+
+    radio = build_radiometry("L8", "L2", ("T",))
+    check = pl.RadiometryCheck("L2", {"T": "ST (st.tif, band 1)"}, date="2013-07-07", latitude=44.0)
+    rng = np.random.default_rng(3)
+    dn = [(rng.random((5, 7)) * 2000 + 24000).astype(np.float32) for _ in range(5)]     # about -30 deg C
+    dn[2][1, :] = np.nan
+    block = partial(scene_block, radiometry=radio, check=pickle.loads(pickle.dumps(check)), sources=("LST",),
+                    layout=(("OUTPUT", (0,)),))
+    outs = [block(({"T": d}, None), None) for d in dn]
+    assert check.tally() == (0.0, 0)                                     # the scene's check saw nothing
+    total = tree_reduce([p for _, p in outs], add)
+    assert total["valid"] == {"T": 5 * 35 - 7} and total["lst"][1] == 5 * 35 - 7
+    one = pl.RadiometryCheck("L2", date="2013-07-07", latitude=44.0)
+    for blocks, _ in outs:
+        one.add_lst(blocks["OUTPUT"])
+    check.add_tally(total["lst"])
+    assert check.mean_lst == pytest.approx(one.mean_lst, rel=1e-12)
+    assert check.warnings() == one.warnings() and "July" in check.warnings()[0]

@@ -156,3 +156,39 @@ def test_predict_chunked_and_threaded_equals_each_models_predict():
     with pytest.raises(ValueError, match="one column per driver"):
         res.predict(Xp[:, :5])
     assert res.predict(Xp[:0], threads=4).shape == (0, 4)
+
+
+def test_contribution_block_pickles_and_stops_inside_its_predictions():
+    """The per-pixel block of the executor: the forests and the cancel flag pickle (a dask worker gets them); the
+    block equals pixel_contributions + dominant_category of the pixels valid in every driver; a cancel set while
+    the block predicts stops it at the next chunk of rows (not only between blocks), a flag unknown to the
+    process (a worker's copy) never cancels."""
+    import pickle
+    from types import SimpleNamespace
+
+    from mining_eco_plugin.core import cancel as cancelling
+    X, y = synthetic(200)
+    res = rc.rf_contributions(X, y, NAMES, MAPPING, n_estimators=10, random_state=1)
+    rng = np.random.default_rng(3)
+    data = {f"d{j}": rng.normal(size=(6, 9)).astype(np.float32) for j in range(len(NAMES))}
+    data["d2"][1, 4] = np.nan
+    ctx = SimpleNamespace(window=SimpleNamespace(shape=(6, 9)))
+    blocks, counts = rc.contribution_block(data, ctx, pickle.loads(pickle.dumps(res)), 60.0, chunk_rows=7)
+    Xb = np.stack([data[f"d{j}"].ravel() for j in range(len(NAMES))], axis=1)
+    ok = np.isfinite(Xb).all(axis=1)
+    _act, rel = rc.pixel_contributions(res.predict(Xb[ok]))
+    np.testing.assert_array_equal(blocks["OUTPUT_RGB"][:, ok.reshape(6, 9)], rel.T.astype(np.float32))
+    assert np.isnan(blocks["OUTPUT_RGB"][:, 1, 4]).all() and blocks["OUTPUT_DOMINANT"][1, 4] == 0
+    np.testing.assert_array_equal(blocks["OUTPUT_DOMINANT"].ravel()[ok], rc.dominant_category(rel, 60.0))
+    assert counts.sum() == 54 and counts[0] == 1
+    calls = []
+
+    def is_cancelled():          # set after the first chunk of rows was predicted
+        calls.append(1)
+        return len(calls) > 1
+    with cancelling.cancel_flag(is_cancelled) as flag:
+        copy = pickle.loads(pickle.dumps(flag))
+        with pytest.raises(cancelling.Cancelled):
+            rc.contribution_block(data, ctx, res, 60.0, chunk_rows=7, cancel=copy)
+    assert len(calls) == 2
+    assert not copy()        # the run is over: the token is gone (as in a process that never knew it)

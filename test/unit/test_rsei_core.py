@@ -457,3 +457,81 @@ def test_histogram_equals_numpy_histogram_at_bin_edges():
     assert histogram(np.array([], dtype=np.float32))[0].sum() == 0
     with pytest.raises(ValueError):
         histogram(v, 0)
+
+
+# --------------------------------------------------------------------------- block passes (issue 12)
+def _ctx(width, height, xoff, yoff, xsize, ysize):
+    from mining_eco_plugin.raster.engine import Grid, Window
+    from mining_eco_plugin.raster.executor import BlockContext
+    from osgeo import osr
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32632)
+    grid = Grid(width, height, (500000.0, 30.0, 0.0, 5600000.0, 0.0, -30.0), srs.ExportToWkt())
+    return BlockContext(grid, Window(xoff, yoff, xsize, ysize))
+
+
+def test_pass_1_statistics_do_not_depend_on_the_blocks_nor_their_combining_order():
+    """components_block on one block, and on six blocks combined in another order, give the same min / max,
+    counts, water pixels and PCA sample (to the last bit), and the same masked components."""
+    from mining_eco_plugin.raster.executor import tree_reduce
+    rng = np.random.default_rng(4)
+    h, w = 30, 40
+    data = {n: rng.random((h, w)).astype(np.float32) for n in COMPONENTS}
+    data["NDVI"][rng.random((h, w)) < 0.1] = np.nan
+    data["MNDWI"] = rng.uniform(-1, 1, (h, w)).astype(np.float32)
+    whole, ref = rsei.components_block({k: v.copy() for k, v in data.items()}, _ctx(w, h, 0, 0, w, h), 0.5, 300, 9)
+    parts, planes = [], np.empty((4, h, w), np.float32)
+    for y0, x0, ys, xs in [(0, 0, 10, 25), (0, 25, 10, 15), (10, 0, 20, 7), (10, 7, 20, 33)][::-1]:
+        block = {k: v[y0:y0 + ys, x0:x0 + xs].copy() for k, v in data.items()}
+        out, part = rsei.components_block(block, _ctx(w, h, x0, y0, xs, ys), 0.5, 300, 9)
+        planes[:, y0:y0 + ys, x0:x0 + xs] = out["COMPONENTS"]
+        parts.append(part)
+    got = tree_reduce(parts, rsei.combine_statistics)
+    np.testing.assert_array_equal(planes, whole["COMPONENTS"])
+    np.testing.assert_array_equal(got.minmax.minimum, ref.minmax.minimum)
+    np.testing.assert_array_equal(got.minmax.maximum, ref.minmax.maximum)
+    np.testing.assert_array_equal(got.minmax.count, ref.minmax.count)
+    np.testing.assert_array_equal(got.finite, ref.finite)
+    assert got.water == ref.water == int(np.count_nonzero(data["MNDWI"] > 0.5))
+    assert 0 < len(got.sample) < h * w
+    np.testing.assert_array_equal(got.sample.array(), ref.sample.array())
+    np.testing.assert_array_equal(got.sample.indices(), ref.sample.indices())
+
+
+def test_pass_2_and_3_partials_add_up_in_block_order():
+    """pc1_range and rsei_totals add the blocks' float sums in block order: the same floats as one running sum."""
+    x = _correlated(600).reshape(20, 30, 4).transpose(2, 0, 1).astype(np.float32)
+    lo, hi = x.reshape(4, -1).min(axis=1).astype(np.float64), x.reshape(4, -1).max(axis=1).astype(np.float64)
+    result = pca(normalise(x.reshape(4, -1).T, lo, hi))
+    data = [{n: x[j, r:r + 5] for j, n in enumerate(COMPONENTS)} for r in range(0, 20, 5)]
+    parts = sum((rsei.pc1_range_block(d, _ctx(30, 20, 0, 5 * i, 30, 5), lo, hi, result)[1]
+                 for i, d in enumerate(data)), [])
+    pc_lo, pc_hi, means, n = rsei.pc1_range(parts)
+    pc1 = rsei.pc1_planes(x, lo, hi, result)
+    assert (pc_lo, pc_hi, n) == (pc1.min(), pc1.max(), 600)
+    np.testing.assert_allclose(means, normalise(x.reshape(4, -1).T, lo, hi).mean(axis=0), rtol=1e-12)
+    running = 0.0
+    third = []
+    for i, d in enumerate(data):
+        blocks, part = rsei.rsei_block(d, _ctx(30, 20, 0, 5 * i, 30, 5), lo, hi, result, pc_lo, pc_hi)
+        running += float(np.nansum(blocks["OUTPUT"], dtype=np.float64))
+        third += part
+    hist, total, counts, areas = rsei.rsei_totals(third)
+    assert total == running and hist.sum() == 600 and counts[1:].sum() == 600
+    assert areas[1:].sum() == pytest.approx(600 * 900.0)
+
+
+def test_radiometry_check_fresh_keeps_the_scene_mean_lst_apart():
+    """Each block's copy of the scene check sums only its own LST; added back in block order they give the mean."""
+    from mining_eco_plugin.core.plausibility import RadiometryCheck
+    scene = RadiometryCheck("L2")
+    blocks = [np.array([10.0, np.nan, 20.0]), np.array([31.5]), np.array([np.nan])]
+    parts = []
+    for b in blocks:
+        check = scene.fresh()
+        check.add_lst(b)
+        parts.append(check.tally())
+    assert scene.lst_count == 0
+    for part in parts:
+        scene.add_tally(part)
+    assert (scene.lst_sum, scene.lst_count) == (61.5, 3) and scene.mean_lst == 20.5
