@@ -28,7 +28,7 @@ from qgis.core import (
 )
 
 import util
-from failures import assert_fails_cleanly
+from failures import assert_fails_cleanly, recording_feedback
 from mining_eco_plugin.algorithms import errors, limits
 from mining_eco_plugin.algorithms.base import MiningEcoAlgorithm
 from mining_eco_plugin.core import modelfile as mf
@@ -184,7 +184,7 @@ def test_a_window_larger_than_the_raster_is_cut_to_what_covers_it(provider, data
     wide, fit = out / "wide", out / "fit"
     wide.mkdir()
     fit.mkdir()
-    fb = _Log()
+    fb = recording_feedback()
     got = run(alg, dict(_params(data, wide, alg), WINDOW_SIZE=101), feedback=fb)
     want = run(alg, dict(_params(data, fit, alg), WINDOW_SIZE=39))
     assert any("WINDOW_SIZE" in t and "39 pixels" in t for t in fb.infos), fb.infos
@@ -194,16 +194,6 @@ def test_a_window_larger_than_the_raster_is_cut_to_what_covers_it(provider, data
         a = gdal.Open(got[key]).ReadAsArray()
         b = gdal.Open(want[key]).ReadAsArray()
         np.testing.assert_array_equal(a, b)      # the same computation, not merely close
-
-
-class _Log(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.infos = []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.infos.append(info)
-        super().pushInfo(info)
 
 
 def test_an_infinite_sample_value_is_refused_naming_the_field(provider, data, out):
@@ -348,7 +338,8 @@ def test_os_errors_of_an_output_name_the_parameter_and_the_fix(provider, tmp_pat
     alg = provider.algorithm("transfermatrix").create()
     target = str(tmp_path / "matrix.csv")
     err = OSError(code, os.strerror(code), os.path.join(str(tmp_path), ".tmp-123.csv"))  # a file beside the target
-    msg = errors.os_error(alg, err, {"OUTPUT_MATRIX": target, "OUTPUT_HEATMAP": str(tmp_path / "sub" / "h.png")})
+    msg = errors.os_error(alg, err, {"OUTPUT_MATRIX": target, "OUTPUT_HEATMAP": str(tmp_path / "sub" / "h.png")},
+                          QgsProcessingContext())
     for w in ["OUTPUT_MATRIX", target] + words:
         assert w in msg, msg
     assert "Errno" not in msg

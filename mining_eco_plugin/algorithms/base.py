@@ -198,7 +198,7 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(f"{self.NAME}: {msg}") from None
         # no raw traceback ever (issue 11): the known causes are worded where they arise, these are the rest
         except OSError as err:
-            raise QgsProcessingException(errors.os_error(self, err, parameters)) from None
+            raise QgsProcessingException(errors.os_error(self, err, parameters, context)) from None
         except MemoryError:
             raise QgsProcessingException(errors.memory_error(self)) from None
         except Exception as err:  # noqa: BLE001 - the last resort
@@ -213,7 +213,7 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
         config = execution.current_config()
         if config.kind != executor.THREADS:
             feedback.pushInfo(f"Raster blocks run on {config.describe()}.")
-        return executor.executor_for(config).run(spec, feedback, start, end)
+        return executor.run_pass(spec, feedback, start, end, config)
 
     def run_committed(self, parameters, context, feedback):
         """``run_tool`` with every file output staged and committed together at the end (outputs.py): a failure or

@@ -51,6 +51,20 @@ def _not_a_file(text: str) -> bool:
     return not text or text == TEMPORARY or text.startswith("memory:")
 
 
+def local_file(value, context) -> str:
+    """The local file of a destination value (an ``ogr:`` table's database file), '' for temporary, memory and
+    database outputs."""
+    text = _text(value, context).strip()
+    if _not_a_file(text):
+        return ""
+    table = _ogr_table(text)
+    if table is not None:
+        return table[0]
+    if text.startswith("ogr:") or _PROVIDER.match(text) and not os.path.splitdrive(text)[0]:
+        return ""                     # a database connection (postgres:, spatialite:, ...) or a URL
+    return text.split("|")[0]
+
+
 def _ogr_table(text: str):
     """(file, table) of an ``ogr:dbname='...' table="..."`` destination (QGIS's "Save to GeoPackage"), else None."""
     if not text.startswith("ogr:"):

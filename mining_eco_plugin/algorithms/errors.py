@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import re
 import traceback
 
 from qgis.core import (
@@ -24,7 +23,7 @@ from qgis.core import (
     QgsProperty,
 )
 
-from ..raster.outputs import STAGE_PREFIX, STAGE_SUFFIX
+from . import destinations as outputs_of
 
 REPORT = ("This is a bug in Mining Eco, not a problem with your inputs: please report it to the plugin's "
           "authors with this message and the parameters of the run (Processing > History).")
@@ -38,27 +37,11 @@ def _static(value):
     return value
 
 
-def _local_path(value) -> str:
-    """The local file path of a destination value, '' for temporary / memory / database outputs."""
-    value = _static(value)
-    if value is None:
-        return ""
-    text = str(value).strip()
-    if not text or text == "TEMPORARY_OUTPUT" or text.startswith("memory:") or "://" in text:
-        return ""
-    if text.startswith("ogr:"):
-        m = re.search(r"dbname='([^']*)'", text)
-        return m.group(1) if m else ""
-    if re.match(r"^[A-Za-z][A-Za-z0-9_]*:", text) and not re.match(r"^[A-Za-z]:[\\/]", text):
-        return ""       # provider:uri (postgres:, spatialite: ...), not a Windows drive
-    return text.split("|")[0]
-
-
-def destinations(alg, parameters):
+def destinations(alg, parameters, context):
     """[(parameter name, absolute local path, is a folder destination)] of the outputs given as files."""
     out = []
     for definition in alg.destinationParameterDefinitions():
-        path = _local_path(parameters.get(definition.name()))
+        path = outputs_of.local_file(parameters.get(definition.name()), context)
         if path:
             out.append((definition.name(), os.path.abspath(path),
                         isinstance(definition, QgsProcessingParameterFolderDestination)))
@@ -122,36 +105,24 @@ def bad_band(alg, parameters, context) -> str:
     return ""
 
 
-def _extension(alg, name):
-    definition = alg.parameterDefinition(name)
-    try:
-        return "." + definition.defaultFileExtension()
-    except (AttributeError, TypeError):
-        return ""
-
-
-def _unstaged(path):
-    """``path`` without the hidden staging folder of raster/outputs.py (where a run writes until it commits)."""
-    parts = path.split(os.sep)
-    return os.sep.join(p for p in parts if not (p.startswith(STAGE_PREFIX) and p.endswith(STAGE_SUFFIX)))
-
-
 def _concerns(path, target, is_folder):
-    """Whether an OSError about ``path`` concerns the output ``target`` (the file itself, a temporary file
-    beside it, a folder on its way, or a file in an output folder)."""
-    path, target = os.path.abspath(_unstaged(path)), os.path.abspath(target)
+    """Whether an OSError about ``path`` (a destination path: see os_error) concerns the output ``target`` (the
+    file itself, a temporary file beside it, a folder on its way, or a file in an output folder)."""
+    path, target = os.path.abspath(path), os.path.abspath(target)
     folder = target if is_folder else os.path.dirname(target)
     return path == target or os.path.dirname(path) == folder or target.startswith(path.rstrip(os.sep) + os.sep)
 
 
-def os_error(alg, err: OSError, parameters) -> str:
-    """The message of an OSError: which output (or input file) and what to do."""
+def os_error(alg, err: OSError, parameters, context) -> str:
+    """The message of an OSError: which output (or input file) and what to do. A staged path (where the run
+    writes until it commits) is named by its destination (``alg.destination``)."""
     path = err.filename if err.filename is not None else err.filename2
     path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else path
     what = os.strerror(err.errno) if err.errno else str(err)
     name = ""
     if path:
-        for pname, target, is_folder in destinations(alg, parameters):
+        path = alg.destination(str(path))
+        for pname, target, is_folder in destinations(alg, parameters, context):
             if _concerns(str(path), target, is_folder):
                 name, path = pname, target
                 break

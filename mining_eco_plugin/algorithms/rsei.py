@@ -24,7 +24,7 @@ from .. import compat
 from ..core import radiometry as rad
 from ..core import rsei as core
 from ..core.scene import product_bands, read_scene
-from ..raster.engine import BandRef, RasterError, RasterStack, check_writable
+from ..raster.engine import BandRef, RasterError, RasterStack
 from ..raster.executor import BlockPass, OutputSpec, add, read_floats
 from ..raster.outputs import create_file
 from ..styles import palettes
@@ -128,9 +128,8 @@ class RseiBase(SceneAlgorithm):
         rsei_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         grades_path = self.parameterAsOutputLayer(parameters, "OUTPUT_GRADES", context)
         report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
-        check_writable(rsei_path, "OUTPUT")
-        check_writable(grades_path, "OUTPUT_GRADES")
-        grid.check_geographic_extent()   # the grade areas need degrees: refuse a mislabelled CRS before pass 1
+        # the staged destinations were checked by the run's transaction, and RasterStack refused inputs whose
+        # coordinates are not degrees under a geographic CRS (the grade areas need degrees) before pass 1
         folder = os.path.dirname(os.path.abspath(rsei_path))    # beside the staged outputs (gone with them)
         check_scratch_space(folder, grid.width * grid.height * SCRATCH_BYTES_PER_PIXEL)
 

@@ -136,11 +136,8 @@ def _walk(obj, visit, depth=0, seen=None):
         _walk(child, visit, depth + 1, seen)
 
 
-def cancel_aware(estimator):
-    """The unfitted ``estimator`` with its random forests and MLPs (also inside pipelines, stackings, searches)
-    made cancel-aware, in place; returned for convenience."""
-    classes = _classes()
-
+def _reclass(estimator, classes):
+    """``estimator`` with every object of a class in ``classes`` (old -> new) given the new class, in place."""
     def visit(obj):
         cls = classes.get(type(obj))
         if cls is not None:
@@ -149,16 +146,15 @@ def cancel_aware(estimator):
     return estimator
 
 
+def cancel_aware(estimator):
+    """The unfitted ``estimator`` with its random forests and MLPs (also inside pipelines, stackings, searches)
+    made cancel-aware, in place; returned for convenience."""
+    return _reclass(estimator, _classes())
+
+
 def plain(estimator):
     """The (fitted) ``estimator`` with every cancel-aware class turned back into scikit-learn's own, in place."""
-    back = {v: k for k, v in _classes().items()}
-
-    def visit(obj):
-        cls = back.get(type(obj))
-        if cls is not None:
-            obj.__class__ = cls
-    _walk(estimator, visit)
-    return estimator
+    return _reclass(estimator, {v: k for k, v in _classes().items()})
 
 
 # -- cancel inside the blocks of a raster pass ---------------------------------------------------------------------

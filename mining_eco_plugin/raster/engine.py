@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 from osgeo import gdal, osr
 
-from .outputs import create_file
+from .outputs import OutputError, check_file_destination, create_file
 from ..core.geodesy import cell_areas_m2
 
 gdal.UseExceptions()
@@ -455,14 +455,11 @@ _GDAL_TYPES = {
 
 
 def check_writable(path: str, label: str = "OUTPUT"):
-    """RasterError unless a file can be created at ``path``."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if not os.path.isdir(folder):
-        raise RasterError(f"{label}: the folder {folder} does not exist. Choose an output path in an existing folder.")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RasterError(f"{label}: cannot write into {folder} (permission denied). Choose a writable folder.")
-    if os.path.isdir(path):
-        raise RasterError(f"{label}: {path} is a folder. Give a file name ending in .tif.")
+    """RasterError unless a file can be created at ``path`` (outputs.check_file_destination)."""
+    try:
+        check_file_destination(path, label)
+    except OutputError as err:
+        raise RasterError(str(err)) from None
 
 
 @dataclass
@@ -615,16 +612,6 @@ class Progress:
     def check(self):
         if self.feedback is not None and self.feedback.isCanceled():
             raise Canceled()
-
-
-def block_pass(grid: Grid, feedback=None, start=0.0, end=100.0, block_rows=None, block_cols=None):
-    """Yields the windows of one pass over ``grid``, reporting progress and honouring cancel."""
-    ws = list(windows(grid, block_rows, block_cols))
-    progress = Progress(feedback, start, end, len(ws))
-    progress.check()
-    for w in ws:
-        yield w
-        progress.step()
 
 
 def prefetched(windows_iter, load):

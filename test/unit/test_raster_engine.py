@@ -10,7 +10,7 @@ from mining_eco_plugin.core import radiometry as rad
 from mining_eco_plugin.core.scene import BlockProducts, build_radiometry
 from mining_eco_plugin.raster import engine
 from mining_eco_plugin.raster.engine import (BandRef, Canceled, GeoTiffWriter, Grid, RasterError, RasterStack,
-                                             Window, block_pass, windows)
+                                             Window, windows)
 
 from paths import L8
 
@@ -124,8 +124,10 @@ def test_failed_or_cancelled_write_leaves_nothing(tmp_path):
     out = tmp_path / "out.tif"
     with pytest.raises(Canceled):
         with GeoTiffWriter(str(out), grid, 1) as wr:
-            for w in block_pass(grid, FakeFeedback(cancel_after=1), block_rows=256):
+            progress = engine.Progress(FakeFeedback(cancel_after=1), 0, 100, 3)
+            for w in windows(grid, 256):
                 wr.write(1, w, np.zeros(w.shape, np.float32))
+                progress.step()
             wr.commit()
     assert os.listdir(tmp_path) == []
 
@@ -133,7 +135,11 @@ def test_failed_or_cancelled_write_leaves_nothing(tmp_path):
 def test_progress_reaches_the_end_of_its_range():
     grid = Grid(10, 1000, (0.0, 1.0, 0.0, 0.0, 0.0, -1.0), "")
     fb = FakeFeedback()
-    n = sum(1 for _ in block_pass(grid, fb, 20, 60, block_rows=100))
+    ws = list(windows(grid, 100))
+    progress = engine.Progress(fb, 20, 60, len(ws))
+    for _ in ws:
+        progress.step()
+    n = len(ws)
     assert n == 10 and fb.progress[-1] == pytest.approx(60) and fb.progress[0] == pytest.approx(24)
 
 
@@ -222,8 +228,14 @@ def test_prefetched_keeps_order_loads_each_once_and_propagates_cancel():
     assert list(engine.prefetched([], load)) == []
     grid = Grid(10, 1000, (0.0, 1.0, 0.0, 0.0, 0.0, -1.0), "")
     seen = []
+    progress = engine.Progress(FakeFeedback(cancel_after=3), 0, 100, 10)
+
+    def stepped():
+        for w in windows(grid, 100):
+            yield w
+            progress.step()
     with pytest.raises(Canceled):
-        for w, _ in engine.prefetched(block_pass(grid, FakeFeedback(cancel_after=3), block_rows=100), lambda w: w):
+        for w, _ in engine.prefetched(stepped(), lambda w: w):
             seen.append(w)
     assert 1 <= len(seen) <= 3
 
