@@ -36,7 +36,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from failures import assert_fails_cleanly
+from failures import assert_fails_cleanly, recording_feedback
 from paths import L7, L8, ROOT
 from mining_eco_plugin.raster import engine
 
@@ -201,22 +201,6 @@ def default_table():
         code, name, *nums = cells[i:i + 7]
         out[int(code)] = (name, *[None if str(v).strip() in ("", "None") else float(v) for v in nums])
     return out
-
-
-def recorder():
-    """A QgsProcessingFeedback that keeps the texts of pushWarning in ``.warnings``."""
-    from qgis.core import QgsProcessingFeedback
-
-    class Recorder(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings = []
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-            super().pushWarning(text)
-
-    return Recorder()
 
 
 def table_rows(path):
@@ -652,14 +636,14 @@ def test_unusual_units_are_warned_about_and_the_run_completes(provider, synth, t
     warning naming the input and the fix (core.casa.check_plausible's thresholds)."""
     import processing
     _d, _arrays, files = synth
-    fb = recorder()
+    fb = recording_feedback()
     daily = ",".join(f"{v / 30.0:.2f}" for v in BASE_SOL)
     params = synth_params(files, SOLAR_RADIATION=None, SOLAR_RADIATION_VALUES=daily,
                           OUTPUT=str(tmp_path / "npp.tif"), OUTPUT_TABLE=str(tmp_path / "t.csv"))
     res = processing.run("miningeco:casanpp", params, feedback=fb)
     assert os.path.exists(res["OUTPUT"])
     assert any("SOLAR_RADIATION_VALUES" in w and "daily" in w for w in fb.warnings), fb.warnings
-    fb = recorder()
+    fb = recording_feedback()
     processing.run("miningeco:casanpp", synth_params(files, OUTPUT=str(tmp_path / "ok.tif")), feedback=fb)
     assert fb.warnings == []
 
@@ -779,7 +763,7 @@ def test_level2_ndvi_with_negative_water_reflectance_runs(provider, tmp_path):
                                                                                          np.float32))
               for m, v in ((m, others.get(m)) for m in range(1, 13))]
     lc = np.array([[9, 2, 4, 1], [1, 2, 4, 8], [2, 1, 8, 9]], dtype=np.uint8)
-    fb = recorder()
+    fb = recording_feedback()
     res = processing.run("miningeco:casanpp", {
         "NDVI": months, "TEMPERATURE_VALUES": ",".join(map(str, BASE_T)),
         "PRECIPITATION_VALUES": ",".join(map(str, BASE_P)), "SOLAR_RADIATION_VALUES": ",".join(map(str, BASE_SOL)),

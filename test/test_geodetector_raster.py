@@ -259,15 +259,9 @@ def test_class_codes_given_as_continuous_are_flagged(provider, ndvi, tmp_path):
     asked) and the log tells to give it as CATEGORICAL_RASTERS; the Landsat bands (DN, > 150 values) are not
     flagged."""
     import processing
-    from qgis.core import QgsProcessingFeedback
 
-    class Log(QgsProcessingFeedback):
-        warnings = []
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-            super().pushWarning(text)
-    log = Log()
+    from failures import recording_feedback
+    log = recording_feedback()
     res = processing.run("miningeco:geodetector", {
         "Y_RASTER": ndvi, "X_RASTERS": [BAND["10"], STRATA], "RESAMPLING": 1, "METHOD": 0, "K": 3, "STEP": 4,
         "OUTPUT_FACTOR": str(tmp_path / "f.gpkg")}, feedback=log)

@@ -10,29 +10,13 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from failures import assert_fails_cleanly
+from failures import assert_fails_cleanly, recording_feedback
 from paths import L7, L8
 import util
 
 gdal.UseExceptions()
 SENSOR = {"L7": 1, "L8": 2, "S2": 4}
 RADIOMETRY = {"L2": 0, "L1_MTL": 1, "S2_L2A": 2, "REFLECTANCE": 3}
-
-
-class WarningFeedback:
-    """A QgsProcessingFeedback that keeps the warnings."""
-
-    def __new__(cls):
-        from qgis.core import QgsProcessingFeedback
-
-        class _Feedback(QgsProcessingFeedback):
-            def __init__(self):
-                super().__init__()
-                self.warnings = []
-
-            def pushWarning(self, text):  # noqa: N802
-                self.warnings.append(text)
-        return _Feedback()
 
 
 def run(alg, params, feedback=None):
@@ -53,7 +37,7 @@ def dn_as_level2_lst(path):
 
 
 def test_level1_dn_read_as_level2_give_a_cold_july_warning(provider, tmp_path):
-    fb = WarningFeedback()
+    fb = recording_feedback()
     res = run("lst", {"SENSOR": SENSOR["L8"], "RADIOMETRY": RADIOMETRY["L2"], "THERMAL": f"{L8}_B10.TIF",
                       "OUTPUT": str(tmp_path / "lst.tif")}, fb)
     expected = dn_as_level2_lst(f"{L8}_B10.TIF").mean()
@@ -68,21 +52,21 @@ def test_the_same_cold_lst_in_january_is_not_warned_about(provider, tmp_path):
     # the same DN under a January product id: -23 deg C can be a real winter (Zhundong) - no warning
     january = tmp_path / "LC08_L1TP_195025_20130107_20170503_01_T1_B10.TIF"
     shutil.copy(f"{L8}_B10.TIF", january)
-    fb = WarningFeedback()
+    fb = recording_feedback()
     run("lst", {"SENSOR": SENSOR["L8"], "RADIOMETRY": RADIOMETRY["L2"], "THERMAL": str(january),
                 "OUTPUT": str(tmp_path / "lst.tif")}, fb)
     assert fb.warnings == []
 
 
 def test_level1_with_its_mtl_is_plausible_and_not_warned_about(provider, tmp_path):
-    fb = WarningFeedback()
+    fb = recording_feedback()
     res = run("lst", dict(util.scene_params("L8", ("RED", "NIR", "THERMAL")), OUTPUT=str(tmp_path / "lst.tif")), fb)
     assert mean_of(res["OUTPUT"]) == pytest.approx(float(np.mean(util.lst_celsius("L8"))), abs=1e-3)
     assert 15 < mean_of(res["OUTPUT"]) < 35 and fb.warnings == []
 
 
 def test_rsei_warns_about_the_cold_july_too(provider, tmp_path):
-    fb = WarningFeedback()
+    fb = recording_feedback()
     params = {"SENSOR": SENSOR["L8"], "RADIOMETRY": RADIOMETRY["L2"], "OUTPUT": str(tmp_path / "rsei.tif"),
               "OUTPUT_GRADES": str(tmp_path / "grades.tif"), "OUTPUT_TABLE": None, "OUTPUT_REPORT": None}
     for role in ("BLUE", "GREEN", "RED", "NIR", "SWIR1", "SWIR2", "THERMAL"):

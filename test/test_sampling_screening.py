@@ -25,7 +25,7 @@ import pytest
 from osgeo import gdal, ogr, osr
 from scipy.ndimage import map_coordinates
 
-from failures import assert_fails_cleanly
+from failures import assert_fails_cleanly, recording_feedback
 from paths import DATA
 from mining_eco_plugin.core import indices as ix
 from mining_eco_plugin.core import screening as sc
@@ -44,25 +44,6 @@ OUTSIDE_XY = (650000.0, 220000.0)       # east of the scene (x max 644470.5)
 def run(alg, params, feedback=None):
     import processing
     return processing.run(f"miningeco:{alg}", params, feedback=feedback)
-
-
-class LogFeedback:
-    """A QgsProcessingFeedback that keeps the log lines."""
-
-    def __new__(cls):
-        from qgis.core import QgsProcessingFeedback
-
-        class _Feedback(QgsProcessingFeedback):
-            def __init__(self):
-                super().__init__()
-                self.lines = []
-
-            def pushInfo(self, text):  # noqa: N802
-                self.lines.append(text)
-
-            def pushWarning(self, text):  # noqa: N802
-                self.lines.append(text)
-        return _Feedback()
 
 
 def read_stack(path):
@@ -150,7 +131,7 @@ def expected_nearest(stack_path, pts):
 @pytest.fixture(scope="module")
 def sampled(stack, points, tmp_path_factory):
     folder = tmp_path_factory.mktemp("nc_samples")
-    fb = LogFeedback()
+    fb = recording_feedback()
     res = run("samplerasters", dict(POINTS=points, RASTERS=[stack], METHOD=0, OUTPUT=str(folder / "samples.gpkg"),
                                     OUTPUT_REJECTED=str(folder / "rejected.gpkg")), fb)
     return res, fb.lines

@@ -293,20 +293,27 @@ def all_of(*checks):
     return check
 
 
+def reference_run(c, tool, base):
+    """Run the base parameters ``base`` of ``tool`` into a folder of their own; a context whose ``o(name)`` names
+    its outputs (and ``d`` the case's data)."""
+    import processing
+    ref_dir = os.path.join(c.base, "reference")
+    os.makedirs(ref_dir, exist_ok=True)
+
+    class Ref:
+        d = c.d
+
+        @staticmethod
+        def o(name):
+            return os.path.join(ref_dir, name)
+    processing.run(f"miningeco:{tool}", base(Ref))
+    return Ref
+
+
 def same_as_base(tool, names, base=None, atol=1e-6):
     """The raster outputs ``names`` equal those of the base run (run here, into a folder of its own)."""
     def check(c, _res):
-        import processing
-        ref_dir = os.path.join(c.base, "reference")
-        os.makedirs(ref_dir, exist_ok=True)
-
-        class Ref:
-            d = c.d
-
-            @staticmethod
-            def o(name):
-                return os.path.join(ref_dir, name)
-        processing.run(f"miningeco:{tool}", (base or BASE[tool])(Ref))
+        Ref = reference_run(c, tool, base or BASE[tool])
         for name in names:
             got, want = read(c.o(name)), read(Ref.o(name))
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=name)
@@ -1280,17 +1287,7 @@ def _productivity_driver_cases():
 
 def same_table_as_base(tool, name, base):
     def check(c, _res):
-        import processing
-        ref_dir = os.path.join(c.base, "reference")
-        os.makedirs(ref_dir, exist_ok=True)
-
-        class Ref:
-            d = c.d
-
-            @staticmethod
-            def o(n):
-                return os.path.join(ref_dir, n)
-        processing.run(f"miningeco:{tool}", base(Ref))
+        Ref = reference_run(c, tool, base)
         assert csv_rows(c.o(name)) == csv_rows(Ref.o(name))
     return check
 

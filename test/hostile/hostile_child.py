@@ -32,8 +32,8 @@ def emit(payload):
 
 def main():
     job = json.loads(sys.stdin.read())
-    sys.path[:0] = [ROOT, os.path.join(ROOT, "test", "qgis")]
-    from qgis.core import QgsApplication, QgsProcessingFeedback
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "test", "qgis"), os.path.join(ROOT, "test")]
+    from qgis.core import QgsApplication
     app = QgsApplication([], False)
     app.initQgis()
     sys.path.append("/usr/share/qgis/python/plugins")
@@ -46,26 +46,8 @@ def main():
         emit({"exc_type": "ChildProcessError", "message": "could not register the provider"})
         os._exit(0)
 
-    class Recording(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings, self.errors, self.cancelled_at = [], [], None
-            self.progressChanged.connect(self.on_progress)
-
-        def on_progress(self, _p):
-            if job["cancel_on_progress"] and self.cancelled_at is None:
-                self.cancelled_at = time.monotonic()
-                self.cancel()
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-            super().pushWarning(text)
-
-        def reportError(self, text, fatalError=False):  # noqa: N802, N803
-            self.errors.append(text)
-            super().reportError(text, fatalError)
-
-    fb = Recording()
+    from failures import recording_feedback
+    fb = recording_feedback(cancel_on_progress=job["cancel_on_progress"])
     state = {"done": False, "start": time.monotonic()}
     rss0 = _rss()
 

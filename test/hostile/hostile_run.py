@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from failures import recording_feedback  # noqa: F401 - the battery's recorder (test/failures.py)
 from hostile_data import diff_snapshots, snapshot
 
 HANG = "hang"
@@ -189,37 +190,6 @@ class Ctx:
 
 
 # ----------------------------------------------------------------------------- feedback and watchdog
-def recording_feedback(cancel_on_progress=False):
-    from qgis.core import QgsProcessingFeedback
-
-    class Recording(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings, self.errors, self.infos, self.progress = [], [], [], []
-            self.cancelled_at = None
-            self.progressChanged.connect(self._on_progress)
-
-        def _on_progress(self, p):
-            self.progress.append(p)
-            if cancel_on_progress and self.cancelled_at is None:
-                self.cancelled_at = time.monotonic()
-                self.cancel()
-
-        def pushWarning(self, text):  # noqa: N802
-            self.warnings.append(text)
-            super().pushWarning(text)
-
-        def reportError(self, text, fatalError=False):  # noqa: N802, N803
-            self.errors.append(text)
-            super().reportError(text, fatalError)
-
-        def pushInfo(self, text):  # noqa: N802
-            self.infos.append(text)
-            super().pushInfo(text)
-
-    return Recording()
-
-
 def _rss():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * resource.getpagesize()
