@@ -323,3 +323,27 @@ def test_harmonisation_hand_value_and_stack():
 def test_functions_pickle_by_reference(name):
     f = getattr(c, name)
     assert pickle.loads(pickle.dumps(f)) is f
+
+
+def test_medoid_and_median_match_a_per_pixel_loop():
+    # independent reference: a plain Python loop per pixel (valid = all bands finite; per-band
+    # statistics.median; medoid = first index of the smallest squared distance), float64, tol 1e-6
+    import statistics
+    rng = np.random.default_rng(13)
+    obs = rng.random((7, 3, 4, 5)).astype(np.float32)
+    obs[rng.random(obs.shape) < 0.15] = np.nan
+    obs[:, :, 0, 0] = np.nan
+    med = c.median_composite(obs)
+    mdd = c.medoid_composite(obs)
+    for i in range(4):
+        for j in range(5):
+            good = [k for k in range(7) if np.isfinite(obs[k, :, i, j]).all()]
+            assert med["count"][i, j] == len(good) == mdd["count"][i, j]
+            if not good:
+                assert mdd["index"][i, j] == -1 and np.isnan(med["values"][:, i, j]).all()
+                continue
+            m = [statistics.median(float(obs[k, b, i, j]) for k in good) for b in range(3)]
+            np.testing.assert_allclose(med["values"][:, i, j], m, atol=1e-6)
+            d = [sum((float(obs[k, b, i, j]) - m[b]) ** 2 for b in range(3)) for k in good]
+            assert mdd["index"][i, j] == good[int(np.argmin(d))]
+            np.testing.assert_array_equal(mdd["values"][:, i, j], obs[good[int(np.argmin(d))], :, i, j])
