@@ -1,0 +1,349 @@
+"""core.composite (issue 13, item 2) against hand calculations and published tables.
+
+Sources named per test: hand arithmetic on small arrays (median, medoid, max-NDVI, BAP scores), the USGS
+Landsat 8-9 Collection 2 Level-2 Science Product Guide QA_PIXEL bit table (bit by bit, decomposed by hand), the
+ESA Sentinel-2 L2A SCL class list, and Roy et al. 2016 (RSE 185: 57-70) Table 2, ETM+ to OLI OLS.
+Float tolerance: 1e-6 absolute unless stated (float32 arithmetic on values of order 1).
+"""
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from mining_eco_plugin.core import composite as c
+
+NAN = np.nan
+TOL = 1e-6
+
+
+def stack(values):
+    """obs (n_obs, bands, 1, n_pixels) float32 from a nested list [obs][band][pixel]."""
+    return np.asarray(values, dtype=np.float32)[:, :, None, :]
+
+
+# ----------------------------------------------------------------------------------------
+# median
+# ----------------------------------------------------------------------------------------
+
+def test_median_by_hand():
+    # 1 band, 4 pixels, 4 observations
+    # pixel 0: 0.1, 0.3, 0.2, 0.4        -> valid 4, median (0.2 + 0.3) / 2 = 0.25
+    # pixel 1: 0.1, NaN, 0.4, 0.2        -> valid 3, median 0.2
+    # pixel 2: NaN, NaN, 0.7, NaN        -> valid 1, median 0.7
+    # pixel 3: all NaN                   -> valid 0, NaN
+    obs = stack([[[0.1, 0.1, NAN, NAN]], [[0.3, NAN, NAN, NAN]], [[0.2, 0.4, 0.7, NAN]], [[0.4, 0.2, NAN, NAN]]])
+    r = c.median_composite(obs)
+    assert r["values"].shape == (1, 1, 4) and r["values"].dtype == np.float32
+    np.testing.assert_allclose(r["values"][0, 0, :3], [0.25, 0.2, 0.7], atol=TOL)
+    assert np.isnan(r["values"][0, 0, 3])
+    assert r["count"][0].tolist() == [4, 3, 1, 0]
+
+
+def test_median_drops_an_observation_missing_in_any_band():
+    # band 0: 0.1, 0.2, 0.9; band 1: 0.5, NaN, 0.6 -> observation 1 is invalid in every band, so
+    # band 0 median = median(0.1, 0.9) = 0.5 (not 0.2), band 1 median = (0.5 + 0.6) / 2 = 0.55; count 2
+    obs = stack([[[0.1], [0.5]], [[0.2], [NAN]], [[0.9], [0.6]]])
+    r = c.median_composite(obs)
+    np.testing.assert_allclose(r["values"][:, 0, 0], [0.5, 0.55], atol=TOL)
+    assert r["count"][0, 0] == 2
+
+
+# ----------------------------------------------------------------------------------------
+# medoid
+# ----------------------------------------------------------------------------------------
+
+def test_medoid_by_hand_bands_from_one_date():
+    # 2 bands, 3 observations at one pixel: A (0.1, 0.1), B (0.2, 0.3), C (0.5, 0.2)
+    # band medians: 0.2, 0.2; squared distances: A 0.01 + 0.01 = 0.02, B 0 + 0.01 = 0.01, C 0.09 + 0 = 0.09
+    # -> B (index 1), its own bands (0.2, 0.3), not the per-band medians (0.2, 0.2)
+    obs = stack([[[0.1], [0.1]], [[0.2], [0.3]], [[0.5], [0.2]]])
+    r = c.medoid_composite(obs, doy=[160, 190, 220])
+    assert r["index"][0, 0] == 1
+    np.testing.assert_allclose(r["values"][:, 0, 0], [0.2, 0.3], atol=TOL)
+    assert r["doy"][0, 0] == 190
+    assert r["count"][0, 0] == 3
+
+
+def test_medoid_skips_masked_dates_and_empty_pixels():
+    # pixel 0: A (0.25, 0.25), B masked, C (0.75, 0.5) (exact in binary): medians of A, C = (0.5, 0.375);
+    # A: 0.0625 + 0.015625 = 0.078125, C: 0.0625 + 0.015625 = 0.078125 -> a tie, the earliest (A, index 0)
+    # wins; pixel 1 has no valid observation
+    obs = stack([[[0.25, NAN], [0.25, NAN]], [[NAN, NAN], [NAN, NAN]], [[0.75, NAN], [0.5, NAN]]])
+    r = c.medoid_composite(obs, doy=[160, 190, 220])
+    assert r["index"][0].tolist() == [0, -1]
+    assert r["doy"][0, 0] == 160 and np.isnan(r["doy"][0, 1])
+    assert np.isnan(r["values"][:, 0, 1]).all()
+    assert r["count"][0].tolist() == [2, 0]
+
+
+def test_medoid_tie_goes_to_the_earliest_date():
+    # one band 0.25 and 0.75 (exact in binary): median 0.5, both distances 0.0625 exactly
+    obs = stack([[[0.25]], [[0.75]]])
+    assert c.medoid_composite(obs)["index"][0, 0] == 0                     # no dates: the lower index
+    assert c.medoid_composite(obs, date=[20240801, 20240715])["index"][0, 0] == 1   # observation 1 is earlier
+    assert c.medoid_composite(obs, date=[20240701, 20240715])["index"][0, 0] == 0
+
+
+# ----------------------------------------------------------------------------------------
+# maximum NDVI
+# ----------------------------------------------------------------------------------------
+
+def test_max_ndvi_by_hand():
+    # pixel 0: NDVI 0.3, 0.7, 0.5 -> observation 1
+    # pixel 1: NDVI 0.3, 0.7 (but observation 1 masked), 0.5 -> observation 2
+    # pixel 2: NDVI 0.6, 0.6, NaN -> tie, earliest date; with dates (5, 3, 1) observation 1 is earlier than 0
+    obs = stack([[[1.0, 1.0, 1.0]], [[2.0, NAN, 2.0]], [[3.0, 3.0, 3.0]]])
+    ndvi = np.array([[[0.3, 0.3, 0.6]], [[0.7, 0.7, 0.6]], [[0.5, 0.5, NAN]]], dtype=np.float32)
+    r = c.max_ndvi_composite(obs, ndvi, doy=[150, 180, 210])
+    assert r["index"][0].tolist() == [1, 2, 0]
+    np.testing.assert_array_equal(r["values"][0, 0], [2.0, 3.0, 1.0])
+    np.testing.assert_array_equal(r["doy"][0], [180, 210, 150])
+    assert c.max_ndvi_composite(obs, ndvi, date=[5, 3, 1])["index"][0, 2] == 1
+    with pytest.raises(ValueError):
+        c.max_ndvi_composite(obs, ndvi[:2])
+
+
+# ----------------------------------------------------------------------------------------
+# best-available-pixel
+# ----------------------------------------------------------------------------------------
+
+def test_score_functions_by_hand():
+    # Gaussian: exp(-30^2 / (2 * 30^2)) = exp(-0.5) = 0.6065306597
+    assert c.doy_score(230, 200, sigma=30) == pytest.approx(0.6065306597, abs=1e-9)
+    assert c.doy_score(200, 200) == pytest.approx(1.0)
+    # across New Year: day 360 and target day 5 are 10 days apart (365-day year): exp(-100 / 1800)
+    assert c.doy_score(360, 5, sigma=30) == pytest.approx(math.exp(-100 / 1800), abs=1e-12)
+    assert c.doy_score(360, 5, sigma=30) == pytest.approx(0.9459594689, abs=1e-9)
+    # sigmoid 1 / (1 + exp(-(10 / 50) (d - 25))): d = 25 -> 0.5, d = 0 -> 1 / (1 + e^5) = 0.0066928509,
+    # d = 50 -> 0.9933071491
+    np.testing.assert_allclose(c.cloud_score([25, 0, 50], required=50), [0.5, 0.0066928509, 0.9933071491],
+                               atol=1e-9)
+    assert c.cloud_score(np.inf) == 1.0
+
+
+def test_cloud_distance_by_hand():
+    m = np.zeros((1, 5), bool)
+    m[0, 2] = True
+    np.testing.assert_array_equal(c.cloud_distance(m)[0], [2, 1, 0, 1, 2])
+    m = np.zeros((3, 3), bool)
+    m[1, 1] = True
+    d = c.cloud_distance(m)
+    assert d[0, 0] == pytest.approx(math.sqrt(2), abs=1e-6) and d[0, 1] == 1 and d[1, 1] == 0
+    assert np.isinf(c.cloud_distance(np.zeros((2, 2), bool))).all()
+    assert (c.cloud_distance(np.zeros((2, 2), bool), cap=100) == 100).all()
+    # ~m: clouds everywhere except the centre, whose nearest cloud is 1 pixel away
+    np.testing.assert_array_equal(c.cloud_distance(np.stack([m, ~m]))[1], [[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+
+
+def test_bap_switches_at_the_hand_computed_cloud_distance():
+    # 1 x 40 pixels, 2 observations, default weights 0.45 / 0.45 / 0.10, sigma 30 d, required 50 px
+    # obs 0: day 200 = target (S_doy 1), a cloud at column 0 (distance to cloud = column)
+    #        score0 = 0.45 + 0.45 S_cloud(d) + 0.10 = 0.55 + 0.45 S_cloud(d)
+    # obs 1: day 230 (S_doy = exp(-0.5) = 0.60653), no cloud (S_cloud 1)
+    #        score1 = 0.45 * 0.60653 + 0.45 + 0.10 = 0.822939
+    # obs 0 wins where S_cloud(d) > 0.60653, i.e. d > 25 + ln(0.60653 / 0.39347) / 0.2 = 27.16:
+    # S_cloud(27) = 1 / (1 + e^-0.4) = 0.598688 -> obs 1; S_cloud(28) = 1 / (1 + e^-0.6) = 0.645656 -> obs 0
+    cols = 40
+    obs = np.full((2, 1, 1, cols), 0.2, np.float32)
+    obs[1] = 0.4
+    cloud = np.zeros((2, 1, cols), bool)
+    cloud[0, 0, 0] = True
+    obs[0, :, 0, 0] = np.nan                    # the cloudy pixel itself is masked
+    dist = c.cloud_distance(cloud)
+    r = c.bap_composite(obs, dist, doy=[200, 230], sensor=["L8", "L8"], target_doy=200)
+    expect = np.where(np.arange(cols) >= 28, 0, 1)
+    np.testing.assert_array_equal(r["index"][0], expect)
+    np.testing.assert_allclose(r["values"][0, 0], np.where(expect == 0, 0.2, 0.4), atol=TOL)
+    assert r["score"][0, 27] == pytest.approx(0.822939, abs=1e-6)
+    assert r["score"][0, 28] == pytest.approx(0.55 + 0.45 * 0.645656, abs=1e-6)    # 0.840545
+    np.testing.assert_array_equal(r["doy"][0], np.where(expect == 0, 200, 230))
+
+
+def test_bap_sensor_score_and_weights():
+    # identical observations except the sensor: L7 scored 0.5, L8 1 -> L8 wins by w_sensor * 0.5 = 0.05
+    obs = np.full((2, 1, 1, 1), 0.3, np.float32)
+    dist = np.full((2, 1, 1), np.inf)
+    s = c.bap_scores(dist, [200, 200], ["L7", "L8"], 200, sensor_scores={"L7": 0.5})
+    assert s[1, 0, 0] - s[0, 0, 0] == pytest.approx(0.05, abs=1e-12)
+    assert s[1, 0, 0] == pytest.approx(1.0, abs=1e-12)                  # 0.45 + 0.45 + 0.10
+    r = c.bap_composite(obs, dist, [200, 200], ["L7", "L8"], 200, sensor_scores={"L7": 0.5})
+    assert r["index"][0, 0] == 1
+    # weight only on the day of year: the date closer to the target wins whatever the cloud distance
+    dist = np.array([[[100.0]], [[0.0]]])
+    r = c.bap_composite(obs, dist, [150, 199], ["L8", "L8"], 200, w_doy=1.0, w_cloud=0.0, w_sensor=0.0)
+    assert r["index"][0, 0] == 1
+
+
+# ----------------------------------------------------------------------------------------
+# QA_PIXEL (USGS Landsat 8-9 C2 L2 Science Product Guide bit table), decomposed by hand
+# ----------------------------------------------------------------------------------------
+
+def test_qa_pixel_decode_bit_by_bit():
+    # 21824 = 16384 + 4096 + 1024 + 256 + 64 = bits 14, 12, 10, 8, 6:
+    #   clear (6), cloud / shadow / snow / cirrus confidence all 01 = low
+    # 22280 = 16384 + 4096 + 1024 + 512 + 256 + 8 = bits 14, 12, 10, 9, 8, 3:
+    #   cloud (3), cloud confidence 11 = high, the others low
+    # 1 = fill; 2 = dilated cloud; 4 = cirrus; 16 = cloud shadow; 32 = snow; 128 = water
+    # 0b1100_0000_0000_0000 = 49152: cirrus confidence high only; 0b0011_0000_0000_0000 = 12288: snow high;
+    # 0b0000_1000_0000_0000 = 2048: shadow confidence medium (10); 0b0000_0010_0000_0000 = 512: cloud medium
+    qa = np.array([21824, 22280, 1, 2, 4, 16, 32, 128, 49152, 12288, 2048, 512], dtype=np.uint16)
+    f = c.qa_pixel_decode(qa)
+    assert f["clear"].tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert f["cloud"].tolist() == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert f["fill"].tolist() == [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert f["dilated_cloud"].tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert f["cirrus"].tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert f["cloud_shadow"].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert f["snow"].tolist() == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    assert f["water"].tolist() == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+    assert f["cloud_confidence"].tolist() == [1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+    assert f["cloud_shadow_confidence"].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0]
+    assert f["snow_ice_confidence"].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0]
+    assert f["cirrus_confidence"].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0]
+    assert f["valid"].all()
+
+
+def test_qa_pixel_mask_confidence_levels():
+    conf = [0, 1 << 8, 2 << 8, 3 << 8]                  # cloud confidence none / low / medium / high, no flags
+    qa = np.array(conf, dtype=np.uint16)
+    assert c.qa_pixel_mask(qa, cloud=c.LOW).tolist() == [False, True, True, True]
+    assert c.qa_pixel_mask(qa, cloud=c.MEDIUM).tolist() == [False, False, True, True]
+    assert c.qa_pixel_mask(qa, cloud=c.HIGH).tolist() == [False, False, False, True]
+    assert c.qa_pixel_mask(qa, cloud=None).tolist() == [False] * 4
+    shadow = np.array([0, 1 << 10, 2 << 10, 3 << 10], dtype=np.uint16)
+    assert c.qa_pixel_mask(shadow, cloud_shadow=c.MEDIUM).tolist() == [False, False, True, True]
+    snow = np.array([0, 1 << 12, 2 << 12, 3 << 12], dtype=np.uint16)
+    assert c.qa_pixel_mask(snow).tolist() == [False] * 4                  # snow not masked by default
+    assert c.qa_pixel_mask(snow, snow=c.HIGH).tolist() == [False, False, False, True]
+    cirrus = np.array([0, 1 << 14, 2 << 14, 3 << 14], dtype=np.uint16)
+    assert c.qa_pixel_mask(cirrus).tolist() == [False] * 4
+    assert c.qa_pixel_mask(cirrus, cirrus=c.LOW).tolist() == [False, True, True, True]
+    with pytest.raises(ValueError):
+        c.qa_pixel_mask(qa, cloud=4)
+
+
+def test_qa_pixel_mask_flags_fill_and_missing_qa():
+    # 21824 clear with lows set: kept by the defaults (cloud >= medium, shadow high); masked at cloud=LOW
+    # 22280 high-confidence cloud; 1 fill; 2 dilated cloud; 16 shadow flag; 32 snow flag; NaN float = no QA
+    qa = np.array([21824, 22280, 1, 2, 16, 32, np.nan], dtype=np.float32)
+    assert c.qa_pixel_mask(qa).tolist() == [False, True, True, True, True, False, True]
+    assert c.qa_pixel_mask(qa, dilated_cloud=False).tolist() == [False, True, True, False, True, False, True]
+    assert c.qa_pixel_mask(qa, snow=c.HIGH).tolist() == [False, True, True, True, True, True, True]
+    assert c.qa_pixel_mask(qa, use_flags=False, dilated_cloud=False).tolist() == \
+        [False, True, True, False, False, False, True]
+    assert c.qa_pixel_mask(qa, cloud=c.LOW)[0]
+
+
+def test_qa_pixel_mask_default_agrees_with_single_scene_rule_on_flags():
+    # radiometry.qa_pixel_clear drops bits 0-4; the composite with cirrus on drops the same single bits
+    from mining_eco_plugin.core import radiometry as rad
+    qa = np.array([0, 1, 2, 4, 8, 16, 32, 64, 128], dtype=np.uint16)
+    assert (c.qa_pixel_mask(qa, cirrus=c.HIGH) == ~rad.qa_pixel_clear(qa)).all()
+
+
+# ----------------------------------------------------------------------------------------
+# Sentinel-2 SCL (ESA L2A product definition classes 0-11)
+# ----------------------------------------------------------------------------------------
+
+def test_scl_mask_classes():
+    scl = np.arange(13, dtype=np.uint8)                  # 12 is not a class
+    # masked by default: 0 no data, 1 saturated, 3 cloud shadows, 8 / 9 cloud medium / high, 10 cirrus, 11 snow
+    expect = [True, True, False, True, False, False, False, False, True, True, True, True, True]
+    assert c.scl_mask(scl).tolist() == expect
+    assert c.scl_mask(scl, classes=(8, 9)).tolist() == [False] * 8 + [True, True, False, False, True]
+    assert c.scl_mask(np.array([4.0, np.nan], np.float32)).tolist() == [False, True]
+    assert c.SCL_CLASSES[4] == "vegetation" and c.SCL_CLASSES[10] == "thin cirrus" and len(c.SCL_CLASSES) == 12
+
+
+# ----------------------------------------------------------------------------------------
+# dilation
+# ----------------------------------------------------------------------------------------
+
+def test_dilate_square_structuring_element():
+    m = np.zeros((9, 9), bool)
+    m[4, 4] = True
+    d1 = c.dilate_mask(m, 1)
+    assert d1.sum() == 9 and d1[3:6, 3:6].all() and d1[3, 3]       # square: the corner (3, 3) is in
+    d2 = c.dilate_mask(m, 2)
+    assert d2.sum() == 25 and d2[2:7, 2:7].all()
+    edge = np.zeros((5, 5), bool)
+    edge[0, 0] = True
+    assert c.dilate_mask(edge, 1).sum() == 4                       # clipped at the array edge
+    assert (c.dilate_mask(m, 0) == m).all()
+    stackm = np.stack([m, np.zeros_like(m)])
+    ds = c.dilate_mask(stackm, 1)
+    assert ds[0].sum() == 9 and ds[1].sum() == 0                   # each slice on its own
+    with pytest.raises(ValueError):
+        c.dilate_mask(m, -1)
+
+
+# ----------------------------------------------------------------------------------------
+# harmonisation: Roy et al. 2016, RSE 185: 57-70, Table 2, ETM+ -> OLI, OLS
+# ----------------------------------------------------------------------------------------
+
+ROY_TABLE2 = {"B": (0.0003, 0.8474), "G": (0.0088, 0.8483), "R": (0.0061, 0.9047),
+              "NIR": (0.0412, 0.8462), "SWIR1": (0.0254, 0.8937), "SWIR2": (0.0172, 0.9071)}
+
+
+def test_harmonisation_coefficients_are_roy_2016_table2():
+    assert c.ROY2016_ETM_TO_OLI == ROY_TABLE2
+
+
+@pytest.mark.parametrize("band", sorted(ROY_TABLE2))
+def test_harmonisation_values(band):
+    a, b = ROY_TABLE2[band]
+    x = np.array([0.0, 0.1, 0.5, np.nan], np.float32)
+    y = c.harmonise_to_oli(x, band)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y[:3], [a, a + 0.1 * b, a + 0.5 * b], atol=1e-6)
+    assert np.isnan(y[3])
+
+
+def test_harmonisation_hand_value_and_stack():
+    # NIR 0.1: 0.0412 + 0.8462 * 0.1 = 0.12582
+    assert float(c.harmonise_to_oli(np.float32(0.1), "NIR")) == pytest.approx(0.12582, abs=1e-6)
+    bands = ["B", "G", "R", "NIR", "SWIR1", "SWIR2"]
+    x = np.full((6, 2, 2), 0.2, np.float32)
+    y7 = c.harmonise_stack(x, bands, "L7")
+    np.testing.assert_allclose(y7[:, 0, 0], [ROY_TABLE2[k][0] + 0.2 * ROY_TABLE2[k][1] for k in bands], atol=1e-6)
+    np.testing.assert_array_equal(c.harmonise_stack(x, bands, "L5"), y7)
+    np.testing.assert_array_equal(c.harmonise_stack(x, bands, "L8"), x)
+    with pytest.raises(ValueError):
+        c.harmonise_to_oli(x[0], "T")
+
+
+# ----------------------------------------------------------------------------------------
+# block executor: compute functions must be module-level and picklable
+# ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["median_composite", "medoid_composite", "max_ndvi_composite", "bap_composite",
+                                  "qa_pixel_mask", "scl_mask", "dilate_mask", "cloud_distance",
+                                  "harmonise_stack"])
+def test_functions_pickle_by_reference(name):
+    f = getattr(c, name)
+    assert pickle.loads(pickle.dumps(f)) is f
+
+
+def test_medoid_and_median_match_a_per_pixel_loop():
+    # independent reference: a plain Python loop per pixel (valid = all bands finite; per-band
+    # statistics.median; medoid = first index of the smallest squared distance), float64, tol 1e-6
+    import statistics
+    rng = np.random.default_rng(13)
+    obs = rng.random((7, 3, 4, 5)).astype(np.float32)
+    obs[rng.random(obs.shape) < 0.15] = np.nan
+    obs[:, :, 0, 0] = np.nan
+    med = c.median_composite(obs)
+    mdd = c.medoid_composite(obs)
+    for i in range(4):
+        for j in range(5):
+            good = [k for k in range(7) if np.isfinite(obs[k, :, i, j]).all()]
+            assert med["count"][i, j] == len(good) == mdd["count"][i, j]
+            if not good:
+                assert mdd["index"][i, j] == -1 and np.isnan(med["values"][:, i, j]).all()
+                continue
+            m = [statistics.median(float(obs[k, b, i, j]) for k in good) for b in range(3)]
+            np.testing.assert_allclose(med["values"][:, i, j], m, atol=1e-6)
+            d = [sum((float(obs[k, b, i, j]) - m[b]) ** 2 for b in range(3)) for k in good]
+            assert mdd["index"][i, j] == good[int(np.argmin(d))]
+            np.testing.assert_array_equal(mdd["values"][:, i, j], obs[good[int(np.argmin(d))], :, i, j])
