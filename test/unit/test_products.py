@@ -359,8 +359,8 @@ def test_search_products_recursively(tmp_path):
     root = tmp_path / "downloads"
     copy_scene(DATA / "marburg", L8, root / "2013" / L8)
     pid, _ = write_c2(root / "c2" / "p", "L2", "txt")
-    shutil.copy(Path(write_c2(tmp_path / "x", "L2", "xml")[0] and tmp_path / "x" / f"{pid}_MTL.xml"),
-                root / "c2" / "p" / f"{pid}_MTL.xml")            # same product, second encoding: found once
+    write_c2(tmp_path / "x", "L2", "xml")
+    shutil.copy(tmp_path / "x" / f"{pid}_MTL.xml", root / "c2" / "p")   # same product, second encoding: found once
     with tarfile.open(root / f"{L7}.tar", "w") as tf:
         for f in sorted((DATA / "marburg").glob(L7 + "_*")):
             tf.add(f, arcname=f.name)
