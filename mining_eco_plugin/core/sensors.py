@@ -126,8 +126,17 @@ def _strip_extension(name: str) -> str:
                   flags=re.IGNORECASE)
 
 
+#: band descriptions that name a role whatever the sensor (the band names of Mining Eco's composites)
+ROLE_NAMES = {"blue": "B", "green": "G", "red": "R", "nir": "NIR", "swir1": "SWIR1", "swir2": "SWIR2",
+              "thermal": "T"}
+
+
 def band_role_from_name(sensor: Sensor, name: str) -> str | None:
     """Map a band description or file name to a role of ``sensor`` (None if nothing matches).
+
+    A description that is exactly a role name (``blue``, ``green``, ``red``, ``nir``, ``swir1``, ``swir2``,
+    ``thermal``; any case: :data:`ROLE_NAMES`, the band names of ``miningeco:composite``) is that role for every
+    sensor.
 
     Accepted forms (case-insensitive): Level-2 names ``SR_B4`` / ``ST_B10``, plain ``B4`` /
     ``B04`` / ``Band 4``, Landsat file names ``LC08_..._B4.TIF``, ETM+ ``B6_VCID_1`` and
@@ -142,6 +151,9 @@ def band_role_from_name(sensor: Sensor, name: str) -> str | None:
     """
     if sensor is None or not name:
         return None
+    role = ROLE_NAMES.get(str(name).strip().lower())
+    if role is not None:
+        return role
     text = _strip_extension(name)
     matches = list(_BAND_TOKEN.finditer(text))
     if not matches:

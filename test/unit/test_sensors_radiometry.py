@@ -126,6 +126,10 @@ def test_sensor_for_spacecraft():
     ("L5", f"{L5_PRE}_B3.tif", "R"), ("L5", "L5167055_05520101218_B10.TIF", "B"),
     ("S2", "B04", "R"), ("S2", "B8", "NIR"), ("S2", "B8A", None), ("S2", "B1", None), ("S2", "B11", "SWIR1"),
     ("S2", "T32UMB_20200101T103321_B12_20m.jp2", "SWIR2"), ("S2", "B10", None), ("S2", "", None),
+    # role names (the band names of miningeco:composite) mean the role for every sensor
+    ("L5", "blue", "B"), ("L7", "NIR", "NIR"), ("L8", "swir1", "SWIR1"), ("S2", "Swir2", "SWIR2"),
+    ("L8", "thermal", "T"), ("L5", "red", "R"), ("L9", "green", "G"), ("L8", "count", None), ("L8", "doy", None),
+    ("L8", "blueish", None),
 ])
 def test_band_role_from_name(key, name, role):
     assert band_role_from_name(SENSORS[key], name) == role
