@@ -55,7 +55,9 @@ ETM+ to OLI, OLS), reflectance units (0-1). Roy et al. derived them for ETM+; ap
 """
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -378,3 +380,225 @@ def harmonise_stack(reflectance, bands, sensor) -> np.ndarray:
     if str(sensor).upper() not in HARMONISED_SENSORS:
         return x.copy()
     return np.stack([harmonise_to_oli(x[i], b) for i, b in enumerate(bands)])
+
+
+# ----------------------------------------------------------------------------------------
+# a block pass over many observations (raster/executor.BlockPass)
+# ----------------------------------------------------------------------------------------
+METHODS = ("medoid", "median", "maxndvi", "bap")
+REFLECTIVE = ("B", "G", "R", "NIR", "SWIR1", "SWIR2")
+#: band descriptions of a composite (core.sensors.ROLE_NAMES: every scene tool reads them as these roles)
+BAND_NAMES = {"B": "blue", "G": "green", "R": "red", "NIR": "nir", "SWIR1": "swir1", "SWIR2": "swir2",
+              "T": "thermal"}
+AREA_KEY = "AREA"
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """Which QA classes mask an observation. QA_PIXEL confidences: 1 low, 2 medium, 3 high, None = not masked
+    by that class; ``dilation``: pixels added around clouds and shadows (not around the fill)."""
+    cloud: int | None = MEDIUM
+    cloud_shadow: int | None = HIGH
+    snow: int | None = None
+    cirrus: int | None = None
+    dilation: int = 0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One product in a pass: its stack keys are ``key + role`` and ``key + "QA"``; ``window`` the
+    (xoff, yoff, xsize, ysize) of the target grid its footprint covers (None: all of it)."""
+    key: str
+    radiometry: object              # core.scene.SceneRadiometry
+    doy: int
+    date: int                       # days since an epoch: the tie-break (earliest wins)
+    sensor: str
+    harmonise: bool = False
+    window: tuple | None = None
+    has_qa: bool = True
+
+
+@dataclass(frozen=True)
+class CompositePlan:
+    observations: tuple
+    method: str = "medoid"
+    thermal: bool = False
+    mask: MaskOptions = MaskOptions()
+    target_doy: float = 196.0
+    area: bool = False              # the stack has a study-area mask (AREA_KEY, 1 inside)
+    bap: tuple = ()                 # extra keyword arguments of bap_scores, as (name, value) pairs
+
+    @property
+    def halo(self) -> int:
+        cap = dict(self.bap).get("cloud_required", BAP_DEFAULTS["cloud_required"]) if self.method == "bap" else 0
+        return int(max(self.mask.dilation, math.ceil(cap)))
+
+    def band_names(self) -> tuple:
+        names = [BAND_NAMES[r] for r in REFLECTIVE] + (["thermal"] if self.thermal else []) + ["count"]
+        return tuple(names + (["doy"] if self.method != "median" else []))
+
+
+def cloud_and_fill(qa, qa_kind: str | None, sensor: str, options: MaskOptions):
+    """(cloud, fill) bool masks of a QA block: ``cloud`` the classes chosen in ``options`` (before dilation),
+    ``fill`` the pixels without data (QA fill, no QA value)."""
+    if qa is None or qa_kind is None:
+        return None, None
+    if qa_kind == "QA_PIXEL":
+        f = qa_pixel_decode(qa)
+        fill = f["fill"] | ~f["valid"]
+        masked = qa_pixel_mask(qa, options.cloud, options.cloud_shadow, options.snow, options.cirrus)
+    elif qa_kind == "BQA":
+        bits, valid = rad._as_int_bits(qa)
+        fill = ~valid | ((bits & 1) == 1)
+        masked = ~rad.bqa_clear(qa, sensor)
+    elif qa_kind == "SCL":
+        bits, valid = rad._as_int_bits(qa)
+        fill = ~valid | (bits == 0)
+        masked = scl_mask(qa)
+    else:
+        raise ValueError(f"unknown QA kind {qa_kind!r}")
+    return masked & ~fill, fill
+
+
+def read_observations(stack, ctx, plan: CompositePlan):
+    """``load`` of a composite pass: the bands (float32, nodata NaN) and QA of each observation whose footprint
+    meets the block (grown by the halo), None for the others; the study-area mask."""
+    w, h = ctx.window, ctx.halo
+    x0, y0, x1, y1 = w.xoff - h, w.yoff - h, w.xoff + w.xsize + h, w.yoff + w.ysize + h
+    read = (lambda key: stack.read_padded(key, w, h)) if h else (lambda key: stack.read(key, w))
+    out = {}
+    for o in plan.observations:
+        if o.window is not None:
+            ox, oy, ow, oh = o.window
+            if ox >= x1 or oy >= y1 or ox + ow <= x0 or oy + oh <= y0:
+                out[o.key] = None
+                continue
+        roles = tuple(o.radiometry.reflectance) + (("T",) if plan.thermal else ())
+        out[o.key] = ({r: read(o.key + r) for r in roles}, read(o.key + "QA") if o.has_qa else None)
+    if plan.area:
+        out[AREA_KEY] = stack.read(AREA_KEY, w)
+    return out
+
+
+def composite_block(data, ctx, plan: CompositePlan):
+    """``compute`` of a composite pass: ``{"OUTPUT": (bands, rows, cols)}`` (reflective bands, thermal in K,
+    count, day of year; NaN outside the study area) and the partial result ``{"hist": pixels of the area per
+    count of valid observations (0 .. n), "clear": valid pixels of the area per observation}``."""
+    from .scene import BlockProducts
+
+    w, h = ctx.window, ctx.halo
+    rows, cols = w.ysize, w.xsize
+    n = len(plan.observations)
+    present = [(i, o) for i, o in enumerate(plan.observations) if data.get(o.key) is not None]
+    nb = len(REFLECTIVE) + (1 if plan.thermal else 0)
+    if not present:                     # no product covers this block
+        out = np.full((len(plan.band_names()), rows, cols), np.nan, dtype=np.float32)
+        inside = data[AREA_KEY] == 1 if plan.area else np.ones((rows, cols), dtype=bool)
+        out[len(REFLECTIVE) + (1 if plan.thermal else 0)] = np.where(inside, 0.0, np.nan)
+        hist = np.zeros(n + 1, dtype=np.int64)
+        hist[0] = int(inside.sum())
+        return {"OUTPUT": out}, {"hist": hist, "clear": np.zeros(n, dtype=np.int64)}
+    obs = np.full((len(present), nb, rows, cols), np.nan, dtype=np.float32)
+    clouds = []
+    crop = (slice(h, h + rows), slice(h, h + cols))
+    for j, (_i, o) in enumerate(present):
+        raw, qa = data[o.key]
+        cloud, fill = cloud_and_fill(qa, o.radiometry.qa_kind, o.sensor, plan.mask)
+        products = BlockProducts(raw, o.radiometry)
+        refl = np.stack([products.reflectance(r) for r in REFLECTIVE])
+        if o.harmonise:
+            refl = harmonise_stack(refl, REFLECTIVE, o.sensor)
+        bands = [refl]
+        if plan.thermal:
+            bands.append((products.lst() + np.float32(273.15))[None])
+        x = np.concatenate(bands).astype(np.float32, copy=False)
+        if cloud is not None:
+            cloud = dilate_mask(cloud, plan.mask.dilation) if plan.mask.dilation else cloud
+            x = np.where((cloud | fill)[None], np.float32(np.nan), x)
+            clouds.append(cloud)
+        else:
+            clouds.append(np.zeros(x.shape[1:], dtype=bool))
+        obs[j] = x[(slice(None),) + crop]
+    refl_obs = obs[:, :len(REFLECTIVE)]
+    doy = np.array([o.doy for _, o in present], dtype=np.float32)
+    date = np.array([o.date for _, o in present], dtype=np.int64)
+    thermal = obs[:, len(REFLECTIVE)] if plan.thermal else None
+    if plan.method == "median":
+        res = median_composite(refl_obs)
+        index = None
+    elif plan.method == "medoid":
+        res = medoid_composite(refl_obs, doy, date)
+        index = res["index"]
+    elif plan.method == "maxndvi":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ndvi = (refl_obs[:, 3] - refl_obs[:, 2]) / (refl_obs[:, 3] + refl_obs[:, 2])
+        res = max_ndvi_composite(refl_obs, ndvi, doy, date)
+        index = res["index"]
+    elif plan.method == "bap":
+        cap = dict(plan.bap).get("cloud_required", BAP_DEFAULTS["cloud_required"])
+        dist = cloud_distance(np.stack(clouds), cap=cap) if clouds else np.zeros((0, rows + 2 * h, cols + 2 * h))
+        dist = dist[(slice(None),) + crop]
+        res = bap_composite(refl_obs, dist, doy, [o.sensor for _, o in present], plan.target_doy, date,
+                            **dict(plan.bap))
+        index = res["index"]
+    else:
+        raise ValueError(f"unknown compositing method {plan.method!r}; use one of {', '.join(METHODS)}")
+    count = res["count"].astype(np.float32)
+    layers = [res["values"]]
+    if thermal is not None:
+        valid = valid_observations(refl_obs)
+        if index is None:
+            t = _nanmedian(np.where(valid, thermal, np.float32(np.nan)), axis=0).astype(np.float32)
+        else:
+            t = np.take_along_axis(thermal, np.maximum(index, 0)[None].astype(np.intp), axis=0)[0]
+            t = np.where(index >= 0, t, np.float32(np.nan)).astype(np.float32)
+        layers.append(t[None])
+    layers.append(count[None])
+    if index is not None:
+        layers.append(res["doy"][None])
+    out = np.concatenate(layers).astype(np.float32, copy=False)
+    inside = np.ones((rows, cols), dtype=bool)
+    if plan.area:
+        inside = data[AREA_KEY] == 1
+        out = np.where(inside[None], out, np.float32(np.nan))
+    hist = np.bincount(res["count"][inside].astype(np.int64), minlength=n + 1)[:n + 1]
+    clear = np.zeros(n, dtype=np.int64)
+    if present:
+        valid = valid_observations(refl_obs) & inside[None]
+        clear[[i for i, _ in present]] = valid.reshape(len(present), -1).sum(axis=1)
+    return {"OUTPUT": out}, {"hist": hist, "clear": clear}
+
+
+# ----------------------------------------------------------------------------------------
+# periods
+# ----------------------------------------------------------------------------------------
+def period_of(date, months=(6, 9), doys=None):
+    """The period (year) of an acquisition ``date`` (datetime.date): the year in which its date window starts,
+    or None outside every window. ``doys`` (first, last day of year, 1-366) wins over ``months`` (first, last
+    month, 1-12); a window whose first value is larger than its last crosses New Year (e.g. months (11, 2):
+    November to February, named by the November's year)."""
+    if doys is not None:
+        first, last, value = int(doys[0]), int(doys[1]), date.timetuple().tm_yday
+    else:
+        first, last, value = int(months[0]), int(months[1]), date.month
+    if first <= last:
+        return date.year if first <= value <= last else None
+    if value >= first:
+        return date.year
+    if value <= last:
+        return date.year - 1
+    return None
+
+
+def window_middle_doy(months=(6, 9), doys=None) -> float:
+    """The day of year in the middle of a date window (the default target day of best-available-pixel)."""
+    if doys is not None:
+        first, last = float(doys[0]), float(doys[1])
+    else:
+        starts = (1, 32, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335)
+        ends = (31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365)
+        first, last = float(starts[int(months[0]) - 1]), float(ends[int(months[1]) - 1])
+    if last < first:
+        last += 365.0
+    mid = (first + last) / 2.0
+    return mid - 365.0 if mid > 365.0 else mid

@@ -128,6 +128,34 @@ def build_radiometry(sensor_key: str, mode: str, roles, *, mtl: dict | None = No
     return SceneRadiometry(sensor_key, mode, refl, thermal, qa_kind, wet_set or sensor.wet_set, lst)
 
 
+#: the radiometry mode of each product level (core.product_meta.Product.level)
+LEVEL_MODES = {"C2L2": "L2", "C2L1": "L1_MTL", "C1L1": "L1_MTL", "PRE": "L1_MTL", "S2L2A": "S2_L2A"}
+
+
+def product_radiometry(product, roles, *, wet_set: str | None = None,
+                       lst: LstOptions = LstOptions()) -> SceneRadiometry:
+    """The conversions of a ``core.product_meta.Product`` for ``roles``, from its own metadata: Collection 2
+    Level-2 and Sentinel-2 L2A scale and offset as the product states them (with the Level-2 valid DN range),
+    Level-1 through the product's MTL (TOA reflectance, thermal radiance); the product's QA kind."""
+    mode = LEVEL_MODES[product.level]
+    if mode == "L1_MTL":
+        return build_radiometry(product.sensor, mode, roles, mtl=product.mtl, qa_kind=product.qa_kind,
+                                wet_set=wet_set, lst=lst)
+    valid = rad.L2_VALID_RANGE if mode == "L2" else None
+    refl, thermal = {}, None
+    for role in roles:
+        c = product.constants.get(role)
+        if c is None or c.scale is None:
+            raise ValueError(f"{product.product_id} has no {'thermal' if role == 'T' else role} band.")
+        conversion = BandConversion(c.scale, c.offset, (0,), None if role == "T" else valid)
+        if role == "T":
+            thermal = ThermalConversion("kelvin", conversion)
+        else:
+            refl[role] = conversion
+    return SceneRadiometry(product.sensor, mode, refl, thermal, product.qa_kind,
+                           wet_set or SENSORS[product.sensor].wet_set, lst)
+
+
 def _thermal_conversion(sensor, mode, mtl):
     if sensor.key == "S2":
         raise ValueError("Sentinel-2 has no thermal band: give LST as its own layer "

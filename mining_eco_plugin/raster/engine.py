@@ -500,7 +500,7 @@ class GeoTiffWriter:
     """
 
     def __init__(self, path: str, grid: Grid, band_count: int = 1, dtype: str = "float32",
-                 nodata: float | None = None, band_names=(), label: str = "OUTPUT"):
+                 nodata: float | None = None, band_names=(), label: str = "OUTPUT", metadata=()):
         check_writable(path, label)
         self.path = os.path.abspath(path)
         self.label = label
@@ -525,6 +525,8 @@ class GeoTiffWriter:
         self.ds.SetGeoTransform(grid.geotransform)
         if grid.wkt:
             self.ds.SetProjection(grid.wkt)
+        if metadata:
+            self.ds.SetMetadata({str(k): str(v) for k, v in dict(metadata).items()})
         self.stats = [BandStats() for _ in range(band_count)]
         for i in range(band_count):
             band = self.ds.GetRasterBand(i + 1)

@@ -72,6 +72,7 @@ class OutputSpec:
     bands: int = 1
     band_names: tuple = ()
     label: str = ""
+    metadata: tuple = ()            # (key, value) pairs of the file's GDAL metadata
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,8 @@ def _writers(spec: BlockPass, grid: Grid, guard: ExitStack) -> dict:
     for o in spec.outputs:
         if o.path:
             out[o.key] = guard.enter_context(GeoTiffWriter(o.path, grid, o.bands, dtype=o.dtype, nodata=o.nodata,
-                                                           band_names=list(o.band_names), label=o.label or o.key))
+                                                           band_names=list(o.band_names), label=o.label or o.key,
+                                                           metadata=o.metadata))
     return out
 
 
