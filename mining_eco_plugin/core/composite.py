@@ -23,11 +23,11 @@ Methods
 * :func:`max_ndvi_composite`: ``argmax_i NDVI_ip`` over the valid observations with a finite NDVI.
 * :func:`bap_composite`: best-available-pixel after Griffiths, van der Linden, Kuemmerle & Hostert 2013
   ("A pixel-based Landsat compositing algorithm for large area land cover mapping", IEEE JSTARS 6(5),
-  2088-2101): score ``S = w_doy S_doy + w_cloud S_cloud + w_sensor S_sensor``; the valid observation with
-  the highest score wins. The score functions follow the paper's structure (a Gaussian in the day-of-year
-  distance, a sigmoid in the distance to the nearest cloud, a per-sensor score), but the numeric defaults here
-  (weights, widths) are this module's own documented choices, **not** values verified against the paper:
-  see :data:`BAP_DEFAULTS`.
+  2088-2101): the valid observation with the highest weighted score
+  ``S = (w_doy S_doy + w_cloud S_cloud + w_sensor S_sensor) / (sum of the positive weights)`` wins.
+  The paper's own numbers could not be read (only its abstract, which names three decision functions:
+  acquisition year, day of year, distance to clouds), so the functions and defaults are those of FORCE's
+  implementation of it, said as such in :data:`BAP_DEFAULTS`.
 
 QA helpers
 ----------
@@ -177,31 +177,62 @@ def max_ndvi_composite(obs, ndvi, doy=None, date=None) -> dict:
     return {"values": values, "index": index, "doy": chosen, "count": valid.sum(axis=0).astype(np.int16)}
 
 
-#: Defaults of :func:`bap_composite`. These are this module's documented choices, not numbers verified in
-#: Griffiths et al. 2013: equal weights of day of year and cloud distance, a smaller weight of the sensor;
-#: a Gaussian day-of-year score with sigma 30 days; a cloud-distance sigmoid reaching ~1 at 50 pixels
-#: (1.5 km at 30 m) and 0.5 at 25 pixels; every sensor scored 1 unless the caller says otherwise.
+#: Defaults of :func:`bap_composite`, with where each comes from.
+#:
+#: The text of Griffiths et al. 2013 was not found in any source reachable when this was written; its abstract
+#: (IEEE record, JSTARS 6(5) 2088-2101) names three "parameter decision functions": acquisition year, day of
+#: year and distance to clouds -- no sensor function. The numbers below are therefore FORCE's (D. Frantz,
+#: Humboldt-Universitaet Berlin, the paper's group; its Level-3 BAP cites Griffiths et al. 2013), read in
+#: github davidfrantz/force at ed18079 (2025-11-14):
+#:
+#: * day of year: ``docs/source/_static/parameter-files/parameter_LEVEL3.prm`` line 248 ``DOY_SCORE = 0.01 0.99
+#:   0.01`` and line 260 ``DOY_STATIC = 120 180 240`` (score 0.01 at day 120 and 240, 0.99 at the target 180);
+#:   ``src/modules/higher-level/bap-hl.c`` line 145 fits the Gaussian width ``sigma = 60 / sqrt(-2 ln(0.01 /
+#:   0.99))`` and lines 551/563 evaluate ``0.99 exp(-dd^2 / (2 sigma^2))``. So ``doy_sigma`` = 60 / sqrt(2 ln 99)
+#:   = 19.7919 days: FORCE's half-window of 60 days scoring 1/99 of the peak. Our peak is 1, not 0.99 (our
+#:   choice; FORCE's 0.99 only rescales the day-of-year term). The target day is the caller's (FORCE: 180).
+#: * distance to cloud: ``bap-hl.c`` lines 636-637 ``S_cloud = 1 / (1 + exp(-(10 / DREQ) (d - DREQ / 2)))``
+#:   with d in metres, ``parameter_LEVEL3.prm`` line 308 ``DREQ = 3000`` (m). Our distances are in pixels, so
+#:   ``cloud_required`` = 100 pixels = 3000 m at Landsat's 30 m (give 300 for 10 m Sentinel-2 to keep 3000 m).
+#:   Two reimplementations citing Griffiths et al. 2013 use ``1 / (1 + exp(-0.2 (min(d, Dreq) - (Dreq - Dmin)
+#:   / 2)))`` in pixels: learthengine (``learthengine/composite/scoring.py`` line 44; Dreq 50, Dmin 10,
+#:   ``img_composite.py`` line 22) and pygmi (``pygmi/rsense/landsat_composite.py``, ``import_and_score``; Dmin 0,
+#:   Dreq 10). With Dreq = 50, Dmin = 0 that is FORCE's curve at 1500 m; the paper's own Dreq / Dmin remain
+#:   unverified.
+#: * weights: ``parameter_LEVEL3.prm`` line 283 ``SCORE_DOY_WEIGHT = 1.0``, line 291 ``SCORE_CLOUD_WEIGHT = 0.4``;
+#:   ``bap-hl.c`` line 672 divides the weighted sum by the total weight (``param-hl.c`` lines 1129-1135), as
+#:   :func:`bap_scores` does. FORCE's year weight (line 287, 1.0) does not apply: a period is one year here and
+#:   every observation of it has the same year score. FORCE's haze score (line 295, 0.3, on its own HOT band)
+#:   has no input here and is left out.
+#: * sensor: neither Griffiths' three functions nor FORCE have a sensor score; the per-sensor score (e.g. Landsat
+#:   7 SLC-off lower) comes from White et al. 2014 (Canadian Journal of Remote Sensing 40: 192-212), whose values
+#:   were not verified. ``w_sensor`` is therefore 0 (off) by default; give ``sensor_scores`` and a weight to use it.
+#: * our choices: ``days_in_year`` (circular day distance across New Year); observations with a cloud score below
+#:   0.01 stay candidates (FORCE's ``USE_CLOUDY = FALSE``, line 274 / ``bap-hl.c`` line 724, drops them and
+#:   leaves a gap instead); ties go to the earliest observation.
 BAP_DEFAULTS = {
-    "w_doy": 0.45,
-    "w_cloud": 0.45,
-    "w_sensor": 0.10,
-    "doy_sigma": 30.0,
-    "cloud_required": 50.0,
+    "w_doy": 1.0,
+    "w_cloud": 0.4,
+    "w_sensor": 0.0,
+    "doy_sigma": 60.0 / float(np.sqrt(2.0 * np.log(99.0))),
+    "cloud_required": 100.0,
     "days_in_year": 365.0,
 }
 
 
 def doy_score(doy, target_doy, sigma=BAP_DEFAULTS["doy_sigma"], days_in_year=BAP_DEFAULTS["days_in_year"]):
     """Gaussian day-of-year score ``exp(-dd^2 / (2 sigma^2))`` with the circular day distance
-    ``dd = min(|doy - target|, days_in_year - |doy - target|)`` (a window may cross New Year)."""
+    ``dd = min(|doy - target|, days_in_year - |doy - target|)`` (a window may cross New Year). With the default
+    sigma (FORCE's fit, see :data:`BAP_DEFAULTS`) the score is 1/99 at 60 days from the target."""
     d = np.abs(np.asarray(doy, dtype=np.float64) - float(target_doy)) % days_in_year
     d = np.minimum(d, days_in_year - d)
     return np.exp(-(d ** 2) / (2.0 * float(sigma) ** 2))
 
 
 def cloud_score(distance, required=BAP_DEFAULTS["cloud_required"]):
-    """Sigmoid cloud-distance score ``1 / (1 + exp(-(10 / required) (d - required / 2)))`` (d in pixels):
-    0.5 at ``required / 2``, 1 / (1 + e^5) ~ 0.0067 at d = 0, 1 / (1 + e^-5) ~ 0.9933 at ``required``."""
+    """Sigmoid cloud-distance score ``1 / (1 + exp(-(10 / required) (d - required / 2)))`` (FORCE's, d and
+    ``required`` in the same unit, here pixels): 0.5 at ``required / 2``, 1 / (1 + e^5) ~ 0.0067 at d = 0,
+    1 / (1 + e^-5) ~ 0.9933 at ``required``, 1 where there is no cloud (d = +inf)."""
     d = np.asarray(distance, dtype=np.float64)
     r = float(required)
     return 1.0 / (1.0 + np.exp(-(10.0 / r) * (d - r / 2.0)))
@@ -229,7 +260,8 @@ def bap_scores(distance, doy, sensor, target_doy, sensor_scores=None, w_doy=BAP_
                w_cloud=BAP_DEFAULTS["w_cloud"], w_sensor=BAP_DEFAULTS["w_sensor"],
                doy_sigma=BAP_DEFAULTS["doy_sigma"], cloud_required=BAP_DEFAULTS["cloud_required"],
                days_in_year=BAP_DEFAULTS["days_in_year"]) -> np.ndarray:
-    """(n_obs, rows, cols) float64 score ``w_doy S_doy + w_cloud S_cloud + w_sensor S_sensor``.
+    """(n_obs, rows, cols) float64 score ``(w_doy S_doy + w_cloud S_cloud + w_sensor S_sensor) / W`` in 0-1,
+    ``W`` the sum of the positive weights (FORCE's additive combination, ``bap-hl.c`` line 672).
 
     ``distance``: (n_obs, rows, cols) pixels to the nearest cloud (:func:`cloud_distance`); ``doy``, ``sensor``:
     (n_obs,) day of year and sensor key; ``sensor_scores``: {sensor key: score in 0-1}, missing keys score 1.
@@ -240,10 +272,15 @@ def bap_scores(distance, doy, sensor, target_doy, sensor_scores=None, w_doy=BAP_
     sensor = list(sensor)
     if doy.shape != (n,) or len(sensor) != n:
         raise ValueError(f"doy and sensor need one value per observation ({n})")
+    weights = [float(w) for w in (w_doy, w_cloud, w_sensor)]
+    if any(w < 0 or not np.isfinite(w) for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"BAP weights must be finite, >= 0 and not all 0, got {weights}")
+    w_doy, w_cloud, w_sensor = weights
     s_sensor = np.array([float((sensor_scores or {}).get(s, 1.0)) for s in sensor])
     s_doy = doy_score(doy, target_doy, doy_sigma, days_in_year)
     s_cloud = cloud_score(distance, cloud_required)
-    return (w_doy * s_doy[:, None, None] + w_cloud * s_cloud + w_sensor * s_sensor[:, None, None])
+    total = (w_doy * s_doy[:, None, None] + w_cloud * s_cloud + w_sensor * s_sensor[:, None, None])
+    return total / sum(weights)
 
 
 def bap_composite(obs, distance, doy, sensor, target_doy, date=None, **score_kw) -> dict:

@@ -136,43 +136,75 @@ def test_cloud_distance_by_hand():
     np.testing.assert_array_equal(c.cloud_distance(np.stack([m, ~m]))[1], [[0, 0, 0], [0, 1, 0], [0, 0, 0]])
 
 
+def test_bap_defaults_are_forces_level3_defaults():
+    # FORCE (github davidfrantz/force ed18079), docs/source/_static/parameter-files/parameter_LEVEL3.prm:
+    #   DOY_SCORE = 0.01 0.99 0.01 (l. 248), DOY_STATIC = 120 180 240 (l. 260), SCORE_DOY_WEIGHT = 1.0 (l. 283),
+    #   SCORE_CLOUD_WEIGHT = 0.4 (l. 291), DREQ = 3000 m (l. 308); no sensor score.
+    d = c.BAP_DEFAULTS
+    assert (d["w_doy"], d["w_cloud"], d["w_sensor"]) == (1.0, 0.4, 0.0)
+    # src/modules/higher-level/bap-hl.c l. 145: sigma = (240 - 180) / sqrt(-2 ln(0.01 / 0.99)) = 19.791916 d
+    assert d["doy_sigma"] == pytest.approx(19.791916, abs=1e-6)
+    # so a day 60 d from the target scores 0.01 / 0.99 of the target's, by FORCE's own definition
+    assert c.doy_score([120, 180, 240], 180) == pytest.approx([0.01 / 0.99, 1.0, 0.01 / 0.99], abs=1e-12)
+    # bap-hl.c l. 636-637 in metres, DREQ 3000, against ours in pixels of 30 m (cloud_required 100 px):
+    for d_px in (0, 10, 25, 50, 58, 59, 100, 150):
+        d_m = 30.0 * d_px
+        force = 1.0 / (1.0 + math.exp((-10.0 / 3000.0) * (d_m - 3000.0 / 2.0)))
+        assert c.cloud_score(d_px) == pytest.approx(force, abs=1e-12)
+    assert c.cloud_score(0) == pytest.approx(1 / (1 + math.e ** 5), abs=1e-12)       # 0.006693
+    assert c.cloud_score(50) == pytest.approx(0.5, abs=1e-12)
+    assert c.cloud_score(np.inf) == 1.0
+
+
 def test_bap_switches_at_the_hand_computed_cloud_distance():
-    # 1 x 40 pixels, 2 observations, default weights 0.45 / 0.45 / 0.10, sigma 30 d, required 50 px
-    # obs 0: day 200 = target (S_doy 1), a cloud at column 0 (distance to cloud = column)
-    #        score0 = 0.45 + 0.45 S_cloud(d) + 0.10 = 0.55 + 0.45 S_cloud(d)
-    # obs 1: day 230 (S_doy = exp(-0.5) = 0.60653), no cloud (S_cloud 1)
-    #        score1 = 0.45 * 0.60653 + 0.45 + 0.10 = 0.822939
-    # obs 0 wins where S_cloud(d) > 0.60653, i.e. d > 25 + ln(0.60653 / 0.39347) / 0.2 = 27.16:
-    # S_cloud(27) = 1 / (1 + e^-0.4) = 0.598688 -> obs 1; S_cloud(28) = 1 / (1 + e^-0.6) = 0.645656 -> obs 0
-    cols = 40
+    # 1 x 80 pixels, 2 observations, default (FORCE) weights 1.0 / 0.4 / 0, sigma 19.791916 d, Dreq 100 px;
+    # score = (S_doy + 0.4 S_cloud) / 1.4 (FORCE divides by the total weight, bap-hl.c l. 672)
+    # obs 0: day 180 = target (S_doy 1), a cloud at column 0 (distance to cloud = column)
+    #        score0 = (1 + 0.4 S_cloud(d)) / 1.4,  S_cloud(d) = 1 / (1 + exp(-0.1 (d - 50)))
+    # obs 1: day 190, no cloud (S_cloud 1); S_doy = exp(-100 / (2 * 19.791916^2)) = 0.880168
+    #        score1 = (0.880168 + 0.4) / 1.4 = 0.914406
+    # obs 0 wins where S_cloud(d) > (0.880168 - 0.6) / 0.4 = 0.700421, i.e. d > 50 + 10 ln(0.700421 / 0.299579)
+    # = 58.49: S_cloud(58) = 0.689974 -> score0 0.911421 < score1 (obs 1); S_cloud(59) = 0.710950 -> score0
+    # 0.917414 > score1 (obs 0)
+    cols = 80
     obs = np.full((2, 1, 1, cols), 0.2, np.float32)
     obs[1] = 0.4
     cloud = np.zeros((2, 1, cols), bool)
     cloud[0, 0, 0] = True
     obs[0, :, 0, 0] = np.nan                    # the cloudy pixel itself is masked
     dist = c.cloud_distance(cloud)
-    r = c.bap_composite(obs, dist, doy=[200, 230], sensor=["L8", "L8"], target_doy=200)
-    expect = np.where(np.arange(cols) >= 28, 0, 1)
+    r = c.bap_composite(obs, dist, doy=[180, 190], sensor=["L8", "L8"], target_doy=180)
+    expect = np.where(np.arange(cols) >= 59, 0, 1)
     np.testing.assert_array_equal(r["index"][0], expect)
     np.testing.assert_allclose(r["values"][0, 0], np.where(expect == 0, 0.2, 0.4), atol=TOL)
-    assert r["score"][0, 27] == pytest.approx(0.822939, abs=1e-6)
-    assert r["score"][0, 28] == pytest.approx(0.55 + 0.45 * 0.645656, abs=1e-6)    # 0.840545
-    np.testing.assert_array_equal(r["doy"][0], np.where(expect == 0, 200, 230))
+    assert r["score"][0, 58] == pytest.approx(0.914406, abs=1e-6)
+    assert r["score"][0, 59] == pytest.approx(0.917414, abs=1e-6)
+    np.testing.assert_array_equal(r["doy"][0], np.where(expect == 0, 180, 190))
+    # the circular day distance: day 360 is 10 days from a target of day 5 (window across New Year)
+    assert c.doy_score(360, 5) == pytest.approx(0.880168, abs=1e-6)
 
 
 def test_bap_sensor_score_and_weights():
-    # identical observations except the sensor: L7 scored 0.5, L8 1 -> L8 wins by w_sensor * 0.5 = 0.05
     obs = np.full((2, 1, 1, 1), 0.3, np.float32)
     dist = np.full((2, 1, 1), np.inf)
+    # default: no sensor weight (neither Griffiths' three functions nor FORCE score the sensor), so the
+    # sensor scores change nothing; both score (1 + 0.4) / 1.4 = 1 and the tie goes to the first
     s = c.bap_scores(dist, [200, 200], ["L7", "L8"], 200, sensor_scores={"L7": 0.5})
-    assert s[1, 0, 0] - s[0, 0, 0] == pytest.approx(0.05, abs=1e-12)
-    assert s[1, 0, 0] == pytest.approx(1.0, abs=1e-12)                  # 0.45 + 0.45 + 0.10
-    r = c.bap_composite(obs, dist, [200, 200], ["L7", "L8"], 200, sensor_scores={"L7": 0.5})
-    assert r["index"][0, 0] == 1
+    np.testing.assert_allclose(s[:, 0, 0], [1.0, 1.0], atol=1e-12)
+    # with w_sensor 0.2: L7 (1 + 0.4 + 0.2 * 0.5) / 1.6 = 0.9375, L8 (1 + 0.4 + 0.2) / 1.6 = 1 -> L8 wins
+    kw = dict(sensor_scores={"L7": 0.5}, w_sensor=0.2)
+    s = c.bap_scores(dist, [200, 200], ["L7", "L8"], 200, **kw)
+    np.testing.assert_allclose(s[:, 0, 0], [0.9375, 1.0], atol=1e-12)
+    r = c.bap_composite(obs, dist, [200, 200], ["L7", "L8"], 200, **kw)
+    assert r["index"][0, 0] == 1 and r["score"][0, 0] == pytest.approx(1.0, abs=1e-6)
     # weight only on the day of year: the date closer to the target wins whatever the cloud distance
     dist = np.array([[[100.0]], [[0.0]]])
     r = c.bap_composite(obs, dist, [150, 199], ["L8", "L8"], 200, w_doy=1.0, w_cloud=0.0, w_sensor=0.0)
     assert r["index"][0, 0] == 1
+    with pytest.raises(ValueError):
+        c.bap_scores(dist, [150, 199], ["L8", "L8"], 200, w_doy=0.0, w_cloud=0.0, w_sensor=0.0)
+    with pytest.raises(ValueError):
+        c.bap_scores(dist, [150, 199], ["L8", "L8"], 200, w_cloud=-1.0)
 
 
 # ----------------------------------------------------------------------------------------
