@@ -4,6 +4,7 @@ import os
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .algorithms.composite import CompositeAlgorithm
 from .algorithms.index_calculator import SpectralIndexAlgorithm
 from .algorithms.lst import LandSurfaceTemperatureAlgorithm
 from .algorithms.rsei import RseiAlgorithm, RseiFromComponentsAlgorithm
@@ -26,6 +27,7 @@ from .algorithms.install_dependencies import InstallDependenciesAlgorithm
 
 ALGORITHMS = (
     # Indices
+    CompositeAlgorithm,
     SpectralIndexAlgorithm,
     LandSurfaceTemperatureAlgorithm,
     # Ecology

@@ -40,6 +40,17 @@ _REFS = [
         "14(17): 4177 (Changhe Basin mining area, Shanxi; Henan University and Shanxi Agricultural University; "
         "the text the project holds does not name the authors).", doi="10.3390/rs14174177")),
     # -- indices, radiometry, LST -----------------------------------------------------------------------------
+    # -- compositing -------------------------------------------------------------------------------------------
+    ("griffiths2013", Reference(
+        "Griffiths P. et al. (2013), IEEE JSTARS 6: 2088-2101",
+        "Griffiths P., van der Linden S., Kuemmerle T., Hostert P. (2013). A pixel-based Landsat compositing "
+        "algorithm for large area land cover mapping. IEEE Journal of Selected Topics in Applied Earth "
+        "Observations and Remote Sensing 6(5): 2088-2101.", doi="10.1109/JSTARS.2012.2228167")),
+    ("roy2016", Reference(
+        "Roy D.P. et al. (2016), Remote Sensing of Environment 185: 57-70",
+        "Roy D.P., Kovalskyy V., Zhang H.K., Vermote E.F., Yan L., Kumar S.S., Egorov A. (2016). Characterization "
+        "of Landsat-7 to Landsat-8 reflective wavelength and normalized difference vegetation index continuity. "
+        "Remote Sensing of Environment 185: 57-70.", doi="10.1016/j.rse.2015.12.024")),
     ("xu2013", Reference(
         "Xu H. (2013), Acta Ecologica Sinica 33: 7853-7862",
         "Xu H. (2013). A remote sensing urban ecological index and its application. Acta Ecologica Sinica 33(24): "

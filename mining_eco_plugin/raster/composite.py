@@ -119,7 +119,7 @@ def rasterize_area(wkb_geometries, geometry_wkt: str, grid: Grid, path: str) -> 
     """A Byte GeoTIFF on ``grid``: 1 where the pixel centre is inside one of the polygons (WKB, in
     ``geometry_wkt``), 0 elsewhere (gdal.Rasterize without ALL_TOUCHED, the rule of gdalwarp's cutline)."""
     mem = ogr.GetDriverByName("Memory").CreateDataSource("area")
-    layer = mem.CreateLayer("area", _srs(geometry_wkt), ogr.wkbMultiPolygon)
+    layer = mem.CreateLayer("area", _srs(grid.wkt), ogr.wkbMultiPolygon)     # geometries transformed below
     to_grid = osr.CoordinateTransformation(_srs(geometry_wkt), _srs(grid.wkt))
     for wkb in wkb_geometries:
         geom = ogr.CreateGeometryFromWkb(bytes(wkb))

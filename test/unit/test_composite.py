@@ -379,3 +379,33 @@ def test_medoid_and_median_match_a_per_pixel_loop():
             d = [sum((float(obs[k, b, i, j]) - m[b]) ** 2 for b in range(3)) for k in good]
             assert mdd["index"][i, j] == good[int(np.argmin(d))]
             np.testing.assert_array_equal(mdd["values"][:, i, j], obs[good[int(np.argmin(d))], :, i, j])
+
+
+# -- periods and the target grid (issue 13: "a period is named by the year in which its date window starts") -------
+def test_period_of_windows_within_and_across_new_year():
+    import datetime as dt
+    from mining_eco_plugin.core.composite import period_of, window_middle_doy
+    d = dt.date
+    assert period_of(d(2013, 7, 7)) == 2013                          # June-September (the default)
+    assert period_of(d(2013, 5, 31)) is None and period_of(d(2013, 10, 1)) is None
+    assert period_of(d(2013, 11, 20), months=(11, 2)) == 2013       # November 2013 - February 2014
+    assert period_of(d(2014, 2, 28), months=(11, 2)) == 2013
+    assert period_of(d(2014, 3, 1), months=(11, 2)) is None
+    assert period_of(d(2013, 7, 7), doys=(150, 200)) == 2013          # 7 July = day 188
+    assert period_of(d(2013, 7, 20), doys=(150, 200)) is None         # day 201
+    assert period_of(d(2014, 1, 5), doys=(350, 10)) == 2013
+    # the middle of June-September: days 152..273 by hand -> 212.5; of November-February: 305..(59 + 365) -> 364.5
+    assert window_middle_doy((6, 9)) == 212.5
+    assert window_middle_doy((11, 2)) == 364.5
+    assert window_middle_doy(doys=(350, 10)) == 362.5                 # (350 + 10 + 365) / 2
+
+
+def test_target_grid_keeps_a_products_pixel_phase():
+    from mining_eco_plugin.raster.composite import target_grid
+    # a Landsat grid has pixel edges at odd multiples of 15 m (e.g. 483285): kept when aligned on it
+    g = target_grid((483300.0, 5627300.0, 484500.0, 5628500.0), "", 30.0, align=(483285.0, 5628525.0))
+    assert g.geotransform[0] == 483285.0 and g.geotransform[3] == 5628525.0
+    assert (g.width, g.height) == (41, 41)
+    # without a product on the grid: edges on multiples of the resolution, covering the bounds
+    g = target_grid((100.0, 200.0, 161.0, 259.0), "", 30.0)
+    assert g.geotransform[0] == 90.0 and g.geotransform[3] == 270.0 and (g.width, g.height) == (3, 3)

@@ -1,0 +1,224 @@
+"""miningeco:composite through processing.run on products written from the real Marburg Landsat 8 scene
+(2013-07-07, Collection 1 Level-1; Landsat imagery courtesy of the U.S. Geological Survey, test/data/README.md).
+
+Independent references:
+* the mosaic and the clip: ``gdalwarp`` run here on the products' own DN files, with the composite's grid (-te / -tr)
+  and the study area as cutline; then the Level-1 TOA reflectance by hand from the MTL text, read by a regex
+  (USGS: rho = (M_rho DN + A_rho) / sin(sun elevation));
+* the band layout and metadata a scene tool reads: ``miningeco:spectralindices`` run on the composite with the
+  radiometry "Already reflectance" gives the same NDVI as the formula on the composite's bands.
+
+Built, not real: the two footprints are two overlapping windows cut from the one real scene (as two path/rows of
+one UTM zone share the 30 m grid phase), each written as a product folder with the real MTL.
+"""
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import processing
+import pytest
+from osgeo import gdal, ogr, osr
+from qgis.core import QgsProcessingException
+
+DATA = Path(__file__).resolve().parent / "data" / "marburg"
+L8 = "LC08_L1TP_195025_20130707_20170503_01_T1"
+BANDS = {"blue": 2, "green": 3, "red": 4, "nir": 5, "swir1": 6, "swir2": 7}
+TOL = 1e-6          # float32 reflectance: the same conversion of the same DN
+
+
+def mtl_number(key: str) -> float:
+    text = (DATA / f"{L8}_MTL.txt").read_text(encoding="latin-1")
+    return float(re.search(rf"^\s*{key}\s*=\s*([-0-9.Ee+]+)", text, re.M).group(1))
+
+
+def toa(dn: np.ndarray, band: int) -> np.ndarray:
+    m, a = mtl_number(f"REFLECTANCE_MULT_BAND_{band}"), mtl_number(f"REFLECTANCE_ADD_BAND_{band}")
+    sun = math.radians(mtl_number("SUN_ELEVATION"))
+    return (m * dn.astype(np.float64) + a) / math.sin(sun)
+
+
+def cut_product(dst: Path, xoff: int, yoff: int, xsize: int, ysize: int) -> Path:
+    """A product folder holding the window (xoff, yoff, xsize, ysize) of every file of the real scene."""
+    dst.mkdir(parents=True)
+    for f in DATA.glob(f"{L8}_*"):
+        if f.suffix.upper() == ".TIF":
+            gdal.Translate(str(dst / f.name), str(f), srcWin=[xoff, yoff, xsize, ysize])
+        elif f.name.endswith("_MTL.txt"):
+            shutil.copy(f, dst / f.name)
+    return dst / f"{L8}_MTL.txt"
+
+
+def read_band(path, name):
+    ds = gdal.Open(str(path))
+    for i in range(ds.RasterCount):
+        if ds.GetRasterBand(i + 1).GetDescription() == name:
+            a = ds.GetRasterBand(i + 1).ReadAsArray().astype(np.float64)
+            nd = ds.GetRasterBand(i + 1).GetNoDataValue()
+            return np.where(a == nd, np.nan, a)
+    raise AssertionError(f"{path} has no band {name}")
+
+
+def run(tmp_path, **params):
+    params.setdefault("OUTPUT_FOLDER", str(tmp_path / "out"))
+    params.setdefault("OUTPUT_TABLE", str(tmp_path / "table.csv"))
+    params.setdefault("TOA_OK", True)
+    params.setdefault("MONTH_FIRST", 6)     # July
+    params.setdefault("MONTH_LAST", 6)
+    return processing.run("miningeco:composite", params)
+
+
+def concave_area(path: Path) -> Path:
+    """A concave (L-shaped) study area inside the scene, written in EPSG:4326."""
+    ds = gdal.Open(str(DATA / f"{L8}_B4.TIF"))
+    gt = ds.GetGeoTransform()
+    x0, y0 = gt[0] + 5.3 * 30, gt[3] - 4.6 * 30
+    ring = [(x0, y0), (x0 + 30 * 30, y0), (x0 + 30 * 30, y0 - 12 * 30), (x0 + 14 * 30, y0 - 12 * 30),
+            (x0 + 14 * 30, y0 - 31 * 30), (x0, y0 - 31 * 30), (x0, y0)]
+    utm = osr.SpatialReference()
+    utm.ImportFromWkt(ds.GetProjection())
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    for s in (utm, wgs):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    geom = ogr.Geometry(ogr.wkbPolygon)
+    r = ogr.Geometry(ogr.wkbLinearRing)
+    for x, y in ring:
+        r.AddPoint_2D(x, y)
+    geom.AddGeometry(r)
+    geom.Segmentize(30)
+    geom.Transform(osr.CoordinateTransformation(utm, wgs))
+    out = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = out.CreateLayer("area", wgs, ogr.wkbPolygon)
+    f = ogr.Feature(layer.GetLayerDefn())
+    f.SetGeometry(geom)
+    layer.CreateFeature(f)
+    out = None
+    return path
+
+
+def gdalwarp_dn(sources, band, target, cutline=None):
+    """The reference mosaic: gdalwarp of the products' DN files of ``band`` onto ``target``'s grid."""
+    ds = gdal.Open(str(target))
+    gt = ds.GetGeoTransform()
+    te = (gt[0], gt[3] + gt[5] * ds.RasterYSize, gt[0] + gt[1] * ds.RasterXSize, gt[3])
+    opts = dict(format="MEM", outputBounds=te, xRes=gt[1], yRes=-gt[5], dstSRS=ds.GetProjection(),
+                resampleAlg="near", srcNodata=-32768, dstNodata=-32768)
+    if cutline:
+        opts["cutlineDSName"] = str(cutline)
+    files = [str(Path(s).parent / f"{L8}_B{band}.TIF") for s in sources]
+    out = gdal.Warp("", files, **opts)
+    a = out.GetRasterBand(1).ReadAsArray().astype(np.float64)
+    return np.where(a == -32768, np.nan, a)
+
+
+@pytest.fixture
+def footprints(tmp_path):
+    """Two overlapping footprints of the real scene (41 x 41 px): rows 0-27 and rows 15-40, offset columns."""
+    return (cut_product(tmp_path / "p195r025", 0, 0, 41, 28), cut_product(tmp_path / "p195r026", 3, 15, 38, 26))
+
+
+def test_two_footprints_mosaic_back_to_gdalwarp(provider, tmp_path, footprints):
+    res = run(tmp_path, PRODUCTS=[str(p) for p in footprints], METHOD=1)       # median
+    path, = res["COMPOSITES"]
+    ds = gdal.Open(path)
+    src = gdal.Open(str(DATA / f"{L8}_B4.TIF"))
+    assert ds.GetGeoTransform() == pytest.approx(src.GetGeoTransform())     # kept on the products' own grid
+    assert (ds.RasterXSize, ds.RasterYSize) == (41, 41)
+    count = read_band(path, "count")
+    for name, band in BANDS.items():
+        ref = toa(gdalwarp_dn(footprints, band, path), band)
+        got = read_band(path, name)
+        clear = np.isfinite(got)
+        assert clear.mean() > 0.9, name                   # the real scene is mostly clear (BQA)
+        np.testing.assert_allclose(got[clear], ref[clear], rtol=0, atol=TOL, err_msg=name)
+        assert np.isnan(ref[~np.isfinite(ref)]).all()
+    # the overlap (rows 15-27, columns 3-40) has both observations, the rest one; the corner (rows 28-40, columns
+    # 0-2) is covered by neither footprint
+    assert count[20, 20] == 2 or np.isnan(read_band(path, "red")[20, 20])
+    assert count[5, 5] in (0, 1) and count[35, 1] == 0
+
+
+def test_clip_to_a_concave_study_area_equals_gdalwarp_cutline(provider, tmp_path, footprints):
+    area = concave_area(tmp_path / "area.gpkg")
+    res = run(tmp_path, PRODUCTS=[str(p) for p in footprints], METHOD=1, STUDY_AREA=str(area))
+    path, = res["COMPOSITES"]
+    for name, band in (("red", 4), ("nir", 5)):
+        ref = toa(gdalwarp_dn(footprints, band, path, cutline=area), band)
+        got = read_band(path, name)
+        inside = np.isfinite(ref)
+        assert inside.sum() > 300
+        assert not np.isfinite(got[~inside]).any(), "a pixel outside the cutline has a value"
+        ok = np.isfinite(got)
+        assert ok[inside].mean() > 0.9
+        np.testing.assert_allclose(got[ok], ref[ok], rtol=0, atol=TOL)
+    # the count band is nodata outside the area, like every band
+    count = read_band(path, "count")
+    assert np.isnan(count[~np.isfinite(toa(gdalwarp_dn(footprints, 4, path, cutline=area), 4))]).all()
+
+
+def test_reprojected_target_equals_gdalwarp_bilinear(provider, tmp_path):
+    """A target CRS the product is not in (UTM 33N, 60 m): bilinear warping of the DN, then TOA; the same as
+    gdalwarp's bilinear (the conversion is linear) away from the footprint's edge."""
+    res = run(tmp_path, PRODUCTS=[str(DATA / f"{L8}_MTL.txt")], METHOD=1, TARGET_CRS="EPSG:32633",
+              RESOLUTION=60.0, RESAMPLING=1)
+    path, = res["COMPOSITES"]
+    ds = gdal.Open(path)
+    srs = osr.SpatialReference(wkt=ds.GetProjection())
+    assert srs.GetAuthorityCode(None) == "32633" and ds.GetGeoTransform()[1] == 60.0
+    gt = ds.GetGeoTransform()
+    assert gt[0] % 60 == 0 and gt[3] % 60 == 0            # not on a product grid: pixel edges on multiples of 60 m
+    te = (gt[0], gt[3] + gt[5] * ds.RasterYSize, gt[0] + gt[1] * ds.RasterXSize, gt[3])
+    ref_ds = gdal.Warp("", str(DATA / f"{L8}_B5.TIF"), format="MEM", outputBounds=te, xRes=60, yRes=60,
+                       dstSRS="EPSG:32633", resampleAlg="bilinear", srcNodata=-32768, dstNodata=-32768)
+    dn = ref_ds.GetRasterBand(1).ReadAsArray().astype(np.float64)
+    ref = np.where(dn == -32768, np.nan, toa(dn, 5))
+    got = read_band(path, "nir")
+    ok = np.isfinite(ref) & np.isfinite(got)
+    assert ok.sum() > 100
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=0, atol=1e-5)
+
+
+def test_scene_tools_read_the_composite(provider, tmp_path):
+    """Band names and units: the spectral index calculator, given the composite with the radiometry 'Already
+    reflectance', computes NDVI = (nir - red) / (nir + red) of the composite's own bands."""
+    res = run(tmp_path, PRODUCTS=[str(DATA / f"{L8}_MTL.txt")])
+    path, = res["COMPOSITES"]
+    ds = gdal.Open(path)
+    assert ds.GetMetadataItem("MINING_ECO_PERIOD") == "2013"
+    assert ds.GetMetadataItem("MINING_ECO_WET_SET") == "OLI"
+    names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+    assert names == ["blue", "green", "red", "nir", "swir1", "swir2", "thermal", "count", "doy"]
+    assert np.nanmax(read_band(path, "doy")) == 188 == np.nanmin(read_band(path, "doy"))    # 7 July 2013
+    thermal = read_band(path, "thermal")
+    assert 280 < np.nanmean(thermal) < 320                  # kelvin
+    out = processing.run("miningeco:spectralindices", {"SCENE": path, "SENSOR": 0, "RADIOMETRY": 3, "INDICES": [0],
+                                                       "OUTPUT": str(tmp_path / "ndvi.tif")})
+    red, nir = read_band(path, "red"), read_band(path, "nir")
+    nds = gdal.Open(out["OUTPUT"])       # kept open while its band is read
+    ndvi = nds.GetRasterBand(1).ReadAsArray().astype(np.float64)
+    ok = np.isfinite(red) & np.isfinite(nir)
+    np.testing.assert_allclose(ndvi[ok], ((nir - red) / (nir + red))[ok], atol=1e-6)
+
+
+def test_bad_inputs_are_refused_clearly(provider, tmp_path):
+    mtl = str(DATA / f"{L8}_MTL.txt")
+    with pytest.raises(QgsProcessingException, match="Level-1 product.*TOA"):
+        run(tmp_path, PRODUCTS=[mtl], TOA_OK=False)
+    with pytest.raises(QgsProcessingException, match="none of the products falls in the date window"):
+        run(tmp_path, PRODUCTS=[mtl], MONTH_FIRST=0, MONTH_LAST=2)
+    with pytest.raises(QgsProcessingException, match="DOY_FIRST / DOY_LAST"):
+        run(tmp_path, PRODUCTS=[mtl], DOY_FIRST=100)
+    with pytest.raises(QgsProcessingException, match="PRODUCTS / PRODUCT_FOLDER"):
+        run(tmp_path)
+    with pytest.raises(QgsProcessingException, match="TARGET_CRS"):
+        run(tmp_path, PRODUCTS=[mtl], TARGET_CRS="EPSG:4326")
+    broken = tmp_path / "broken"
+    cut_product(broken, 0, 0, 41, 41)
+    (broken / f"{L8}_B5.TIF").unlink()
+    with pytest.raises(QgsProcessingException, match=f"{L8}_B5.TIF"):
+        run(tmp_path, PRODUCTS=[str(broken / f"{L8}_MTL.txt")])
+    assert not (tmp_path / "out").exists() and not (tmp_path / "table.csv").exists()
