@@ -884,3 +884,90 @@ def write_landsat_product(dst, scene_key, level: str = "C2L2", layout: str = "fo
         raise ValueError(f"layout {layout!r}: folder or tar")
     roles = {role_of.get(b, f"B{b}"): v for b, v in written.items()}
     return Written(out, pid, level, grid, date, layers, roles, names)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Footprints of two neighbouring path/rows, study area
+# ------------------------------------------------------------------------------------------------------------
+def footprint_masks(key) -> tuple[np.ndarray, np.ndarray]:
+    """Two built footprints on the scene grid (bool, True = data): A the western part up to a tilted east edge
+    (WRS-2 scenes are tilted), B the eastern part from a tilted west edge; they overlap in a band about a
+    quarter of the width wide and together cover every pixel."""
+    h, w = scene_grid(key).shape
+    r, c = np.mgrid[0:h, 0:w] + 0.5
+    t = r / h                                   # 0 at the top, 1 at the bottom
+    a = c < w * (0.70 - 0.12 * t)               # east edge of A: 0.70 w at the top, 0.58 w at the bottom
+    b = c > w * (0.42 - 0.12 * t)               # west edge of B: 0.42 w ... 0.30 w
+    return a, b
+
+
+def split_footprints(dst, key, level: str = "C2L2", layout: str = "folder", date: str | None = None,
+                     neighbour_zone: bool = False, qa=None) -> list[Written]:
+    """One real scene written as two overlapping products of neighbouring path/rows (built; pixels real).
+
+    Product A keeps the scene's path/row; its grid starts 3 px west and 2 px north of the scene and is 3 px
+    wider than A's data (fill there). Product B is path - 1 (the WRS-2 path to the east), its grid starts
+    12 px east of the scene's west edge and reaches 4 px beyond the scene's east and south edges. Both grids
+    have the scene's pixel phase (WRS-2 scenes of one UTM zone share the 30 m grid), so mosaicking them back
+    onto the scene grid must reproduce the real pixels exactly. With ``neighbour_zone`` B is written in the
+    next UTM zone east (EPSG + 1) on a 30 m grid with Landsat's phase (corner x, y = 15 mod 30), resampled by
+    nearest neighbour: there the round trip is only as exact as two nearest-neighbour resamplings.
+    ``qa``: optional pair of QA_PIXEL arrays (one per product grid)."""
+    s = scene(key)
+    g = scene_grid(s)
+    fa, fb = footprint_masks(s)
+    h, w = g.shape
+    ga = g.window(-3, -2, int(np.ceil(w * 0.70)) + 6, h + 4)
+    gb = g.window(int(w * 0.30) - 2, 0, w - int(w * 0.30) + 6, h + 4)
+    if neighbour_zone:
+        from osgeo import osr
+        src, dstsrs = osr.SpatialReference(), osr.SpatialReference()
+        src.ImportFromEPSG(g.epsg)
+        dstsrs.ImportFromEPSG(g.epsg + 1)
+        for s_ in (src, dstsrs):
+            s_.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        tr = osr.CoordinateTransformation(src, dstsrs)
+        x0, y0, x1, y1 = gb.bounds()
+        pts = [tr.TransformPoint(x, y)[:2] for x in (x0, x1) for y in (y0, y1)]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        ux = np.floor((min(xs) - 15) / 30) * 30 + 15
+        uy = np.ceil((max(ys) - 15) / 30) * 30 + 15
+        gb = Grid(g.epsg + 1, ux, uy, int(np.ceil((max(xs) - ux) / 30)) + 1, int(np.ceil((uy - min(ys)) / 30)) + 1)
+    qa = qa or (None, None)
+    a = write_landsat_product(dst, s, level, layout, date, qa[0], path_row=(s.path, s.row), grid=ga, footprint=fa)
+    b = write_landsat_product(dst, s, level, layout, date, qa[1], path_row=(s.path - 1, s.row), grid=gb,
+                              footprint=fb)
+    return [a, b]
+
+
+def study_area(path, key=L8, epsg: int = 4326, layer: str = "study_area") -> Path:
+    """A GeoPackage with one concave (L-shaped, with a notch) polygon inside the scene, in ``epsg`` (built).
+    Vertices are placed on the scene grid in pixels (col, row) and transformed; the polygon leaves a margin of
+    at least 3 px to the scene edge."""
+    from osgeo import ogr, osr
+    g = scene_grid(key)
+    h, w = g.shape
+    px = [(3, 3), (w - 4, 3), (w - 4, h * 0.45), (w * 0.55, h * 0.45), (w * 0.55, h - 4), (w * 0.3, h - 4),
+          (w * 0.3, h * 0.7), (3, h * 0.6), (3, 3)]
+    src, dst = osr.SpatialReference(), osr.SpatialReference()
+    src.ImportFromEPSG(g.epsg)
+    dst.ImportFromEPSG(epsg)
+    for s_ in (src, dst):
+        s_.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    tr = osr.CoordinateTransformation(src, dst)
+    ring = ogr.Geometry(ogr.wkbLinearRing)
+    for c, r in px:
+        x, y = tr.TransformPoint(g.x0 + c * g.res, g.y0 - r * g.res)[:2]
+        ring.AddPoint_2D(x, y)
+    poly = ogr.Geometry(ogr.wkbPolygon)
+    poly.AddGeometry(ring)
+    path = Path(path)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    lyr = ds.CreateLayer(layer, dst, ogr.wkbPolygon)
+    lyr.CreateField(ogr.FieldDefn("name", ogr.OFTString))
+    f = ogr.Feature(lyr.GetLayerDefn())
+    f.SetField("name", "study area")
+    f.SetGeometry(poly)
+    lyr.CreateFeature(f)
+    ds = None
+    return path
