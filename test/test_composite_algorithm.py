@@ -63,6 +63,7 @@ def read_band(path, name):
 
 
 def run(tmp_path, **params):
+    Path(tmp_path).mkdir(parents=True, exist_ok=True)
     params.setdefault("OUTPUT_FOLDER", str(tmp_path / "out"))
     params.setdefault("OUTPUT_TABLE", str(tmp_path / "table.csv"))
     params.setdefault("TOA_OK", True)
@@ -222,3 +223,53 @@ def test_bad_inputs_are_refused_clearly(provider, tmp_path):
     with pytest.raises(QgsProcessingException, match=f"{L8}_B5.TIF"):
         run(tmp_path, PRODUCTS=[str(broken / f"{L8}_MTL.txt")])
     assert not (tmp_path / "out").exists() and not (tmp_path / "table.csv").exists()
+
+
+# -- the same real scene under different real-looking cloud masks (test/productdata.py) ---------------------------
+DATES = ("2013-06-12", "2013-07-07", "2013-07-23", "2013-08-24")
+
+
+@pytest.fixture
+def cloudy_products(tmp_path):
+    """The real Marburg L8 scene as four Collection 2 Level-2 products (built: four dates, one real image) under
+    four CFMask-like QA_PIXEL masks whose clear pixels together cover the scene; the clouds brighten and shadows
+    darken the band values, so a composite that ignored a mask would be visibly wrong. And the clean product."""
+    import productdata as pd
+    shape = (pd.scene_grid(pd.L8).height, pd.scene_grid(pd.L8).width)
+    masks = pd.cloud_qa_set(shape, len(DATES), seed=13, cover=0.35)
+    cloudy = [pd.write_landsat_product(tmp_path / "cloudy", pd.L8, "C2L2", date=d, qa=q)
+              for d, q in zip(DATES, masks)]
+    clean = pd.write_landsat_product(tmp_path / "clean", pd.L8, "C2L2", date="2013-07-07")
+    return cloudy, clean, masks
+
+
+@pytest.mark.parametrize("method", [0, 1, 2, 3])          # medoid, median, max NDVI, best available pixel
+def test_cloudy_dates_reconstruct_the_clear_scene(provider, tmp_path, cloudy_products, method):
+    import productdata as pd
+    cloudy, clean, masks = cloudy_products
+    ref, = run(tmp_path / "ref", PRODUCTS=[str(clean.path)], MONTH_FIRST=5, MONTH_LAST=8, TOA_OK=False,
+               OUTPUT_FOLDER=str(tmp_path / "ref"))["COMPOSITES"]
+    got, = run(tmp_path, PRODUCT_FOLDER=str(tmp_path / "cloudy"), MONTH_FIRST=5, MONTH_LAST=8, TOA_OK=False,
+               METHOD=method)["COMPOSITES"]
+    for name in ("blue", "green", "red", "nir", "swir1", "swir2", "thermal"):
+        np.testing.assert_array_equal(read_band(got, name), read_band(ref, name), err_msg=name)
+    # count: the dates whose QA_PIXEL is clear there (bits 0-4 of the USGS table all 0: no fill, dilated cloud,
+    # cirrus, cloud or shadow; cirrus is not masked by default, so it is left out of the count by hand too)
+    clear = np.stack([(np.asarray(q).astype(np.int64) & 0b11011) == 0 for q in masks])
+    np.testing.assert_array_equal(read_band(got, "count"), clear.sum(axis=0))
+    assert clear.sum(axis=0).min() >= 1 and clear.sum(axis=0).max() < len(DATES)
+    if method in (0, 2):        # medoid and max NDVI: identical clear values, the tie goes to the earliest date
+        import datetime as dt
+        doys = np.array([dt.date.fromisoformat(d).timetuple().tm_yday for d in DATES])
+        np.testing.assert_array_equal(read_band(got, "doy"), doys[np.argmax(clear, axis=0)])
+
+
+def test_ignoring_the_clouds_shows_them(provider, tmp_path, cloudy_products):
+    """With the cloud and shadow confidences 'not masked' and no dilated-cloud rule the bright clouds win
+    maximum-NDVI nowhere but do enter the median: the composite is no longer the clear scene."""
+    cloudy, clean, _ = cloudy_products
+    ref, = run(tmp_path / "ref", PRODUCTS=[str(clean.path)], MONTH_FIRST=5, MONTH_LAST=8,
+               OUTPUT_FOLDER=str(tmp_path / "ref"))["COMPOSITES"]
+    got, = run(tmp_path, PRODUCT_FOLDER=str(tmp_path / "cloudy"), MONTH_FIRST=5, MONTH_LAST=8, METHOD=1,
+               CLOUD_CONFIDENCE=0, SHADOW_CONFIDENCE=0)["COMPOSITES"]
+    assert not np.array_equal(read_band(got, "blue"), read_band(ref, "blue"))
