@@ -19,6 +19,7 @@ or (Collection 2) written in the USGS group / key layout with values taken from 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -143,15 +144,15 @@ S2_LAYOUT = {"R10m": ("B02", "B03", "B04", "B08"), "R20m": ("B02", "B03", "B04",
              "R60m": ("B02", "B03", "B04", "B11", "B12", "SCL")}
 
 
-def mtd_xml(baseline="04.00", offsets=True, files=()) -> str:
+def mtd_xml(baseline="04.00", offsets=True, files=(), start="2022-06-15T10:36:31.024Z", name=None) -> str:
     """A minimal MTD_MSIL2A.xml with the ESA element names (built)."""
     off = "".join(f'<BOA_ADD_OFFSET band_id="{i}">-1000</BOA_ADD_OFFSET>\n' for i in range(13)) if offsets else ""
     imgs = "".join(f"<IMAGE_FILE>{f}</IMAGE_FILE>\n" for f in files)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <n1:Level-2A_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd">
 <n1:General_Info><Product_Info>
-<PRODUCT_START_TIME>2022-06-15T10:36:31.024Z</PRODUCT_START_TIME>
-<PRODUCT_URI>{S2_NAME}.SAFE</PRODUCT_URI><PROCESSING_LEVEL>Level-2A</PROCESSING_LEVEL>
+<PRODUCT_START_TIME>{start}</PRODUCT_START_TIME>
+<PRODUCT_URI>{name or S2_NAME}.SAFE</PRODUCT_URI><PROCESSING_LEVEL>Level-2A</PROCESSING_LEVEL>
 <PRODUCT_TYPE>S2MSI2A</PRODUCT_TYPE><PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>
 <Datatake><SPACECRAFT_NAME>Sentinel-2A</SPACECRAFT_NAME></Datatake>
 <Product_Organisation><Granule_List><Granule>{imgs}</Granule></Granule_List></Product_Organisation>
@@ -971,3 +972,94 @@ def study_area(path, key=L8, epsg: int = 4326, layer: str = "study_area") -> Pat
     lyr.CreateFeature(f)
     ds = None
     return path
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Sentinel-2 L2A with reflectance from a real Landsat scene
+# ------------------------------------------------------------------------------------------------------------
+S2_FROM_ROLE = {"B02": "B", "B03": "G", "B04": "R", "B08": "NIR", "B11": "SWIR1", "B12": "SWIR2"}
+
+
+def s2_grids(key=L8) -> dict[int, Grid]:
+    """10 / 20 / 60 m grids inside the Landsat scene, corners on multiples of 60 m (as S2 tile corners)."""
+    g = scene_grid(key)
+    x0, y0, x1, y1 = g.bounds()
+    ax0, ay1 = math.ceil(x0 / 60) * 60, math.floor(y1 / 60) * 60
+    ax1, ay0 = math.floor(x1 / 60) * 60, math.ceil(y0 / 60) * 60
+    return {r: Grid(g.epsg, ax0, ay1, int((ax1 - ax0) / r), int((ay1 - ay0) / r), float(r)) for r in (10, 20, 60)}
+
+
+def write_s2_product(dst, layout: str = "safe", key=L8, date: str = "2022-06-15", scl=None, pixels=None,
+                     tile: str = "T32UMB", baseline: str = "04.00", clouds_in_pixels: bool = True) -> Written:
+    """A Sentinel-2 L2A product (``.SAFE`` folder or its ``.zip``) whose reflectance is the real TOA reflectance
+    of the Landsat scene ``key`` (default Marburg L8 2013; roles B02<-blue, B03<-green, B04<-red, B08<-NIR,
+    B11<-SWIR1, B12<-SWIR2; pixels real, sensor built) resampled from 30 m by area-weighted averaging
+    (gdal.Warp ``average``) onto 10 / 20 / 60 m grids inside the scene (corners on 60 m multiples). DN =
+    round(rho * 10000 + 1000) (BOA_ADD_OFFSET -1000, baseline 04.00), uint16, 0 = no data; lossless JP2.
+    Layout of the ESA L2A product: GRANULE/<granule>/IMG_DATA/R10m (B02 B03 B04 B08), R20m (B02 B03 B04 B11 B12
+    SCL), R60m (same), MTD_MSIL2A.xml (:func:`mtd_xml`); red-edge, B01, B09, AOT, WVP, TCI are not written.
+    ``scl``: SCL at 20 m (:func:`cloud_scl`); default built from the real NDVI (4 vegetation where > 0.3,
+    6 water where < 0, else 5); its clouds go into the pixels of every resolution (:func:`apply_clouds`).
+    ``pixels``: role -> array on the Landsat grid replacing the real reflectance."""
+    s = scene(key)
+    sg = scene_grid(s)
+    grids = s2_grids(s)
+    vals = real_values(s)
+    if pixels:
+        vals.update({r: np.asarray(v, dtype=np.float64) for r, v in pixels.items()})
+    d = date.replace("-", "")
+    name = f"S2A_MSIL2A_{d}T103631_N{baseline.replace('.', '')}_R008_{tile}_{d}T170000"
+    granule = f"L2A_{tile}_A036500_{d}T104100"
+    stem = f"{tile}_{d}T103631"
+    on = {res: {b: warp_to(vals[r], sg, g, "average") for b, r in S2_FROM_ROLE.items()} for res, g in grids.items()}
+    if scl is None:
+        nir, red = on[20]["B08"], on[20]["B04"]
+        ndvi = (nir - red) / (nir + red)
+        scl = np.where(ndvi > 0.3, SCL_VEGETATION, np.where(ndvi < 0, SCL_WATER, SCL_NOT_VEGETATED))
+    scl = np.asarray(scl, dtype=np.uint8)
+    if scl.shape != grids[20].shape:
+        raise ValueError(f"scl is {scl.shape}, the 20 m grid {grids[20].shape}")
+    scl_at = {20: scl, 10: np.kron(scl, np.ones((2, 2), np.uint8)), 60: scl[1::3, 1::3]}
+    if clouds_in_pixels:
+        on = {res: apply_clouds(v, layers_from_scl(scl_at[res]), thermal=()) for res, v in on.items()}
+    root = Path(dst) if layout == "safe" else Path(tempfile.mkdtemp(dir=dst))
+    safe = root / f"{name}.SAFE"
+    rels = []
+    mem = gdal.GetDriverByName("MEM")
+    jp2 = gdal.GetDriverByName("JP2OpenJPEG")
+    from osgeo import osr
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(sg.epsg)
+    for folder, bands in S2_LAYOUT.items():
+        res = int(folder[1:-1])
+        g = grids[res]
+        out = safe / "GRANULE" / granule / "IMG_DATA" / folder
+        out.mkdir(parents=True, exist_ok=True)
+        for b in bands:
+            if b == "SCL":
+                a, t = scl_at[res], gdal.GDT_Byte
+            else:
+                v = on[res][b]
+                with np.errstate(all="ignore"):
+                    a = np.where(np.isfinite(v), np.clip(np.rint(v * 10000 + 1000), 1, 65535), 0).astype(np.uint16)
+                t = gdal.GDT_UInt16
+            m = mem.Create("", g.width, g.height, 1, t)
+            m.SetGeoTransform(g.geotransform)
+            m.SetProjection(srs.ExportToWkt())
+            m.GetRasterBand(1).WriteArray(a)
+            rel = f"GRANULE/{granule}/IMG_DATA/{folder}/{stem}_{b}_{res}m"
+            jp2.CreateCopy(str(safe / (rel + ".jp2")), m, options=["REVERSIBLE=YES", "QUALITY=100"])
+            rels.append(rel)
+    (safe / "MTD_MSIL2A.xml").write_text(mtd_xml(baseline, True, rels, f"{date}T10:36:31.024Z", name))
+    path = safe
+    if layout == "zip":
+        import zipfile
+        path = Path(dst) / f"{name}.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for f in sorted(safe.rglob("*")):
+                zf.write(f, f.relative_to(root).as_posix())
+        shutil.rmtree(root)
+    elif layout != "safe":
+        raise ValueError(f"layout {layout!r}: safe or zip")
+    return Written(path, name, "S2L2A", grids[10], date, layers_from_scl(scl), {r: on[10][b] for b, r in
+                                                                                S2_FROM_ROLE.items()})
