@@ -273,3 +273,37 @@ def test_ignoring_the_clouds_shows_them(provider, tmp_path, cloudy_products):
     got, = run(tmp_path, PRODUCT_FOLDER=str(tmp_path / "cloudy"), MONTH_FIRST=5, MONTH_LAST=8, METHOD=1,
                CLOUD_CONFIDENCE=0, SHADOW_CONFIDENCE=0)["COMPOSITES"]
     assert not np.array_equal(read_band(got, "blue"), read_band(ref, "blue"))
+
+
+def test_sentinel2_zip_on_its_10m_grid(provider, tmp_path):
+    """A Sentinel-2 L2A .zip (built from the real Marburg reflectance, test/productdata.py): the composite is on the
+    10 m grid of B02; 20 m B11 and SCL are warped onto it by nearest neighbour (gdalwarp here is the reference);
+    reflectance = (DN + BOA_ADD_OFFSET) / 10000 = (DN - 1000) / 10000 (ESA L2A product specification, baseline
+    04.00); pixels of the masked SCL classes 0, 1, 3, 8, 9, 10, 11 are nodata."""
+    import productdata as pd
+    shape20 = (pd.s2_grids(pd.scene(pd.L8))[20].height, pd.s2_grids(pd.scene(pd.L8))[20].width)
+    (tmp_path / "s2").mkdir()
+    written = pd.write_s2_product(tmp_path / "s2", "zip", scl=pd.cloud_scl(shape20, seed=5, cover=0.2))
+    path, = run(tmp_path, PRODUCTS=[str(written.path)], MONTH_FIRST=5, MONTH_LAST=5)["COMPOSITES"]
+    ds = gdal.Open(path)
+    assert ds.GetGeoTransform()[1] == 10.0
+    root = f"/vsizip/{written.path}"
+    files = {n.split("/")[-1]: f"{root}/{n}" for n in gdal.ReadDirRecursive(root) if n.endswith(".jp2")}
+
+    def on_grid(name):
+        gt = ds.GetGeoTransform()
+        te = (gt[0], gt[3] + gt[5] * ds.RasterYSize, gt[0] + gt[1] * ds.RasterXSize, gt[3])
+        f = next(v for k, v in files.items() if k.endswith(name))
+        out = gdal.Warp("", f, format="MEM", outputBounds=te, xRes=10, yRes=10, resampleAlg="near")
+        return out.GetRasterBand(1).ReadAsArray().astype(np.float64)
+
+    scl = on_grid("_SCL_20m.jp2")
+    masked = np.isin(scl, [0, 1, 3, 8, 9, 10, 11])
+    assert 0.05 < masked.mean() < 0.6
+    for name, f in (("blue", "_B02_10m.jp2"), ("swir1", "_B11_20m.jp2")):
+        dn = on_grid(f)
+        got = read_band(path, name)
+        assert np.isnan(got[masked]).all(), name
+        ok = ~masked & (dn > 0)
+        np.testing.assert_allclose(got[ok], (dn[ok] - 1000) / 10000, rtol=0, atol=TOL, err_msg=name)
+    assert "thermal" not in [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
