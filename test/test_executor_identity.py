@@ -36,7 +36,8 @@ def _run(name, data, out, monkeypatch, executor):
     os.makedirs(out, exist_ok=True)
     alg, params = CASES[name](data, str(out))
     processing.run(alg, params)
-    return sorted(f for f in os.listdir(out) if f.endswith((".tif", ".csv")))
+    return sorted(os.path.relpath(os.path.join(d, f), out) for d, _, names in os.walk(out) for f in names
+                  if f.endswith((".tif", ".csv")))          # also the files of folder outputs
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
