@@ -269,11 +269,13 @@ def plan_periods(settings: Settings, feedback) -> list[Period]:
             continue
         periods.setdefault(year, []).append(product)
     if not periods:
-        raise ValueError("PRODUCTS: none of the products falls in the date window (years "
-                         f"{settings.years[0] or 'any'}-{settings.years[1] or 'any'}, "
-                         + (f"days {settings.doys[0]}-{settings.doys[1]}" if settings.doys else
-                            f"{MONTHS[settings.months[0] - 1]}-{MONTHS[settings.months[1] - 1]}")
-                         + "). Widen the window or check the products' dates.")
+        lo, hi = settings.years
+        years = f"years {lo}-{hi}" if lo and hi else f"from {lo}" if lo else f"up to {hi}" if hi else "every year"
+        season = (f"days of year {settings.doys[0]}-{settings.doys[1]}" if settings.doys else
+                  f"{MONTHS[settings.months[0] - 1]}-{MONTHS[settings.months[1] - 1]}")
+        raise ValueError(f"PRODUCTS: none of the products falls in the date window ({season}, {years}; "
+                         "MONTH_FIRST / MONTH_LAST, DOY_FIRST / DOY_LAST, YEAR_FIRST / YEAR_LAST). Widen the window "
+                         "or check the products' dates (listed in the log).")
     return [Period(y, sorted(ps, key=lambda p: (p.date, p.product_id))) for y, ps in sorted(periods.items())]
 
 
