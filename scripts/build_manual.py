@@ -10,8 +10,9 @@ Every tool page (docs/<id>.html, opened by the tool's Help button through helpUr
 * a per-tool text, scripts/manual/<id>.html: sections "Method" (formulas), "Defaults and why" and "Worked
   example" (more are allowed), and on its first line the keys of the works it cites
   (``<!-- references: han2025 xu2013 -->``, keys of mining_eco_plugin/algorithms/references.py). Tables kept
-  as data in the plugin are filled in where the text says {{indices_table}} (core/indices.py) or
-  {{search_grids_table}} (core/models.py).
+  as data in the plugin are filled in where the text says {{indices_table}} (core/indices.py),
+  {{search_grids_table}} (core/models.py), {{roy2016_table}}, {{scl_table}} or {{bap_defaults_table}}
+  (core/composite.py).
 
 docs/references.html lists the full citations (the four reference studies first) with the tools that cite
 each; docs/index.html lists the tools in the order of the workflow. The pages are plain HTML with an inline
@@ -213,7 +214,41 @@ def search_grids_table() -> str:
             + "\n".join(rows) + "\n</table>")
 
 
-PLACEHOLDERS = {"{{indices_table}}": indices_table, "{{search_grids_table}}": search_grids_table}
+def roy2016_table() -> str:
+    """The harmonisation coefficients of the Scene composite (core.composite.ROY2016_ETM_TO_OLI)."""
+    from mining_eco_plugin.core import composite
+    names = composite.BAND_NAMES
+    rows = [f'<tr><td>{esc(names[band])}</td><td class="num">{a:.4f}</td><td class="num">{b:.4f}</td></tr>'
+            for band, (a, b) in composite.ROY2016_ETM_TO_OLI.items()]
+    return ("<table>\n<tr><th>Band</th><th>Intercept a</th><th>Slope b</th></tr>\n" + "\n".join(rows)
+            + "\n</table>")
+
+
+def scl_table() -> str:
+    """The Sentinel-2 SCL classes and which of them the Scene composite masks (core.composite.SCL_CLASSES,
+    core.radiometry.SCL_MASKED)."""
+    from mining_eco_plugin.core import composite, radiometry
+    rows = [f'<tr><td class="num">{k}</td><td>{esc(name)}</td><td>{"masked" if k in radiometry.SCL_MASKED else "kept"}'
+            "</td></tr>" for k, name in composite.SCL_CLASSES.items()]
+    return "<table>\n<tr><th>SCL</th><th>Class</th><th>Composite</th></tr>\n" + "\n".join(rows) + "\n</table>"
+
+
+def bap_defaults_table() -> str:
+    """The best-available-pixel defaults of the Scene composite (core.composite.BAP_DEFAULTS)."""
+    from mining_eco_plugin.core import composite
+    what = {"w_doy": "weight of the day-of-year score", "w_cloud": "weight of the cloud-distance score",
+            "w_sensor": "weight of a sensor score (off)", "doy_sigma": "width of the day-of-year Gaussian (days)",
+            "cloud_required": "cloud distance scoring about 1 (pixels at 30 m; the tool uses 3000 m / pixel size)",
+            "days_in_year": "days of the circular day distance (windows across New Year)"}
+    rows = [f'<tr><td><code>{esc(k)}</code></td><td class="num">{_number(round(v, 4))}</td><td>{esc(what[k])}</td>'
+            "</tr>" for k, v in composite.BAP_DEFAULTS.items()]
+    return ("<table>\n<tr><th>Setting</th><th>Default</th><th>Meaning</th></tr>\n" + "\n".join(rows)
+            + "\n</table>")
+
+
+PLACEHOLDERS = {"{{indices_table}}": indices_table, "{{search_grids_table}}": search_grids_table,
+                "{{roy2016_table}}": roy2016_table, "{{scl_table}}": scl_table,
+                "{{bap_defaults_table}}": bap_defaults_table}
 
 
 def tool_page(alg, base, references, compat) -> str:

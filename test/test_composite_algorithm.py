@@ -307,3 +307,89 @@ def test_sentinel2_zip_on_its_10m_grid(provider, tmp_path):
         ok = ~masked & (dn > 0)
         np.testing.assert_allclose(got[ok], (dn[ok] - 1000) / 10000, rtol=0, atol=TOL, err_msg=name)
     assert "thermal" not in [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+
+L7 = "LE07_L1TP_195025_20010730_20170204_01_T1"
+
+
+def copy_product(src_id: str, dst: Path) -> Path:
+    """The real product's files (bands, QA, MTL) in a folder of their own, laid out as USGS delivers them."""
+    dst.mkdir(parents=True)
+    for f in DATA.glob(f"{src_id}_*"):
+        shutil.copy(f, dst / f.name)
+    return dst
+
+
+def test_composite_opens_in_natural_colour(provider, tmp_path):
+    """Styling: the .qml beside a composite is a multiband colour renderer red / green / blue = bands 3 / 2 / 1
+    stretched over reflectance 0-0.3. Rendered offscreen (scripts/demo.py render_png, one screen pixel per
+    pixel), every pixel's colour is the linear stretch computed here from the composite's own bands,
+    round(255 (rho - 0) / 0.3) clipped to 0-255 (QGIS's StretchToMinimumMaximum), within 1 level of rounding."""
+    import importlib.util
+    from qgis.core import QgsProcessingContext, QgsProject
+    from test_rf_contribution_pixels import png_pixels
+    from paths import ROOT
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    res = processing.run("miningeco:composite", {
+        "PRODUCTS": [str(DATA / f"{L8}_MTL.txt")], "TOA_OK": True, "MONTH_FIRST": 6, "MONTH_LAST": 6,
+        "OUTPUT_FOLDER": str(tmp_path / "out"), "OUTPUT_TABLE": str(tmp_path / "table.csv")}, context=context)
+    path, = res["COMPOSITES"]
+    qml = (Path(path).with_suffix(".qml")).read_text()
+    assert 'type="multibandcolor"' in qml and 'redBand="3"' in qml and 'greenBand="2"' in qml \
+        and 'blueBand="1"' in qml
+    assert qml.count("<minValue>0</minValue>") == 3 and qml.count("<maxValue>0.3</maxValue>") == 3
+    # loaded into the project on completion, named by its year (a folder the user chose)
+    loads = context.layersToLoadOnCompletion()
+    assert [d.name for p, d in loads.items() if Path(p) == Path(path)] == ["Composite 2013"]
+    spec = importlib.util.spec_from_file_location("mining_eco_demo", str(Path(ROOT) / "scripts" / "demo.py"))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    img = png_pixels(demo.render_png(path, str(tmp_path / "rgb.png"), width=41))
+    assert img.shape == (41, 41, 3)
+    for channel, name in enumerate(("red", "green", "blue")):
+        rho = read_band(path, name)
+        ok = np.isfinite(rho)
+        assert ok.mean() > 0.9
+        want = np.clip(np.round(255 * rho / 0.3), 0, 255)
+        got = img[..., channel].astype(float)
+        assert np.abs(got[ok] - want[ok]).max() <= 1, name
+        assert np.ptp(got[ok]) > 20, name                  # a picture, not a flat colour
+    assert (img[~np.isfinite(read_band(path, "red"))] == 255).all()      # nodata: the white background
+
+
+def test_qgis_process_composites_a_folder_of_two_products(qgis_process, tmp_path):
+    """Headless: `qgis_process run miningeco:composite -- PRODUCT_FOLDER=...` on a folder holding the two real
+    Marburg products as delivered (Landsat 7 ETM+ 2001-07-30 and Landsat 8 OLI 2013-07-07, Collection 1
+    Level-1, each in its own folder). Expected by hand: two periods (2001, 2013), one scene each, harmonised
+    (Landsat 7 and 8 are mixed, HARMONISE's default), so both use the OLI wetness set; each pixel of the 41 x 41
+    scene has 0 or 1 clear observation."""
+    folder = tmp_path / "products"
+    copy_product(L7, folder / L7)
+    copy_product(L8, folder / L8)
+    out = tmp_path / "composites"
+    results = qgis_process.results("miningeco:composite", "--", f"PRODUCT_FOLDER={folder}", "TOA_OK=true",
+                                   "MONTH_FIRST=6", "MONTH_LAST=6", f"OUTPUT_FOLDER={out}",
+                                   f"OUTPUT_TABLE={tmp_path / 'table.csv'}", timeout=300)
+    files = sorted(Path(p).name for p in results["COMPOSITES"])
+    assert files == ["composite_2001.tif", "composite_2013.tif"]
+    assert sorted(p.name for p in out.glob("*.tif")) == files
+    assert sorted(p.name for p in out.glob("*.qml")) == ["composite_2001.qml", "composite_2013.qml"]
+    import csv
+    with open(tmp_path / "table.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["period"] for r in rows] == ["2001", "2013"]
+    assert [r["scene_ids"] for r in rows] == [L7, L8]
+    assert [r["window_start"] for r in rows] == ["2001-07-01", "2013-07-01"]
+    assert [r["window_end"] for r in rows] == ["2001-07-31", "2013-07-31"]
+    assert all(r["scenes"] == "1" and r["harmonised"] == "yes" and r["wet_set"] == "OLI" and r["method"] == "medoid"
+               for r in rows)
+    for r in rows:
+        assert int(r["area_pixels"]) == 41 * 41
+        assert 0 <= int(r["min_clear_obs"]) <= int(r["max_clear_obs"]) == 1
+        count = read_band(out / r["file"], "count")
+        # the table's statistics from the count band itself
+        assert float(r["mean_clear_obs"]) == pytest.approx(np.nanmean(count), abs=1e-4)
+        assert float(r["no_clear_percent"]) == pytest.approx(100.0 * (count == 0).mean(), abs=1e-4)
+        ds = gdal.Open(str(out / r["file"]))
+        assert ds.GetMetadataItem("MINING_ECO_HARMONISED") == "yes"
+        assert ds.GetMetadataItem("MINING_ECO_SCENES") == r["scene_ids"]

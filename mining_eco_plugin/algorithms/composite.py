@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from qgis.core import (
+    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterBoolean,
@@ -22,6 +23,7 @@ from qgis.core import (
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
+    QgsProcessingUtils,
 )
 
 from .. import compat
@@ -32,7 +34,9 @@ from ..core.sensors import SENSORS
 from ..raster import composite as grid_tools
 from ..raster.engine import BandRef, Canceled, grid_of, open_raster
 from ..raster.executor import BlockPass, OutputSpec, add
+from ..raster.outputs import final_path
 from ..raster.products import open_product, search_products
+from ..styles.qgis_styles import RasterStyle, style_output
 from .base import MiningEcoAlgorithm
 from .references import cite
 
@@ -43,91 +47,119 @@ METHOD_TITLES = (("medoid", "Medoid (all bands from one date; default)"), ("medi
 CONFIDENCE = (("none", "Not masked"), ("low", "Low or higher"), ("medium", "Medium or higher"),
               ("high", "High"))
 CONFIDENCE_LEVEL = {"none": None, "low": core.LOW, "medium": core.MEDIUM, "high": core.HIGH}
-HARMONISE = (("auto", "When Landsat 5/7 and Landsat 8/9 are mixed"), ("always", "Always (Landsat 5/7)"),
+HARMONISE = (("auto", "When Landsat 5/7 and Landsat 8/9 are mixed"), ("always", "Always (every Landsat 5/7 product)"),
              ("never", "Never"))
 RESAMPLINGS = ("nearest", "bilinear", "cubic", "average")
 BLOCK = 256                      # composite blocks: 256 x 256 pixels of the target grid
 MAX_DILATION = 100
 BAP_REQUIRED_M = 3000.0          # FORCE's DREQ (metres): the cloud distance that scores ~1
+#: how a composite opens in QGIS: natural colour, red / green / blue = bands 3 / 2 / 1, reflectance 0-0.3
+NATURAL_COLOUR = RasterStyle("rgb", vmin=0.0, vmax=0.3, bands=(3, 2, 1))
 TABLE_FIELDS = (("period", int), ("window_start", str), ("window_end", str), ("scenes", int), ("scene_ids", str),
                 ("method", str), ("mean_clear_obs", float), ("min_clear_obs", int), ("max_clear_obs", int),
                 ("no_clear_percent", float), ("area_pixels", int), ("harmonised", str), ("wet_set", str),
                 ("file", str))
-PRODUCT_HELP = ("Landsat products as their *_MTL.txt / .xml / .json or .tar, Sentinel-2 L2A as MTD_MSIL2A.xml "
-                "(inside the .SAFE folder) or .zip.")
+PRODUCT_HELP = ("Landsat Collection 2 Level-2, Collection 2 / Collection 1 Level-1 or older Level-1 products as "
+                "their *_MTL.txt / .xml / .json or their .tar as downloaded (not unpacked); Sentinel-2 L2A as the "
+                "MTD_MSIL2A.xml inside the .SAFE folder, or the .zip.")
 
 
 def add_composite_parameters(alg, optional_products=True):
     """The compositing settings (products, date window, masks, method, grid), for composite and series tools."""
     alg.add(QgsProcessingParameterMultipleLayers("PRODUCTS", "Products (files)", compat.ProcessingSourceType.File,
                                                  optional=True),
-            PRODUCT_HELP + " Give PRODUCTS, PRODUCT_FOLDER or both.")
+            PRODUCT_HELP + " Give PRODUCTS, PRODUCT_FOLDER or both; on the command line repeat PRODUCTS= for "
+            "each file.")
     alg.add(QgsProcessingParameterFile("PRODUCT_FOLDER", "Folder of products (searched recursively)",
                                        QgsProcessingParameterFile.Behavior.Folder, optional=True),
-            "Every product below this folder: " + PRODUCT_HELP)
-    alg.add(QgsProcessingParameterNumber("YEAR_FIRST", "First year (0 = from the products)",
+            "Every product found in this folder and its subfolders is used (an MTL's .txt, .xml and .json count "
+            "as one product; do not keep a .tar beside its unpacked copy). " + PRODUCT_HELP)
+    alg.add(QgsProcessingParameterNumber("YEAR_FIRST", "First year (0 = no limit)",
                                          compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
                                          maxValue=2100),
-            "Periods are named by the year in which their date window starts.")
-    alg.add(QgsProcessingParameterNumber("YEAR_LAST", "Last year (0 = from the products)",
+            "One composite per year from this year on; 0 = from the earliest product's. A year is the year in "
+            "which its date window starts (a window crossing New Year is named by its first month's year).")
+    alg.add(QgsProcessingParameterNumber("YEAR_LAST", "Last year (0 = no limit)",
                                          compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
-                                         maxValue=2100), "")
+                                         maxValue=2100),
+            "One composite per year up to this year; 0 = up to the latest product's. Products outside the years "
+            "are listed in the log and not used.")
     alg.add(QgsProcessingParameterEnum("MONTH_FIRST", "Season: first month", MONTHS, defaultValue=5),
-            "The date window in each year (default June-September, the peak vegetation season). A first month "
-            "after the last crosses New Year.")
-    alg.add(QgsProcessingParameterEnum("MONTH_LAST", "Season: last month", MONTHS, defaultValue=8), "")
+            "Start of the date window taken in each year (default June to September, the peak vegetation "
+            "season). A first month after the last gives a window across New Year, e.g. November to February.")
+    alg.add(QgsProcessingParameterEnum("MONTH_LAST", "Season: last month", MONTHS, defaultValue=8),
+            "End of the date window, included: products of every day of this month are used.")
     alg.add(QgsProcessingParameterNumber("DOY_FIRST", "Season: first day of year (0 = use the months)",
                                          compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
                                          maxValue=366),
-            "A day-of-year window instead of the months (both DOY values must be given).", advanced=True)
+            "A window of days of year (1-366) instead of the months: give DOY_FIRST and DOY_LAST both; "
+            "a first day after the last crosses New Year.", advanced=True)
     alg.add(QgsProcessingParameterNumber("DOY_LAST", "Season: last day of year (0 = use the months)",
                                          compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
-                                         maxValue=366), "", advanced=True)
+                                         maxValue=366),
+            "Last day of year of the window, included (with DOY_FIRST; 0 = use the months).", advanced=True)
     alg.add(QgsProcessingParameterEnum("METHOD", "Compositing method", [t for _, t in METHOD_TITLES],
                                        defaultValue=0),
             "Medoid: the observation closest to the band medians, so all bands (and the thermal band) come from one "
             "date, as RSEI's wetness needs. Median: per band. Maximum NDVI. Best available pixel: day-of-year and "
-            "cloud-distance scores (Griffiths et al. 2013, with FORCE's defaults).")
+            "cloud-distance scores (Griffiths et al. 2013, with FORCE's defaults). Each composite has a count "
+            "band; all but the median also a doy band (the date each pixel comes from).")
     alg.add(QgsProcessingParameterNumber("TARGET_DOY", "Best available pixel: target day of year (0 = middle of "
                                          "the season)", compat.ProcessingNumberParameterType.Integer, defaultValue=0,
-                                         minValue=0, maxValue=366), "", advanced=True)
-    alg.add(QgsProcessingParameterEnum("CLOUD_CONFIDENCE", "Mask clouds of confidence",
+                                         minValue=0, maxValue=366),
+            "Only for the best available pixel: the day of year whose observations score highest (the score falls "
+            "to 1/99 at 60 days from it); 0 = the middle of the date window.", advanced=True)
+    alg.add(QgsProcessingParameterEnum("CLOUD_CONFIDENCE", "Mask clouds from confidence",
                                        [t for _, t in CONFIDENCE], defaultValue=2),
-            "Landsat Collection 2 QA_PIXEL cloud confidence (bits 8-9) that masks a pixel; the CFMask cloud and "
-            "dilated-cloud flags mask too. Collection 1 BQA and Sentinel-2 SCL use their fixed rules.")
-    alg.add(QgsProcessingParameterEnum("SHADOW_CONFIDENCE", "Mask cloud shadows of confidence",
-                                       [t for _, t in CONFIDENCE], defaultValue=3), "QA_PIXEL bits 10-11.",
+            "Collection 2 QA_PIXEL: a pixel whose cloud confidence (bits 8-9) reaches this level is masked, and so "
+            "are the CFMask cloud (bit 3) and dilated-cloud (bit 1) flags. Fixed rules for the other QA bands: "
+            "Collection 1 BQA masks fill, cloud and high cloud / shadow / cirrus confidence; Sentinel-2 SCL masks "
+            "classes 0, 1, 3, 8, 9, 10 and 11.")
+    alg.add(QgsProcessingParameterEnum("SHADOW_CONFIDENCE", "Mask cloud shadows from confidence",
+                                       [t for _, t in CONFIDENCE], defaultValue=3),
+            "QA_PIXEL cloud-shadow confidence (bits 10-11) that masks a pixel, with the shadow flag (bit 4).",
             advanced=True)
-    alg.add(QgsProcessingParameterEnum("SNOW_CONFIDENCE", "Mask snow / ice of confidence",
-                                       [t for _, t in CONFIDENCE], defaultValue=0), "QA_PIXEL bits 12-13.",
+    alg.add(QgsProcessingParameterEnum("SNOW_CONFIDENCE", "Mask snow / ice from confidence",
+                                       [t for _, t in CONFIDENCE], defaultValue=0),
+            "QA_PIXEL snow / ice confidence (bits 12-13) that masks a pixel, with the snow flag (bit 5). Off by "
+            "default: bare bright ground is often flagged as snow.",
             advanced=True)
-    alg.add(QgsProcessingParameterEnum("CIRRUS_CONFIDENCE", "Mask cirrus of confidence",
-                                       [t for _, t in CONFIDENCE], defaultValue=0), "QA_PIXEL bits 14-15.",
+    alg.add(QgsProcessingParameterEnum("CIRRUS_CONFIDENCE", "Mask cirrus from confidence",
+                                       [t for _, t in CONFIDENCE], defaultValue=0),
+            "QA_PIXEL cirrus confidence (bits 14-15, Landsat 8/9 only) that masks a pixel, with the cirrus flag "
+            "(bit 2).",
             advanced=True)
-    alg.add(QgsProcessingParameterNumber("DILATION", "Grow cloud and shadow masks by (pixels)",
+    alg.add(QgsProcessingParameterNumber("DILATION", "Grow the cloud masks by (pixels)",
                                          compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
                                          maxValue=MAX_DILATION),
-            "Also mask this many pixels around every masked cloud or shadow pixel (square neighbourhood).")
+            "Also mask every pixel within this many rows and columns of a masked cloud, shadow, snow or cirrus "
+            "pixel (a square neighbourhood; not around the products' no-data edge). 0 = no growing.")
     alg.add(QgsProcessingParameterEnum("HARMONISE", "Harmonise Landsat 5/7 to Landsat 8/9",
                                        [t for _, t in HARMONISE], defaultValue=0),
-            "Roy et al. 2016 (Table 2, OLS) ETM+ to OLI surface reflectance coefficients, applied to TM too. "
-            "Harmonised composites use the OLI tasselled-cap wetness coefficients.")
+            "Landsat 5 TM and 7 ETM+ reflectance is converted to Landsat 8 OLI's with the Roy et al. 2016 (Table 2, "
+            "OLS) ETM+ to OLI coefficients (TM uses the ETM+ ones). Harmonised composites use the OLI "
+            "tasselled-cap wetness coefficients (metadata MINING_ECO_WET_SET).")
     alg.add(QgsProcessingParameterBoolean("TOA_OK", "Level-1 top-of-atmosphere reflectance is fine",
                                           defaultValue=False),
-            "Level-1 products give TOA reflectance, not surface reflectance; they are refused unless this is on.")
+            "Level-1 products give top-of-atmosphere reflectance, not surface reflectance; they are refused unless "
+            "this is on. Level-2 and Sentinel-2 L2A products are surface reflectance either way.")
     alg.add(QgsProcessingParameterFeatureSource("STUDY_AREA", "Study area", [compat.ProcessingSourceType.VectorPolygon],
                                                 optional=True),
-            "The composites cover this area's extent and are masked to its polygons (pixel centres inside). "
-            "Without it: the union of the products' footprints.")
+            "Polygon layer (any CRS): the composites cover its extent and are masked to its polygons (a pixel is "
+            "kept when its centre is inside). It must overlap the products. Empty: the union of the products' "
+            "footprints.")
     alg.add(QgsProcessingParameterCrs("TARGET_CRS", "Target CRS (empty = UTM zone of the centre)", optional=True),
-            "The composites' CRS. Default: the WGS 84 / UTM zone of the study area's (or the products') centre.")
-    alg.add(QgsProcessingParameterNumber("RESOLUTION", "Resolution (0 = 30 m Landsat, 10 m Sentinel-2)",
+            "A projected CRS in metres for the composites (geographic CRS are refused). Empty: the WGS 84 / UTM "
+            "zone of the study area's centre, or of the products' centre without a study area.")
+    alg.add(QgsProcessingParameterNumber("RESOLUTION", "Pixel size (0 = 30 m; 10 m for Sentinel-2 only)",
                                          compat.ProcessingNumberParameterType.Double, defaultValue=0.0, minValue=0.0,
                                          maxValue=100000.0),
-            "Pixel size in target CRS units. A product on the target CRS and resolution keeps its pixel grid.")
+            "Pixel size in metres (target CRS units). 0: 30 m, or 10 m when every product is Sentinel-2. A product "
+            "already in the target CRS at this pixel size keeps its own pixel grid (no resampling).")
     alg.add(QgsProcessingParameterEnum("RESAMPLING", "Resampling of the reflectance bands", RESAMPLINGS,
                                        defaultValue=0),
-            "How products are warped onto the target grid (QA bands always nearest neighbour).", advanced=True)
+            "How products are resampled onto the target grid when they are not on it already (QA bands: always "
+            "nearest neighbour).", advanced=True)
 
 
 @dataclass(frozen=True)
@@ -237,11 +269,13 @@ def plan_periods(settings: Settings, feedback) -> list[Period]:
             continue
         periods.setdefault(year, []).append(product)
     if not periods:
-        raise ValueError("PRODUCTS: none of the products falls in the date window (years "
-                         f"{settings.years[0] or 'any'}-{settings.years[1] or 'any'}, "
-                         + (f"days {settings.doys[0]}-{settings.doys[1]}" if settings.doys else
-                            f"{MONTHS[settings.months[0] - 1]}-{MONTHS[settings.months[1] - 1]}")
-                         + "). Widen the window or check the products' dates.")
+        lo, hi = settings.years
+        years = f"years {lo}-{hi}" if lo and hi else f"from {lo}" if lo else f"up to {hi}" if hi else "every year"
+        season = (f"days of year {settings.doys[0]}-{settings.doys[1]}" if settings.doys else
+                  f"{MONTHS[settings.months[0] - 1]}-{MONTHS[settings.months[1] - 1]}")
+        raise ValueError(f"PRODUCTS: none of the products falls in the date window ({season}, {years}; "
+                         "MONTH_FIRST / MONTH_LAST, DOY_FIRST / DOY_LAST, YEAR_FIRST / YEAR_LAST). Widen the window "
+                         "or check the products' dates (listed in the log).")
     return [Period(y, sorted(ps, key=lambda p: (p.date, p.product_id))) for y, ps in sorted(periods.items())]
 
 
@@ -281,6 +315,26 @@ def choose_grid(settings: Settings, periods):
     return grid_tools.target_grid(bounds, wkt, resolution, align)
 
 
+def _drop_products_off_the_grid(settings: Settings, periods, grid, feedback):
+    """The periods without the products whose footprint misses the target grid (a study area elsewhere); a
+    ValueError naming STUDY_AREA when no product meets it (the composites would be nodata everywhere)."""
+    kept = []
+    for period in periods:
+        on = [p for p in period.products
+              if grid_tools.window_on(grid, grid_tools.footprint(p.bands["B"], grid.wkt, p.source)) is not None]
+        for p in period.products:
+            if p not in on:
+                feedback.pushInfo(f"{p.product_id} does not reach the study area: not used.")
+        if on:
+            kept.append(replace(period, products=on))
+        else:
+            feedback.pushWarning(f"Period {period.year}: no product reaches the study area; no composite.")
+    if not kept:
+        raise ValueError("STUDY_AREA: the study area does not overlap any of the products (checked in the target "
+                         "CRS). Give the study area of these products (check its CRS), or products that cover it.")
+    return kept
+
+
 def _harmonise(settings: Settings, products) -> bool:
     sensors = {p.sensor for p in products}
     if settings.harmonise == "always":
@@ -298,6 +352,7 @@ def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, e
     all_products = [p for period in periods for p in period.products]
     grid = choose_grid(settings, periods)
     feedback.pushInfo(f"Target grid: {grid.width} x {grid.height} pixels of {grid.pixel_size[0]:g} m.")
+    periods = _drop_products_off_the_grid(settings, periods, grid, feedback)
     harmonise = _harmonise(settings, all_products)
     thermal = all("T" in p.bands for p in all_products)
     if not thermal and any("T" in p.bands for p in all_products):
@@ -412,20 +467,24 @@ class CompositeAlgorithm(MiningEcoAlgorithm):
         "cloud mask settings and the compositing method (medoid by default).\n"
         "Outputs: per year a GeoTIFF with bands blue, green, red, nir, swir1, swir2 (reflectance 0-1), thermal "
         "(surface temperature, K, where every product has one), count (clear observations) and, except for the "
-        "median, doy (day of year of the chosen observation); every scene tool reads it with the radiometry "
-        "'Already reflectance'. A table gives per year the scenes used and the clear-observation statistics.")
+        "median, doy (day of year of the chosen observation). It opens in natural colour; every scene tool reads "
+        "it as SCENE with the radiometry 'Already reflectance'. A table gives per year the scenes used and the "
+        "clear-observation statistics.")
     SHORT_DESCRIPTION = "Cloud-masked seasonal composites of Landsat / Sentinel-2 products, mosaicked and clipped"
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_composite_parameters(self)
         self.add_output(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Composites folder"),
-                        "One GeoTIFF per year: composite_<year>.tif.")
+                        "One GeoTIFF per year, composite_YYYY.tif (e.g. composite_2013.tif), each with its "
+                        "natural-colour style (.qml).")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Composite statistics",
                                                           compat.ProcessingSourceType.Vector, optional=True,
                                                           createByDefault=True),
                         "Per year: the date window, the scenes used, mean / min / max clear observations per pixel, "
                         "the share of the area with no clear observation, harmonisation and the wetness set.")
-        self.addOutput(QgsProcessingOutputMultipleLayers("COMPOSITES", "Composites"))
+        self.add_result(QgsProcessingOutputMultipleLayers("COMPOSITES", "Composites"),
+                        "The composites written, one per year in year order (for the Modeler: the input of RSEI, "
+                        "spectral indices or LST with the radiometry 'Already reflectance').")
 
     def run_tool(self, parameters, context, feedback):
         settings = composite_settings(self, parameters, context)
@@ -433,6 +492,15 @@ class CompositeAlgorithm(MiningEcoAlgorithm):
         os.makedirs(folder, exist_ok=True)
         periods = make_composites(self, settings, folder, feedback, 0, 97)
         table = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, [p.row for p in periods])
+        # the composites of a folder the user chose open in the project, in natural colour (not those of a
+        # temporary folder, e.g. inside a model); the .qml beside each file styles it wherever it is opened
+        load = context.project() is not None and \
+            not final_path(folder).startswith(QgsProcessingUtils.tempFolder())
+        for period in periods:
+            if load:
+                context.addLayerToLoadOnCompletion(final_path(period.path), QgsProcessingContext.LayerDetails(
+                    f"Composite {period.year}", context.project(), "COMPOSITES"))
+            style_output(period.path, NATURAL_COLOUR, context)
         feedback.setProgress(100)
         return {"OUTPUT_FOLDER": folder, "OUTPUT_TABLE": table, "COMPOSITES": [p.path for p in periods]}
 

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import partial
 from io import BytesIO
 
 import numpy as np
 from qgis.core import (
-    QgsContrastEnhancement,
-    QgsMultiBandColorRenderer,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -252,7 +249,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                 feedback.pushInfo(f"Dominant {label}: {counts[code]} px ({100.0 * counts[code] / total:.2f} %)")
         out = {"VALID_PIXELS": total}
         if maps["rgb"]:
-            style_output(maps["rgb"], RgbStyle("rgb", vmin=0.0, vmax=100.0, bands=tuple(
+            style_output(maps["rgb"], RasterStyle("rgb", vmin=0.0, vmax=100.0, bands=tuple(
                 b + 1 if b < len(res.categories) else -1 for b in range(3))), context,
                 "Relative contributions (RGB = " + ", ".join(res.categories[:3]) + ")")
             out["OUTPUT_RGB"] = maps["rgb"]
@@ -295,25 +292,6 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                     "(scikit-learn permutation_importance; the Remote Sensing 2022 study used R's MDA on out-of-bag samples), "
                     "negative values set to 0, normalised to sum 100 %.")),
             ])
-
-
-@dataclass(frozen=True)
-class RgbStyle(RasterStyle):
-    """Multiband colour composite: ``bands`` (red, green, blue; -1 = none) each stretched from vmin to vmax."""
-    bands: tuple = (1, 2, 3)
-
-    def renderer(self, provider):
-        r = QgsMultiBandColorRenderer(provider, *self.bands)
-        setters = (r.setRedContrastEnhancement, r.setGreenContrastEnhancement, r.setBlueContrastEnhancement)
-        for band, setter in zip(self.bands, setters):
-            if band > 0:
-                ce = QgsContrastEnhancement(provider.dataType(band))
-                ce.setContrastEnhancementAlgorithm(
-                    QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum)
-                ce.setMinimumValue(self.vmin)
-                ce.setMaximumValue(self.vmax)
-                setter(ce)
-        return r
 
 
 def dominant_colour(members):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from qgis.core import (
     QgsColorRampShader,
+    QgsContrastEnhancement,
+    QgsMultiBandColorRenderer,
     QgsPalettedRasterRenderer,
     QgsProcessingLayerPostProcessorInterface,
     QgsRasterLayer,
@@ -22,15 +24,20 @@ from . import palettes
 
 @dataclass(frozen=True)
 class RasterStyle:
-    """``kind`` "ramp": continuous ``ramp`` from ``vmin`` to ``vmax``; "classes": palette ``classes``."""
+    """``kind`` "ramp": continuous ``ramp`` from ``vmin`` to ``vmax``; "classes": palette ``classes``; "rgb":
+    ``bands`` (red, green, blue band numbers; -1 = none) each stretched linearly from ``vmin`` to ``vmax``
+    (e.g. a natural-colour composite: red, green, blue reflectance, 0-0.3)."""
     kind: str
     ramp: str = "neutral"
     vmin: float = 0.0
     vmax: float = 1.0
     classes: str = ""
     band: int = 1
+    bands: tuple = (1, 2, 3)
 
     def renderer(self, provider):
+        if self.kind == "rgb":
+            return self._rgb_renderer(provider)
         if self.kind == "classes":
             items = [QgsPalettedRasterRenderer.Class(v, QColor(c), label)
                      for v, label, c in palettes.CLASSES[self.classes]]
@@ -48,6 +55,19 @@ class RasterStyle:
         r = QgsSingleBandPseudoColorRenderer(provider, self.band, shader)
         r.setClassificationMin(vmin)
         r.setClassificationMax(vmax)
+        return r
+
+    def _rgb_renderer(self, provider):
+        r = QgsMultiBandColorRenderer(provider, *self.bands)
+        setters = (r.setRedContrastEnhancement, r.setGreenContrastEnhancement, r.setBlueContrastEnhancement)
+        for band, setter in zip(self.bands, setters):
+            if band > 0:
+                ce = QgsContrastEnhancement(provider.dataType(band))
+                ce.setContrastEnhancementAlgorithm(
+                    QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum)
+                ce.setMinimumValue(self.vmin)
+                ce.setMaximumValue(self.vmax)
+                setter(ce)
         return r
 
     def apply(self, layer):

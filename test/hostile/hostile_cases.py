@@ -89,6 +89,9 @@ BASE = {
                                      OUTPUT_REPORT=c.o("rf.html"), OUTPUT_RGB=c.o("rgb.tif"),
                                      OUTPUT_DOMINANT=c.o("dominant.tif")),
     "installdependencies": lambda c: dict(INSTALL_XGBOOST=False, OUTPUT_REPORT=c.o("deps.html")),
+    # the real Marburg Landsat 8 product (Collection 1 Level-1, 2013-07-07): its July composite
+    "composite": lambda c: dict(PRODUCTS=[c.d.product("folder")], TOA_OK=True, MONTH_FIRST=6, MONTH_LAST=6,
+                                OUTPUT_FOLDER=c.o("composites"), OUTPUT_TABLE=c.o("composites.csv")),
 }
 # second base runs: raster modes of the table tools
 RASTER_BASE = {
@@ -123,6 +126,7 @@ OUTPUTS = {
     "mlrcontribution": ["OUTPUT_TABLE", "OUTPUT_HEATMAP"],
     "rfcontribution": ["OUTPUT_RGB", "OUTPUT_DOMINANT", "OUTPUT_CATEGORIES", "OUTPUT_DRIVERS", "OUTPUT_REPORT"],
     "installdependencies": ["OUTPUT_REPORT"],
+    "composite": ["OUTPUT_TABLE"],
 }
 #: tables written after other outputs (besides the first and last outputs above)
 MIDDLE_TABLE = {
@@ -1396,8 +1400,100 @@ EXTRA_CLI = {
 }
 
 
+def _composite_written(c, _res):
+    """The base run's composite: one file, its bands named for the scene tools, nodata or reflectance 0-1.5."""
+    from osgeo import gdal
+    files = sorted(os.listdir(c.o("composites")))
+    assert "composite_2013.tif" in files, files
+    ds = gdal.Open(c.o(os.path.join("composites", "composite_2013.tif")))
+    names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+    assert names[:6] == ["blue", "green", "red", "nir", "swir1", "swir2"], names
+    red = read(c.o(os.path.join("composites", "composite_2013.tif")), 3)
+    ok = np.isfinite(red)
+    assert ok.mean() > 0.9 and (red[ok] > 0).all() and (red[ok] < 1.5).all()
+
+
+def _composite_cases():
+    cases = []
+    t = "composite"
+    cases += output_paths(t, cli=("under",))
+    cases += [
+        Case(t, "output_folder-under-file", "output under a regular file",
+             with_(t, OUTPUT_FOLDER=lambda c: c.under_file("composites")), words=("OUTPUT_FOLDER",)),
+        Case(t, "output_folder-is-a-file", "output equal to an existing file",
+             with_(t, OUTPUT_FOLDER=lambda c: c.copy(c.d.text_file("notes.txt", "x"))), words=("OUTPUT_FOLDER",)),
+        Case(t, "output_folder-read-only-folder", "output in a read-only folder",
+             with_(t, OUTPUT_FOLDER=lambda c: c.read_only("composites")), words=("OUTPUT_FOLDER|composites",)),
+        # products
+        Case(t, "products-random-file", "random bytes named like a product .tar",
+             with_(t, PRODUCTS=lambda c: [c.d.product("random")]), words=("PRODUCTS",), cli=True),
+        Case(t, "products-text-file", "a text file as a product",
+             with_(t, PRODUCTS=lambda c: [c.d.text_file("notes.txt", "x")]), words=("PRODUCTS",)),
+        Case(t, "products-missing-file", "missing file",
+             with_(t, PRODUCTS=lambda c: [c.d.path("no_such_MTL.txt")]), words=("PRODUCTS",)),
+        Case(t, "product_folder-empty", "a folder without products",
+             with_(t, PRODUCTS=None, PRODUCT_FOLDER=lambda c: c.d.product("empty_folder")),
+             words=("PRODUCT_FOLDER",), cli=True),
+        Case(t, "product_folder-missing", "missing folder",
+             with_(t, PRODUCTS=None, PRODUCT_FOLDER=lambda c: c.d.path("no_such_folder")),
+             words=("PRODUCT_FOLDER",)),
+        Case(t, "products-none", "no input at all", with_(t, PRODUCTS=None), words=("PRODUCTS",)),
+        Case(t, "products-truncated-tar", "truncated product .tar",
+             with_(t, PRODUCTS=lambda c: [c.d.product("truncated_tar")]), words=("PRODUCTS", "B|MTL|tar")),
+        Case(t, "products-missing-band", "product missing a band",
+             with_(t, PRODUCTS=lambda c: [c.d.product("missing_band")]), words=("PRODUCTS", "B5")),
+        Case(t, "products-level1-without-toa_ok", "Level-1 product where surface reflectance is needed",
+             with_(t, TOA_OK=False), words=("TOA_OK|TOA", "Level-1"), cli=True),
+        Case(t, "products-outside-the-window", "no product in the date window",
+             with_(t, MONTH_FIRST=0, MONTH_LAST=2), words=("PRODUCTS|MONTH", "window")),
+        Case(t, "years-reversed", "first year after the last", with_(t, YEAR_FIRST=2020, YEAR_LAST=2010),
+             words=("YEAR_FIRST",)),
+        Case(t, "doy-first-only", "half a day-of-year window", with_(t, DOY_FIRST=100), words=("DOY_FIRST",)),
+        # study area and grid
+        Case(t, "study_area-empty-layer", "empty study-area layer",
+             with_(t, STUDY_AREA=lambda c: c.d.area("empty")), words=("STUDY_AREA",)),
+        Case(t, "study_area-far-away", "study area far from the products (no overlap)",
+             with_(t, STUDY_AREA=lambda c: c.d.area("far")), words=("STUDY_AREA", "overlap"), cli=True),
+        Case(t, "target_crs-geographic", "geographic target CRS", with_(t, TARGET_CRS="EPSG:4326"),
+             words=("TARGET_CRS",)),
+        Case(t, "resolution-tiny", "a target grid of 10^12 pixels", with_(t, RESOLUTION=0.001),
+             words=("RESOLUTION",)),
+        # valid edges
+        Case(t, "product-as-tar", "the product's .tar as delivered (read in place)",
+             with_(t, PRODUCTS=lambda c: [c.d.product("tar")]), expect="ok", check=_composite_written),
+        Case(t, "study_area-inside", "a study area inside the scene, in another CRS",
+             with_(t, STUDY_AREA=lambda c: c.d.area("marburg")), expect="ok", check=_composite_study_area),
+        Case(t, "cancel-at-first-progress", "cancel mid-run", BASE[t], expect="cancel", prepare=_small_composite_blocks,
+             timeout=30.0),
+    ]
+    cases += numbers(t, [("YEAR_FIRST", -1), ("YEAR_LAST", BIG), ("DOY_FIRST", 367), ("DOY_LAST", -5),
+                         ("DOY_FIRST", "nan", None, (), "nan where a number is expected"), ("TARGET_DOY", 400),
+                         ("TARGET_DOY", INT31), ("DILATION", 101), ("DILATION", -1), ("RESOLUTION", -30),
+                         ("RESOLUTION", BIG), ("RESOLUTION", "nan", None, (), "nan where a number is expected"),
+                         ("MONTH_FIRST", 12), ("MONTH_LAST", -1), ("METHOD", 9), ("CLOUD_CONFIDENCE", 4),
+                         ("SHADOW_CONFIDENCE", BIG), ("SNOW_CONFIDENCE", -1), ("CIRRUS_CONFIDENCE", 7),
+                         ("HARMONISE", 3), ("RESAMPLING", 99)])
+    return cases
+
+
+def _small_composite_blocks(mp):
+    """Blocks of 8 x 8 pixels (the scene is 41 x 41): the run reports progress before its last block."""
+    from mining_eco_plugin.algorithms import composite
+    mp.setattr(composite, "BLOCK", 8)
+
+
+def _composite_study_area(c, _res):
+    """Pixels outside the study area are nodata, those inside hold reflectance; the table's area matches."""
+    path = c.o(os.path.join("composites", "composite_2013.tif"))
+    red = read(path, 3)
+    assert 0 < np.isfinite(red).sum() < red.size, "the study area clips nothing or everything"
+    rows = csv_dicts(c.o("composites.csv"))
+    assert len(rows) == 1 and int(rows[0]["area_pixels"]) == int(np.isfinite(read(path, 8)).sum())
+
+
 def all_cases():
-    cases = _scene_cases() + _ecology_cases() + _change_cases() + _salinity_cases() + _productivity_driver_cases()
+    cases = (_scene_cases() + _ecology_cases() + _change_cases() + _salinity_cases() + _productivity_driver_cases()
+             + _composite_cases())
     for case in cases:
         if case.id in EXTRA_CLI:
             case.cli = True

@@ -405,6 +405,69 @@ class Data:
             return p
         return self._once(("text", name), build)
 
+    # ------------------------------------------------------------------ products (Scene composite)
+    def product(self, kind="folder"):
+        """The real Landsat 8 Marburg product (Collection 1 Level-1, test/data/marburg) as delivered, and damaged
+        variants: "folder" a copy in a folder of its own (its MTL returned), "tar" the .tar USGS delivers,
+        "truncated_tar" the first 40 % of that .tar, "missing_band" the folder without its B5 (NIR) file,
+        "random" 4 kB of random bytes named like a .tar, "empty_folder" a folder holding no product."""
+        from paths import L8 as SRC
+        pid = os.path.basename(SRC)
+
+        def build():
+            root = self.path("products", kind)
+            if kind == "empty_folder":
+                os.makedirs(os.path.join(root, "nothing here"))
+                with open(os.path.join(root, "readme.txt"), "w") as fh:
+                    fh.write("no product\n")
+                return root
+            os.makedirs(root)
+            if kind == "random":
+                p = os.path.join(root, f"{pid}.tar")
+                with open(p, "wb") as fh:
+                    fh.write(np.random.default_rng(13).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+                return p
+            folder = os.path.join(root, pid)
+            os.makedirs(folder)
+            for name in sorted(os.listdir(os.path.dirname(SRC))):
+                if name.startswith(pid) and not (kind == "missing_band" and name == f"{pid}_B5.TIF"):
+                    shutil.copy(os.path.join(os.path.dirname(SRC), name), folder)
+            if kind in ("folder", "missing_band"):
+                return os.path.join(folder, f"{pid}_MTL.txt")
+            import tarfile
+            tar = os.path.join(root, f"{pid}.tar")
+            with tarfile.open(tar, "w") as tf:
+                for name in sorted(os.listdir(folder)):
+                    tf.add(os.path.join(folder, name), arcname=name)
+            shutil.rmtree(folder)
+            if kind == "truncated_tar":
+                size = os.path.getsize(tar)
+                with open(tar, "r+b") as fh:
+                    fh.truncate(int(size * 0.4))
+            return tar
+        return self._once(("product", kind), build)
+
+    def area(self, kind):
+        """Study areas (EPSG:4326 GeoPackages): "empty" a polygon layer without features, "far" a square
+        near Sydney, far from the Marburg scene, "marburg" a square inside the Marburg scene."""
+        def build():
+            path = self.path(f"area_{kind}.gpkg")
+            ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+            srs = osr.SpatialReference()
+            srs.ImportFromEPSG(4326)
+            lyr = ds.CreateLayer("area", srs, ogr.wkbPolygon)
+            boxes = {"empty": [], "far": [(151.0, -34.0, 151.01, -33.99)],
+                     "marburg": [(8.766, 50.799, 8.776, 50.806)]}[kind]
+            for x0, y0, x1, y1 in boxes:
+                f = ogr.Feature(lyr.GetLayerDefn())
+                f.SetGeometry(ogr.CreateGeometryFromWkt(
+                    f"POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"))
+                lyr.CreateFeature(f)
+                f = None
+            ds = None
+            return path
+        return self._once(("area", kind), build)
+
     # ------------------------------------------------------------------ model files
     def model_parts(self):
         """(estimator, features X, metadata dict, model bytes) of a small random forest on ndvi, si1."""

@@ -27,7 +27,7 @@ from paths import DATA
 MARBURG = os.path.join(DATA, "marburg")
 TOOLS = ("spectralindices", "lst", "rsei", "rseicomponents", "egindex", "coupling", "transfermatrix", "classareas",
          "trend", "timeseries", "samplerasters", "vipscreening", "trainmodel", "applymodel", "casanpp", "geodetector",
-         "localcorrelation", "mlrcontribution", "rfcontribution", "installdependencies")
+         "localcorrelation", "mlrcontribution", "rfcontribution", "installdependencies", "composite")
 
 
 def _ids(cases):
