@@ -74,6 +74,7 @@ class Product:
     sun_elevation: float | None = None
     processing_baseline: str | None = None   # S2 only
     metadata: str | None = None       # path of the metadata file inside the product
+    mtl: dict | None = field(default=None, repr=False)   # Landsat: the parsed MTL (radiometry.parse_mtl keys)
 
     @property
     def surface_reflectance(self) -> bool:
@@ -220,7 +221,7 @@ def landsat_product(mtl_text: str, name: str = "MTL") -> Product:
     else:
         qa, qa_kind = None, None
     return Product(source=name, sensor=sensor.key, level=level, date=date, product_id=pid, bands=bands, qa=qa,
-                   qa_kind=qa_kind, constants=constants, sun_elevation=sun, metadata=name)
+                   qa_kind=qa_kind, constants=constants, sun_elevation=sun, metadata=name, mtl=mtl)
 
 
 def _constants(mtl: dict, name: str, level: str, sensor, role: str) -> BandConstants:

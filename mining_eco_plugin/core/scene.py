@@ -93,8 +93,13 @@ class SceneRadiometry:
 
 def build_radiometry(sensor_key: str, mode: str, roles, *, mtl: dict | None = None, scale: float = 1.0,
                      offset: float = 0.0, s2_offset: float = -1000.0, qa_kind: str | None = None,
-                     wet_set: str | None = None, lst: LstOptions = LstOptions()) -> SceneRadiometry:
+                     wet_set: str | None = None, lst: LstOptions = LstOptions(),
+                     band_scaling: dict | None = None) -> SceneRadiometry:
     """Per-band conversions for ``roles`` (reflective roles and optionally "T") of a scene.
+
+    ``band_scaling``: role -> (scale, offset) read from a product's own metadata (the C2 L2 MTL's
+    REFLECTANCE_MULT / ADD and TEMPERATURE_MULT / ADD, the S2 L2A BOA_ADD_OFFSET / QUANTIFICATION_VALUE); used
+    instead of the documented defaults for the modes ``L2`` and ``S2_L2A``.
 
     Raises ValueError (a message for the user) when the mode and inputs do not fit together.
     """
@@ -109,11 +114,16 @@ def build_radiometry(sensor_key: str, mode: str, roles, *, mtl: dict | None = No
         raise ValueError("Landsat Level-1/Level-2 scaling was chosen but the sensor preset is Sentinel-2.")
     refl = {}
     thermal = None
+    own = (band_scaling or {}) if mode in ("L2", "S2_L2A") else {}
     for role in roles:
         if role == "T":
             thermal = _thermal_conversion(sensor, mode, mtl)
+            if "T" in own and thermal.kind == "kelvin":
+                thermal = ThermalConversion("kelvin", BandConversion(*own["T"], (0,)))
             continue
-        if mode == "L2":
+        if role in own:
+            refl[role] = BandConversion(*own[role], (0,), rad.L2_VALID_RANGE if mode == "L2" else None)
+        elif mode == "L2":
             refl[role] = BandConversion(rad.L2_REFLECTANCE_SCALE, rad.L2_REFLECTANCE_OFFSET, (0,),
                                         rad.L2_VALID_RANGE)
         elif mode == "L1_MTL":
