@@ -239,8 +239,8 @@ def scene_product(alg, parameters, context):
             product = open_product(path, toa_ok=toa_ok)
         except ProductError as err:
             msg = str(err.args[0] if err.args else err)
-            if "TOA" in msg and not toa_ok:
-                msg += " (TOA_OK)"
+            if os.path.basename(os.path.normpath(path)) not in msg:     # a member's message: name the product too
+                msg = f"{path}: {msg}"
             raise ValueError(f"PRODUCT: {msg}") from None
         cache.clear()
         cache[key] = product

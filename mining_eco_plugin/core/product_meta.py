@@ -372,7 +372,7 @@ def require_kind(product: Product, *, toa_ok: bool = False) -> Product:
         raise ProductError(
             f"{product.source} is a Level-1 product ({product.level}, {product.product_id}): this tool needs surface "
             "reflectance (Landsat Collection 2 Level-2 or Sentinel-2 L2A). Give a Level-2 product, or choose "
-            "'TOA reflectance is fine' to use top-of-atmosphere reflectance.")
+            "'Level-1 top-of-atmosphere reflectance is fine' (TOA_OK) to use top-of-atmosphere reflectance.")
     return product
 
 
