@@ -231,7 +231,8 @@ def s2_dn_from_l8(l8_band: str) -> np.ndarray:
     the 40 x 40 px top-left corner."""
     text = read_text(DATA / "marburg" / f"{L8}_MTL.txt")
     n = l8_band[1:]
-    mult, add = float(mtl_value(text, f"REFLECTANCE_MULT_BAND_{n}")), float(mtl_value(text, f"REFLECTANCE_ADD_BAND_{n}"))
+    mult = float(mtl_value(text, f"REFLECTANCE_MULT_BAND_{n}"))
+    add = float(mtl_value(text, f"REFLECTANCE_ADD_BAND_{n}"))
     dn = pixels(DATA / "marburg" / f"{L8}_{l8_band}.TIF").astype(np.float64)[:S2_SIZE, :S2_SIZE]
     return np.round((dn * mult + add) * 10000 + 1000).astype(np.uint16)
 

@@ -289,7 +289,8 @@ def test_s2_product_has_no_thermal_band(provider, tmp_path):
 def test_product_and_band_layers_are_not_combined(provider, tmp_path):
     marburg = pd.DATA / "marburg"
     refused("spectralindices", {"PRODUCT": str(marburg / f"{pd.L8}_MTL.txt"), "TOA_OK": True,
-                                "RED": str(marburg / f"{pd.L8}_B4.TIF"), **indices_params(["NDVI"], tmp_path / "x.tif")},
+                                "RED": str(marburg / f"{pd.L8}_B4.TIF"),
+                                **indices_params(["NDVI"], tmp_path / "x.tif")},
             r"PRODUCT and RED")
 
 

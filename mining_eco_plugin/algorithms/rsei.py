@@ -34,7 +34,7 @@ from .summary import product_member
 from .references import cite
 from .scene_algorithm import SceneAlgorithm
 from . import limits
-from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
+from .scene_params import (ROLE_PARAMS, add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
                            resolve_scene)
 
 COMPONENT_PARAMS = (("NDVI", "GREENNESS", "Greenness (NDVI)"), ("WET", "WETNESS", "Wetness (WET)"),
@@ -245,7 +245,8 @@ class RseiBase(SceneAlgorithm):
                 pass
         product = getattr(self, "scene_product", None)
         if product is not None:       # the files inside it (an archive member is named by its path in the archive)
-            scene += [{"input": f"PRODUCT {role}", "file": product_member(product, path)}
+            names = {role: pid for role, pid, _ in ROLE_PARAMS}
+            scene += [{"input": f"PRODUCT {names.get(role, role)}", "file": product_member(product, path)}
                       for role, path in list(product.bands.items()) + [(product.qa_kind, product.qa)] if path]
             facts = {"product": product.product_id, "level": product.level, "sensor": product.sensor,
                      "acquisition date": product.date}

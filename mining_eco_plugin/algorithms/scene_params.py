@@ -109,7 +109,8 @@ def add_scene_parameters(alg, thermal=True):
             "Needed for Level-1 DN: reflectance multipliers and adders, sun elevation, K1/K2. "
             "It must belong to the same scene as the bands.")
     alg.add(QgsProcessingParameterRasterLayer("SCENE", "Multi-band scene", optional=True),
-            "Without PRODUCT: one raster holding the bands. Bands are matched by their names (e.g. SR_B4, B4) or, failing "
+            "Without PRODUCT: one raster holding the bands. Bands are matched by their names (e.g. SR_B4, B4) or, "
+            "failing "
             "that, taken in the order blue, green, red, NIR, SWIR1, SWIR2, thermal; BAND_MAPPING overrides.")
     alg.add(QgsProcessingParameterString("BAND_MAPPING", "Band mapping of the multi-band scene", optional=True,
                                          defaultValue=""),
