@@ -93,8 +93,9 @@ def add_scene_parameters(alg, thermal=True):
             "RADIOMETRY, MTL_FILE and QA_BAND are then ignored, and SCENE / band layers cannot be added. "
             "Sentinel-2 20 m bands and SCL are resampled onto the 10 m grid of B02 (RESAMPLING, bilinear by "
             "default; SCL by nearest neighbour).")
+    # optional: Modeler models saved before this parameter existed stay valid (a mandatory one would be missing)
     alg.add(QgsProcessingParameterBoolean("TOA_OK", "Level-1 top-of-atmosphere reflectance is fine",
-                                          defaultValue=False),
+                                          defaultValue=False, optional=True),
             "PRODUCT only: accept a Level-1 product (Landsat C2 L1, C1, pre-collection) and use its TOA "
             "reflectance. Off: only surface reflectance (Landsat C2 Level-2, Sentinel-2 L2A) is accepted.")
     alg.add(QgsProcessingParameterEnum("SENSOR", "Sensor", [SENSORS[k].title for k in SENSOR_KEYS],
