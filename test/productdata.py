@@ -1063,3 +1063,122 @@ def write_s2_product(dst, layout: str = "safe", key=L8, date: str = "2022-06-15"
         raise ValueError(f"layout {layout!r}: safe or zip")
     return Written(path, name, "S2L2A", grids[10], date, layers_from_scl(scl), {r: on[10][b] for b, r in
                                                                                 S2_FROM_ROLE.items()})
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Archives as delivered and a Sentinel-2 product on real 10 / 20 / 60 m grids (the PRODUCT input tests)
+# ------------------------------------------------------------------------------------------------------------
+import zipfile  # noqa: E402
+
+from osgeo import osr  # noqa: E402
+
+REL = 1e-12                     # constants are copied numbers: equal up to float parsing
+
+
+def mtl_value(text: str, key: str) -> str:
+    """The value of ``KEY = value`` in MTL text (first occurrence), by regex: independent of parse_mtl."""
+    m = re.search(rf'^\s*{key}\s*=\s*"?([^"\r\n]*?)"?\s*$', text, re.M)
+    assert m, key
+    return m.group(1)
+
+
+
+
+def write_tar(tar: Path, files, first=None) -> Path:
+    """A flat .tar of ``files`` (USGS delivers the product's files without a folder); ``first`` (a file name
+    suffix such as "_MTL.txt") put first, else sorted by name."""
+    files = sorted(files, key=lambda f: (not (first and f.name.endswith(first)), f.name))
+    with tarfile.open(tar, "w") as tf:
+        for f in files:
+            tf.add(f, arcname=f.name)
+    return tar
+
+
+def landsat_tar(tmp: Path, prefix: str, folder: str = "marburg") -> Path:
+    """The real scene ``prefix`` of test/data/<folder> as its USGS .tar."""
+    return write_tar(tmp / f"{prefix}.tar", (DATA / folder).glob(prefix + "_*"))
+
+
+def zip_safe(safe: Path, z: Path, skip=()) -> Path:
+    """The .SAFE folder as its ESA .zip (the .SAFE folder inside); members whose name ends with one of ``skip``
+    left out."""
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted(safe.rglob("*")):
+            if not any(f.name.endswith(s) for s in skip):
+                zf.write(f, f.relative_to(safe.parent).as_posix())
+    return z
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Sentinel-2 L2A on true 10 / 20 / 60 m grids
+# ------------------------------------------------------------------------------------------------------------
+#: the 40 x 40 px corner of the 41 x 41 px Marburg scene becomes a 400 m S2 tile corner (UTM 32N)
+S2_ORIGIN = (480000.0, 5630000.0)
+S2_EPSG = 32632
+S2_SIZE = 40
+#: SCL classes written into the built product (ESA L2A PSD, SCL legend): 4 vegetation (clear) everywhere but
+#: a cloud (9, high probability) block and a cloud-shadow (3) block, on the 20 m grid
+S2_SCL_CLOUD = (slice(2, 6), slice(3, 8))
+S2_SCL_SHADOW = (slice(12, 15), slice(14, 18))
+
+
+def s2_dn_from_l8(l8_band: str) -> np.ndarray:
+    """L2A DN (reflectance x 10000 + 1000, baseline 04.00) of the real L8 band ``l8_band`` (e.g. "B5") as TOA
+    reflectance with the Marburg MTL's REFLECTANCE_MULT / ADD (2e-05 / -0.1, no sun angle): 0.2 DN, rounded;
+    the 40 x 40 px top-left corner."""
+    text = read_text(DATA / "marburg" / f"{L8}_MTL.txt")
+    n = l8_band[1:]
+    mult = float(mtl_value(text, f"REFLECTANCE_MULT_BAND_{n}"))
+    add = float(mtl_value(text, f"REFLECTANCE_ADD_BAND_{n}"))
+    dn = pixels(DATA / "marburg" / f"{L8}_{l8_band}.TIF").astype(np.float64)[:S2_SIZE, :S2_SIZE]
+    return np.round((dn * mult + add) * 10000 + 1000).astype(np.uint16)
+
+
+def _write_jp2(path: Path, arr: np.ndarray, pixel: float):
+    mem = gdal.GetDriverByName("MEM").Create("", arr.shape[1], arr.shape[0], 1,
+                                             gdal.GDT_Byte if arr.dtype == np.uint8 else gdal.GDT_UInt16)
+    mem.SetGeoTransform((S2_ORIGIN[0], pixel, 0.0, S2_ORIGIN[1], 0.0, -pixel))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(S2_EPSG)
+    mem.SetProjection(srs.ExportToWkt())
+    mem.GetRasterBand(1).WriteArray(arr)
+    gdal.GetDriverByName("JP2OpenJPEG").CreateCopy(str(path), mem, options=["REVERSIBLE=YES", "QUALITY=100"])
+    mem = None
+
+
+def block_mean(a: np.ndarray, k: int) -> np.ndarray:
+    """The k x k block means of ``a`` rounded to DN (how a coarser band of the same ground is built here)."""
+    h, w = a.shape[0] // k * k, a.shape[1] // k * k
+    return np.round(a[:h, :w].astype(np.float64).reshape(h // k, k, w // k, k).mean(axis=(1, 3))).astype(a.dtype)
+
+
+def s2_scl_20m() -> np.ndarray:
+    scl = np.full((S2_SIZE // 2, S2_SIZE // 2), 4, np.uint8)
+    scl[S2_SCL_CLOUD] = 9
+    scl[S2_SCL_SHADOW] = 3
+    return scl
+
+
+def write_safe_gridded(root: Path, skip=()) -> Path:
+    """An S2 L2A .SAFE (baseline 04.00) with the ESA layout and true grids: B02 B03 B04 B08 at 10 m (40 x 40 px),
+    B02 B03 B04 B11 B12 SCL at 20 m (20 x 20 px: 2 x 2 means of the 10 m DN), the same at 60 m (6 x 6 px: 6 x 6
+    means, the last 4 px cut as ESA's tile edge would). Reflective DN from the real L8 bands (s2_dn_from_l8)."""
+    safe = root / f"{S2_NAME}.SAFE"
+    ten = {b: s2_dn_from_l8(S2_FROM_L8[b]) for b in ("B02", "B03", "B04", "B08", "B11", "B12")}
+    rels = []
+    for res, bands in S2_LAYOUT.items():
+        d = safe / "GRANULE" / GRANULE / "IMG_DATA" / res
+        d.mkdir(parents=True, exist_ok=True)
+        k = {"R10m": 1, "R20m": 2, "R60m": 6}[res]
+        for b in bands:
+            if (res, b) in skip or b in skip:
+                continue
+            if b == "SCL":
+                arr = s2_scl_20m() if k == 2 else s2_scl_20m()[::3, ::3][:S2_SIZE // 6, :S2_SIZE // 6]
+            else:
+                arr = ten[b] if k == 1 else block_mean(ten[b], k)
+            rel = f"GRANULE/{GRANULE}/IMG_DATA/{res}/{TILE}_{b}_{res[1:]}"
+            _write_jp2(safe / (rel + ".jp2"), arr, 10.0 * k)
+            rels.append(rel)
+    (safe / "MTD_MSIL2A.xml").write_text(mtd_xml("04.00", True, rels))
+    return safe

@@ -44,7 +44,8 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
         "Spectral indices of a Landsat 5/7/8/9 or Sentinel-2 scene: vegetation (NDVI, EVI, ARVI ...), wetness "
         "(tasseled-cap WET), dryness (NDBSI, IBI), water (MNDWI), soil salinity (SI, S1-S9, SSSI, CRSI, SAI, TRSI, "
         "SBCI, GOSI ...) and LST, plus a custom band expression such as (NIR-R)/(NIR+R).\n"
-        "Inputs: the bands (one multi-band raster or one layer per band), the sensor, the radiometry (Level-2 scale "
+        "Inputs: give PRODUCT (a Landsat MTL or .tar, a Sentinel-2 L2A .zip or MTD_MSIL2A.xml: bands, constants and "
+        "cloud mask come from it), or SCENE, or the band layers with the sensor, the radiometry (Level-2 scale "
         "factors, Level-1 DN with the scene's MTL file, Sentinel-2 L2A, reflectance or custom) and optionally a "
         "quality band for the cloud mask. Indices are computed on reflectance 0-1, never on raw DN.\n"
         "Outputs: one multi-band GeoTIFF (band descriptions = index keys) and/or one GeoTIFF per index in a folder. "
@@ -56,6 +57,7 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
             "tasseled cap", "ndbsi", "ibi", "mndwi", "water index", "band math", "raster calculator", "lst")
 
     def initAlgorithm(self, config=None):  # noqa: N802
+        add_scene_parameters(self)       # PRODUCT first: what the tool reads, then what it computes
         self.add(QgsProcessingParameterEnum("INDICES", "Indices", [product_title(k) for k in PRODUCTS],
                                             allowMultiple=True, defaultValue=[0], optional=True),
                  "One or more indices; each becomes a band (or a file) named by its key.")
@@ -64,7 +66,6 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                  "A band expression such as (NIR-R)/(NIR+R) or sqrt(G*R); parsed, never executed as code.")
         self.add(QgsProcessingParameterString("CUSTOM_NAME", "Custom index name", defaultValue="CUSTOM"),
                  "Band description / file name of the custom index.", advanced=True)
-        add_scene_parameters(self)
         self.add_wet_parameter()
         add_lst_parameters(self)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Indices (multi-band)", optional=True,

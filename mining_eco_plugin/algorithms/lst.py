@@ -24,8 +24,8 @@ class LandSurfaceTemperatureAlgorithm(SceneAlgorithm):
         "(pre-collection MTLs: the published constants TM 607.76 / 1260.56, ETM+ 666.09 / 1282.71), emissivity from NDVI (0.97 below 0.2, 0.99 above 0.5, from the vegetation "
         "fraction in between), then the radiative transfer equation (transmittance and path radiance are parameters; "
         "none by default) or the single-channel emissivity correction of the brightness temperature.\n"
-        "Inputs: the thermal, red and NIR bands (one multi-band raster or one layer each), sensor, radiometry and MTL "
-        "file. Output: one float32 raster in deg C, nodata -9999.")
+        "Inputs: give PRODUCT (a Landsat MTL or .tar), or SCENE, or the band layers: thermal, red and NIR, with "
+        "sensor, radiometry and MTL file. Output: one float32 raster in deg C, nodata -9999.")
     SOURCE = cite("han2025", "sobrino2004", "artis1982", "chander2009")
     SHORT_DESCRIPTION = (
         "Land surface temperature in deg C from a Landsat Level-2 ST band or a Level-1 thermal band with its MTL")

@@ -30,10 +30,11 @@ from ..raster.outputs import create_file
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
 from . import summary
+from .summary import product_member
 from .references import cite
 from .scene_algorithm import SceneAlgorithm
 from . import limits
-from .scene_params import (add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
+from .scene_params import (ROLE_PARAMS, add_lst_parameters, add_scene_parameters, radiometry_mode, resampling_choice,
                            resolve_scene)
 
 COMPONENT_PARAMS = (("NDVI", "GREENNESS", "Greenness (NDVI)"), ("WET", "WETNESS", "Wetness (WET)"),
@@ -242,6 +243,13 @@ class RseiBase(SceneAlgorithm):
                 facts = {"acquisition date (MTL)": mtl.date, "spacecraft (MTL)": mtl.spacecraft}
             except (OSError, ValueError):
                 pass
+        product = getattr(self, "scene_product", None)
+        if product is not None:       # the files inside it (an archive member is named by its path in the archive)
+            names = {role: pid for role, pid, _ in ROLE_PARAMS}
+            scene += [{"input": f"PRODUCT {names.get(role, role)}", "file": product_member(product, path)}
+                      for role, path in list(product.bands.items()) + [(product.qa_kind, product.qa)] if path]
+            facts = {"product": product.product_id, "level": product.level, "sensor": product.sensor,
+                     "acquisition date": product.date}
         record = [("Scene", scene or "No input files (layers without a file).")]
         if facts:
             record.append(("Acquisition", facts))
@@ -289,7 +297,8 @@ class RseiAlgorithm(RseiBase):
         "(tasseled-cap WET), dryness (NDBSI) and heat (LST) are computed from the bands, water (MNDWI above a "
         "threshold) is masked, each component is min-max normalised, and the first principal component of the four, "
         "oriented so that greenness and wetness raise it, is rescaled to 0-1 (higher = better).\n"
-        "Inputs: the scene as for the spectral index calculator (bands, sensor, radiometry, MTL file, cloud mask).\n"
+        "Inputs: give PRODUCT (a Landsat MTL or .tar), or SCENE, or the band layers, as for the spectral index "
+        "calculator.\n"
         "Outputs: the RSEI raster, five grades (worst 0-0.2, poor, moderate, good, excellent 0.8-1), a statistics "
         "table (eigenvalues, loadings, PC1 share of variance, component means, area per grade) and an HTML report. "
         "The PCA uses a fixed sample of pixels: the result does not depend on the block size.")
@@ -313,6 +322,7 @@ class RseiAlgorithm(RseiBase):
         self.component_inputs = [", ".join(scene.refs[r].describe() for r in product_bands([n], scene.radiometry.mode))
                                  for n in core.COMPONENTS]
         self.scene_check = scene.check
+        self.scene_product = scene.product
         compute = partial(core.scene_components_block, radiometry=scene.radiometry, check=scene.check, water=water,
                           threshold=threshold)
         return (scene.stack_refs(roles), resampling_choice(self, parameters, context), read_scene, compute)

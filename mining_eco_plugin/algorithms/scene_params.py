@@ -1,8 +1,10 @@
 """The scene inputs shared by every algorithm that reads a Landsat / Sentinel-2 scene.
 
-Bands come from one multi-band raster (SCENE, with an optional BAND_MAPPING) or from one
-layer per band (BLUE ... THERMAL, which win over SCENE for their role). The RADIOMETRY
-choice says how DN become reflectance and temperature; QA_BAND masks clouds.
+Bands come from a product as USGS / ESA deliver it (PRODUCT: its MTL, .tar, S2 .zip or MTD_MSIL2A.xml; sensor,
+level, bands, QA band, constants and date come from its metadata, raster/products.open_product), or from one
+multi-band raster (SCENE, with an optional BAND_MAPPING) or from one layer per band (BLUE ... THERMAL, which win
+over SCENE for their role). PRODUCT cannot be combined with SCENE or band layers (it gives every band). Without a
+product the RADIOMETRY choice says how DN become reflectance and temperature; QA_BAND masks clouds.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import re
 
 from qgis.core import (
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
@@ -21,9 +24,11 @@ from .. import compat
 from ..core import plausibility as pl
 from ..core import radiometry as rad
 from ..core.plausibility import RadiometryCheck
-from ..core.scene import LstOptions, build_radiometry
+from ..core.scene import LEVEL_MODES, LstOptions, build_radiometry, product_radiometry
 from ..core.sensors import SENSORS, band_role_from_name
+from ..core.product_meta import ProductError
 from ..raster.engine import BandRef, raster_info
+from ..raster.products import open_product
 from . import limits
 
 SENSOR_KEYS = ("L5", "L7", "L8", "L9", "S2")
@@ -70,8 +75,28 @@ LST_METHODS = (
 )
 
 
+#: how a product's level is read (core.product_meta levels -> RADIOMETRY modes)
+PRODUCT_FILTER = ("Landsat / Sentinel-2 products (*_MTL.txt *_MTL.xml *_MTL.json *.tar *.tar.gz *.tgz *.zip "
+                  "MTD_MSIL2A.xml);;All files (*)")
+#: what the scene parameters need, said in every scene tool's summary and in the bands' help
+NEEDS = "Give PRODUCT, or SCENE, or the band layers."
+
+
 def add_scene_parameters(alg, thermal=True):
     """Add the scene parameters to ``alg`` (a MiningEcoAlgorithm)."""
+    alg.add(QgsProcessingParameterFile("PRODUCT", "Product (Landsat MTL or .tar, Sentinel-2 L2A .zip or "
+                                       "MTD_MSIL2A.xml)", extension="", optional=True, fileFilter=PRODUCT_FILTER),
+            f"{NEEDS} The product as downloaded: a Landsat *_MTL.txt / .xml / .json (its folder holds the bands), "
+            "the Landsat .tar, the Sentinel-2 L2A .zip or the MTD_MSIL2A.xml inside a .SAFE folder (archives are "
+            "read in place). Sensor, level, bands, QA band, constants and date come from its metadata: SENSOR, "
+            "RADIOMETRY, MTL_FILE and QA_BAND are then ignored, and SCENE / band layers cannot be added. "
+            "Sentinel-2 20 m bands and SCL are resampled onto the 10 m grid of B02 (RESAMPLING, bilinear by "
+            "default; SCL by nearest neighbour).")
+    # optional: Modeler models saved before this parameter existed stay valid (a mandatory one would be missing)
+    alg.add(QgsProcessingParameterBoolean("TOA_OK", "Level-1 top-of-atmosphere reflectance is fine",
+                                          defaultValue=False, optional=True),
+            "PRODUCT only: accept a Level-1 product (Landsat C2 L1, C1, pre-collection) and use its TOA "
+            "reflectance. Off: only surface reflectance (Landsat C2 Level-2, Sentinel-2 L2A) is accepted.")
     alg.add(QgsProcessingParameterEnum("SENSOR", "Sensor", [SENSORS[k].title for k in SENSOR_KEYS],
                                        defaultValue=2),
             "Band preset: which band is blue, red, NIR ... and the thermal constants.")
@@ -84,7 +109,8 @@ def add_scene_parameters(alg, thermal=True):
             "Needed for Level-1 DN: reflectance multipliers and adders, sun elevation, K1/K2. "
             "It must belong to the same scene as the bands.")
     alg.add(QgsProcessingParameterRasterLayer("SCENE", "Multi-band scene", optional=True),
-            "One raster holding the bands. Bands are matched by their names (e.g. SR_B4, B4) or, failing "
+            "Without PRODUCT: one raster holding the bands. Bands are matched by their names (e.g. SR_B4, B4) or, "
+            "failing "
             "that, taken in the order blue, green, red, NIR, SWIR1, SWIR2, thermal; BAND_MAPPING overrides.")
     alg.add(QgsProcessingParameterString("BAND_MAPPING", "Band mapping of the multi-band scene", optional=True,
                                          defaultValue=""),
@@ -93,7 +119,8 @@ def add_scene_parameters(alg, thermal=True):
         if role == "T" and not thermal:
             continue
         alg.add(QgsProcessingParameterRasterLayer(pid, f"{label} (single-band layer)", optional=True),
-                f"The {label.lower()} as its own layer (band 1); overrides SCENE for this role.")
+                f"Without PRODUCT or SCENE: the {label.lower()} as its own layer (band 1); overrides SCENE for this "
+                "role. Which bands are needed depends on the outputs.")
     alg.add(QgsProcessingParameterRasterLayer("QA_BAND", "Quality band for cloud masking", optional=True),
             "QA_PIXEL (Collection 2), BQA (Collection 1) or SCL (Sentinel-2). Masked pixels become nodata.")
     alg.add(QgsProcessingParameterEnum("QA_TYPE", "Quality band type", [t for _, t in QA_OPTIONS], defaultValue=0),
@@ -113,8 +140,9 @@ def add_scene_parameters(alg, thermal=True):
             "From MTD_MSIL2A.xml: -1000 from processing baseline 04.00 (25 Jan 2022), 0 before.", advanced=True)
     alg.add(QgsProcessingParameterEnum("RESAMPLING", "Resample inputs onto the first input's grid",
                                        [t for _, t in RESAMPLING_OPTIONS], defaultValue=0),
-            "By default inputs on different grids are an error; choose a method to warp them instead "
-            "(e.g. Sentinel-2 20 m SWIR onto 10 m).", advanced=True)
+            "By default inputs on different grids are an error (a Sentinel-2 PRODUCT: bilinear); choose a method "
+            "to warp them instead (e.g. Sentinel-2 20 m SWIR onto 10 m). Quality bands always use nearest "
+            "neighbour.", advanced=True)
 
 
 def add_lst_parameters(alg):
@@ -165,8 +193,9 @@ def parse_band_mapping(text: str, band_count: int) -> dict:
 class SceneInputs:
     """What the scene parameters resolve to: band references by role, QA reference, radiometry."""
 
-    def __init__(self, refs, qa_ref, radiometry, sensor_key, date=None, latitude=None):
+    def __init__(self, refs, qa_ref, radiometry, sensor_key, date=None, latitude=None, product=None):
         self.refs = refs
+        self.product = product      # the core.product_meta.Product the bands come from, or None
         self.qa = qa_ref
         self.radiometry = radiometry
         self.sensor_key = sensor_key
@@ -190,8 +219,68 @@ def _layer_path(alg, parameters, name, context):
     return layer.source().split("|")[0]
 
 
+def scene_product(alg, parameters, context):
+    """The opened PRODUCT (core.product_meta.Product with GDAL paths, raster/products.open_product) or None when
+    none is given; opened once per run. ValueError naming PRODUCT for a product that is missing, damaged,
+    incomplete or Level-1 without TOA_OK."""
+    if "PRODUCT" not in {d.name() for d in alg.parameterDefinitions()}:
+        return None
+    path = alg.parameterAsFile(parameters, "PRODUCT", context)
+    if not path:
+        return None
+    toa_ok = alg.parameterAsBoolean(parameters, "TOA_OK", context)
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (path, toa_ok, stamp)
+    cache = alg.__dict__.setdefault("_scene_products", {})
+    if key not in cache:
+        try:
+            product = open_product(path, toa_ok=toa_ok)
+        except ProductError as err:
+            msg = str(err.args[0] if err.args else err)
+            if os.path.basename(os.path.normpath(path)) not in msg:     # a member's message: name the product too
+                msg = f"{path}: {msg}"
+            raise ValueError(f"PRODUCT: {msg}") from None
+        cache.clear()
+        cache[key] = product
+    return cache[key]
+
+
+def _product_scene(alg, parameters, context, roles, product) -> SceneInputs:
+    """SceneInputs from an opened product: its sensor, level, band files, QA band and constants."""
+    defined = {d.name() for d in alg.parameterDefinitions()}
+    given = [pid for pid in ("SCENE",) + tuple(p for _, p, _ in ROLE_PARAMS)
+             if pid in defined and _layer_path(alg, parameters, pid, context)]
+    if given:
+        raise ValueError(f"PRODUCT and {', '.join(given)} were both given: the product gives every band. Remove "
+                         f"{', '.join(given)} (or PRODUCT to use your own band layers).")
+    names = {role: pid for role, pid, _ in ROLE_PARAMS}
+    missing = [r for r in roles if r not in product.bands]
+    if missing:
+        what = ("Sentinel-2 has no thermal band (LST needs Landsat)" if product.sensor == "S2" and "T" in missing
+                else "its metadata names no file for it")
+        raise ValueError(f"PRODUCT: {os.path.basename(product.source)} ({product.product_id}) has no "
+                         f"{', '.join(names[r] for r in missing)} band: {what}.")
+    refs = {r: BandRef(product.bands[r], 1, f"PRODUCT {names[r]}") for r in roles}
+    qa_ref = BandRef(product.qa, 1, f"PRODUCT {product.qa_kind}", categorical=True) if product.qa else None
+    try:
+        latitude = raster_info(refs[roles[0]].path)[0].center_latitude() if roles else None
+    except ValueError:
+        latitude = None
+    radiometry = product_radiometry(
+        product, roles, wet_set=getattr(alg, "wet_set", lambda p, c: None)(parameters, context),
+        lst=lst_options(alg, parameters, context) if "LST_METHOD" in defined else LstOptions(),
+        qa=qa_ref is not None)
+    return SceneInputs(refs, qa_ref, radiometry, product.sensor, product.date, latitude, product)
+
+
 def resolve_scene(alg, parameters, context, roles) -> SceneInputs:
     """Band references for ``roles`` and the radiometry, checked; ValueError with a clear message."""
+    product = scene_product(alg, parameters, context)
+    if product is not None:
+        return _product_scene(alg, parameters, context, roles, product)
     sensor_key = SENSOR_KEYS[alg.parameterAsEnum(parameters, "SENSOR", context)]
     sensor = SENSORS[sensor_key]
     mode = radiometry_mode(alg, parameters, context)
@@ -237,7 +326,7 @@ def resolve_scene(alg, parameters, context, roles) -> SceneInputs:
     qa_path = _layer_path(alg, parameters, "QA_BAND", context)
     qa_ref, qa_kind = None, None
     if qa_path:
-        qa_ref = BandRef(qa_path, 1, "QA_BAND")
+        qa_ref = BandRef(qa_path, 1, "QA_BAND", categorical=True)
         qa_kind = QA_OPTIONS[alg.parameterAsEnum(parameters, "QA_TYPE", context)][0]
         if qa_kind is None:
             if sensor_key == "S2":
@@ -282,9 +371,19 @@ def _optional_mtl_date(alg, parameters, context):
 
 
 def resampling_choice(alg, parameters, context):
-    return RESAMPLING_OPTIONS[alg.parameterAsEnum(parameters, "RESAMPLING", context)][0]
-
+    """The RESAMPLING chosen; for a Sentinel-2 PRODUCT without a choice bilinear (its 20 m bands onto the 10 m
+    grid of B02; the SCL band is categorical, so nearest neighbour)."""
+    chosen = RESAMPLING_OPTIONS[alg.parameterAsEnum(parameters, "RESAMPLING", context)][0]
+    if chosen is None:
+        product = scene_product(alg, parameters, context)
+        if product is not None and product.sensor == "S2":
+            return "bilinear"
+    return chosen
 
 
 def radiometry_mode(alg, parameters, context):
+    """The radiometry: the PRODUCT's own level when one is given, else the RADIOMETRY chosen."""
+    product = scene_product(alg, parameters, context)
+    if product is not None:
+        return LEVEL_MODES[product.level]
     return RADIOMETRY_OPTIONS[alg.parameterAsEnum(parameters, "RADIOMETRY", context)][0]

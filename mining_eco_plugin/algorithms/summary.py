@@ -25,6 +25,19 @@ def inputs(alg, parameters, context):
     return rows
 
 
+def product_member(product, path):
+    """How a report names a file of a product (core.product_meta.Product): ``archive.tar/member`` for a member of
+    a .tar / .zip read in place (``/vsitar/`` / ``/vsizip/`` paths), else the file name."""
+    for prefix in ("/vsitar/", "/vsizip/"):
+        if path.startswith(prefix):
+            archive = os.path.abspath(str(product.source))
+            rest = path[len(prefix):]
+            if rest.startswith(archive + "/"):
+                return os.path.basename(archive) + "/" + rest[len(archive) + 1:]
+            return rest
+    return os.path.basename(path)
+
+
 def _number(v):
     if not math.isfinite(v):
         return str(v)

@@ -93,8 +93,13 @@ class SceneRadiometry:
 
 def build_radiometry(sensor_key: str, mode: str, roles, *, mtl: dict | None = None, scale: float = 1.0,
                      offset: float = 0.0, s2_offset: float = -1000.0, qa_kind: str | None = None,
-                     wet_set: str | None = None, lst: LstOptions = LstOptions()) -> SceneRadiometry:
+                     wet_set: str | None = None, lst: LstOptions = LstOptions(),
+                     band_scaling: dict | None = None) -> SceneRadiometry:
     """Per-band conversions for ``roles`` (reflective roles and optionally "T") of a scene.
+
+    ``band_scaling``: role -> (scale, offset) read from a product's own metadata (the C2 L2 MTL's
+    REFLECTANCE_MULT / ADD and TEMPERATURE_MULT / ADD, the S2 L2A BOA_ADD_OFFSET / QUANTIFICATION_VALUE); used
+    instead of the documented defaults for the modes ``L2`` and ``S2_L2A``.
 
     Raises ValueError (a message for the user) when the mode and inputs do not fit together.
     """
@@ -109,11 +114,16 @@ def build_radiometry(sensor_key: str, mode: str, roles, *, mtl: dict | None = No
         raise ValueError("Landsat Level-1/Level-2 scaling was chosen but the sensor preset is Sentinel-2.")
     refl = {}
     thermal = None
+    own = (band_scaling or {}) if mode in ("L2", "S2_L2A") else {}
     for role in roles:
         if role == "T":
             thermal = _thermal_conversion(sensor, mode, mtl)
+            if "T" in own and thermal.kind == "kelvin":
+                thermal = ThermalConversion("kelvin", BandConversion(*own["T"], (0,)))
             continue
-        if mode == "L2":
+        if role in own:
+            refl[role] = BandConversion(*own[role], (0,), rad.L2_VALID_RANGE if mode == "L2" else None)
+        elif mode == "L2":
             refl[role] = BandConversion(rad.L2_REFLECTANCE_SCALE, rad.L2_REFLECTANCE_OFFSET, (0,),
                                         rad.L2_VALID_RANGE)
         elif mode == "L1_MTL":
@@ -132,28 +142,17 @@ def build_radiometry(sensor_key: str, mode: str, roles, *, mtl: dict | None = No
 LEVEL_MODES = {"C2L2": "L2", "C2L1": "L1_MTL", "C1L1": "L1_MTL", "PRE": "L1_MTL", "S2L2A": "S2_L2A"}
 
 
-def product_radiometry(product, roles, *, wet_set: str | None = None,
-                       lst: LstOptions = LstOptions()) -> SceneRadiometry:
-    """The conversions of a ``core.product_meta.Product`` for ``roles``, from its own metadata: Collection 2
-    Level-2 and Sentinel-2 L2A scale and offset as the product states them (with the Level-2 valid DN range),
-    Level-1 through the product's MTL (TOA reflectance, thermal radiance); the product's QA kind."""
+def product_radiometry(product, roles, *, wet_set: str | None = None, lst: LstOptions = LstOptions(),
+                       qa: bool = True) -> SceneRadiometry:
+    """The conversions of a ``core.product_meta.Product`` for ``roles``, from its own metadata: the mode of its
+    level (:data:`LEVEL_MODES`), Collection 2 Level-2 and Sentinel-2 L2A scale and offset as the product states
+    them, Level-1 through the product's MTL; its QA kind (``qa=False``: none)."""
     mode = LEVEL_MODES[product.level]
-    if mode == "L1_MTL":
-        return build_radiometry(product.sensor, mode, roles, mtl=product.mtl, qa_kind=product.qa_kind,
-                                wet_set=wet_set, lst=lst)
-    valid = rad.L2_VALID_RANGE if mode == "L2" else None
-    refl, thermal = {}, None
-    for role in roles:
-        c = product.constants.get(role)
-        if c is None or c.scale is None:
-            raise ValueError(f"{product.product_id} has no {'thermal' if role == 'T' else role} band.")
-        conversion = BandConversion(c.scale, c.offset, (0,), None if role == "T" else valid)
-        if role == "T":
-            thermal = ThermalConversion("kelvin", conversion)
-        else:
-            refl[role] = conversion
-    return SceneRadiometry(product.sensor, mode, refl, thermal, product.qa_kind,
-                           wet_set or SENSORS[product.sensor].wet_set, lst)
+    scaling = {r: (c.scale, c.offset) for r, c in product.constants.items()
+               if r in roles and c.scale is not None and c.offset is not None}
+    return build_radiometry(product.sensor, mode, roles, mtl=product.mtl if mode == "L1_MTL" else None,
+                            qa_kind=product.qa_kind if qa and product.qa else None, wet_set=wet_set, lst=lst,
+                            band_scaling=scaling)
 
 
 def _thermal_conversion(sensor, mode, mtl):

@@ -280,10 +280,13 @@ def fit_window(grid: Grid, size: int, feedback=None, label: str = "WINDOW_SIZE")
 
 @dataclass(frozen=True)
 class BandRef:
-    """One band of one raster file; ``label`` names it in messages (e.g. "RED_BAND")."""
+    """One band of one raster file; ``label`` names it in messages (e.g. "RED_BAND"). ``categorical``: the band
+    holds codes (a QA bit field, SCL classes, land cover), so a RasterStack warps it by nearest neighbour whatever
+    resampling the other bands use (an interpolated QA value is a different set of bits)."""
     path: str
     band: int = 1
     label: str = ""
+    categorical: bool = False
 
     def describe(self):
         name = os.path.basename(self.path)
@@ -316,8 +319,8 @@ class RasterStack:
 
     ``refs`` maps a key (e.g. "R", "NIR", "QA") to a BandRef. The first ref (or ``reference``)
     defines the grid. With ``resampling`` (a key of RESAMPLING) every other input is warped on
-    the fly (a GDAL VRT, still read block by block) onto that grid; without it a mismatch is a
-    RasterError naming the input.
+    the fly (a GDAL VRT, still read block by block) onto that grid, categorical ones (BandRef.categorical) by
+    nearest neighbour; without it a mismatch is a RasterError naming the input.
     """
 
     def __init__(self, refs: dict, resampling: str | None = None, reference: str | None = None):
@@ -344,7 +347,10 @@ class RasterStack:
                     f"{r.describe()} is not on the grid of {ref.describe()}: {why}. "
                     "Give inputs on one grid, or choose a resampling method to warp them onto the "
                     "first input's grid.")
-            self._datasets[(r.path, "warped")] = self._warp(ds, resampling)
+            method = "nearest" if r.categorical else resampling
+            if (r.path, "warped", method) not in self._datasets:
+                self._datasets[(r.path, "warped", method)] = self._warp(ds, method)
+        self._resampling = resampling
         self._resampled = resampling is not None
 
     def _open(self, ref: BandRef):
@@ -364,7 +370,7 @@ class RasterStack:
 
     def _band(self, key):
         r = self.refs[key]
-        ds = self._datasets.get((r.path, "warped"))
+        ds = self._datasets.get((r.path, "warped", "nearest" if r.categorical else self._resampling))
         if ds is None:
             ds = self._datasets[(r.path, "raw")]
         return ds.GetRasterBand(r.band)

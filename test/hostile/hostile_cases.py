@@ -620,6 +620,38 @@ def _scene_cases():
     return cases
 
 
+def _product_cases():
+    """PRODUCT (issue 13): hostile products refused naming PRODUCT and what is wrong; a valid .tar computes what
+    the explicit band layers with the MTL and the BQA band compute."""
+    cases = []
+    plain = {"RED": None, "NIR": None, "GREEN": None, "BLUE": None, "SWIR1": None, "SWIR2": None, "THERMAL": None,
+             "MTL_FILE": None}
+    for t in ("spectralindices", "lst", "rsei"):
+        def product(kind, **more):
+            return with_(t, PRODUCT=lambda c: c.d.product(kind), **plain, **more)
+        cases += [
+            Case(t, "product-random-bytes", "bad product (random bytes)", product("random", TOA_OK=True),
+                 words=("PRODUCT", "not a readable tar")),
+            Case(t, "product-empty-tar", "bad product (empty tar)", product("empty_tar", TOA_OK=True),
+                 words=("PRODUCT", "empty")),
+            Case(t, "product-truncated-tar", "bad product (truncated tar)", product("truncated_tar", TOA_OK=True),
+                 words=("PRODUCT", "_B7.TIF"), cli=t == "rsei"),
+            Case(t, "product-folder", "bad product (a folder of rasters)", product("folder", TOA_OK=True),
+                 words=("PRODUCT", "no Landsat metadata")),
+            Case(t, "product-level1-without-toa-ok", "Level-1 product where surface reflectance is needed",
+                 product("l8_tar"), words=("PRODUCT", "Level-1", "TOA_OK")),
+            Case(t, "product-s2-zip-without-scl", "bad product (S2 zip without SCL)", product("s2_no_scl"),
+                 words=("PRODUCT", "SCL")),
+            Case(t, "product-and-band-layers", "two inputs for one band",
+                 with_(t, PRODUCT=lambda c: c.d.product("l8_tar"), TOA_OK=True), words=("PRODUCT", "RED")),
+        ]
+    t = "spectralindices"
+    cases.append(Case(t, "product-l8-tar", "valid product (.tar)",
+                      with_(t, PRODUCT=lambda c: c.d.product("l8_tar"), TOA_OK=True, **plain), expect="ok",
+                      check=same_as_base(t, ["ndvi.tif"], base=with_(t, QA_BAND=util.L8 + "_BQA.TIF"), atol=0.0)))
+    return cases
+
+
 def _mtl_beside(c):
     """The Landsat 8 MTL copied beside the band copies in the folder with spaces and non-ASCII characters."""
     import shutil
@@ -1492,8 +1524,8 @@ def _composite_study_area(c, _res):
 
 
 def all_cases():
-    cases = (_scene_cases() + _ecology_cases() + _change_cases() + _salinity_cases() + _productivity_driver_cases()
-             + _composite_cases())
+    cases = (_scene_cases() + _product_cases() + _ecology_cases() + _change_cases() + _salinity_cases()
+             + _productivity_driver_cases() + _composite_cases())
     for case in cases:
         if case.id in EXTRA_CLI:
             case.cli = True

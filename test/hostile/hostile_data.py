@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 from osgeo import gdal, ogr, osr
@@ -642,6 +643,53 @@ class Data:
                     shutil.copyfile(src, out[role])
             return out
         return self._once(("scene", kind), build)
+
+    # ------------------------------------------------------------------ products (PRODUCT of the scene tools)
+    def product(self, kind):
+        """A scene product as downloaded or a hostile stand-in (test/productdata.py builds them from the real
+        scenes): l8_tar (the real Marburg L8 Collection 1 product as its .tar), random (random bytes named like a
+        Landsat .tar), empty_tar (a valid tar without members), truncated_tar (the L8 .tar cut in the middle of
+        its B7 member, the MTL first and intact), folder (a folder of rasters that is no product), s2_no_scl (an
+        S2 L2A .zip without its SCL files)."""
+        import tarfile
+
+        import productdata as pd
+
+        def build():
+            folder = self.path("products", kind)
+            os.makedirs(folder, exist_ok=True)
+            tar = os.path.join(folder, f"{pd.L8}.tar")
+            if kind == "l8_tar":
+                return str(pd.landsat_tar(Path(folder), pd.L8))
+            if kind == "random":
+                with open(tar, "wb") as fh:
+                    fh.write(np.random.default_rng(3).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+                return tar
+            if kind == "empty_tar":
+                with tarfile.open(tar, "w"):
+                    pass
+                return tar
+            if kind == "truncated_tar":
+                pd.write_tar(Path(tar), Path(util.MARBURG).glob(pd.L8 + "_*"), first="_MTL.txt")
+                with tarfile.open(tar) as tf:
+                    m = tf.getmember(f"{pd.L8}_B7.TIF")
+                    cut = m.offset_data + m.size // 2
+                with open(tar, "rb") as fh:
+                    data = fh.read()[:cut]
+                with open(tar, "wb") as fh:
+                    fh.write(data)
+                return tar
+            if kind == "folder":
+                for name in ("a.tif", "b.tif"):
+                    shutil.copyfile(util.band_path("L8", "RED"), os.path.join(folder, name))
+                return folder
+            if kind == "s2_no_scl":
+                safe = pd.write_safe_gridded(Path(folder) / "src")
+                z = pd.zip_safe(safe, Path(folder) / f"{pd.S2_NAME}.zip", skip=("_SCL_20m.jp2", "_SCL_60m.jp2"))
+                shutil.rmtree(safe.parent)
+                return str(z)
+            raise ValueError(kind)
+        return self._once(("product", kind), build)
 
     # ------------------------------------------------------------------ hostile raster variants
     def bad(self, kind, template):

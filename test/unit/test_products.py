@@ -32,17 +32,8 @@ import pytest
 from mining_eco_plugin.core.product_meta import ProductError, landsat_product
 from mining_eco_plugin.raster.products import open_product, search_products
 
-from productdata import (DATA, GRANULE, L5, L7, L8, PRE, S2_NAME, TILE, c2_mtl_text, copy_scene, odl_to_tree,
-                         pixels, read_text, tree_to_xml, write_c2, write_safe)
-
-REL = 1e-12                     # constants are copied numbers: equal up to float parsing
-
-
-def mtl_value(text: str, key: str) -> str:
-    """The value of ``KEY = value`` in MTL text (first occurrence), by regex: independent of parse_mtl."""
-    m = re.search(rf'^\s*{key}\s*=\s*"?([^"\r\n]*?)"?\s*$', text, re.M)
-    assert m, key
-    return m.group(1)
+from productdata import (DATA, GRANULE, L5, L7, L8, PRE, REL, S2_NAME, TILE, c2_mtl_text, copy_scene,  # noqa: E402
+                         mtl_value, odl_to_tree, pixels, read_text, tree_to_xml, write_c2, write_safe)
 
 
 # ------------------------------------------------------------------------------------------------------------

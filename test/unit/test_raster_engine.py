@@ -91,6 +91,25 @@ def test_resampling_warps_onto_the_first_grid(tmp_path):
     assert np.array_equal(block, np.kron(coarse, np.ones((2, 2), np.float32)))
 
 
+def test_categorical_band_is_warped_by_nearest_neighbour_whatever_the_resampling(tmp_path):
+    """A QA band (bits / classes) interpolated would be other bits: categorical refs always use nearest
+    neighbour; the reflectance of the same stack uses the chosen method (here bilinear, compared with gdalwarp)."""
+    a = make_raster(tmp_path / "a.tif", np.ones((10, 10), np.float32))
+    codes = np.array([[4, 9, 4, 3, 4]] * 5, np.uint8)                  # SCL classes: vegetation, cloud, shadow
+    qa = make_raster(tmp_path / "qa.tif", codes, gt=(500000.0, 60.0, 0.0, 4000000.0, 0.0, -60.0), dtype=gdal.GDT_Byte)
+    refl = make_raster(tmp_path / "r.tif", np.arange(25, dtype=np.float32).reshape(5, 5),
+                       gt=(500000.0, 60.0, 0.0, 4000000.0, 0.0, -60.0))
+    with RasterStack({"A": BandRef(a), "R": BandRef(refl), "QA": BandRef(qa, 1, "QA", categorical=True)},
+                     resampling="bilinear") as st:
+        got_qa = st.read_raw("QA", Window(0, 0, 10, 10))
+        got_r = st.read("R", Window(0, 0, 10, 10))
+    assert np.array_equal(got_qa, np.kron(codes, np.ones((2, 2), np.uint8)))
+    want = gdal.Warp("", refl, format="MEM", outputBounds=(500000.0, 3999700.0, 500300.0, 4000000.0), width=10,
+                     height=10, resampleAlg="bilinear").ReadAsArray()
+    np.testing.assert_array_equal(got_r, want)
+    assert not np.array_equal(got_r, np.kron(np.arange(25, dtype=np.float32).reshape(5, 5), np.ones((2, 2))))
+
+
 def test_missing_band_number_is_a_clear_error(tmp_path):
     a = make_raster(tmp_path / "a.tif", np.ones((2, 4, 4), np.float32))
     with pytest.raises(RasterError, match="band 3 does not exist"):
