@@ -7,6 +7,7 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithms.index_calculator import SpectralIndexAlgorithm
 from .algorithms.lst import LandSurfaceTemperatureAlgorithm
 from .algorithms.rsei import RseiAlgorithm, RseiFromComponentsAlgorithm
+from .algorithms.rsei_series import RseiSeriesAlgorithm
 from .algorithms.eg_index import EgIndexAlgorithm
 from .algorithms.coupling import CouplingAlgorithm
 from .algorithms.class_areas import ClassAreasAlgorithm
@@ -31,6 +32,7 @@ ALGORITHMS = (
     # Ecology
     RseiAlgorithm,
     RseiFromComponentsAlgorithm,
+    RseiSeriesAlgorithm,
     EgIndexAlgorithm,
     CouplingAlgorithm,
     # Change
