@@ -25,8 +25,8 @@ from hostile_cases import BASE, CASES, RASTER_BASE
 from paths import DATA
 
 MARBURG = os.path.join(DATA, "marburg")
-TOOLS = ("spectralindices", "lst", "rsei", "rseicomponents", "egindex", "coupling", "transfermatrix", "classareas",
-         "trend", "timeseries", "samplerasters", "vipscreening", "trainmodel", "applymodel", "casanpp", "geodetector",
+TOOLS = ("spectralindices", "lst", "rsei", "rseicomponents", "rseiseries", "egindex", "coupling", "transfermatrix",
+         "classareas", "trend", "timeseries", "samplerasters", "vipscreening", "trainmodel", "applymodel", "casanpp", "geodetector",
          "localcorrelation", "mlrcontribution", "rfcontribution", "installdependencies")
 
 
