@@ -288,7 +288,8 @@ class Data:
                 return util.write_composite(os.path.join(folder, "composite.tif"), l8)
             path = util.write_composite(os.path.join(folder, "composite_2012.tif"), l8, 2012, "OLI")
             ds = gdal.Open(path, gdal.GA_Update)
-            ds.SetMetadataItem(*{"wetset": ("MINING_ECO_WET_SET", "MSS"), "year1900": ("MINING_ECO_PERIOD", "1900")}[kind])
+            key, value = {"wetset": ("MINING_ECO_WET_SET", "MSS"), "year1900": ("MINING_ECO_PERIOD", "1900")}[kind]
+            ds.SetMetadataItem(key, value)
             ds = None
             return path
         return self._once(("composite_variant", kind), build)

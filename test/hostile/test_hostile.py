@@ -26,8 +26,8 @@ from paths import DATA
 
 MARBURG = os.path.join(DATA, "marburg")
 TOOLS = ("spectralindices", "lst", "rsei", "rseicomponents", "rseiseries", "egindex", "coupling", "transfermatrix",
-         "classareas", "trend", "timeseries", "samplerasters", "vipscreening", "trainmodel", "applymodel", "casanpp", "geodetector",
-         "localcorrelation", "mlrcontribution", "rfcontribution", "installdependencies")
+         "classareas", "trend", "timeseries", "samplerasters", "vipscreening", "trainmodel", "applymodel", "casanpp",
+         "geodetector", "localcorrelation", "mlrcontribution", "rfcontribution", "installdependencies")
 
 
 def _ids(cases):
