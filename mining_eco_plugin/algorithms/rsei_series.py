@@ -28,7 +28,6 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterString,
 )
 
@@ -317,6 +316,8 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
     def run_tool(self, parameters, context, feedback):
         composites = self.yearly_composites(parameters, context, feedback)
         years = [y for y, _ in composites]
+        for _year, path in composites:          # metadata errors before any year is computed
+            composite_wet_set(path, path)
         trend = self.parameterAsBoolean(parameters, "TREND", context)
         summary = self.parameterAsBoolean(parameters, "TIMESERIES", context)
         transfer = parse_transfer_years(self.parameterAsString(parameters, "TRANSFER_YEARS", context), years)
