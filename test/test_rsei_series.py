@@ -218,7 +218,7 @@ def test_cancel_between_years_keeps_the_completed_years(provider, composites, tm
 def test_built_series_has_the_known_trend_per_class_and_transfer(provider, tmp_path):
     """2013 real (Landsat 8), 2014-2018 built: NIR +5 %/yr on vegetation, -5 %/yr elsewhere (util.built_year).
     Known answers: vegetation pixels rise (Theil-Sen slope > 0, Mann-Kendall significant increase with 6 years
-    all rising: S = 15, Z = 3.38), the other pixels fall (class 1); no vegetation pixel loses a grade from 2013 to
+    all rising: S = 15, Var(S) = 6 5 17 / 18 = 28.33, Z = 14 / 5.32 = 2.63 >= 1.96), the other pixels fall (class 1); no vegetation pixel loses a grade from 2013 to
     2018, no other pixel gains one, and the transfer matrix is the cross-tabulation of the two grade rasters."""
     l8 = util.composite_bands("L8")
     veg = util.vegetated(l8)
