@@ -8,6 +8,7 @@ from .algorithms.composite import CompositeAlgorithm
 from .algorithms.index_calculator import SpectralIndexAlgorithm
 from .algorithms.lst import LandSurfaceTemperatureAlgorithm
 from .algorithms.rsei import RseiAlgorithm, RseiFromComponentsAlgorithm
+from .algorithms.rsei_series import RseiSeriesAlgorithm
 from .algorithms.eg_index import EgIndexAlgorithm
 from .algorithms.coupling import CouplingAlgorithm
 from .algorithms.class_areas import ClassAreasAlgorithm
@@ -33,6 +34,7 @@ ALGORITHMS = (
     # Ecology
     RseiAlgorithm,
     RseiFromComponentsAlgorithm,
+    RseiSeriesAlgorithm,
     EgIndexAlgorithm,
     CouplingAlgorithm,
     # Change

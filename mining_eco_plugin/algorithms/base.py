@@ -112,6 +112,9 @@ class MiningEcoAlgorithm(QgsProcessingAlgorithm):
     SHORT_DESCRIPTION = ""
     #: search words of this tool (its group's GROUP_TAGS are added)
     TAGS = ()
+    #: destination parameters the tool writes itself, outside the run's transaction (rseiseries' folder, filled
+    #: year by year); every other output is staged and committed at the end of the run
+    UNSTAGED_OUTPUTS = ()
 
     def __init__(self):
         super().__init__()

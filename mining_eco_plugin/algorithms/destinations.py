@@ -93,6 +93,8 @@ def stage(alg, parameters, context, txn):
     named = []
     for d in alg.destinationParameterDefinitions():
         name, kind = d.name(), d.type()
+        if name in alg.UNSTAGED_OUTPUTS:     # written by the tool itself (rseiseries' folder)
+            continue
         value = parameters.get(name)
         text = _text(value, context)
         if kind == "sink":

@@ -5,6 +5,7 @@ import math
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -69,6 +70,22 @@ def check_scratch_space(folder, needed):
                           "space or write the outputs to another folder.")
 
 
+@dataclass
+class RseiRun:
+    """What RseiBase.compute_rsei gives: the files written, the PCA (core.rsei.PcaResult), PC1 share, mean RSEI,
+    valid pixels, the grade rows (grade, label, pixels, area_km2, percent), the statistics table rows
+    (TABLE_FIELDS) and the RSEI histogram."""
+    rsei_path: str
+    grades_path: str
+    result: object
+    share: float
+    mean_rsei: float
+    n_valid: int
+    grade_rows: list
+    table: list
+    hist: object
+
+
 class RseiBase(SceneAlgorithm):
     GROUP = "ecology"
     SOURCE = SOURCE
@@ -120,15 +137,38 @@ class RseiBase(SceneAlgorithm):
         raise NotImplementedError
 
     def run_tool(self, parameters, context, feedback):
-        inputs, resampling, load, compute = self.component_pass(parameters, context)
+        run = self.compute_rsei(
+            self.component_pass(parameters, context),
+            self.parameterAsOutputLayer(parameters, "OUTPUT", context),
+            self.parameterAsOutputLayer(parameters, "OUTPUT_GRADES", context),
+            context, feedback,
+            clip=self.parameterAsDouble(parameters, "CLIP_PERCENT", context),
+            target=self.parameterAsInt(parameters, "SAMPLE_SIZE", context),
+            seed=self.parameterAsInt(parameters, "SEED", context))
+        report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        outputs = {"OUTPUT": run.rsei_path, "OUTPUT_GRADES": run.grades_path, "PC1_SHARE": run.share,
+                   "MEAN_RSEI": run.mean_rsei}
+        outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, run.table)
+        if report_path:
+            outputs["OUTPUT_REPORT"] = self.write_report(report_path, run.result, run.table, run.grade_rows, run.hist,
+                                                         self.run_record(parameters, context))
+        feedback.setProgress(100)
+        return outputs
+
+    def compute_rsei(self, passes, rsei_path, grades_path, context, feedback, *, clip, target, seed, start=0.0,
+                     end=97.0):
+        """RSEI of one scene: passes 1-3 (components, PCA, RSEI and grades written to ``rsei_path`` and
+        ``grades_path``, styled), the statistics table rows and the grade areas; an RseiRun.
+
+        ``passes``: what ``component_pass`` gives (inputs, resampling, load, compute). No parameter is read here:
+        ``miningeco:rsei`` calls it once with its own outputs, ``miningeco:rseiseries`` once per year with the
+        year's composite and files. Progress runs from ``start`` to ``end``."""
+        inputs, resampling, load, compute = passes
         with RasterStack(inputs, resampling=resampling) as stack:    # the inputs checked and the grid, before any work
             grid = stack.grid
-        clip = self.parameterAsDouble(parameters, "CLIP_PERCENT", context)
-        target = self.parameterAsInt(parameters, "SAMPLE_SIZE", context)
-        seed = self.parameterAsInt(parameters, "SEED", context)
-        rsei_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        grades_path = self.parameterAsOutputLayer(parameters, "OUTPUT_GRADES", context)
-        report_path = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+
+        def at(f):
+            return start + (end - start) * f / 97.0
         # the staged destinations were checked by the run's transaction, and RasterStack refused inputs whose
         # coordinates are not degrees under a geographic CRS (the grade areas need degrees) before pass 1
         folder = os.path.dirname(os.path.abspath(rsei_path))    # beside the staged outputs (gone with them)
@@ -148,7 +188,7 @@ class RseiBase(SceneAlgorithm):
                 inputs=inputs, resampling=resampling, load=load, compute=partial(compute, target=target, seed=seed),
                 combine=core.combine_statistics,
                 outputs=(OutputSpec("COMPONENTS", scratch, nodata=float("nan"), bands=len(core.COMPONENTS),
-                                    band_names=core.COMPONENTS, label="OUTPUT"),)), feedback, 0, 55)
+                                    band_names=core.COMPONENTS, label="OUTPUT"),)), feedback, at(0), at(55))
             stats = first.partial
             for i in np.flatnonzero(stats.finite == 0):
                 raise RasterError(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
@@ -174,7 +214,7 @@ class RseiBase(SceneAlgorithm):
             feedback.pushInfo("Pass 2/3: PC1 range")
             second = self.run_pass(BlockPass(inputs=components, combine=add,
                                              compute=partial(core.pc1_range_block, lo=lo, hi=hi, result=result)),
-                                   feedback, 55, 65)
+                                   feedback, at(55), at(65))
             pc_lo, pc_hi, means, n_valid = core.pc1_range(second.partial)
 
             feedback.pushInfo("Pass 3/3: writing RSEI and grades")
@@ -183,31 +223,24 @@ class RseiBase(SceneAlgorithm):
                 compute=partial(core.rsei_block, lo=lo, hi=hi, result=result, pc_lo=pc_lo, pc_hi=pc_hi),
                 outputs=(OutputSpec("OUTPUT", rsei_path, band_names=("RSEI",), label="OUTPUT"),
                          OutputSpec("OUTPUT_GRADES", grades_path, "uint8", nodata=0, band_names=("RSEI grade",),
-                                    label="OUTPUT_GRADES"))), feedback, 65, 97)
+                                    label="OUTPUT_GRADES"))), feedback, at(65), at(97))
             hist, rsei_sum, counts, areas = core.rsei_totals(third.partial)
         finally:
             for path in (scratch, scratch + ".aux.xml"):
                 if os.path.exists(path):
                     os.remove(path)
         rsei_path, grades_path = third.paths["OUTPUT"], third.paths["OUTPUT_GRADES"]
-        water_px = stats.water
 
         grade_rows = core.grade_area_table(counts, 1.0)
         total_area = areas[1:].sum()
         for row in grade_rows:
             row["area_km2"] = areas[row["grade"]] / 1e6
             row["percent"] = 100.0 * areas[row["grade"]] / total_area if total_area else 0.0
-        table = self.table_rows(result, lo, hi, means, rsei_sum / max(n_valid, 1), grade_rows, n_valid, water_px)
+        mean_rsei = rsei_sum / max(n_valid, 1)
+        table = self.table_rows(result, lo, hi, means, mean_rsei, grade_rows, n_valid, stats.water)
         style_output(rsei_path, RasterStyle("ramp", palettes.ramp_for("RSEI"), 0.0, 1.0), context, "RSEI")
         style_output(grades_path, RasterStyle("classes", classes="rsei_grade"), context, "RSEI grades")
-        outputs = {"OUTPUT": rsei_path, "OUTPUT_GRADES": grades_path, "PC1_SHARE": share,
-                   "MEAN_RSEI": rsei_sum / max(n_valid, 1)}
-        outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, table)
-        if report_path:
-            outputs["OUTPUT_REPORT"] = self.write_report(report_path, result, table, grade_rows, hist,
-                                                         self.run_record(parameters, context))
-        feedback.setProgress(100)
-        return outputs
+        return RseiRun(rsei_path, grades_path, result, share, mean_rsei, int(n_valid), grade_rows, table, hist)
 
     @staticmethod
     def table_rows(result, lo, hi, means, mean_rsei, grade_rows, n_valid, water_px):

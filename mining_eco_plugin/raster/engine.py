@@ -451,6 +451,12 @@ def raster_info(path: str, label: str = "") -> tuple[Grid, int, list[str]]:
     return grid_of(ds, os.path.basename(path)), ds.RasterCount, names
 
 
+
+def raster_metadata(path: str, label: str = "") -> dict:
+    """The dataset metadata (GDAL default domain) of a raster file, as a dict (RasterError naming ``label`` if it
+    cannot be opened)."""
+    return dict(open_raster(path, label).GetMetadata() or {})
+
 _GDAL_TYPES = {
     "float32": gdal.GDT_Float32,
     "uint8": gdal.GDT_Byte,

@@ -43,6 +43,9 @@ BASE = {
     "lst": lambda c: dict(util.scene_params("L8", ("RED", "NIR", "THERMAL")), OUTPUT=c.o("lst.tif")),
     "rsei": lambda c: dict(util.scene_params("L8"), OUTPUT=c.o("rsei.tif"), OUTPUT_GRADES=c.o("grades.tif"),
                            OUTPUT_TABLE=c.o("rsei.csv"), OUTPUT_REPORT=c.o("rsei.html")),
+    "rseiseries": lambda c: dict(COMPOSITES=list(c.d.composites), TRANSFER_YEARS="2013,2016",
+                                 OUTPUT_FOLDER=c.o("series"), OUTPUT_TABLE=c.o("years.csv"),
+                                 OUTPUT_REPORT=c.o("series.html")),
     "rseicomponents": lambda c: dict(c.d.components, GREENNESS_BAND=1, WETNESS_BAND=1, DRYNESS_BAND=1, HEAT_BAND=1,
                                      OUTPUT=c.o("rsei.tif"), OUTPUT_GRADES=c.o("grades.tif"),
                                      OUTPUT_TABLE=c.o("rsei.csv"), OUTPUT_REPORT=c.o("rsei.html")),
@@ -109,6 +112,7 @@ OUTPUTS = {
     "lst": ["OUTPUT"],
     "rsei": ["OUTPUT", "OUTPUT_GRADES", "OUTPUT_TABLE", "OUTPUT_REPORT"],
     "rseicomponents": ["OUTPUT", "OUTPUT_GRADES", "OUTPUT_TABLE", "OUTPUT_REPORT"],
+    "rseiseries": ["OUTPUT_TABLE", "OUTPUT_REPORT"],      # OUTPUT_FOLDER: its own cases (_ecology_cases)
     "egindex": ["OUTPUT", "OUTPUT_NORMALISED", "OUTPUT_TABLE"],
     "coupling": ["OUTPUT", "OUTPUT_TABLE"],
     "transfermatrix": ["OUTPUT_CHANGE", "OUTPUT_MATRIX", "OUTPUT_LEGEND", "OUTPUT_HEATMAP"],
@@ -137,6 +141,7 @@ MIDDLE_TABLE = {
 SAME_PATH = {
     "rsei": [("OUTPUT", "OUTPUT_GRADES")],
     "rseicomponents": [("OUTPUT", "OUTPUT_GRADES")],
+    "rseiseries": [("OUTPUT_TABLE", "OUTPUT_REPORT")],
     "egindex": [("OUTPUT", "OUTPUT_NORMALISED")],
     "coupling": [("OUTPUT_TABLE", "OUTPUT")],
     "transfermatrix": [("OUTPUT_MATRIX", "OUTPUT_LEGEND")],
@@ -158,6 +163,7 @@ OUTPUT_IS_INPUT = {
     "lst": ("THERMAL", "OUTPUT"),
     "rsei": ("NIR", "OUTPUT"),
     "rseicomponents": ("GREENNESS", "OUTPUT"),
+    "rseiseries": ("COMPOSITES", "OUTPUT_REPORT"),
     "egindex": ("LANDUSE", "OUTPUT"),
     "coupling": ("EG", "OUTPUT"),
     "transfermatrix": ("DATE1", "OUTPUT_CHANGE"),
@@ -700,6 +706,49 @@ def _ecology_cases():
                                                         "RSEI is not nodata at the NaN / inf pixels of HEAT"))),
         spaces(t, "HEAT", lambda c: c.d.components["HEAT"], same_as_base(t, ["rsei.tif", "grades.tif"])),
         cancel(t),
+    ]
+    # -- RSEI series ------------------------------------------------------------------------------------
+    t = "rseiseries"
+    first = lambda c: c.d.composites[0]  # noqa: E731
+    # the first year is the hostile one: a failure in a later year keeps the years before it (the series' one
+    # documented exception, test/test_rsei_series.py), here nothing may be left
+    cases += raster_inputs(t, "COMPOSITES", first, index=0, cli=("truncated",))
+    cases += output_paths(t)
+    cases += numbers(t, [("SAMPLE_SIZE", BIG, None, ("must be > 0",)), ("CLIP_PERCENT", 50), ("SEED", INT31),
+                         ("MNDWI_THRESHOLD", "nan")])
+
+    def composites_with(kind):
+        return lambda c: [c.d.composite_variant(kind)] + list(c.d.composites)
+    cases += [
+        Case(t, "composite-without-year", "no year in metadata or name", with_(t, COMPOSITES=composites_with("noyear")),
+             words=("COMPOSITES", "year", "composite.tif"), cli=True),
+        Case(t, "composite-year-1900", "year out of range", with_(t, COMPOSITES=composites_with("year1900")),
+             words=("COMPOSITES", "MINING_ECO_PERIOD", "1900")),
+        Case(t, "composite-wet-set-unknown", "metadata malformed", with_(t, COMPOSITES=composites_with("wetset")),
+             words=("COMPOSITES", "MINING_ECO_WET_SET")),
+        Case(t, "composites-same-year", "duplicate years",
+             with_(t, COMPOSITES=lambda c: list(c.d.composites) + [c.copy(c.d.composites[0], "again_2013.tif")]),
+             words=("COMPOSITES", "2013")),
+        Case(t, "transfer-years-not-in-series", "years malformed", with_(t, TRANSFER_YEARS="2013,2099"),
+             words=("TRANSFER_YEARS", "2099")),
+        Case(t, "transfer-years-decreasing", "years malformed", with_(t, TRANSFER_YEARS="2016,2013"),
+             words=("TRANSFER_YEARS",)),
+        Case(t, "transfer-years-text", "years malformed", with_(t, TRANSFER_YEARS="2013,last"),
+             words=("TRANSFER_YEARS",)),
+        Case(t, "trend-two-years", "too few dates",
+             with_(t, COMPOSITES=lambda c: list(c.d.composites[:2]), TRANSFER_YEARS="", TIMESERIES=False),
+             words=("TREND", "3")),
+        Case(t, "timeseries-three-years", "too few dates",
+             with_(t, COMPOSITES=lambda c: list(c.d.composites[:3]), TRANSFER_YEARS=""), words=("TIMESERIES", "4")),
+        Case(t, "output-folder-under-file", "output under a regular file",
+             with_(t, OUTPUT_FOLDER=lambda c: c.under_file("series")), words=("OUTPUT_FOLDER",)),
+        Case(t, "output-folder-read-only", "output in a read-only folder",
+             with_(t, OUTPUT_FOLDER=lambda c: c.read_only("series")), words=("OUTPUT_FOLDER",)),
+        Case(t, "output-folder-missing-parents", "output in a missing folder",
+             with_(t, OUTPUT_FOLDER=lambda c: c.missing("series")), expect="ok",
+             check=lambda c, res: _assert(os.path.isfile(os.path.join(c.missing("series"), "rsei_2016.tif")),
+                                          "rsei_2016.tif was not written into the created folder")),
+        cancel(t, timeout=60.0),
     ]
     # -- EG index ---------------------------------------------------------------------------------------
     t = "egindex"

@@ -267,6 +267,35 @@ class Data:
         return self._once("components", build)
 
     @property
+    def composites(self):
+        """Composites of the RSEI series (the layout of miningeco:composite, util.write_composite): 2013 the real
+        Marburg Landsat 8 scene as reflectance + kelvin, 2014-2016 built from it (util.built_year)."""
+        def build():
+            l8 = util.composite_bands("L8")
+            out = [util.write_composite(self.path("composite_2013.tif"), l8, 2013, "OLI")]
+            out += [util.write_composite(self.path(f"composite_{2013 + k}.tif"), util.built_year(l8, k), 2013 + k,
+                                         "OLI") for k in (1, 2, 3)]
+            return out
+        return self._once("composites", build)
+
+    def composite_variant(self, kind):
+        """A composite of the real 2013 scene that the series must refuse: ``noyear`` (no metadata, no year in its
+        name), ``wetset`` (MINING_ECO_WET_SET=MSS), ``year1900`` (MINING_ECO_PERIOD=1900)."""
+        def build():
+            l8 = util.composite_bands("L8")
+            folder = self.path("composite_variants", kind)
+            os.makedirs(folder, exist_ok=True)
+            if kind == "noyear":
+                return util.write_composite(os.path.join(folder, "composite.tif"), l8)
+            path = util.write_composite(os.path.join(folder, "composite_2012.tif"), l8, 2012, "OLI")
+            ds = gdal.Open(path, gdal.GA_Update)
+            key, value = {"wetset": ("MINING_ECO_WET_SET", "MSS"), "year1900": ("MINING_ECO_PERIOD", "1900")}[kind]
+            ds.SetMetadataItem(key, value)
+            ds = None
+            return path
+        return self._once(("composite_variant", kind), build)
+
+    @property
     def drivers_rasters(self):
         def build():
             rng = np.random.default_rng(9)

@@ -25,9 +25,10 @@ from hostile_cases import BASE, CASES, RASTER_BASE
 from paths import DATA
 
 MARBURG = os.path.join(DATA, "marburg")
-TOOLS = ("spectralindices", "lst", "rsei", "rseicomponents", "egindex", "coupling", "transfermatrix", "classareas",
-         "trend", "timeseries", "samplerasters", "vipscreening", "trainmodel", "applymodel", "casanpp", "geodetector",
-         "localcorrelation", "mlrcontribution", "rfcontribution", "installdependencies", "composite")
+TOOLS = ("composite", "spectralindices", "lst", "rsei", "rseicomponents", "rseiseries", "egindex", "coupling",
+         "transfermatrix", "classareas", "trend", "timeseries", "samplerasters", "vipscreening", "trainmodel",
+         "applymodel", "casanpp", "geodetector", "localcorrelation", "mlrcontribution", "rfcontribution",
+         "installdependencies")
 
 
 def _ids(cases):

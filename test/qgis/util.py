@@ -256,3 +256,58 @@ def bqa_masked(qa: np.ndarray, oli: bool = True) -> np.ndarray:
 def corr(a, b):
     ok = np.isfinite(a) & np.isfinite(b)
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+# ------------------------------------------------------------------------- composites (miningeco:composite layout)
+COMPOSITE_ROLES = ("BLUE", "GREEN", "RED", "NIR", "SWIR1", "SWIR2", "THERMAL")
+COMPOSITE_NAMES = ("blue", "green", "red", "nir", "swir1", "swir2", "thermal", "count")
+
+
+def composite_bands(sensor: str) -> dict:
+    """A real Marburg scene as a composite holds it: TOA reflectance 0-1 per role (USGS handbook, above) and the
+    surface temperature in kelvin (ningdong eqs. 6-8 with tau = 1 as ``lst_celsius``, + 273.15)."""
+    b = reflectances(sensor)
+    b["THERMAL"] = lst_celsius(sensor) + 273.15
+    return b
+
+
+def write_composite(path, bands: dict, year=None, wet_set=None, like: str = "L8") -> str:
+    """A composite as ``miningeco:composite`` writes it: float32, nodata -9999, bands ``blue green red nir swir1
+    swir2 thermal count`` (count = 1 where the pixel is valid), metadata MINING_ECO_PERIOD / _WET_SET when given
+    (and HARMONISED=no, METHOD=medoid); on the grid of the Marburg scene ``like``."""
+    meta = raster_meta(band_path(like, "RED"))
+    arrays = [np.where(np.isfinite(bands[r]), bands[r], -9999.0).astype(np.float32) for r in COMPOSITE_ROLES]
+    arrays.append(np.isfinite(np.stack([bands[r] for r in COMPOSITE_ROLES])).all(axis=0).astype(np.float32))
+    h, w = arrays[0].shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, len(arrays), gdal.GDT_Float32)
+    ds.SetGeoTransform(meta["geotransform"])
+    ds.SetProjection(meta["wkt"])
+    for i, a in enumerate(arrays):
+        band = ds.GetRasterBand(i + 1)
+        band.WriteArray(a)
+        band.SetNoDataValue(-9999.0)
+        band.SetDescription(COMPOSITE_NAMES[i])
+        band = None
+    md = {"MINING_ECO_HARMONISED": "no", "MINING_ECO_METHOD": "medoid"}
+    if year is not None:
+        md["MINING_ECO_PERIOD"] = str(year)
+    if wet_set:
+        md["MINING_ECO_WET_SET"] = wet_set
+    ds.SetMetadata(md)
+    ds = None
+    return str(path)
+
+
+def vegetated(bands: dict) -> np.ndarray:
+    """The land-cover classification of the built series: True (vegetation) where NDVI is above the scene's
+    median NDVI, False (sparse vegetation, built-up, bare) elsewhere."""
+    nd = ndvi(bands)
+    return nd > np.nanmedian(nd)
+
+
+def built_year(bands: dict, k: int, step: float = 0.05) -> dict:
+    """The bands of a BUILT year ``k`` years after the real scene ``bands``: NIR x (1 + step k) on vegetation
+    (``vegetated``: NDVI rises), NIR x (1 - step k) elsewhere (NDVI falls); every other band unchanged."""
+    out = dict(bands)
+    out["NIR"] = bands["NIR"] * np.where(vegetated(bands), 1 + step * k, 1 - step * k)
+    return out
