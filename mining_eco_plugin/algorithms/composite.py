@@ -4,6 +4,7 @@ target grid and clipped to a study area (issue 13, item 2). The settings are sha
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
@@ -233,6 +234,26 @@ def composite_settings(alg, parameters, context) -> Settings:
                     RESAMPLINGS[alg.parameterAsEnum(parameters, "RESAMPLING", context)])
 
 
+def settings_record(settings: Settings) -> dict:
+    """The settings as JSON values (the record of a series made from products: other values, another series).
+    The study area is recorded by a digest of its geometries."""
+    import dataclasses
+    import hashlib
+    record = dataclasses.asdict(settings)
+    record["paths"] = list(settings.paths)
+    if settings.area is not None:
+        digest = hashlib.sha256()
+        for wkb in settings.area[0]:
+            digest.update(wkb)
+        digest.update(settings.area[1].encode())
+        record["area"] = digest.hexdigest()
+    return json.loads(json.dumps(record))
+
+
+def products_given(alg, parameters, context) -> bool:
+    return bool(parameters.get("PRODUCTS")) or bool(alg.parameterAsFile(parameters, "PRODUCT_FOLDER", context))
+
+
 def layer_path(value) -> str:
     return str(value).split("|")[0]
 
@@ -345,10 +366,12 @@ def _harmonise(settings: Settings, products) -> bool:
 
 
 def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, end=100.0, years=None,
-                    name="composite_{year}.tif"):
-    """Composite every period into ``folder`` (one GeoTIFF per period); the periods with their paths and table
-    rows. ``years``: only these periods (the others are planned but not computed)."""
-    periods = plan_periods(settings, feedback)
+                    name="composite_{year}.tif", periods=None, on_period=None):
+    """Composite every period into ``folder`` (one GeoTIFF per period, each complete or absent); the periods with
+    their paths and table rows. ``years``: only these periods (the others are planned, and place the grid, but are
+    not computed); ``periods``: the plan_periods of ``settings`` when the caller has it; ``on_period(period)``:
+    called as each period's file is in place."""
+    periods = plan_periods(settings, feedback) if periods is None else periods
     all_products = [p for period in periods for p in period.products]
     grid = choose_grid(settings, periods)
     feedback.pushInfo(f"Target grid: {grid.width} x {grid.height} pixels of {grid.pixel_size[0]:g} m.")
@@ -373,6 +396,8 @@ def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, e
                 alg, settings, period, grid, roles, thermal, harmonise, scratch, area_path,
                 os.path.join(folder, name.format(year=period.year)), feedback, start + k * step,
                 start + (k + 1) * step)
+            if on_period is not None:
+                on_period(period)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return todo

@@ -43,6 +43,8 @@ from .destinations import RASTER_COMPANIONS
 from .references import cite
 from .rsei import RseiAlgorithm
 from .scene_algorithm import WET_SETS
+from .composite import (add_composite_parameters, composite_settings, make_composites, plan_periods,
+                        products_given, settings_record)
 from .scene_params import RADIOMETRY_OPTIONS, SENSOR_KEYS
 
 SIDECAR = "rsei_series.json"
@@ -64,6 +66,8 @@ TREND_FILES = (("OUTPUT_SLOPE", "trend_slope.tif"), ("OUTPUT_CLASS", "trend_clas
 TIMESERIES_FILES = (("OUTPUT_TABLE", "timeseries.csv"), ("OUTPUT_PLOT", "timeseries.png"),
                     ("OUTPUT_REPORT", "timeseries.html"))
 YEARS_SHARE = 90.0          # progress: the years take 0-90 %, trend / summary / transfer the rest
+COMPOSITE_SHARE = 45.0      # from products: compositing takes 0-45 %, the years 45-90 %
+COMPOSITE_FOLDER = "composites"
 
 SUMMARY = (
     "RSEI of every year of a series of yearly composites (e.g. from the scene composite tool), each year with its own "
@@ -163,10 +167,12 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterMultipleLayers("COMPOSITES", "Composites (one per year)",
-                                                      compat.ProcessingSourceType.Raster),
+                                                      compat.ProcessingSourceType.Raster, optional=True),
                  "Multi-band rasters with bands named blue green red nir swir1 swir2 thermal (reflectance 0-1, "
                  f"thermal in kelvin), as the scene composite tool writes them. Year: {META_PERIOD} metadata, else "
-                 f"a year {YEAR_MIN}-{YEAR_MAX} in the file name. With qgis_process repeat the key.")
+                 f"a year {YEAR_MIN}-{YEAR_MAX} in the file name. With qgis_process repeat the key. Give COMPOSITES, "
+                 "or PRODUCTS / PRODUCT_FOLDER with the compositing settings below.")
+        add_composite_parameters(self)
         self.add(QgsProcessingParameterBoolean("WATER_MASK", "Mask water (MNDWI)", defaultValue=True),
                  "Exclude water pixels (MNDWI above the threshold) before normalisation and PCA, every year.")
         rsei = RseiAlgorithm()
@@ -314,10 +320,21 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
 
     # -- run --------------------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
-        composites = self.yearly_composites(parameters, context, feedback)
-        years = [y for y, _ in composites]
-        for _year, path in composites:          # metadata errors before any year is computed
-            composite_wet_set(path, path)
+        from_products = products_given(self, parameters, context)
+        if from_products and parameters.get("COMPOSITES"):
+            raise ValueError("COMPOSITES and PRODUCTS / PRODUCT_FOLDER were both given: give the composites, or the "
+                             "products to composite, not both.")
+        settings = self.series_settings(parameters, context)
+        if from_products:
+            csettings = composite_settings(self, parameters, context)
+            settings["COMPOSITE"] = settings_record(csettings)
+            periods = plan_periods(csettings, feedback)
+            years = [p.year for p in periods]
+        else:
+            composites = self.yearly_composites(parameters, context, feedback)
+            years = [y for y, _ in composites]
+            for _year, path in composites:          # metadata errors before any year is computed
+                composite_wet_set(path, path)
         trend = self.parameterAsBoolean(parameters, "TREND", context)
         summary = self.parameterAsBoolean(parameters, "TIMESERIES", context)
         transfer = parse_transfer_years(self.parameterAsString(parameters, "TRANSFER_YEARS", context), years)
@@ -325,8 +342,8 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
                                   (summary, "TIMESERIES", timeseries_core.MIN_POINTS)):
             if flag and len(years) < needed:
                 raise ValueError(f"{pid}: needs at least {needed} years, the series has {len(years)} "
-                                 f"({', '.join(map(str, years))}). Add composites or switch {pid} off.")
-        settings = self.series_settings(parameters, context)
+                                 f"({', '.join(map(str, years))}). Add {'products' if from_products else 'composites'}"
+                                 f" or switch {pid} off.")
         folder = os.path.abspath(self.parameterAsFileOutput(parameters, "OUTPUT_FOLDER", context))
         made = check_folder_destination(folder, "OUTPUT_FOLDER")     # the folders this run makes, outermost first
         state = self.read_sidecar(folder) if os.path.isdir(folder) else None
@@ -342,17 +359,32 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
             raise ValueError(f"OUTPUT_FOLDER: cannot make the folder {folder} ({err.strerror}).") from None
         state = state or {"tool": f"miningeco:{self.ID}", "version": SIDECAR_VERSION, "settings": settings,
                           "years": {}}
+        if from_products:
+            try:
+                composites = self.composite_products(csettings, periods, folder, state, feedback)
+            except BaseException as err:
+                done_years = sorted(state.get("composites") or {})
+                if not done_years:
+                    self._remove_made(made)
+                if isinstance(err, (Canceled, Cancelled)):
+                    kept = (f" The composites done ({', '.join(done_years)}) stay in {folder}; run again with the "
+                            "same folder and settings to resume after them.") if done_years else ""
+                    raise QgsProcessingException(f"{self.NAME}: cancelled by the user.{kept}") from None
+                raise
+            years = [y for y, _ in composites]
+            transfer = parse_transfer_years(self.parameterAsString(parameters, "TRANSFER_YEARS", context), years)
         done, computed, skipped = {}, [], []
-        span = YEARS_SHARE / len(composites)
+        if not composites:
+            raise ValueError("PRODUCTS: no period has a composite (see the log: products outside the study area or "
+                             "the date window).")
+        base = COMPOSITE_SHARE if from_products else 0.0
+        span = (YEARS_SHARE - base) / len(composites)
         try:
-            self._years(composites, folder, settings, state, done, computed, skipped, span, context, feedback)
+            self._years(composites, folder, settings, state, done, computed, skipped, (base, span), context,
+                        feedback)
         except BaseException:
-            if not computed and not skipped:        # nothing completed: the folders this run made go again
-                for path in reversed(made):
-                    try:
-                        os.rmdir(path)
-                    except OSError:
-                        pass
+            if not computed and not skipped and not state.get("composites"):     # nothing completed
+                self._remove_made(made)
             raise
         rows = [done[y]["row"] for y in years]
         rsei = [os.path.join(folder, f"rsei_{y}.tif") for y in years]
@@ -369,9 +401,10 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(100)
         return outputs
 
-    def _years(self, composites, folder, settings, state, done, computed, skipped, span, context, feedback):
+    def _years(self, composites, folder, settings, state, done, computed, skipped, steps, context, feedback):
         """Each year in turn: skipped when the sidecar says it is complete, else computed, committed and recorded
         (``done``, ``computed``, ``skipped`` filled in place)."""
+        base, span = steps
         try:
             for k, (year, path) in enumerate(composites):
                 if feedback.isCanceled():
@@ -382,8 +415,8 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
                     skipped.append(year)
                 else:
                     try:
-                        record = self.run_year(year, path, folder, settings, context, feedback, k * span,
-                                               (k + 1) * span)
+                        record = self.run_year(year, path, folder, settings, context, feedback, base + k * span,
+                                               base + (k + 1) * span)
                     except ValueError as err:
                         msg = err.args[0] if err.args else str(err)
                         raise ValueError(f"COMPOSITES, year {year} ({path}): {msg}"
@@ -392,10 +425,43 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
                     self.write_sidecar(folder, state)
                     computed.append(year)
                 done[year] = record
-                feedback.setProgress((k + 1) * span)
+                feedback.setProgress(base + (k + 1) * span)
         except (Canceled, Cancelled):
             raise QgsProcessingException(f"{self.NAME}: cancelled by the user.{self._kept(computed, skipped, folder)}"
                                          ) from None
+
+    @staticmethod
+    def _remove_made(made):
+        """Remove the (empty) folders this run made, innermost first."""
+        for path in reversed(made):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+
+    def composite_products(self, csettings, periods, folder, state, feedback):
+        """[(year, composite path)]: the products composited per period into OUTPUT_FOLDER/composites (the tool
+        miningeco:composite's own code), each year's composite recorded in the sidecar as it is written; a year
+        whose composite is recorded and unchanged is not composited again."""
+        target = os.path.join(folder, COMPOSITE_FOLDER)
+        os.makedirs(target, exist_ok=True)
+        record = state.setdefault("composites", {})
+        name = "composite_{year}.tif"
+        todo = {p.year for p in periods
+                if not _same_file(record.get(str(p.year)), os.path.join(target, name.format(year=p.year)))}
+        for year in sorted({p.year for p in periods} - todo):
+            feedback.pushInfo(f"year {year}: composite already done, skipped")
+
+        def written(period):
+            record[str(period.year)] = fingerprint(period.path)
+            self.write_sidecar(folder, state)
+
+        if todo:
+            make_composites(self, csettings, target, feedback, 0.0, COMPOSITE_SHARE, years=todo, periods=periods,
+                            on_period=written)
+        feedback.setProgress(COMPOSITE_SHARE)
+        return [(p.year, os.path.join(target, name.format(year=p.year))) for p in periods
+                if os.path.exists(os.path.join(target, name.format(year=p.year)))]
 
     @staticmethod
     def _kept(computed, skipped, folder):
