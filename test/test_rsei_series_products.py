@@ -115,3 +115,21 @@ def test_qgis_process_from_products_to_trend_and_report(qgis_process, products, 
     assert (out / "timeseries.html").exists() and res["TIMESERIES_REPORT"].endswith("timeseries.html")
     rows = list(csv.DictReader(open(tmp_path / "years.csv", newline="")))
     assert [int(r["year"]) for r in rows] == list(YEARS)
+
+
+def test_modeler_model_from_products_to_trend(qgis_process, provider, products, tmp_path):
+    """test/models/products_to_rsei_trend.model3 (composite -> series), headless: the trend map and the
+    time-series report come out, and the yearly RSEI equals the series tool run on the products directly."""
+    import os
+    model = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "products_to_rsei_trend.model3")
+    folder = tmp_path / "model_series"
+    qgis_process("run", model, "--", f"PRODUCT_FOLDER={products}", "STUDY_AREA=", "MONTH_FIRST=5", "MONTH_LAST=8",
+                 "TOA_OK=false", f"composite:COMPOSITE_TABLE={tmp_path / 'composites.csv'}",
+                 f"series:SERIES_FOLDER={folder}", f"series:YEARS_TABLE={tmp_path / 'years.csv'}",
+                 f"series:SERIES_REPORT={tmp_path / 'series.html'}", timeout=600)
+    assert (folder / "trend_class.tif").exists() and (folder / "timeseries.html").exists()
+    direct = tmp_path / "direct"
+    run("rseiseries", PRODUCT_FOLDER=str(products), OUTPUT_FOLDER=str(direct), OUTPUT_TABLE=str(tmp_path / "d.csv"))
+    for year in YEARS:
+        same_raster(folder / f"rsei_{year}.tif", direct / f"rsei_{year}.tif")
+    same_raster(folder / "trend_class.tif", direct / "trend_class.tif")
