@@ -25,3 +25,12 @@ def test_demo_leaves_styled_outputs_renders_and_report(tmp_path):
     report = (tmp_path / "rsei_report.html").read_text(encoding="utf-8")
     assert "RSEI" in report and "data:image/png;base64" in report
     assert "PC1 explains" in run.stdout
+    # the bundled products composited per year (natural colour) and the RSEI series over them
+    for year in (2001, 2013):
+        assert (tmp_path / "composites" / f"composite_{year}.tif").exists()
+        assert (tmp_path / "series" / f"rsei_{year}.tif").exists()
+        png = gdal.Open(str(tmp_path / f"composite_{year}.png"))
+        values = {tuple(px) for px in zip(*(png.GetRasterBand(b).ReadAsArray().ravel()[::7] for b in (1, 2, 3)))}
+        assert len(values) > 50, year
+    assert (tmp_path / "series" / "transfer_2001_2013.csv").exists()
+    assert "series_report.html" in run.stdout
