@@ -634,7 +634,7 @@ def _product_cases():
              "MTL_FILE": None}
     for t in ("spectralindices", "lst", "rsei"):
         def product(kind, **more):
-            return with_(t, PRODUCT=lambda c: c.d.product(kind), **plain, **more)
+            return with_(t, PRODUCT=lambda c: c.d.scene_product(kind), **plain, **more)
         cases += [
             Case(t, "product-random-bytes", "bad product (random bytes)", product("random", TOA_OK=True),
                  words=("PRODUCT", "not a readable tar")),
@@ -649,11 +649,11 @@ def _product_cases():
             Case(t, "product-s2-zip-without-scl", "bad product (S2 zip without SCL)", product("s2_no_scl"),
                  words=("PRODUCT", "SCL")),
             Case(t, "product-and-band-layers", "two inputs for one band",
-                 with_(t, PRODUCT=lambda c: c.d.product("l8_tar"), TOA_OK=True), words=("PRODUCT", "RED")),
+                 with_(t, PRODUCT=lambda c: c.d.scene_product("l8_tar"), TOA_OK=True), words=("PRODUCT", "RED")),
         ]
     t = "spectralindices"
     cases.append(Case(t, "product-l8-tar", "valid product (.tar)",
-                      with_(t, PRODUCT=lambda c: c.d.product("l8_tar"), TOA_OK=True, **plain), expect="ok",
+                      with_(t, PRODUCT=lambda c: c.d.scene_product("l8_tar"), TOA_OK=True, **plain), expect="ok",
                       check=same_as_base(t, ["ndvi.tif"], base=with_(t, QA_BAND=util.L8 + "_BQA.TIF"), atol=0.0)))
     return cases
 
@@ -748,6 +748,21 @@ def _ecology_cases():
              with_(t, OUTPUT_FOLDER=lambda c: c.missing("series")), expect="ok",
              check=lambda c, res: _assert(os.path.isfile(os.path.join(c.missing("series"), "rsei_2016.tif")),
                                           "rsei_2016.tif was not written into the created folder")),
+        # the products mode (the composite tool's inputs)
+        Case(t, "products-and-composites", "two inputs for one thing",
+             with_(t, PRODUCTS=lambda c: [c.d.product("folder")], TOA_OK=True), words=("COMPOSITES", "PRODUCTS")),
+        Case(t, "product_folder-empty", "a folder without products",
+             with_(t, COMPOSITES=None, PRODUCT_FOLDER=lambda c: c.d.product("empty_folder")),
+             words=("PRODUCT_FOLDER",), cli=True),
+        Case(t, "products-level1-without-toa_ok", "Level-1 product where surface reflectance is needed",
+             with_(t, COMPOSITES=None, PRODUCTS=lambda c: [c.d.product("folder")], TRANSFER_YEARS="", TREND=False,
+                   TIMESERIES=False), words=("TOA_OK", "Level-1")),
+        Case(t, "products-truncated-tar", "truncated product .tar",
+             with_(t, COMPOSITES=None, PRODUCTS=lambda c: [c.d.product("truncated_tar")], TOA_OK=True,
+                   TRANSFER_YEARS="", TREND=False, TIMESERIES=False), words=("PRODUCTS",)),
+        Case(t, "products-one-year-with-trend", "too few dates",
+             with_(t, COMPOSITES=None, PRODUCTS=lambda c: [c.d.product("folder")], TOA_OK=True, MONTH_FIRST=6,
+                   MONTH_LAST=6, TRANSFER_YEARS=""), words=("TREND", "3")),
         cancel(t, timeout=60.0),
     ]
     # -- EG index ---------------------------------------------------------------------------------------

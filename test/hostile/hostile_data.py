@@ -674,7 +674,7 @@ class Data:
         return self._once(("scene", kind), build)
 
     # ------------------------------------------------------------------ products (PRODUCT of the scene tools)
-    def product(self, kind):
+    def scene_product(self, kind):
         """A scene product as downloaded or a hostile stand-in (test/productdata.py builds them from the real
         scenes): l8_tar (the real Marburg L8 Collection 1 product as its .tar), random (random bytes named like a
         Landsat .tar), empty_tar (a valid tar without members), truncated_tar (the L8 .tar cut in the middle of
@@ -685,7 +685,7 @@ class Data:
         import productdata as pd
 
         def build():
-            folder = self.path("products", kind)
+            folder = self.path("scene_products", kind)
             os.makedirs(folder, exist_ok=True)
             tar = os.path.join(folder, f"{pd.L8}.tar")
             if kind == "l8_tar":
@@ -718,7 +718,7 @@ class Data:
                 shutil.rmtree(safe.parent)
                 return str(z)
             raise ValueError(kind)
-        return self._once(("product", kind), build)
+        return self._once(("scene_product", kind), build)
 
     # ------------------------------------------------------------------ hostile raster variants
     def bad(self, kind, template):
