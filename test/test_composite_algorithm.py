@@ -41,15 +41,17 @@ def toa(dn: np.ndarray, band: int) -> np.ndarray:
     return (m * dn.astype(np.float64) + a) / math.sin(sun)
 
 
-def cut_product(dst: Path, xoff: int, yoff: int, xsize: int, ysize: int) -> Path:
-    """A product folder holding the window (xoff, yoff, xsize, ysize) of every file of the real scene."""
+def cut_product(dst: Path, xoff: int, yoff: int, xsize: int, ysize: int, pid: str = L8) -> Path:
+    """A product folder holding the window (xoff, yoff, xsize, ysize) of every file of the real scene, under the
+    product id ``pid`` (another path/row for a second footprint: its files and MTL renamed)."""
     dst.mkdir(parents=True)
     for f in DATA.glob(f"{L8}_*"):
+        name = f.name.replace(L8, pid)
         if f.suffix.upper() == ".TIF":
-            gdal.Translate(str(dst / f.name), str(f), srcWin=[xoff, yoff, xsize, ysize])
+            gdal.Translate(str(dst / name), str(f), srcWin=[xoff, yoff, xsize, ysize])
         elif f.name.endswith("_MTL.txt"):
-            shutil.copy(f, dst / f.name)
-    return dst / f"{L8}_MTL.txt"
+            (dst / name).write_text(f.read_text(encoding="latin-1").replace(L8, pid), encoding="latin-1")
+    return dst / f"{pid}_MTL.txt"
 
 
 def read_band(path, name):
@@ -110,7 +112,7 @@ def gdalwarp_dn(sources, band, target, cutline=None):
                 resampleAlg="near", srcNodata=-32768, dstNodata=-32768)
     if cutline:
         opts["cutlineDSName"] = str(cutline)
-    files = [str(Path(s).parent / f"{L8}_B{band}.TIF") for s in sources]
+    files = [str(Path(s).parent / Path(s).name.replace("_MTL.txt", f"_B{band}.TIF")) for s in sources]
     out = gdal.Warp("", files, **opts)
     a = out.GetRasterBand(1).ReadAsArray().astype(np.float64)
     return np.where(a == -32768, np.nan, a)
@@ -119,7 +121,8 @@ def gdalwarp_dn(sources, band, target, cutline=None):
 @pytest.fixture
 def footprints(tmp_path):
     """Two overlapping footprints of the real scene (41 x 41 px): rows 0-27 and rows 15-40, offset columns."""
-    return (cut_product(tmp_path / "p195r025", 0, 0, 41, 28), cut_product(tmp_path / "p195r026", 3, 15, 38, 26))
+    return (cut_product(tmp_path / "p195r025", 0, 0, 41, 28),
+            cut_product(tmp_path / "p195r026", 3, 15, 38, 26, pid=L8.replace("_195025_", "_195026_")))
 
 
 def test_two_footprints_mosaic_back_to_gdalwarp(provider, tmp_path, footprints):
@@ -393,3 +396,20 @@ def test_qgis_process_composites_a_folder_of_two_products(qgis_process, tmp_path
         ds = gdal.Open(str(out / r["file"]))
         assert ds.GetMetadataItem("MINING_ECO_HARMONISED") == "yes"
         assert ds.GetMetadataItem("MINING_ECO_SCENES") == r["scene_ids"]
+
+
+def test_a_product_given_twice_counts_once(provider, tmp_path):
+    """A folder holding a product's .tar and its unpacked copy (the same LANDSAT_PRODUCT_ID): one observation, with
+    a warning, not two (the count band would say 2 and a median would weigh the date twice)."""
+    import productdata as pd
+    from failures import recording_feedback
+    folder = tmp_path / "both"
+    pd.write_landsat_product(folder, pd.L8, "C2L2", layout="folder")
+    pd.write_landsat_product(folder, pd.L8, "C2L2", layout="tar")
+    fb = recording_feedback()
+    res = processing.run("miningeco:composite", {"PRODUCT_FOLDER": str(folder), "OUTPUT_FOLDER": str(tmp_path / "o"),
+                                                 "OUTPUT_TABLE": str(tmp_path / "t.csv")}, feedback=fb)
+    path, = res["COMPOSITES"]
+    count = read_band(path, "count")
+    assert np.nanmax(count) == 1
+    assert any("given twice" in w for w in fb.warnings), fb.warnings

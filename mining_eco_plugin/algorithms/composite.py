@@ -276,6 +276,7 @@ def _date(product) -> dt.date:
 def plan_periods(settings: Settings, feedback) -> list[Period]:
     """Open every product (refusing damaged ones, naming them) and group them into periods."""
     periods: dict[int, list] = {}
+    seen: dict[str, str] = {}
     for i, path in enumerate(settings.paths):
         if feedback.isCanceled():
             raise Canceled()
@@ -283,6 +284,11 @@ def plan_periods(settings: Settings, feedback) -> list[Period]:
             product = open_product(path, toa_ok=settings.toa_ok)
         except ProductError as err:
             raise ValueError(f"PRODUCTS: {err}") from None
+        if product.product_id in seen:      # e.g. a .tar and its unpacked folder: one observation, not two
+            feedback.pushWarning(f"{product.product_id} is given twice ({seen[product.product_id]} and {path}): "
+                                 "used once.")
+            continue
+        seen[product.product_id] = path
         year = core.period_of(_date(product), settings.months, settings.doys)
         lo, hi = settings.years
         if year is None or (lo and year < lo) or (hi and year > hi):

@@ -70,19 +70,16 @@ COMPOSITE_SHARE = 45.0      # from products: compositing takes 0-45 %, the years
 COMPOSITE_FOLDER = "composites"
 
 SUMMARY = (
-    "RSEI of every year of a series of yearly composites (e.g. from the scene composite tool), each year with its own "
-    "normalisation and PCA, computed exactly as RSEI from a scene (composite bands read as reflectance, thermal in "
-    "kelvin), with grades; optionally in the same run the per-pixel trend (Theil-Sen + Mann-Kendall), the time-series "
+    "RSEI of every year of a series, each year with its own normalisation and PCA, computed exactly as RSEI from a "
+    "scene, with grades; optionally in the same run the per-pixel trend (Theil-Sen + Mann-Kendall), the time-series "
     "summary of the yearly mean RSEI and transfer matrices of the grades between chosen years.\n"
-    "Inputs: one composite per year (year from its MINING_ECO_PERIOD metadata, else a year 1972-2100 in its file "
-    "name; wetness coefficients from MINING_ECO_WET_SET, else OLI), or Landsat / Sentinel-2 products (files or a "
-    "folder) with the settings of the scene composite tool, composited per year into OUTPUT_FOLDER/composites in the "
-    "same run; and the RSEI settings.\n"
-    "Outputs: rsei_YYYY.tif and rsei_grades_YYYY.tif in OUTPUT_FOLDER, trend_*.tif, timeseries.* and "
-    "transfer_Y1_Y2.* there too, a table of years (mean RSEI, PC1 share, loadings, grade areas) and a report.\n"
-    f"Resumable: each year is written into OUTPUT_FOLDER as soon as it is complete and recorded in {SIDECAR}; a "
-    "re-run with the same folder and settings skips the years already done, so unlike the other tools a failed or "
-    "cancelled run keeps the completed years. A folder holding a series of other settings is refused.")
+    "Inputs: one composite per year (year from MINING_ECO_PERIOD, else a year in the file name; wetness set from "
+    "MINING_ECO_WET_SET, else OLI), or Landsat / Sentinel-2 products with the scene composite tool's settings, "
+    "composited per year into OUTPUT_FOLDER/composites in the same run.\n"
+    "Outputs in OUTPUT_FOLDER: rsei_YYYY.tif, rsei_grades_YYYY.tif, trend_*.tif, timeseries.*, transfer_Y1_Y2.*; a "
+    "table of years (mean RSEI, PC1 share, loadings, grade areas) and a report.\n"
+    f"Resumable: each year is kept as soon as it is complete and recorded in {SIDECAR}; a re-run with the same "
+    "folder and settings skips the years done, so unlike the other tools a failed or cancelled run keeps them.")
 
 
 def year_in_name(name: str):

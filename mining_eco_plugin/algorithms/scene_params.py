@@ -89,7 +89,7 @@ def add_scene_parameters(alg, thermal=True):
             f"{NEEDS} The product as downloaded: a Landsat *_MTL.txt / .xml / .json (its folder holds the bands), "
             "the Landsat .tar, the Sentinel-2 L2A .zip or the MTD_MSIL2A.xml inside a .SAFE folder (archives are "
             "read in place). Sensor, level, bands, QA band, constants and date come from its metadata: SENSOR, "
-            "RADIOMETRY, MTL_FILE and QA_BAND are then ignored, and SCENE / band layers cannot be added. "
+            "RADIOMETRY are then ignored, and SCENE, band layers, MTL_FILE and QA_BAND cannot be added. "
             "Sentinel-2 20 m bands and SCL are resampled onto the 10 m grid of B02 (RESAMPLING, bilinear by "
             "default; SCL by nearest neighbour).")
     # optional: Modeler models saved before this parameter existed stay valid (a mandatory one would be missing)
@@ -251,11 +251,13 @@ def scene_product(alg, parameters, context):
 def _product_scene(alg, parameters, context, roles, product) -> SceneInputs:
     """SceneInputs from an opened product: its sensor, level, band files, QA band and constants."""
     defined = {d.name() for d in alg.parameterDefinitions()}
-    given = [pid for pid in ("SCENE",) + tuple(p for _, p, _ in ROLE_PARAMS)
+    given = [pid for pid in ("SCENE",) + tuple(p for _, p, _ in ROLE_PARAMS) + ("QA_BAND",)
              if pid in defined and _layer_path(alg, parameters, pid, context)]
+    if "MTL_FILE" in defined and alg.parameterAsFile(parameters, "MTL_FILE", context):
+        given.append("MTL_FILE")
     if given:
-        raise ValueError(f"PRODUCT and {', '.join(given)} were both given: the product gives every band. Remove "
-                         f"{', '.join(given)} (or PRODUCT to use your own band layers).")
+        raise ValueError(f"PRODUCT and {', '.join(given)} were both given: the product gives its bands, its metadata "
+                         f"and its quality band. Remove {', '.join(given)} (or PRODUCT to use your own layers).")
     names = {role: pid for role, pid, _ in ROLE_PARAMS}
     missing = [r for r in roles if r not in product.bands]
     if missing:
