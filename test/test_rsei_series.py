@@ -24,7 +24,7 @@ import shutil
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, osr
 from qgis.core import QgsProcessingException
 
 import util  # test/qgis/util.py
@@ -139,11 +139,16 @@ def test_trend_summary_and_transfer_equal_the_tools_on_the_outputs(clean_run, tm
 def test_resume_after_a_failed_year_skips_the_done_years_and_equals_a_clean_run(clean_run, composites, tmp_path):
     clean, _ = clean_run
     files = dict(composites)
-    # year 2015 fails at run time: a composite with no valid pixel (no clear observation that year). (A damaged
-    # file is refused before any year is computed: see the hostile cases.)
+    # year 2015 fails at run time: its CRS says EPSG:4326 while its coordinates are UTM metres (a mislabelled file,
+    # refused when the year opens it). (A damaged file is refused before any year is computed: see the hostile
+    # cases; a year without a valid pixel is left out: test_a_year_without_a_valid_pixel_is_left_out.)
     damaged = tmp_path / "composite_2015.tif"
-    empty = {r: np.full((41, 41), np.nan) for r in util.COMPOSITE_ROLES}
-    util.write_composite(damaged, empty, 2015, "OLI")
+    shutil.copyfile(composites[2015], damaged)
+    ds = gdal.Open(str(damaged), gdal.GA_Update)
+    wgs84 = osr.SpatialReference()
+    wgs84.ImportFromEPSG(4326)
+    ds.SetProjection(wgs84.ExportToWkt())
+    ds = None
     files[2015] = str(damaged)
     out = tmp_path / "series"
     with pytest.raises(QgsProcessingException) as err:
@@ -176,6 +181,28 @@ def test_resume_after_a_failed_year_skips_the_done_years_and_equals_a_clean_run(
     assert (res["YEARS_SKIPPED"], res["YEARS_COMPUTED"]) == (4, 1)
     assert mtimes(out, (2001, 2013, 2014, 2015)) == before
     assert_same_series(out, clean)
+
+
+def test_a_year_without_a_valid_pixel_is_left_out(clean_run, composites, tmp_path):
+    """A year with no clear observation at all (every pixel nodata) has no RSEI: it is left out with a warning (a
+    series of 25 years is not stopped for good by one cloudy summer), the trend and summary use the other years,
+    and a re-run skips it again without computing it."""
+    files = dict(composites)
+    empty = tmp_path / "composite_2017.tif"
+    util.write_composite(empty, {r: np.full((41, 41), np.nan) for r in util.COMPOSITE_ROLES}, 2017, "OLI")
+    files[2017] = str(empty)
+    out = tmp_path / "series"
+    fb = recording_feedback()
+    res = run_series(out, files.values(), feedback=fb)
+    assert res["YEARS"] == "2001,2013,2014,2015,2016"
+    assert any("year 2017: no RSEI" in w for w in fb.warnings), fb.warnings
+    assert not os.path.exists(os.path.join(out, "rsei_2017.tif"))
+    assert_same_series(out, clean_run[0])               # the other years, the table and the trend as without it
+    fb = recording_feedback()
+    res = run_series(out, files.values(), feedback=fb)
+    assert res["YEARS_COMPUTED"] == 0 and any("year 2017: no RSEI" in w for w in fb.warnings)
+    with pytest.raises(QgsProcessingException, match="TRANSFER_YEARS: 2017 has no RSEI"):
+        run_series(tmp_path / "other", files.values(), TRANSFER_YEARS="2013,2017")
 
 
 def assert_same_series(out, clean):

@@ -240,7 +240,7 @@ def settings_record(settings: Settings) -> dict:
     import dataclasses
     import hashlib
     record = dataclasses.asdict(settings)
-    record["paths"] = list(settings.paths)
+    del record["paths"]     # which products: recorded per period by the caller (a new year's product may be added)
     if settings.area is not None:
         digest = hashlib.sha256()
         for wkb in settings.area[0]:
@@ -248,6 +248,21 @@ def settings_record(settings: Settings) -> dict:
         digest.update(settings.area[1].encode())
         record["area"] = digest.hexdigest()
     return json.loads(json.dumps(record))
+
+
+def check_same_grid(grid, record: dict):
+    """Record the target grid in ``record`` (key "grid"), or check that it is the grid recorded there."""
+    this = {"width": grid.width, "height": grid.height, "crs": grid.wkt,
+            "geotransform": [round(v, 6) for v in grid.geotransform]}
+    before = record.get("grid")
+    if before is None:
+        record["grid"] = this
+    elif before != this:
+        raise ValueError("OUTPUT_FOLDER: the composites there were made on another target grid "
+                         f"({before['width']} x {before['height']} px from {before['geotransform'][0]:.1f}, "
+                         f"{before['geotransform'][3]:.1f}; now {grid.width} x {grid.height} px from "
+                         f"{grid.geotransform[0]:.1f}, {grid.geotransform[3]:.1f}): the products' footprints changed "
+                         "it. Give a STUDY_AREA (it fixes the grid), or choose another folder.")
 
 
 def products_given(alg, parameters, context) -> bool:
@@ -372,15 +387,18 @@ def _harmonise(settings: Settings, products) -> bool:
 
 
 def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, end=100.0, years=None,
-                    name="composite_{year}.tif", periods=None, on_period=None):
+                    name="composite_{year}.tif", periods=None, on_period=None, grid_record=None):
     """Composite every period into ``folder`` (one GeoTIFF per period, each complete or absent); the periods with
     their paths and table rows. ``years``: only these periods (the others are planned, and place the grid, but are
     not computed); ``periods``: the plan_periods of ``settings`` when the caller has it; ``on_period(period)``:
-    called as each period's file is in place."""
+    called as each period's file is in place; ``grid_record``: a dict (a series' record) holding the grid of the
+    composites made before, which this grid must equal (ValueError naming OUTPUT_FOLDER), or receiving it."""
     periods = plan_periods(settings, feedback) if periods is None else periods
     all_products = [p for period in periods for p in period.products]
     grid = choose_grid(settings, periods)
     feedback.pushInfo(f"Target grid: {grid.width} x {grid.height} pixels of {grid.pixel_size[0]:g} m.")
+    if grid_record is not None:
+        check_same_grid(grid, grid_record)
     periods = _drop_products_off_the_grid(settings, periods, grid, feedback)
     harmonise = _harmonise(settings, all_products)
     thermal = all("T" in p.bands for p in all_products)

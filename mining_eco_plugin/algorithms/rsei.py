@@ -61,6 +61,10 @@ def _pct(v):
 SCRATCH_BYTES_PER_PIXEL = 4 * 4
 
 
+class NoValidPixel(RasterError):
+    """The inputs leave no pixel to compute RSEI on (all nodata, clouds or water): an empty scene or year."""
+
+
 def check_scratch_space(folder, needed):
     """RasterError naming OUTPUT unless ``folder`` has ``needed`` bytes free for the scratch file."""
     free = shutil.disk_usage(folder).free
@@ -191,11 +195,11 @@ class RseiBase(SceneAlgorithm):
                                     band_names=core.COMPONENTS, label="OUTPUT"),)), feedback, at(0), at(55))
             stats = first.partial
             for i in np.flatnonzero(stats.finite == 0):
-                raise RasterError(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
+                raise NoValidPixel(f"{COMPONENT_PARAMS[i][2]} has no valid pixel: its input "
                                   f"{self.component_inputs[i]} is all nodata (or masked as cloud / water). "
                                   "Check the input, its nodata value, the cloud mask and the MNDWI threshold.")
             if not stats.minmax.count.all():
-                raise RasterError("no pixel has all four components valid (after the cloud and water masks). "
+                raise NoValidPixel("no pixel has all four components valid (after the cloud and water masks). "
                                   "Check that the inputs overlap and the MNDWI threshold.")
             if self.scene_check is not None:
                 for part in stats.lst:      # in block order: the same sum as adding the blocks one by one

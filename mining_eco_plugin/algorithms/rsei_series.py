@@ -36,12 +36,12 @@ from ..core import rsei as core
 from ..core import trend as trend_core
 from ..core import timeseries as timeseries_core
 from ..core.cancel import Cancelled
-from ..raster.engine import Canceled, raster_metadata
+from ..raster.engine import Canceled, raster_info, raster_metadata
 from ..raster.outputs import OutputTransaction, check_folder_destination, create_file
 from .base import MiningEcoAlgorithm
 from .destinations import RASTER_COMPANIONS
 from .references import cite
-from .rsei import RseiAlgorithm
+from .rsei import NoValidPixel, RseiAlgorithm
 from .scene_algorithm import WET_SETS
 from .composite import (add_composite_parameters, composite_settings, make_composites, plan_periods,
                         products_given, settings_record)
@@ -293,6 +293,8 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
         """RSEI of one year by miningeco:rsei's own code, its two rasters committed into ``folder`` together;
         the sidecar entry of the year."""
         wet = composite_wet_set(path, path)
+        if "thermal" not in [n.strip().lower() for n in raster_info(path, "COMPOSITES")[2]]:
+            raise NoValidPixel("the composite has no thermal band (its products have none), and RSEI needs heat.")
         helper = RseiAlgorithm()
         helper.initAlgorithm({})
         params = {"SCENE": path, "SENSOR": SENSOR_KEYS.index("L8"),
@@ -385,6 +387,9 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
             if not computed and not skipped and not state.get("composites"):     # nothing completed
                 self._remove_made(made)
             raise
+        empty = [y for y in years if done[y].get("empty")]
+        years = [y for y in years if y not in empty]
+        self.check_years_left(years, empty, trend, summary, transfer)
         rows = [done[y]["row"] for y in years]
         rsei = [os.path.join(folder, f"rsei_{y}.tif") for y in years]
         grades = [os.path.join(folder, f"rsei_grades_{y}.tif") for y in years]
@@ -412,10 +417,17 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
                 if self.year_done(record, folder, path):
                     feedback.pushInfo(f"year {year}: already done, skipped")
                     skipped.append(year)
+                elif isinstance(record, dict) and record.get("empty") and _same_file(record.get("input"), path):
+                    feedback.pushWarning(f"year {year}: no RSEI ({record['empty']}), left out of the series")
+                    skipped.append(year)
                 else:
                     try:
                         record = self.run_year(year, path, folder, settings, context, feedback, base + k * span,
                                                base + (k + 1) * span)
+                    except NoValidPixel as err:       # a year without a usable pixel (all cloud): left out
+                        msg = err.args[0] if err.args else str(err)
+                        feedback.pushWarning(f"year {year}: no RSEI ({msg}), left out of the series")
+                        record = {"input": fingerprint(path), "empty": msg}
                     except ValueError as err:
                         msg = err.args[0] if err.args else str(err)
                         raise ValueError(f"COMPOSITES, year {year} ({path}): {msg}"
@@ -430,6 +442,24 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
                                          ) from None
 
     @staticmethod
+    def check_years_left(years, empty, trend, summary, transfer):
+        """ValueError when the years left out (no valid pixel) leave too few for what was asked."""
+        if not empty:
+            return
+        why = (f"; {', '.join(map(str, empty))} had no valid pixel (all cloud, nodata or water) and are left out. "
+               "The yearly RSEI stay in OUTPUT_FOLDER")
+        if not years:
+            raise ValueError(f"COMPOSITES: no year has RSEI{why}.")
+        for flag, pid, needed in ((trend, "TREND", trend_core.MIN_DATES),
+                                  (summary, "TIMESERIES", timeseries_core.MIN_POINTS)):
+            if flag and len(years) < needed:
+                raise ValueError(f"{pid}: needs at least {needed} years, {len(years)} have RSEI{why}; switch {pid} "
+                                 "off or add years.")
+        lost = [y for y in transfer if y in empty]
+        if lost:
+            raise ValueError(f"TRANSFER_YEARS: {', '.join(map(str, lost))} has no RSEI{why}; choose other years.")
+
+    @staticmethod
     def _remove_made(made):
         """Remove the (empty) folders this run made, innermost first."""
         for path in reversed(made):
@@ -440,27 +470,44 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
 
     def composite_products(self, csettings, periods, folder, state, feedback):
         """[(year, composite path)]: the products composited per period into OUTPUT_FOLDER/composites (the tool
-        miningeco:composite's own code), each year's composite recorded in the sidecar as it is written; a year
-        whose composite is recorded and unchanged is not composited again."""
+        miningeco:composite's own code), each year's composite recorded in the sidecar (its file and the ids of its
+        products) as it is written; a year whose composite is recorded for the same products and unchanged is not
+        composited again. Only recorded composites are used (never a stale file of another run)."""
         target = os.path.join(folder, COMPOSITE_FOLDER)
         os.makedirs(target, exist_ok=True)
         record = state.setdefault("composites", {})
         name = "composite_{year}.tif"
-        todo = {p.year for p in periods
-                if not _same_file(record.get(str(p.year)), os.path.join(target, name.format(year=p.year)))}
+
+        def path_of(year):
+            return os.path.join(target, name.format(year=year))
+
+        def ids(period):
+            return sorted(p.product_id for p in period.products)
+
+        def done(period):
+            entry = record.get(str(period.year))
+            return isinstance(entry, dict) and entry.get("products") == ids(period) and \
+                _same_file(entry.get("file"), path_of(period.year))
+
+        todo = {p.year for p in periods if not done(p)}
         for year in sorted({p.year for p in periods} - todo):
             feedback.pushInfo(f"year {year}: composite already done, skipped")
 
         def written(period):
-            record[str(period.year)] = fingerprint(period.path)
+            record[str(period.year)] = {"file": fingerprint(period.path), "products": ids(period)}
             self.write_sidecar(folder, state)
 
-        if todo:
-            make_composites(self, csettings, target, feedback, 0.0, COMPOSITE_SHARE, years=todo, periods=periods,
-                            on_period=written)
+        try:
+            if todo:
+                make_composites(self, csettings, target, feedback, 0.0, COMPOSITE_SHARE, years=todo,
+                                periods=periods, on_period=written, grid_record=state)
+        finally:
+            try:
+                os.rmdir(target)            # only when empty
+            except OSError:
+                pass
         feedback.setProgress(COMPOSITE_SHARE)
-        return [(p.year, os.path.join(target, name.format(year=p.year))) for p in periods
-                if os.path.exists(os.path.join(target, name.format(year=p.year)))]
+        return [(p.year, path_of(p.year)) for p in periods if done(p)]
 
     @staticmethod
     def _kept(computed, skipped, folder):
