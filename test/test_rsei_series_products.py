@@ -133,3 +133,24 @@ def test_modeler_model_from_products_to_trend(qgis_process, provider, products, 
     for year in YEARS:
         same_raster(folder / f"rsei_{year}.tif", direct / f"rsei_{year}.tif")
     same_raster(folder / "trend_class.tif", direct / "trend_class.tif")
+
+
+def test_a_new_years_product_adds_that_year_only(provider, products, tmp_path):
+    """The yearly update: a product of a new year dropped into the folder; the re-run composites and computes that
+    year only (the others skipped), on the same grid (the study area fixes it)."""
+    import shutil
+    folder = tmp_path / "products"
+    shutil.copytree(products, folder)
+    area = pd.study_area(tmp_path / "area.gpkg")
+    out = tmp_path / "series"
+    params = dict(PRODUCT_FOLDER=str(folder), STUDY_AREA=str(area), OUTPUT_FOLDER=str(out),
+                  OUTPUT_TABLE=str(tmp_path / "years.csv"))
+    first = run("rseiseries", **params)
+    assert first["YEARS_COMPUTED"] == len(YEARS)
+    g = pd.scene_grid(pd.L8)
+    pd.write_landsat_product(folder, pd.L8, "C2L2", date="2018-07-12",
+                             qa=pd.cloud_qa((g.height, g.width), seed=99, cover=0.08))
+    fb = recording_feedback()
+    again = __import__("processing").run("miningeco:rseiseries", params, feedback=fb)
+    assert again["YEARS"].endswith(",2018") and (again["YEARS_COMPUTED"], again["YEARS_SKIPPED"]) == (1, len(YEARS))
+    assert sum("composite already done, skipped" in t for t in fb.infos) == len(YEARS)
