@@ -384,8 +384,10 @@ def test_qgis_process_composites_a_folder_of_two_products(qgis_process, tmp_path
     assert [r["scene_ids"] for r in rows] == [L7, L8]
     assert [r["window_start"] for r in rows] == ["2001-07-01", "2013-07-01"]
     assert [r["window_end"] for r in rows] == ["2001-07-31", "2013-07-31"]
-    assert all(r["scenes"] == "1" and r["harmonised"] == "yes" and r["wet_set"] == "OLI" and r["method"] == "medoid"
-               for r in rows)
+    # Level-1 TOA is not harmonised (Roy et al. 2016 fitted surface reflectance): each year keeps its sensor's
+    # tasselled-cap wetness set
+    assert all(r["scenes"] == "1" and r["harmonised"] == "no" and r["method"] == "medoid" for r in rows)
+    assert [r["wet_set"] for r in rows] == ["ETM", "OLI"]
     for r in rows:
         assert int(r["area_pixels"]) == 41 * 41
         assert 0 <= int(r["min_clear_obs"]) <= int(r["max_clear_obs"]) == 1
@@ -394,7 +396,8 @@ def test_qgis_process_composites_a_folder_of_two_products(qgis_process, tmp_path
         assert float(r["mean_clear_obs"]) == pytest.approx(np.nanmean(count), abs=1e-4)
         assert float(r["no_clear_percent"]) == pytest.approx(100.0 * (count == 0).mean(), abs=1e-4)
         ds = gdal.Open(str(out / r["file"]))
-        assert ds.GetMetadataItem("MINING_ECO_HARMONISED") == "yes"
+        assert ds.GetMetadataItem("MINING_ECO_HARMONISED") == "no"
+        assert ds.GetMetadataItem("MINING_ECO_WET_SET") == r["wet_set"]
         assert ds.GetMetadataItem("MINING_ECO_SCENES") == r["scene_ids"]
 
 
@@ -413,3 +416,57 @@ def test_a_product_given_twice_counts_once(provider, tmp_path):
     count = read_band(path, "count")
     assert np.nanmax(count) == 1
     assert any("given twice" in w for w in fb.warnings), fb.warnings
+
+
+def test_southern_scene_in_the_northern_zone_keeps_its_pixels(provider, tmp_path):
+    """USGS delivers a southern-hemisphere Landsat scene in the northern UTM zone, with negative northings. The
+    default target CRS is the southern zone of the centre (y + 10 000 000 m): the grid is the product's shifted, so
+    every pixel is the product's own (no resampling). Built: the real Marburg product moved to 20 deg S (its
+    georeferencing rewritten; pixels and MTL real)."""
+    mtl = cut_product(tmp_path / "south", 0, 0, 41, 41)
+    y0 = -2212515.0                                    # an odd multiple of 15 m, as Landsat corners are
+    for f in (tmp_path / "south").glob("*.TIF"):
+        ds = gdal.Open(str(f), gdal.GA_Update)
+        gt = list(ds.GetGeoTransform())
+        ds.SetGeoTransform([gt[0], gt[1], 0.0, y0, 0.0, gt[5]])
+        ds = None
+    path, = run(tmp_path, PRODUCTS=[str(mtl)], METHOD=1)["COMPOSITES"]
+    ds = gdal.Open(path)
+    srs = osr.SpatialReference(wkt=ds.GetProjection())
+    assert srs.GetAuthorityCode(None) == "32732"          # WGS 84 / UTM 32S
+    assert ds.GetGeoTransform()[3] == pytest.approx(y0 + 10_000_000.0, abs=1e-6)
+    assert (ds.RasterXSize, ds.RasterYSize) == (41, 41)
+    dn_ds = gdal.Open(str(tmp_path / "south" / f"{L8}_B5.TIF"))
+    dn = dn_ds.GetRasterBand(1).ReadAsArray().astype(np.float64)
+    got = read_band(path, "nir")
+    ok = np.isfinite(got)
+    assert ok.mean() > 0.9
+    np.testing.assert_allclose(got[ok], toa(dn, 5)[ok], rtol=0, atol=TOL)
+
+
+def test_a_product_without_thermal_is_left_out_of_a_period_with_thermal(provider, tmp_path):
+    """A Collection 2 Level-2 product delivered without its ST band (L2SR) beside one with it in the same season:
+    the composite keeps a thermal band (RSEI needs it), so the L2SR product is left out of that period, with a
+    warning (count 1, not 2)."""
+    import productdata as pd
+    from failures import recording_feedback
+    folder = tmp_path / "products"
+    pd.write_landsat_product(folder, pd.L8, "C2L2", date="2013-07-07")
+    sr_only = pd.write_landsat_product(folder, pd.L8, "C2L2", date="2013-07-23")
+    for mtl in Path(sr_only.path).glob("*_MTL.*"):
+        if mtl.suffix == ".txt":
+            text = "".join(line for line in mtl.read_text(encoding="latin-1").splitlines(keepends=True)
+                           if "FILE_NAME_BAND_ST_B10" not in line)
+            mtl.write_text(text.replace('"L2SP"', '"L2SR"'), encoding="latin-1")
+        else:
+            mtl.unlink()                                # keep the one edited encoding
+    for st in Path(sr_only.path).glob("*_ST_B10.TIF"):
+        st.unlink()
+    fb = recording_feedback()
+    res = processing.run("miningeco:composite", {"PRODUCT_FOLDER": str(folder), "OUTPUT_FOLDER": str(tmp_path / "o"),
+                                                 "OUTPUT_TABLE": str(tmp_path / "t.csv")}, feedback=fb)
+    path, = res["COMPOSITES"]
+    ds = gdal.Open(path)                                # kept open while its bands are read
+    assert "thermal" in [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+    assert np.nanmax(read_band(path, "count")) == 1
+    assert any(sr_only.product_id in w and "no thermal band" in w for w in fb.warnings), fb.warnings

@@ -45,9 +45,10 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")
 METHOD_TITLES = (("medoid", "Medoid (all bands from one date; default)"), ("median", "Median of each band"),
                  ("maxndvi", "Maximum NDVI"), ("bap", "Best available pixel (Griffiths et al. 2013 scores)"))
-CONFIDENCE = (("none", "Not masked"), ("low", "Low or higher"), ("medium", "Medium or higher"),
-              ("high", "High"))
-CONFIDENCE_LEVEL = {"none": None, "low": core.LOW, "medium": core.MEDIUM, "high": core.HIGH}
+# no "low": USGS sets the confidences of clear land pixels to low (QA_PIXEL 21824 on Landsat 8/9, 5440 on 4-7), so
+# "low or higher" would mask every pixel
+CONFIDENCE = (("none", "Not masked"), ("medium", "Medium or higher"), ("high", "High"))
+CONFIDENCE_LEVEL = {"none": None, "medium": core.MEDIUM, "high": core.HIGH}
 HARMONISE = (("auto", "When Landsat 5/7 and Landsat 8/9 are mixed"), ("always", "Always (every Landsat 5/7 product)"),
              ("never", "Never"))
 RESAMPLINGS = ("nearest", "bilinear", "cubic", "average")
@@ -111,13 +112,14 @@ def add_composite_parameters(alg, optional_products=True):
             "Only for the best available pixel: the day of year whose observations score highest (the score falls "
             "to 1/99 at 60 days from it); 0 = the middle of the date window.", advanced=True)
     alg.add(QgsProcessingParameterEnum("CLOUD_CONFIDENCE", "Mask clouds from confidence",
-                                       [t for _, t in CONFIDENCE], defaultValue=2),
+                                       [t for _, t in CONFIDENCE], defaultValue=1),
             "Collection 2 QA_PIXEL: a pixel whose cloud confidence (bits 8-9) reaches this level is masked, and so "
-            "are the CFMask cloud (bit 3) and dilated-cloud (bit 1) flags. Fixed rules for the other QA bands: "
+            "are the CFMask cloud (bit 3) and dilated-cloud (bit 1) flags ('Not masked': none of them). There is "
+            "no 'low' level: USGS gives clear pixels a low confidence. Fixed rules for the other QA bands: "
             "Collection 1 BQA masks fill, cloud and high cloud / shadow / cirrus confidence; Sentinel-2 SCL masks "
             "classes 0, 1, 3, 8, 9, 10 and 11.")
     alg.add(QgsProcessingParameterEnum("SHADOW_CONFIDENCE", "Mask cloud shadows from confidence",
-                                       [t for _, t in CONFIDENCE], defaultValue=3),
+                                       [t for _, t in CONFIDENCE], defaultValue=2),
             "QA_PIXEL cloud-shadow confidence (bits 10-11) that masks a pixel, with the shadow flag (bit 4).",
             advanced=True)
     alg.add(QgsProcessingParameterEnum("SNOW_CONFIDENCE", "Mask snow / ice from confidence",
@@ -279,6 +281,7 @@ class Period:
     products: list
     path: str = ""
     row: tuple = ()
+    thermal: bool = False           # every product of the period has a thermal band (set by prepare_periods)
 
 
 def _date(product) -> dt.date:
@@ -321,40 +324,33 @@ def plan_periods(settings: Settings, feedback) -> list[Period]:
     return [Period(y, sorted(ps, key=lambda p: (p.date, p.product_id))) for y, ps in sorted(periods.items())]
 
 
+def _union(boxes):
+    boxes = list(boxes)
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
 def choose_grid(settings: Settings, periods):
     """The target grid: CRS (chosen, or the UTM zone of the centre), resolution, extent (study area, or the
-    union of the products' footprints), aligned on the first product when it is on that CRS and resolution."""
+    union of the products' footprints), aligned on the first product's pixels when they map onto the target CRS by
+    a shift (the same CRS, or USGS's northern zone of a southern scene) at the same resolution."""
     products = [p for period in periods for p in period.products]
-    first = products[0].bands["B"]
-    if settings.area is not None:
-        probe_wkt = grid_tools._srs(4326).ExportToWkt()
-        bounds = grid_tools.area_bounds(settings.area[0], settings.area[1], probe_wkt)
-        if bounds is None:
-            raise ValueError("STUDY_AREA: its polygons are empty.")
-    else:
-        probe_wkt = grid_of(open_raster(first, "PRODUCTS")).wkt
-        boxes = [grid_tools.footprint(p.bands["B"], probe_wkt, p.source) for p in products]
-        bounds = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-                  max(b[3] for b in boxes))
+    first = grid_of(open_raster(products[0].bands["B"], "PRODUCTS"))
+
+    def bounds_in(wkt):
+        if settings.area is not None:
+            box = grid_tools.area_bounds(settings.area[0], settings.area[1], wkt)
+            if box is None:
+                raise ValueError("STUDY_AREA: its polygons are empty.")
+            return box
+        return _union(grid_tools.footprint(p.bands["B"], wkt, p.source) for p in products)
+
     wkt = settings.crs
     if not wkt:
-        if probe_wkt and grid_tools._srs(probe_wkt).IsGeographic():
-            lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-        else:
-            lon, lat = grid_tools.centre_lonlat(bounds, probe_wkt)
-        wkt = grid_tools.utm_wkt(lon, lat)
+        lonlat = bounds_in(grid_tools._srs(4326).ExportToWkt())
+        wkt = grid_tools.utm_wkt((lonlat[0] + lonlat[2]) / 2, (lonlat[1] + lonlat[3]) / 2)
     resolution = settings.resolution or (10.0 if all(p.sensor == "S2" for p in products) else 30.0)
-    if settings.area is not None:
-        bounds = grid_tools.area_bounds(settings.area[0], settings.area[1], wkt)
-    else:
-        boxes = [grid_tools.footprint(p.bands["B"], wkt, p.source) for p in products]
-        bounds = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-                  max(b[3] for b in boxes))
-    align = None
-    g = grid_of(open_raster(first, "PRODUCTS"))
-    if grid_tools.same_crs(g.wkt, wkt) and abs(g.pixel_size[0] - resolution) < 1e-6 * resolution:
-        align = (g.geotransform[0], g.geotransform[3])
-    return grid_tools.target_grid(bounds, wkt, resolution, align)
+    return grid_tools.target_grid(bounds_in(wkt), wkt, resolution,
+                                  grid_tools.shifted_origin(first, wkt, resolution))
 
 
 def _drop_products_off_the_grid(settings: Settings, periods, grid, feedback):
@@ -378,33 +374,60 @@ def _drop_products_off_the_grid(settings: Settings, periods, grid, feedback):
 
 
 def _harmonise(settings: Settings, products) -> bool:
-    sensors = {p.sensor for p in products}
+    """Whether Landsat 5/7 surface reflectance is harmonised to OLI (Roy et al. 2016 derived the coefficients for
+    surface reflectance: Level-1 TOA products are never harmonised)."""
+    sensors = {p.sensor for p in products if p.surface_reflectance}
     if settings.harmonise == "always":
-        return True
+        return bool(sensors & set(core.HARMONISED_SENSORS))
     if settings.harmonise == "never":
         return False
-    return bool(sensors & {"L5", "L7"}) and bool(sensors & {"L8", "L9"})
+    return bool(sensors & set(core.HARMONISED_SENSORS)) and bool(sensors & {"L8", "L9"})
 
 
-def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, end=100.0, years=None,
-                    name="composite_{year}.tif", periods=None, on_period=None, grid_record=None):
-    """Composite every period into ``folder`` (one GeoTIFF per period, each complete or absent); the periods with
-    their paths and table rows. ``years``: only these periods (the others are planned, and place the grid, but are
-    not computed); ``periods``: the plan_periods of ``settings`` when the caller has it; ``on_period(period)``:
-    called as each period's file is in place; ``grid_record``: a dict (a series' record) holding the grid of the
-    composites made before, which this grid must equal (ValueError naming OUTPUT_FOLDER), or receiving it."""
-    periods = plan_periods(settings, feedback) if periods is None else periods
-    all_products = [p for period in periods for p in period.products]
+def _thermal_periods(periods, feedback):
+    """Each period's thermal choice: products without a thermal band are left out of a period whose other
+    products have one (the composite's bands must come from dates that have them all: RSEI needs heat); a period
+    none of whose products has one gets no thermal band."""
+    out = []
+    for period in periods:
+        with_t = [p for p in period.products if "T" in p.bands]
+        if with_t and len(with_t) < len(period.products):
+            for p in period.products:
+                if "T" not in p.bands:
+                    feedback.pushWarning(f"{p.product_id} has no thermal band, unlike the other products of "
+                                         f"{period.year}: left out of that period.")
+        out.append(replace(period, products=with_t or period.products, thermal=bool(with_t)))
+        if not with_t:
+            feedback.pushWarning(f"Period {period.year}: no product has a thermal band; the composite has none "
+                                 "(RSEI needs one).")
+    return out
+
+
+def prepare_periods(settings: Settings, periods, feedback, grid_record=None):
+    """(target grid, periods): the grid of the products or study area (checked against ``grid_record``, a dict
+    holding the grid of composites made before, or receiving it), the periods without the products that miss it
+    and with their thermal choice."""
     grid = choose_grid(settings, periods)
     feedback.pushInfo(f"Target grid: {grid.width} x {grid.height} pixels of {grid.pixel_size[0]:g} m.")
     if grid_record is not None:
         check_same_grid(grid, grid_record)
-    periods = _drop_products_off_the_grid(settings, periods, grid, feedback)
+    return grid, _thermal_periods(_drop_products_off_the_grid(settings, periods, grid, feedback), feedback)
+
+
+def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, end=100.0, years=None,
+                    name="composite_{year}.tif", periods=None, on_period=None, prepared=None):
+    """Composite every period into ``folder`` (one GeoTIFF per period, each complete or absent); the periods with
+    their paths and table rows. ``years``: only these periods (the others are planned, and place the grid, but are
+    not computed); ``periods``: the plan_periods of ``settings`` when the caller has it; ``prepared``: the
+    prepare_periods of them when the caller has it; ``on_period(period)``: called as each period's file is in
+    place."""
+    periods = plan_periods(settings, feedback) if periods is None else periods
+    all_products = [p for period in periods for p in period.products]
+    grid, periods = prepared or prepare_periods(settings, periods, feedback)
     harmonise = _harmonise(settings, all_products)
-    thermal = all("T" in p.bands for p in all_products)
-    if not thermal and any("T" in p.bands for p in all_products):
-        feedback.pushWarning("Some products have no thermal band: the composites have none (RSEI needs one).")
-    roles = core.REFLECTIVE + (("T",) if thermal else ())
+    if harmonise and any(p.sensor in core.HARMONISED_SENSORS and not p.surface_reflectance for p in all_products):
+        feedback.pushWarning("Landsat 5/7 Level-1 products are not harmonised: Roy et al. 2016's coefficients are "
+                             "for surface reflectance.")
     scratch = tempfile.mkdtemp(prefix=".mining-eco-composite-", dir=os.path.dirname(os.path.abspath(folder)))
     todo = [p for p in periods if years is None or p.year in years]
     try:
@@ -417,7 +440,7 @@ def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, e
             feedback.pushInfo(f"Period {period.year}: {len(period.products)} product(s): "
                               + ", ".join(p.product_id for p in period.products))
             period.path, period.row = _composite_period(
-                alg, settings, period, grid, roles, thermal, harmonise, scratch, area_path,
+                alg, settings, period, grid, harmonise, scratch, area_path,
                 os.path.join(folder, name.format(year=period.year)), feedback, start + k * step,
                 start + (k + 1) * step)
             if on_period is not None:
@@ -427,9 +450,9 @@ def make_composites(alg, settings: Settings, folder: str, feedback, start=0.0, e
     return todo
 
 
-def _composite_period(alg, settings, period, grid, roles, thermal, harmonise, scratch, area_path, out_path,
-                      feedback, start, end):
+def _composite_period(alg, settings, period, grid, harmonise, scratch, area_path, out_path, feedback, start, end):
     inputs, observations = {}, []
+    roles = core.REFLECTIVE + (("T",) if period.thermal else ())
     lst = LstOptions()
     for i, p in enumerate(period.products):
         key = f"o{i}:"
@@ -451,19 +474,23 @@ def _composite_period(alg, settings, period, grid, roles, thermal, harmonise, sc
         box = grid_tools.footprint(p.bands["B"], grid.wkt, p.source)
         d = _date(p)
         observations.append(core.Observation(key, radiometry, d.timetuple().tm_yday, d.toordinal(), p.sensor,
-                                             harmonise and p.sensor in core.HARMONISED_SENSORS,
+                                             harmonise and p.sensor in core.HARMONISED_SENSORS
+                                             and p.surface_reflectance,
                                              grid_tools.window_on(grid, box), p.qa is not None))
     if area_path:
         inputs[core.AREA_KEY] = BandRef(area_path, 1, "STUDY_AREA")
     bap = ()
     if settings.method == "bap":
         bap = (("cloud_required", BAP_REQUIRED_M / grid.pixel_size[0]),)
-    plan = core.CompositePlan(tuple(observations), settings.method, thermal, settings.mask, settings.target_doy,
-                              area_path is not None, bap)
-    wet = "OLI" if harmonise or all(p.sensor in ("L8", "L9", "S2") for p in period.products) else \
-        SENSORS[max(period.products, key=lambda p: sum(q.sensor == p.sensor for q in period.products)).sensor].wet_set
+    plan = core.CompositePlan(tuple(observations), settings.method, period.thermal, settings.mask,
+                              settings.target_doy, area_path is not None, bap)
+    harmonised = any(o.harmonise for o in observations)
+    # the sensors the composite's reflectance stands for: harmonised TM / ETM+ is OLI
+    as_sensor = ["L8" if o.harmonise else o.sensor for o in observations]
+    wet = "OLI" if all(k in ("L8", "L9", "S2") for k in as_sensor) else \
+        SENSORS[max(as_sensor, key=as_sensor.count)].wet_set
     metadata = (("MINING_ECO_PERIOD", period.year), ("MINING_ECO_METHOD", settings.method),
-                ("MINING_ECO_HARMONISED", "yes" if harmonise else "no"), ("MINING_ECO_WET_SET", wet),
+                ("MINING_ECO_HARMONISED", "yes" if harmonised else "no"), ("MINING_ECO_WET_SET", wet),
                 ("MINING_ECO_SCENES", ",".join(p.product_id for p in period.products)))
     result = alg.run_pass(BlockPass(
         inputs=inputs, load=partial(core.read_observations, plan=plan), compute=partial(core.composite_block,
@@ -485,7 +512,7 @@ def _composite_period(alg, settings, period, grid, roles, thermal, harmonise, sc
                              "(nodata in the composite).")
     row = (period.year, window[0], window[1], len(period.products), ";".join(p.product_id for p in period.products),
            settings.method, round(mean, 4), min(seen) if seen else 0, max(seen) if seen else 0, round(no_clear, 4),
-           pixels, "yes" if harmonise else "no", wet, os.path.basename(out_path))
+           pixels, "yes" if harmonised else "no", wet, os.path.basename(out_path))
     return result.paths["OUTPUT"], row
 
 

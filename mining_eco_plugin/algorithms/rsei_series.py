@@ -44,7 +44,7 @@ from .references import cite
 from .rsei import NoValidPixel, RseiAlgorithm
 from .scene_algorithm import WET_SETS
 from .composite import (add_composite_parameters, composite_settings, make_composites, plan_periods,
-                        products_given, settings_record)
+                        prepare_periods, products_given, settings_record)
 from .scene_params import RADIOMETRY_OPTIONS, SENSOR_KEYS
 
 SIDECAR = "rsei_series.json"
@@ -489,6 +489,7 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
             return isinstance(entry, dict) and entry.get("products") == ids(period) and \
                 _same_file(entry.get("file"), path_of(period.year))
 
+        grid, periods = prepare_periods(csettings, periods, feedback, grid_record=state)
         todo = {p.year for p in periods if not done(p)}
         for year in sorted({p.year for p in periods} - todo):
             feedback.pushInfo(f"year {year}: composite already done, skipped")
@@ -500,7 +501,7 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
         try:
             if todo:
                 make_composites(self, csettings, target, feedback, 0.0, COMPOSITE_SHARE, years=todo,
-                                periods=periods, on_period=written, grid_record=state)
+                                periods=periods, on_period=written, prepared=(grid, periods))
         finally:
             try:
                 os.rmdir(target)            # only when empty

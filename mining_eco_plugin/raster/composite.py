@@ -57,12 +57,6 @@ def utm_wkt(lon: float, lat: float) -> str:
     return _srs(32600 + zone if lat >= 0 else 32700 + zone).ExportToWkt()
 
 
-def centre_lonlat(bounds, wkt: str) -> tuple[float, float]:
-    x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    lon, lat, _ = osr.CoordinateTransformation(_srs(wkt), _srs(4326)).TransformPoint(x, y)
-    return lon, lat
-
-
 def target_grid(bounds, wkt: str, resolution: float, align=None) -> Grid:
     """The grid of ``resolution`` covering ``bounds`` (xmin, ymin, xmax, ymax in ``wkt``). Pixel edges sit on
     ``align`` (an origin (x0, y0) of a product on this CRS and resolution, so its pixels are kept as they are),
@@ -76,6 +70,30 @@ def target_grid(bounds, wkt: str, resolution: float, align=None) -> Grid:
         raise RasterError(f"The target grid would have {width} x {height} pixels: choose a coarser RESOLUTION or a "
                           "smaller STUDY_AREA.")
     return Grid(width, height, (xmin, resolution, 0.0, ymax, 0.0, -resolution), wkt, "target grid")
+
+
+def shifted_origin(grid: Grid, wkt: str, resolution: float):
+    """The upper-left corner of ``grid`` in ``wkt`` when its pixels of ``resolution`` map onto that CRS by a shift
+    only (the same CRS; or a southern-hemisphere scene that USGS delivers in the northern UTM zone, with negative
+    northings, against the southern zone: y + 10 000 000 m), so that a target grid aligned on it keeps the pixels
+    as they are; else None."""
+    if not grid.wkt or abs(grid.pixel_size[0] - resolution) > 1e-6 * resolution or \
+            abs(grid.pixel_size[1] - resolution) > 1e-6 * resolution:
+        return None
+    if same_crs(grid.wkt, wkt):
+        return grid.geotransform[0], grid.geotransform[3]
+    try:
+        tr = osr.CoordinateTransformation(_srs(grid.wkt), _srs(wkt))
+        x0, y0 = grid.geotransform[0], grid.geotransform[3]
+        far = 1000 * resolution
+        a = tr.TransformPoint(x0, y0)
+        b = tr.TransformPoint(x0 + far, y0 - far)
+    except (RuntimeError, TypeError):
+        return None
+    if all(math.isfinite(v) for v in a[:2] + b[:2]) and abs(b[0] - a[0] - far) < 1e-3 and \
+            abs(a[1] - b[1] - far) < 1e-3:
+        return a[0], a[1]
+    return None
 
 
 def same_crs(a: str, b: str) -> bool:
@@ -157,5 +175,5 @@ def area_bounds(wkb_geometries, geometry_wkt: str, target_wkt: str):
     return box
 
 
-__all__ = ["QA_FILL", "area_bounds", "centre_lonlat", "footprint", "rasterize_area", "same_crs", "target_grid",
+__all__ = ["QA_FILL", "area_bounds", "footprint", "rasterize_area", "same_crs", "shifted_origin", "target_grid",
            "utm_wkt", "warp_to_grid", "window_on"]
