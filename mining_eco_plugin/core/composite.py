@@ -175,9 +175,15 @@ def medoid_composite(obs, doy=None, date=None) -> dict:
     """
     obs = _check_obs(obs)
     valid = valid_observations(obs)
-    masked = np.where(valid[:, None], obs, np.float32(np.nan))
-    med = _nanmedian(masked, axis=0)                                       # (bands, rows, cols)
-    dist = np.sum((masked - med[None]) ** 2, axis=1)                       # NaN where invalid
+    # the invalid observations as all-NaN; no copy when they are already (bounded memory per block: bench (j))
+    masked = obs if np.array_equal(np.isnan(obs).all(axis=1), ~valid) else \
+        np.where(valid[:, None], obs, np.float32(np.nan))
+    # band by band (the same sums in the same order as np.sum over the bands, without whole-stack temporaries)
+    dist = np.zeros((obs.shape[0],) + obs.shape[2:], dtype=masked.dtype)   # NaN where invalid
+    for b in range(obs.shape[1]):
+        d = masked[:, b] - _nanmedian(masked[:, b], axis=0)[None]          # to the band's median
+        d *= d
+        dist += d
     values, index, chosen = _pick(obs, valid, dist, "min", date, doy)
     return {"values": values, "index": index, "doy": chosen, "count": valid.sum(axis=0).astype(np.int16)}
 
