@@ -582,6 +582,7 @@ def composite_block(data, ctx, plan: CompositePlan):
         else:
             clouds.append(np.zeros(x.shape[1:], dtype=bool))
         obs[j] = x[(slice(None),) + crop]
+        data[o.key] = None              # its bands are in obs now: let the read block go (bounded memory per block)
     refl_obs = obs[:, :len(REFLECTIVE)]
     doy = np.array([o.doy for _, o in present], dtype=np.float32)
     date = np.array([o.date for _, o in present], dtype=np.int64)
