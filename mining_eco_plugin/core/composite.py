@@ -357,7 +357,12 @@ def qa_pixel_mask(qa, cloud=MEDIUM, cloud_shadow=HIGH, snow=None, cirrus=None, u
     None), bit 4 cloud shadow (if ``cloud_shadow``), bit 5 snow (if ``snow``), bit 2 cirrus (if ``cirrus``);
     ``dilated_cloud`` adds bit 1. Defaults: cloud medium or higher, cloud shadow high, the flags, dilated cloud.
     """
-    f = qa_pixel_decode(qa)
+    return _qa_pixel_mask_of(qa_pixel_decode(qa), cloud, cloud_shadow, snow, cirrus, use_flags, dilated_cloud)
+
+
+def _qa_pixel_mask_of(f: dict, cloud=MEDIUM, cloud_shadow=HIGH, snow=None, cirrus=None, use_flags=True,
+                      dilated_cloud=True) -> np.ndarray:
+    """:func:`qa_pixel_mask` of the fields ``f`` that :func:`qa_pixel_decode` gave (a QA block decoded once)."""
     masked = f["fill"] | ~f["valid"]
     for level, conf, flag in ((cloud, "cloud_confidence", "cloud"),
                               (cloud_shadow, "cloud_shadow_confidence", "cloud_shadow"),
@@ -509,7 +514,7 @@ def cloud_and_fill(qa, qa_kind: str | None, sensor: str, options: MaskOptions):
     if qa_kind == "QA_PIXEL":
         f = qa_pixel_decode(qa)
         fill = f["fill"] | ~f["valid"]
-        masked = qa_pixel_mask(qa, options.cloud, options.cloud_shadow, options.snow, options.cirrus)
+        masked = _qa_pixel_mask_of(f, options.cloud, options.cloud_shadow, options.snow, options.cirrus)
     elif qa_kind == "BQA":
         bits, valid = rad._as_int_bits(qa)
         fill = ~valid | ((bits & 1) == 1)
