@@ -600,20 +600,17 @@ def composite_block(data, ctx, plan: CompositePlan):
         raw, qa = {r: _floats(v) for r, v in raw.items()}, _floats(qa)
         cloud, fill = cloud_and_fill(qa, o.radiometry.qa_kind, o.sensor, plan.mask)
         products = BlockProducts(raw, o.radiometry)
-        refl = np.stack([products.reflectance(r) for r in REFLECTIVE])
-        if o.harmonise:
-            refl = harmonise_stack(refl, REFLECTIVE, o.sensor)
-        bands = [refl]
+        x = obs[j]                      # each band straight into the stack (no whole-observation temporaries)
+        for b, r in enumerate(REFLECTIVE):
+            x[b] = (harmonise_to_oli(products.reflectance(r), r) if o.harmonise else products.reflectance(r))[crop]
         if plan.thermal:
-            bands.append((products.lst() + np.float32(273.15))[None])
-        x = np.concatenate(bands).astype(np.float32, copy=False)
+            x[len(REFLECTIVE)] = (products.lst() + np.float32(273.15))[crop]
         if cloud is not None:
             cloud = dilate_mask(cloud, plan.mask.dilation) if plan.mask.dilation else cloud
-            x = np.where((cloud | fill)[None], np.float32(np.nan), x)
+            np.copyto(x, np.float32(np.nan), where=(cloud | fill)[crop][None])
             clouds.append(cloud)
         else:
-            clouds.append(np.zeros(x.shape[1:], dtype=bool))
-        obs[j] = x[(slice(None),) + crop]
+            clouds.append(np.zeros(raw[REFLECTIVE[0]].shape, dtype=bool))
         data[o.key] = None              # its bands are in obs now: let the read block go (bounded memory per block)
     refl_obs = obs[:, :len(REFLECTIVE)]
     doy = np.array([o.doy for _, o in present], dtype=np.float32)
