@@ -128,7 +128,7 @@ def _nanmedian(a, axis):
     """``np.nanmedian(a, axis)`` without the warning for all-NaN pixels (they give NaN).
 
     Along axis 0 of a float array (the observations) it is computed directly: sort (NaN last), take the low and
-    high middle of the ``k`` finite values, ``(low + high) / 2`` in the array's dtype -- numpy's own formula for
+    high middle of the ``k`` non-NaN values, ``(low + high) / 2`` in the array's dtype -- numpy's own formula for
     fewer than 600 values (``np.ma.median``: the sum, from 0, of the two middle values divided by 2; for odd ``k``
     both are the same value), bit for bit (also a zero's sign), about 4 times faster than numpy's masked-array
     path on a 12 x 6 x 256 x 256 block."""
@@ -601,8 +601,9 @@ def composite_block(data, ctx, plan: CompositePlan):
         cloud, fill = cloud_and_fill(qa, o.radiometry.qa_kind, o.sensor, plan.mask)
         products = BlockProducts(raw, o.radiometry)
         x = obs[j]                      # each band straight into the stack (no whole-observation temporaries)
+        harmonise = o.harmonise and str(o.sensor).upper() in HARMONISED_SENSORS     # harmonise_stack's rule
         for b, r in enumerate(REFLECTIVE):
-            x[b] = (harmonise_to_oli(products.reflectance(r), r) if o.harmonise else products.reflectance(r))[crop]
+            x[b] = (harmonise_to_oli(products.reflectance(r), r) if harmonise else products.reflectance(r))[crop]
         if plan.thermal:
             x[len(REFLECTIVE)] = (products.lst() + np.float32(273.15))[crop]
         if cloud is not None:
