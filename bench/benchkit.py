@@ -44,19 +44,21 @@ for name in filter(None, preload.split(",")):
 base_kb = status("VmRSS")
 with open("/proc/self/clear_refs", "w") as fh:
     fh.write("5")   # reset the peak (VmHWM) to the current RSS
-seconds, results = 0.0, {}
+seconds, cpu, results = 0.0, 0.0, {}
 if alg:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = processing.run(alg, json.loads(params))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     results = {k: v for k, v in res.items() if isinstance(v, (int, float, str))}
-print(json.dumps({"seconds": seconds, "base_kb": base_kb, "maxrss_kb": status("VmHWM"), "results": results}))
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "base_kb": base_kb, "maxrss_kb": status("VmHWM"),
+                  "results": results}))
 """
 
 
 def run_child(alg_id, params, preload=()):
-    """Run ``processing.run(alg_id, params)`` in a fresh process. Returns a dict: seconds, base_kb (RSS once QGIS
-    is up), maxrss_kb (peak during the run), results (the scalar outputs). ``alg_id`` "" = start-up only."""
+    """Run ``processing.run(alg_id, params)`` in a fresh process. Returns a dict: seconds, cpu_seconds (CPU time of
+    all its threads during the run), base_kb (RSS once QGIS is up), maxrss_kb (peak during the run), results (the
+    scalar outputs). ``alg_id`` "" = start-up only."""
     run = subprocess.run([sys.executable, "-c", CHILD, ROOT, QGIS_PLUGINS, alg_id, json.dumps(params),
                           ",".join(preload)], capture_output=True, text=True,
                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))

@@ -18,7 +18,10 @@ measured here, with the goal beside it.
     same codes (goal < 1) -- bench_geodetector.py;
 (i) executors: indices and RSEI at 8000^2 on a dask LocalCluster of 2 worker processes vs local threads (goal
     <= 1.2), per-worker throughput, and a "province" VRT mosaic of 16 scenes with the peak memory per worker
-    (goal: flat against the number of tiles) -- bench_executor.py.
+    (goal: flat against the number of tiles) -- bench_executor.py;
+(j) scene composite: medoid of 12 generated 4000 x 4000 Landsat C2 L2 products (USGS layout) on one grid vs GDAL
+    reading every input once (goal <= 1.5), peak memory at 6 and 12 products (goal: growth < 64 MB) --
+    bench_composite.py.
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -170,6 +173,9 @@ def main():
     bench_geodetector.run(lambda line: say("    " + line), OUT)
     import bench_executor
     bench_executor.main(OUT, big, paths[4000], say)
+    say("\n(j) scene composite: 12 Landsat C2 L2 products, 4000 x 4000, one grid (medoid, fresh process each)")
+    import bench_composite
+    bench_composite.run(say, OUT)
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")

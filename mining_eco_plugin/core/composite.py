@@ -58,6 +58,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -124,9 +125,29 @@ def _pick(obs, valid, key, best: str, date=None, doy=None):
 
 
 def _nanmedian(a, axis):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)            # all-NaN pixels give NaN, silently
-        return np.nanmedian(a, axis=axis)
+    """``np.nanmedian(a, axis)`` without the warning for all-NaN pixels (they give NaN).
+
+    Along axis 0 of a float array (the observations) it is computed directly: sort (NaN last), take the low and
+    high middle of the ``k`` non-NaN values, ``(low + high) / 2`` in the array's dtype -- numpy's own formula for
+    fewer than 600 values (``np.ma.median``: the sum, from 0, of the two middle values divided by 2; for odd ``k``
+    both are the same value), bit for bit (also a zero's sign), about 4 times faster than numpy's masked-array
+    path on a 12 x 6 x 256 x 256 block."""
+    a = np.asarray(a)
+    if axis != 0 or a.dtype.kind != "f" or a.ndim < 2 or not 0 < a.shape[0] < 600:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)        # all-NaN pixels give NaN, silently
+            return np.nanmedian(a, axis=axis)
+    s = np.sort(a, axis=0)                                         # NaN sort to the end
+    k = np.count_nonzero(~np.isnan(s), axis=0)
+    high = k // 2
+    low = np.where(k % 2 == 1, high, np.maximum(high - 1, 0))
+    out = np.zeros(s.shape[1:], dtype=a.dtype)                     # 0 + low + high: numpy's sum (-0.0 -> 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):             # -inf + inf = NaN, as numpy's
+        out += np.take_along_axis(s, low[None], axis=0)[0]
+        out += np.take_along_axis(s, high[None], axis=0)[0]
+        out /= a.dtype.type(2)
+    out[k == 0] = np.nan
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -155,9 +176,15 @@ def medoid_composite(obs, doy=None, date=None) -> dict:
     """
     obs = _check_obs(obs)
     valid = valid_observations(obs)
-    masked = np.where(valid[:, None], obs, np.float32(np.nan))
-    med = _nanmedian(masked, axis=0)                                       # (bands, rows, cols)
-    dist = np.sum((masked - med[None]) ** 2, axis=1)                       # NaN where invalid
+    # the invalid observations as all-NaN; no copy when they are already (bounded memory per block: bench (j))
+    masked = obs if np.array_equal(np.isnan(obs).all(axis=1), ~valid) else \
+        np.where(valid[:, None], obs, np.float32(np.nan))
+    # band by band (the same sums in the same order as np.sum over the bands, without whole-stack temporaries)
+    dist = np.zeros((obs.shape[0],) + obs.shape[2:], dtype=masked.dtype)   # NaN where invalid
+    for b in range(obs.shape[1]):
+        d = masked[:, b] - _nanmedian(masked[:, b], axis=0)[None]          # to the band's median
+        d *= d
+        dist += d
     values, index, chosen = _pick(obs, valid, dist, "min", date, doy)
     return {"values": values, "index": index, "doy": chosen, "count": valid.sum(axis=0).astype(np.int16)}
 
@@ -331,7 +358,12 @@ def qa_pixel_mask(qa, cloud=MEDIUM, cloud_shadow=HIGH, snow=None, cirrus=None, u
     None), bit 4 cloud shadow (if ``cloud_shadow``), bit 5 snow (if ``snow``), bit 2 cirrus (if ``cirrus``);
     ``dilated_cloud`` adds bit 1. Defaults: cloud medium or higher, cloud shadow high, the flags, dilated cloud.
     """
-    f = qa_pixel_decode(qa)
+    return _qa_pixel_mask_of(qa_pixel_decode(qa), cloud, cloud_shadow, snow, cirrus, use_flags, dilated_cloud)
+
+
+def _qa_pixel_mask_of(f: dict, cloud=MEDIUM, cloud_shadow=HIGH, snow=None, cirrus=None, use_flags=True,
+                      dilated_cloud=True) -> np.ndarray:
+    """:func:`qa_pixel_mask` of the fields ``f`` that :func:`qa_pixel_decode` gave (a QA block decoded once)."""
     masked = f["fill"] | ~f["valid"]
     for level, conf, flag in ((cloud, "cloud_confidence", "cloud"),
                               (cloud_shadow, "cloud_shadow_confidence", "cloud_shadow"),
@@ -483,7 +515,7 @@ def cloud_and_fill(qa, qa_kind: str | None, sensor: str, options: MaskOptions):
     if qa_kind == "QA_PIXEL":
         f = qa_pixel_decode(qa)
         fill = f["fill"] | ~f["valid"]
-        masked = qa_pixel_mask(qa, options.cloud, options.cloud_shadow, options.snow, options.cirrus)
+        masked = _qa_pixel_mask_of(f, options.cloud, options.cloud_shadow, options.snow, options.cirrus)
     elif qa_kind == "BQA":
         bits, valid = rad._as_int_bits(qa)
         fill = ~valid | ((bits & 1) == 1)
@@ -497,12 +529,37 @@ def cloud_and_fill(qa, qa_kind: str | None, sensor: str, options: MaskOptions):
     return masked & ~fill, fill
 
 
+class _Compact(NamedTuple):
+    """A block in its band's own 8 / 16-bit integer type and the band's nodata: what ``stack.read`` gives as
+    float32 (nodata NaN) in half the memory or less while it waits for its compute (:func:`_floats`)."""
+    array: np.ndarray
+    nodata: float | None
+
+
+def _read_compact(stack, key, w):
+    a = stack.read_raw(key, w)
+    if a.dtype in (np.uint8, np.int8, np.uint16, np.int16):       # exact in float32
+        return _Compact(a, stack.nodata(key))
+    return stack.read(key, w)
+
+
+def _floats(block):
+    """A block of :func:`read_observations` as ``stack.read`` gives it: float32, the band's nodata NaN."""
+    if not isinstance(block, _Compact):
+        return block
+    a = block.array.astype(np.float32)
+    if block.nodata is not None and not math.isnan(block.nodata):
+        np.copyto(a, np.float32(np.nan), where=a == np.float32(block.nodata))
+    return a
+
+
 def read_observations(stack, ctx, plan: CompositePlan):
-    """``load`` of a composite pass: the bands (float32, nodata NaN) and QA of each observation whose footprint
-    meets the block (grown by the halo), None for the others; the study-area mask."""
+    """``load`` of a composite pass: the bands and QA of each observation whose footprint meets the block (grown
+    by the halo), None for the others; the study-area mask. Bands are float32 (nodata NaN), or without a halo
+    :class:`_Compact` blocks that :func:`_floats` turns into the same (bounded memory per block: bench (j))."""
     w, h = ctx.window, ctx.halo
     x0, y0, x1, y1 = w.xoff - h, w.yoff - h, w.xoff + w.xsize + h, w.yoff + w.ysize + h
-    read = (lambda key: stack.read_padded(key, w, h)) if h else (lambda key: stack.read(key, w))
+    read = (lambda key: stack.read_padded(key, w, h)) if h else (lambda key: _read_compact(stack, key, w))
     out = {}
     for o in plan.observations:
         if o.window is not None:
@@ -540,22 +597,22 @@ def composite_block(data, ctx, plan: CompositePlan):
     crop = (slice(h, h + rows), slice(h, h + cols))
     for j, (_i, o) in enumerate(present):
         raw, qa = data[o.key]
+        raw, qa = {r: _floats(v) for r, v in raw.items()}, _floats(qa)
         cloud, fill = cloud_and_fill(qa, o.radiometry.qa_kind, o.sensor, plan.mask)
         products = BlockProducts(raw, o.radiometry)
-        refl = np.stack([products.reflectance(r) for r in REFLECTIVE])
-        if o.harmonise:
-            refl = harmonise_stack(refl, REFLECTIVE, o.sensor)
-        bands = [refl]
+        x = obs[j]                      # each band straight into the stack (no whole-observation temporaries)
+        harmonise = o.harmonise and str(o.sensor).upper() in HARMONISED_SENSORS     # harmonise_stack's rule
+        for b, r in enumerate(REFLECTIVE):
+            x[b] = (harmonise_to_oli(products.reflectance(r), r) if harmonise else products.reflectance(r))[crop]
         if plan.thermal:
-            bands.append((products.lst() + np.float32(273.15))[None])
-        x = np.concatenate(bands).astype(np.float32, copy=False)
+            x[len(REFLECTIVE)] = (products.lst() + np.float32(273.15))[crop]
         if cloud is not None:
             cloud = dilate_mask(cloud, plan.mask.dilation) if plan.mask.dilation else cloud
-            x = np.where((cloud | fill)[None], np.float32(np.nan), x)
+            np.copyto(x, np.float32(np.nan), where=(cloud | fill)[crop][None])
             clouds.append(cloud)
         else:
-            clouds.append(np.zeros(x.shape[1:], dtype=bool))
-        obs[j] = x[(slice(None),) + crop]
+            clouds.append(np.zeros(raw[REFLECTIVE[0]].shape, dtype=bool))
+        data[o.key] = None              # its bands are in obs now: let the read block go (bounded memory per block)
     refl_obs = obs[:, :len(REFLECTIVE)]
     doy = np.array([o.doy for _, o in present], dtype=np.float32)
     date = np.array([o.date for _, o in present], dtype=np.int64)

@@ -119,6 +119,23 @@ def warp_to_grid(path: str, grid: Grid, vrt_path: str, resampling: str, dst_noda
     where the source has no data (default: the source's nodata, or 0)."""
     src = open_raster(path, label)
     nodata = src.GetRasterBand(1).GetNoDataValue()
+    offset = _pixel_offset(src, grid) if resampling == "nearest" else None
+    if offset is not None and nodata is not None and dst_nodata in (None, nodata):
+        # on the grid already: a window of the file (a plain VRT) holds the very values the nearest-neighbour
+        # warp would (the source pixel of every target pixel, nodata where the source has none), read without
+        # the warper (bench (j): 12 products x 8 bands, 3 to 4 times faster to read)
+        gdal.PushErrorHandler("CPLQuietErrorHandler")      # "-srcwin partially outside the raster": as meant
+        try:
+            ds = gdal.Translate(vrt_path, src, format="VRT", bandList=[1],
+                                srcWin=[offset[0], offset[1], grid.width, grid.height])
+        finally:
+            gdal.PopErrorHandler()
+        if ds is None:
+            raise RasterError(f"{label or path}: GDAL cannot place it on the target grid ({gdal.GetLastErrorMsg()}).")
+        ds.SetGeoTransform(grid.geotransform)               # the target grid's own numbers, as the warp writes
+        ds.SetProjection(grid.wkt)
+        ds = None
+        return vrt_path
     gt = grid.geotransform
     bounds = (gt[0], gt[3] + gt[5] * grid.height, gt[0] + gt[1] * grid.width, gt[3])
     options = dict(format="VRT", outputBounds=bounds, width=grid.width, height=grid.height, dstSRS=grid.wkt,
@@ -131,6 +148,24 @@ def warp_to_grid(path: str, grid: Grid, vrt_path: str, resampling: str, dst_noda
         raise RasterError(f"{label or path}: GDAL cannot warp it onto the target grid ({gdal.GetLastErrorMsg()}).")
     ds = None
     return vrt_path
+
+
+def _pixel_offset(src, grid: Grid):
+    """(column, row) of ``grid``'s first pixel in the raster ``src`` when ``grid`` is a window of its pixel grid
+    (same CRS, same pixel size, north-up, whole-pixel offset), else None."""
+    g = grid_of(src)
+    a, b = g.geotransform, grid.geotransform
+    if a[2] or a[4] or b[2] or b[4] or not same_crs(g.wkt, grid.wkt):
+        return None
+    if abs(a[1] - b[1]) > 1e-9 * abs(b[1]) or abs(a[5] - b[5]) > 1e-9 * abs(b[5]):
+        return None
+    col, row = (b[0] - a[0]) / a[1], (b[3] - a[3]) / a[5]
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    col, row = int(round(col)), int(round(row))
+    if col >= g.width or row >= g.height or col + grid.width <= 0 or row + grid.height <= 0:
+        return None                                         # no pixel in common: the warp handles it
+    return col, row
 
 
 def rasterize_area(wkb_geometries, geometry_wkt: str, grid: Grid, path: str) -> str:
