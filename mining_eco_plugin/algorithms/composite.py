@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -52,7 +53,8 @@ CONFIDENCE_LEVEL = {"none": None, "medium": core.MEDIUM, "high": core.HIGH}
 HARMONISE = (("auto", "When Landsat 5/7 and Landsat 8/9 are mixed"), ("always", "Always (every Landsat 5/7 product)"),
              ("never", "Never"))
 RESAMPLINGS = ("nearest", "bilinear", "cubic", "average")
-BLOCK = 256                      # composite blocks: 256 x 256 pixels of the target grid
+BLOCK = 256                      # composite blocks: at most 256 x 256 pixels of the target grid (block_side)
+BAP_MAX_PX = 100                 # the cloud distance of best available pixel is measured up to this many pixels
 MAX_DILATION = 100
 BAP_REQUIRED_M = 3000.0          # FORCE's DREQ (metres): the cloud distance that scores ~1
 #: how a composite opens in QGIS: natural colour, red / green / blue = bands 3 / 2 / 1, reflectance 0-0.3
@@ -481,7 +483,7 @@ def _composite_period(alg, settings, period, grid, harmonise, scratch, area_path
         inputs[core.AREA_KEY] = BandRef(area_path, 1, "STUDY_AREA")
     bap = ()
     if settings.method == "bap":
-        bap = (("cloud_required", BAP_REQUIRED_M / grid.pixel_size[0]),)
+        bap = (("cloud_required", min(BAP_REQUIRED_M / grid.pixel_size[0], BAP_MAX_PX)),)
     plan = core.CompositePlan(tuple(observations), settings.method, period.thermal, settings.mask,
                               settings.target_doy, area_path is not None, bap)
     harmonised = any(o.harmonise for o in observations)
@@ -495,7 +497,8 @@ def _composite_period(alg, settings, period, grid, harmonise, scratch, area_path
     result = alg.run_pass(BlockPass(
         inputs=inputs, load=partial(core.read_observations, plan=plan), compute=partial(core.composite_block,
                                                                                           plan=plan),
-        combine=add, halo=plan.halo, block_rows=BLOCK, block_cols=BLOCK,
+        combine=add, halo=plan.halo, block_rows=block_side(len(observations)),
+        block_cols=block_side(len(observations)),
         outputs=(OutputSpec("OUTPUT", out_path, bands=len(plan.band_names()), band_names=plan.band_names(),
                             label="OUTPUT_FOLDER", metadata=metadata),)), feedback, start, end)
     hist, clear = result.partial["hist"], result.partial["clear"]
@@ -514,6 +517,15 @@ def _composite_period(alg, settings, period, grid, harmonise, scratch, area_path
            settings.method, round(mean, 4), min(seen) if seen else 0, max(seen) if seen else 0, round(no_clear, 4),
            pixels, "yes" if harmonised else "no", wet, os.path.basename(out_path))
     return result.paths["OUTPUT"], row
+
+
+def block_side(observations: int) -> int:
+    """Rows (= columns) of a composite block: 256 up to 16 observations in a period, smaller beyond, so that a
+    block's stack of observations stays about the same size (memory bounded whatever the number of scenes, up to 256
+    observations in one period; beyond, 64 x 64)."""
+    if observations <= 16:
+        return BLOCK
+    return max(64, int(BLOCK * math.sqrt(16.0 / observations)) // 16 * 16)
 
 
 def _window_text(settings, year):

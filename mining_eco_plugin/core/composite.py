@@ -515,7 +515,8 @@ def cloud_and_fill(qa, qa_kind: str | None, sensor: str, options: MaskOptions):
     if qa_kind == "QA_PIXEL":
         f = qa_pixel_decode(qa)
         fill = f["fill"] | ~f["valid"]
-        masked = _qa_pixel_mask_of(f, options.cloud, options.cloud_shadow, options.snow, options.cirrus)
+        masked = _qa_pixel_mask_of(f, options.cloud, options.cloud_shadow, options.snow, options.cirrus,
+                                   dilated_cloud=options.cloud is not None)
     elif qa_kind == "BQA":
         bits, valid = rad._as_int_bits(qa)
         fill = ~valid | ((bits & 1) == 1)
@@ -577,7 +578,9 @@ def read_observations(stack, ctx, plan: CompositePlan):
 def composite_block(data, ctx, plan: CompositePlan):
     """``compute`` of a composite pass: ``{"OUTPUT": (bands, rows, cols)}`` (reflective bands, thermal in K,
     count, day of year; NaN outside the study area) and the partial result ``{"hist": pixels of the area per
-    count of valid observations (0 .. n), "clear": valid pixels of the area per observation}``."""
+    count of valid observations (0 .. n), "clear": valid pixels of the area per observation}``; the area is the
+    study area, or without one the pixels some product has data for (Landsat's fill corners are not counted).
+    With a thermal band an observation is valid only where it has every band, thermal included."""
     from .scene import BlockProducts
 
     w, h = ctx.window, ctx.halo
@@ -590,9 +593,11 @@ def composite_block(data, ctx, plan: CompositePlan):
         inside = data[AREA_KEY] == 1 if plan.area else np.ones((rows, cols), dtype=bool)
         out[len(REFLECTIVE) + (1 if plan.thermal else 0)] = np.where(inside, 0.0, np.nan)
         hist = np.zeros(n + 1, dtype=np.int64)
-        hist[0] = int(inside.sum())
+        hist[0] = int(inside.sum()) if plan.area else 0     # without a study area: pixels no product covers
+        #                                                      are not part of the statistics
         return {"OUTPUT": out}, {"hist": hist, "clear": np.zeros(n, dtype=np.int64)}
     obs = np.full((len(present), nb, rows, cols), np.nan, dtype=np.float32)
+    covered = np.zeros((rows, cols), dtype=bool)          # some product has data here (before the cloud masks)
     clouds = []
     crop = (slice(h, h + rows), slice(h, h + cols))
     for j, (_i, o) in enumerate(present):
@@ -606,6 +611,10 @@ def composite_block(data, ctx, plan: CompositePlan):
             x[b] = (harmonise_to_oli(products.reflectance(r), r) if harmonise else products.reflectance(r))[crop]
         if plan.thermal:
             x[len(REFLECTIVE)] = (products.lst() + np.float32(273.15))[crop]
+            # an observation without thermal at a pixel is not valid there: the chosen date must have every band
+            # (C2 ST has gaps where SR has values; RSEI needs heat)
+            np.copyto(x, np.float32(np.nan), where=~np.isfinite(x[len(REFLECTIVE)])[None])
+        covered |= np.isfinite(x).all(axis=0)
         if cloud is not None:
             cloud = dilate_mask(cloud, plan.mask.dilation) if plan.mask.dilation else cloud
             np.copyto(x, np.float32(np.nan), where=(cloud | fill)[crop][None])
@@ -651,7 +660,7 @@ def composite_block(data, ctx, plan: CompositePlan):
     if index is not None:
         layers.append(res["doy"][None])
     out = np.concatenate(layers).astype(np.float32, copy=False)
-    inside = np.ones((rows, cols), dtype=bool)
+    inside = covered                    # the statistics: the study area, or without one the pixels products cover
     if plan.area:
         inside = data[AREA_KEY] == 1
         out = np.where(inside[None], out, np.float32(np.nan))

@@ -409,3 +409,72 @@ def test_target_grid_keeps_a_products_pixel_phase():
     # without a product on the grid: edges on multiples of the resolution, covering the bounds
     g = target_grid((100.0, 200.0, 161.0, 259.0), "", 30.0)
     assert g.geotransform[0] == 90.0 and g.geotransform[3] == 270.0 and (g.width, g.height) == (3, 3)
+
+
+# -- composite_block: the rules of the review of issue 13 (hand-made blocks, radiometry "already reflectance") ------
+def _block(obs_bands, thermal=True, area=None, method="medoid"):
+    """Run composite_block on hand-made observations: obs_bands = [(doy, {role: 2-D array})]."""
+    from mining_eco_plugin.core import composite as c
+    from mining_eco_plugin.core.scene import build_radiometry
+    from mining_eco_plugin.raster.engine import Grid, Window
+    from mining_eco_plugin.raster.executor import BlockContext
+    roles = c.REFLECTIVE + (("T",) if thermal else ())
+    rad_ = build_radiometry("L8", "REFLECTANCE", roles)
+    observations, data = [], {}
+    for i, (doy, bands) in enumerate(obs_bands):
+        key = f"o{i}:"
+        observations.append(c.Observation(key, rad_, doy, doy, "L8", has_qa=False))
+        data[key] = ({r: np.asarray(bands[r], dtype=np.float32) for r in roles}, None)
+    shape = np.asarray(obs_bands[0][1]["R"]).shape
+    if area is not None:
+        data[c.AREA_KEY] = np.asarray(area, dtype=np.float32)
+    plan = c.CompositePlan(tuple(observations), method, thermal, area=area is not None)
+    ctx = BlockContext(Grid(shape[1], shape[0], (0, 30, 0, 0, 0, -30), ""), Window(0, 0, shape[1], shape[0]), 0)
+    return c.composite_block(data, ctx, plan)
+
+
+def _bands(value, t=300.0, shape=(2, 2)):
+    from mining_eco_plugin.core.composite import REFLECTIVE
+    out = {r: np.full(shape, value + 0.01 * k) for k, r in enumerate(REFLECTIVE)}
+    out["T"] = np.full(shape, t)
+    return out
+
+
+def test_an_observation_without_thermal_is_not_chosen():
+    a, b = _bands(0.1, 300.0), _bands(0.1, 310.0)
+    a["T"][0, 0] = np.nan                  # C2 ST gap where SR has values
+    blocks, partial = _block([(180, a), (200, b)])
+    out = blocks["OUTPUT"]                 # blue..swir2, thermal, count, doy
+    assert out[7, 0, 0] == 1 and out[8, 0, 0] == 200 and out[6, 0, 0] == np.float32(310.0)
+    assert out[7, 1, 1] == 2 and out[8, 1, 1] == 180 and out[6, 1, 1] == np.float32(300.0)   # tie: earliest
+    np.testing.assert_array_equal(partial["clear"], [3, 4])
+
+
+def test_statistics_count_only_covered_pixels_without_a_study_area():
+    a, b = _bands(0.1), _bands(0.2)
+    for band in list(a.values()) + list(b.values()):
+        band[1, 1] = np.nan                # outside both footprints (Landsat fill corner)
+    blocks, partial = _block([(180, a), (200, b)], method="median")
+    assert partial["hist"].tolist() == [0, 0, 3]          # 3 covered pixels, each with 2 observations
+    assert np.isnan(blocks["OUTPUT"][0, 1, 1])
+    # with a study area every pixel inside counts, covered or not
+    _, partial = _block([(180, a), (200, b)], method="median", area=np.ones((2, 2)))
+    assert partial["hist"].tolist() == [1, 0, 3]
+
+
+def test_not_masking_clouds_also_keeps_the_dilated_cloud_flag():
+    from mining_eco_plugin.core.composite import MaskOptions, cloud_and_fill
+    qa = np.array([[21826, 21824]], dtype=np.uint16)      # bit 1 (dilated cloud) + clear, and clear (USGS L8)
+    cloud, fill = cloud_and_fill(qa, "QA_PIXEL", "L8", MaskOptions())
+    assert cloud.tolist() == [[True, False]] and not fill.any()
+    cloud, _ = cloud_and_fill(qa, "QA_PIXEL", "L8", MaskOptions(cloud=None, cloud_shadow=None))
+    assert not cloud.any()
+
+
+def test_block_side_shrinks_with_many_observations():
+    from mining_eco_plugin.algorithms.composite import block_side
+    assert block_side(1) == block_side(16) == 256
+    assert block_side(40) == 160 and block_side(64) == 128 and block_side(10_000) == 64
+    # the stack of a block (observations x pixels) stays within that of 16 observations at 256 x 256 up to 256
+    # observations in one period (beyond, blocks stay 64 x 64)
+    assert all(n * block_side(n) ** 2 <= 16 * 256 ** 2 for n in range(17, 257))
