@@ -77,7 +77,7 @@ def add_composite_parameters(alg, optional_products=True):
     alg.add(QgsProcessingParameterFile("PRODUCT_FOLDER", "Folder of products (searched recursively)",
                                        QgsProcessingParameterFile.Behavior.Folder, optional=True),
             "Every product found in this folder and its subfolders is used (an MTL's .txt, .xml and .json count "
-            "as one product; do not keep a .tar beside its unpacked copy). " + PRODUCT_HELP)
+            "as one product; a .tar and its unpacked copy count once). " + PRODUCT_HELP)
     alg.add(QgsProcessingParameterNumber("YEAR_FIRST", "First year (0 = no limit)",
                                          compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
                                          maxValue=2100),
@@ -142,7 +142,7 @@ def add_composite_parameters(alg, optional_products=True):
     alg.add(QgsProcessingParameterEnum("HARMONISE", "Harmonise Landsat 5/7 to Landsat 8/9",
                                        [t for _, t in HARMONISE], defaultValue=0),
             "Landsat 5 TM and 7 ETM+ reflectance is converted to Landsat 8 OLI's with the Roy et al. 2016 (Table 2, "
-            "OLS) ETM+ to OLI coefficients (TM uses the ETM+ ones). Harmonised composites use the OLI "
+            "OLS) ETM+ to OLI coefficients (TM uses the ETM+ ones); surface reflectance only (Level-1 TOA is left as it is). Harmonised composites use the OLI "
             "tasselled-cap wetness coefficients (metadata MINING_ECO_WET_SET).")
     alg.add(QgsProcessingParameterBoolean("TOA_OK", "Level-1 top-of-atmosphere reflectance is fine",
                                           defaultValue=False),
@@ -554,7 +554,7 @@ class CompositeAlgorithm(MiningEcoAlgorithm):
         "Inputs: products as delivered (MTL, .tar, .SAFE, .zip; files or a folder), the years and season, the "
         "cloud mask settings and the compositing method (medoid by default).\n"
         "Outputs: per year a GeoTIFF with bands blue, green, red, nir, swir1, swir2 (reflectance 0-1), thermal "
-        "(surface temperature, K, where every product has one), count (clear observations) and, except for the "
+        "(surface temperature, K, where the products have one), count (clear observations) and, except for the "
         "median, doy (day of year of the chosen observation). It opens in natural colour; every scene tool reads "
         "it as SCENE with the radiometry 'Already reflectance'. A table gives per year the scenes used and the "
         "clear-observation statistics.")
