@@ -418,7 +418,8 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
                     feedback.pushInfo(f"year {year}: already done, skipped")
                     skipped.append(year)
                 elif isinstance(record, dict) and record.get("empty") and _same_file(record.get("input"), path):
-                    feedback.pushWarning(f"year {year}: no RSEI ({record['empty']}), left out of the series")
+                    feedback.pushWarning(f"year {year}: no RSEI ({record['empty']}), left out of the series "
+                                         "(COMPOSITES)")
                     skipped.append(year)
                 else:
                     try:
@@ -426,7 +427,8 @@ class RseiSeriesAlgorithm(MiningEcoAlgorithm):
                                                base + (k + 1) * span)
                     except NoValidPixel as err:       # a year without a usable pixel (all cloud): left out
                         msg = err.args[0] if err.args else str(err)
-                        feedback.pushWarning(f"year {year}: no RSEI ({msg}), left out of the series")
+                        feedback.pushWarning(f"year {year}: no RSEI ({msg}), left out of the series (COMPOSITES, "
+                                             f"{path})")
                         record = {"input": fingerprint(path), "empty": msg}
                     except ValueError as err:
                         msg = err.args[0] if err.args else str(err)

@@ -712,7 +712,14 @@ def _ecology_cases():
     first = lambda c: c.d.composites[0]  # noqa: E731
     # the first year is the hostile one: a failure in a later year keeps the years before it (the series' one
     # documented exception, test/test_rsei_series.py), here nothing may be left
-    cases += raster_inputs(t, "COMPOSITES", first, index=0, cli=("truncated",))
+    cases += raster_inputs(t, "COMPOSITES", first, index=0, cli=("truncated",),
+                           kinds=tuple(k for k in FILE_KINDS + ("wgs84utm",)))
+    # an all-nodata year (no clear observation) has no RSEI: left out with a warning, the series goes on (without
+    # asking the summary of 4 years or a transfer from the empty year, which would fail after the years are kept)
+    cases.append(Case(t, "composites-allnodata", "all-nodata raster",
+                      with_(t, COMPOSITES=lambda c: [c.d.bad("allnodata", first(c))] + list(c.d.composites)[1:],
+                            TIMESERIES=False, TRANSFER_YEARS="2014,2016"),
+                      words=("COMPOSITES",), expect="warn"))
     cases += output_paths(t)
     cases += numbers(t, [("SAMPLE_SIZE", BIG, None, ("must be > 0",)), ("CLIP_PERCENT", 50), ("SEED", INT31),
                          ("MNDWI_THRESHOLD", "nan")])
