@@ -51,8 +51,7 @@ BLOCK_ROWS = 64
 
 SUMMARY = (
     "Interpolates a numeric field of a point layer (e.g. soil samples: clay, SOC, pH) onto the grid of a reference "
-    "raster by ordinary kriging, or by kriging with external drift when drift rasters are given (e.g. DEM, NDVI: "
-    "the mean is a linear function of them, sampled bilinearly at the points and on the grid).\n"
+    "raster by ordinary kriging, or by kriging with external drift rasters (e.g. DEM, NDVI).\n"
     "Variogram: Matheron's empirical semivariance in equal lag bins, and a spherical, exponential, gaussian or "
     "Matérn model fitted by weighted least squares (weights: pairs per bin), or the nugget, sill and range you give. "
     "With drifts the variogram is that of the least-squares residuals.\n"
@@ -60,7 +59,7 @@ SUMMARY = (
     "points in another CRS are transformed; points at one location are merged (mean) or refused.\n"
     "Outputs: the prediction and kriging-variance rasters (the reference's nodata pixels stay nodata), an HTML "
     "report with the variogram plot, the leave-one-out cross-validation (ME, RMSE, MSDR) as a table and the "
-    "per-point residuals as a point layer.\n"
+    "residuals as a point layer.\n"
     "Needs the Python package GSTools: Install Python dependencies with 'Also install GSTools'.")
 SOURCE = cite("muller2022", "webster2007", "dubrule1983")
 
@@ -82,8 +81,8 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
     GROUP = "drivers"
     SUMMARY = SUMMARY
     SOURCE = SOURCE
-    SHORT_DESCRIPTION = ("Ordinary or external-drift kriging of sample points onto a raster grid, with variogram, "
-                         "kriging variance and cross-validation")
+    SHORT_DESCRIPTION = ("Ordinary or external-drift kriging of sample points onto a raster grid, with variance and "
+                         "cross-validation")
     TAGS = ("kriging", "interpolation", "geostatistics", "variogram", "semivariogram", "ordinary kriging",
             "universal kriging", "external drift", "soil samples", "gstools", "cross-validation")
 
