@@ -25,6 +25,7 @@ from .algorithms.mlr_contribution import MlrContributionAlgorithm
 from .algorithms.rf_contribution import RfContributionAlgorithm
 from .algorithms.casa_npp import CasaNppAlgorithm
 from .algorithms.install_dependencies import InstallDependenciesAlgorithm
+from .algorithms.kriging import KrigingAlgorithm
 
 ALGORITHMS = (
     # Indices
@@ -50,6 +51,7 @@ ALGORITHMS = (
     # Productivity
     CasaNppAlgorithm,
     # Drivers
+    KrigingAlgorithm,
     GeodetectorAlgorithm,
     LocalCorrelationAlgorithm,
     MlrContributionAlgorithm,

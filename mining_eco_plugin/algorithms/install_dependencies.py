@@ -21,7 +21,7 @@ from .base import MiningEcoAlgorithm
 
 SUMMARY = (
     "Installs the Python packages of the Salinity model tools for QGIS's own Python: skops and, if chosen, "
-    "xgboost-cpu, with pip, into the plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
+    "xgboost-cpu and GSTools (for Kriging), with pip, into the plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
     "puts on Python's path: this works where 'pip install --user' is refused (Debian 12 and newer).\n"
     "Only what QGIS lacks is installed, in the newest versions that fit its numpy, scipy and scikit-learn (never "
     "replaced); each must import before the folder is replaced, and a failed or cancelled run changes nothing.\n"
@@ -38,12 +38,15 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
     SOURCE = SOURCE
     SOURCE_LABEL = "Source of the packages"
     SHORT_DESCRIPTION = (
-        "Installs skops (and optionally xgboost-cpu) for QGIS's Python, for the salinity model tools")
-    TAGS = ("pip", "python", "skops", "xgboost", "packages", "setup")
+        "Installs skops (and optionally xgboost-cpu, GSTools) for QGIS's Python, for the salinity model and kriging tools")
+    TAGS = ("pip", "python", "skops", "xgboost", "gstools", "packages", "setup")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterBoolean("INSTALL_XGBOOST", "Also install xgboost-cpu", defaultValue=False),
                  "XGBoost boosting (6 MB download).")
+        self.add(QgsProcessingParameterBoolean("INSTALL_GSTOOLS", "Also install GSTools (kriging)",
+                                               defaultValue=False),
+                 "GSTools and what it needs (emcee, hankel, meshio, pyevtk, mpmath; about 5 MB) for the Kriging tool.")
         self.add(QgsProcessingParameterString("INDEX_URL", "Package index URL", optional=True),
                  "Only this index (a mirror) is used. Empty: pip's settings.")
         self.add(QgsProcessingParameterNumber("TIMEOUT", "Network timeout (seconds)",
@@ -56,6 +59,7 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
                         "name==version, comma separated.")
         self.addOutput(QgsProcessingOutputString("SKOPS_VERSION", "skops version (importable now)"))
         self.addOutput(QgsProcessingOutputString("XGBOOST_VERSION", "xgboost version (empty if none)"))
+        self.addOutput(QgsProcessingOutputString("GSTOOLS_VERSION", "GSTools version (empty if none)"))
         self.addOutput(QgsProcessingOutputString("FOLDER", "Plugin package folder"))
         self.addOutput(QgsProcessingOutputString("PYTHON", "Python that ran pip (empty if not needed)"))
 
@@ -74,6 +78,8 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         requests = [pip_install.SKOPS]
         if self.parameterAsBool(parameters, "INSTALL_XGBOOST", context):
             requests.append(pip_install.XGBOOST)
+        if self.parameterAsBool(parameters, "INSTALL_GSTOOLS", context):
+            requests.append(pip_install.GSTOOLS)
         installer = pip_install.Installer(
             folder, index_url=self.parameterAsString(parameters, "INDEX_URL", context) or "",
             timeout=self.parameterAsInt(parameters, "TIMEOUT", context), log=feedback.pushConsoleInfo,
@@ -90,7 +96,8 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         versions = {r["package"]: str(r["version"]) for r in result.requested}
         feedback.pushInfo(summary_text(result))
         outputs = {"INSTALLED": installed, "SKOPS_VERSION": versions.get("skops", ""),
-                   "XGBOOST_VERSION": _xgboost_version(versions), "FOLDER": folder,
+                   "XGBOOST_VERSION": _xgboost_version(versions),
+                   "GSTOOLS_VERSION": versions.get("gstools", "") or _module_version("gstools"), "FOLDER": folder,
                    "PYTHON": result.python.path if result.python else ""}
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         if report:
@@ -105,6 +112,13 @@ def _xgboost_version(versions):
     try:
         import xgboost
         return str(xgboost.__version__)
+    except Exception:  # noqa: BLE001 - not installed or broken: no version
+        return ""
+
+
+def _module_version(module):
+    try:
+        return str(__import__(module).__version__)
     except Exception:  # noqa: BLE001 - not installed or broken: no version
         return ""
 

@@ -248,6 +248,19 @@ _REFS = [
         "Welch B.L. (1947), Biometrika 34: 28-35",
         "Welch B.L. (1947). The generalization of 'Student's' problem when several different population variances "
         "are involved. Biometrika 34(1-2): 28-35.", doi="10.1093/biomet/34.1-2.28")),
+    ("muller2022", Reference(
+        "Müller S., Schüler L., Zech A., Heße F. (2022), Geoscientific Model Development 15: 3161-3182",
+        "Müller S., Schüler L., Zech A., Heße F. (2022). GSTools v1.3: a toolbox for geostatistical modelling in "
+        "Python. Geoscientific Model Development 15(7): 3161-3182.", doi="10.5194/gmd-15-3161-2022")),
+    ("dubrule1983", Reference(
+        "Dubrule O. (1983), Mathematical Geology 15: 687-699",
+        "Dubrule O. (1983). Cross validation of kriging in a unique neighborhood. Mathematical Geology 15(6): "
+        "687-699.", doi="10.1007/BF01033232")),
+    ("webster2007", Reference(
+        "Webster R., Oliver M.A. (2007), Geostatistics for Environmental Scientists, 2nd ed., Wiley",
+        "Webster R., Oliver M.A. (2007). Geostatistics for Environmental Scientists, 2nd edition. John Wiley & "
+        "Sons, Chichester (chapters 4, 6, 8 and 9: variogram estimation and fitting, ordinary and universal "
+        "kriging, cross-validation).", doi="10.1002/9780470517277")),
 ]
 
 REFERENCES: dict[str, Reference] = dict(_REFS)

@@ -1,4 +1,4 @@
-"""Python packages the plugin installs for itself (skops, xgboost-cpu) and where they live.
+"""Python packages the plugin installs for itself (skops, xgboost-cpu, gstools) and where they live.
 
 QGIS's Python on Debian 12 and newer refuses ``pip install --user`` (PEP 668, externally managed
 environment). The tool ``miningeco:installdependencies`` (Plugins menu: Mining Eco > Install Python
@@ -77,4 +77,20 @@ def skops_missing_message() -> str | None:
     except ImportError:
         from ..core.modelfile import MISSING_SKOPS
         return MISSING_SKOPS
+    return None
+
+
+MISSING_GSTOOLS = ("kriging needs the Python package gstools (GSTools), which QGIS's Python cannot import. Install "
+                   "it with the Mining Eco tool 'Install Python dependencies' with 'Also install GSTools' ticked "
+                   "(miningeco:installdependencies: Processing Toolbox > Mining Eco > Set-up, or the menu Plugins > "
+                   "Mining Eco > Install Python dependencies...; headless: qgis_process run "
+                   "miningeco:installdependencies -- INSTALL_GSTOOLS=true), then run this tool again.")
+
+
+def gstools_missing_message() -> str | None:
+    """None when ``gstools`` imports, else the message that names the installer tool."""
+    try:
+        import gstools  # noqa: F401
+    except ImportError:
+        return MISSING_GSTOOLS
     return None

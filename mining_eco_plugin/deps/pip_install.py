@@ -89,6 +89,8 @@ class Request:
 #: release inside them that fits QGIS's numpy / scikit-learn (Debian 12, numpy 1.24: skops 0.11).
 SKOPS = Request("skops>=0.10,<0.17", "skops", "skops.io", "model files of the Salinity tools")
 XGBOOST = Request("xgboost-cpu>=2.1,<4", "xgboost-cpu", "xgboost", "XGBoost gradient boosting (Train model)")
+#: kriging of point samples (miningeco:kriging): GSTools 1.5 - 1.7 run on numpy 1.24 (Debian 12) and numpy 2
+GSTOOLS = Request("gstools>=1.5,<2", "gstools", "gstools", "kriging of point samples (Kriging)")
 
 
 @dataclass

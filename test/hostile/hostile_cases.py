@@ -63,6 +63,10 @@ BASE = {
                                  OUTPUT_TABLE=c.o("ts.csv"), OUTPUT_PLOT=c.o("ts.png"), OUTPUT_REPORT=c.o("ts.html")),
     "samplerasters": lambda c: dict(POINTS=c.d.points[0], RASTERS=[c.d.features[n] for n in FEATURES],
                                     OUTPUT=c.o("sampled.gpkg"), OUTPUT_REJECTED=c.o("rejected.gpkg")),
+    "kriging": lambda c: dict(POINTS=c.d.kriging_points(), FIELD="value", REFERENCE=c.d.rsei,
+                              OUTPUT=c.o("kriged.tif"), OUTPUT_VARIANCE=c.o("variance.tif"),
+                              OUTPUT_REPORT=c.o("kriging.html"), OUTPUT_CV=c.o("cv.csv"),
+                              OUTPUT_RESIDUALS=c.o("residuals.gpkg")),
     "vipscreening": lambda c: dict(INPUT=c.d.samples, TARGET_FIELD="salt", FIELDS=["ndvi", "si1", "si2"],
                                    OUTPUT_TABLE=c.o("vip.csv"), OUTPUT_CHART=c.o("vip.png"),
                                    OUTPUT_REPORT=c.o("vip.html")),
@@ -120,6 +124,7 @@ OUTPUTS = {
     "trend": ["OUTPUT_SLOPE", "OUTPUT_CLASS", "OUTPUT_Z", "OUTPUT_P", "OUTPUT_S", "OUTPUT_COUNT", "OUTPUT_TABLE"],
     "timeseries": ["OUTPUT_TABLE", "OUTPUT_PLOT", "OUTPUT_REPORT"],
     "samplerasters": ["OUTPUT", "OUTPUT_REJECTED"],
+    "kriging": ["OUTPUT", "OUTPUT_VARIANCE", "OUTPUT_CV", "OUTPUT_RESIDUALS", "OUTPUT_REPORT"],
     "vipscreening": ["OUTPUT_TABLE", "OUTPUT_CHART", "OUTPUT_REPORT"],
     "trainmodel": ["OUTPUT_MODEL", "OUTPUT_TABLE", "OUTPUT_SCATTER", "OUTPUT_REPORT"],
     "applymodel": ["OUTPUT", "OUTPUT_GRADES", "OUTPUT_TABLE"],
@@ -148,6 +153,7 @@ SAME_PATH = {
     "trend": [("OUTPUT_SLOPE", "OUTPUT_CLASS"), ("OUTPUT_Z", "OUTPUT_P")],
     "timeseries": [("OUTPUT_PLOT", "OUTPUT_REPORT")],
     "samplerasters": [("OUTPUT", "OUTPUT_REJECTED")],
+    "kriging": [("OUTPUT", "OUTPUT_VARIANCE")],
     "vipscreening": [("OUTPUT_CHART", "OUTPUT_REPORT")],
     "trainmodel": [("OUTPUT_MODEL", "OUTPUT_REPORT"), ("OUTPUT_TABLE", "OUTPUT_MODEL")],
     "applymodel": [("OUTPUT", "OUTPUT_GRADES")],
@@ -171,6 +177,7 @@ OUTPUT_IS_INPUT = {
     "trend": ("INPUTS", "OUTPUT_SLOPE"),
     "timeseries": ("INPUT_TABLE", "OUTPUT_TABLE"),
     "samplerasters": ("POINTS", "OUTPUT"),
+    "kriging": ("REFERENCE", "OUTPUT"),
     "vipscreening": ("INPUT", "OUTPUT_TABLE"),
     "trainmodel": ("INPUT", "OUTPUT_TABLE"),
     "applymodel": ("RASTERS", "OUTPUT"),
@@ -1303,6 +1310,26 @@ def _productivity_driver_cases():
              expect="ok", check=lambda c, res: _q_of(c, "cat", 1.0)),
         spaces(t, "Y_RASTER", lambda c: c.d.rsei, same_table_as_base(t, "factor.csv", rb), base=rb),
         cancel(t, base=rb),
+    ]
+    # -- kriging ------------------------------------------------------------------------------------------------
+    t = "kriging"
+    cases += output_paths(t, cli=("under",))
+    cases += numbers(t, [("N_BINS", BIG), ("N_BINS", 2), ("NU", "nan", None, (), "nan where a number is expected"),
+                         ("MAX_LAG", -1.0), ("SILL", BIG * 10 ** 30)])
+    cases += [
+        Case(t, "nine-points", "table: too few rows",
+             with_(t, POINTS=lambda c: c.d.kriging_points("nine", count=9)), words=("POINTS", "at least 10")),
+        Case(t, "constant-field", "table: constant field",
+             with_(t, POINTS=lambda c: c.d.kriging_points("const", values=[4.0] * 24)), words=("FIELD",)),
+        Case(t, "field-missing", "table: missing field", with_(t, FIELD="nope"), words=("FIELD|nope",)),
+        Case(t, "singular-gaussian", "singular system",
+             with_(t, MODEL=2, VARIOGRAM=1, NUGGET=0.0, SILL=1.0, RANGE=1e6), words=("singular", "nugget")),
+        Case(t, "given-without-sill", "missing parameter", with_(t, VARIOGRAM=1), words=("SILL",)),
+        Case(t, "constant-drift", "constant raster",
+             with_(t, DRIFTS=lambda c: [c.d.bad("constant", c.d.xy[0])]), words=("DRIFTS",)),
+        Case(t, "reference-all-nodata", "all nodata",
+             with_(t, REFERENCE=lambda c: c.d.bad("allnodata", c.d.rsei)), words=("REFERENCE",)),
+        cancel(t),
     ]
     # -- local correlation -----------------------------------------------------------------------------------
     t = "localcorrelation"

@@ -405,6 +405,30 @@ class Data:
             return path, cells
         return self._once("points", build)
 
+    def kriging_points(self, name="kriging", values=None, count=24):
+        """``count`` points inside the grid (EPSG:32649) with a Real field 'value' (a smooth trend plus a fixed
+        wiggle, or ``values``)."""
+        def build():
+            rng = np.random.default_rng(5)
+            path = self.path(f"{name}.gpkg")
+            ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+            srs = osr.SpatialReference()
+            srs.ImportFromEPSG(EPSG)
+            lyr = ds.CreateLayer("samples", srs, ogr.wkbPoint)
+            lyr.CreateField(ogr.FieldDefn("value", ogr.OFTReal))
+            xs = ORIGIN[0] + rng.uniform(0, W * PIXEL, count)
+            ys = ORIGIN[1] - rng.uniform(0, H * PIXEL, count)
+            vals = values if values is not None else 0.01 * (xs - ORIGIN[0]) + np.sin(ys / 40.0)
+            for x, y, v in zip(xs, ys, vals):
+                f = ogr.Feature(lyr.GetLayerDefn())
+                f.SetField("value", float(v))
+                f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
+                lyr.CreateFeature(f)
+                f = None
+            ds = None
+            return path
+        return self._once(f"kriging-{name}", build)
+
     def zones(self, name="zones", names=("mine A", "mine B")):
         """Two rectangles over the left and right halves of the grid, field 'name'."""
         def build():

@@ -1,0 +1,415 @@
+"""Kriging of point samples onto a raster grid (miningeco:kriging): ordinary kriging or kriging with external drift
+rasters, variogram fitted by weighted least squares or given, leave-one-out cross-validation (GSTools)."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from functools import partial
+
+import numpy as np
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsCsException,
+    QgsFeature,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from .. import compat
+from ..core import kriging as core
+from ..deps import gstools_missing_message
+from ..raster import engine
+from ..raster.engine import BandRef, Canceled
+from ..raster.executor import BlockPass, OutputSpec
+from ..raster.points import sample_points
+from ..styles.qgis_styles import RasterStyle, style_output
+from . import limits
+from .base import MiningEcoAlgorithm, csv_safe_attributes
+from .references import cite
+
+MODEL_OPTIONS = ("Spherical", "Exponential", "Gaussian", "Matérn")
+VARIOGRAM_OPTIONS = ("Fit automatically (weighted least squares)", "Use the nugget, sill and range given below")
+DUPLICATE_OPTIONS = ("Merge (mean value at the location)", "Refuse")
+CV_FIELDS = (("points", int), ("me", float), ("rmse", float), ("msdr", float), ("model", str), ("nugget", float),
+             ("sill", float), ("range", float), ("nu", float))
+#: at most this many pixels per block: the block's right-hand sides go to GSTools in chunks (core.CHUNK_VALUES)
+BLOCK_ROWS = 64
+
+SUMMARY = (
+    "Interpolates a numeric field of a point layer (e.g. soil samples: clay, SOC, pH) onto the grid of a reference "
+    "raster by ordinary kriging, or by kriging with external drift rasters (e.g. DEM, NDVI).\n"
+    "Variogram: Matheron's empirical semivariance in equal lag bins, and a spherical, exponential, gaussian or "
+    "Matérn model fitted by weighted least squares (weights: pairs per bin), or the nugget, sill and range you give. "
+    "With drifts the variogram is that of the least-squares residuals.\n"
+    f"Global kriging (every sample in every estimate), {core.MIN_POINTS} to {core.MAX_POINTS} sample locations; "
+    "points in another CRS are transformed; points at one location are merged (mean) or refused.\n"
+    "Outputs: the prediction and kriging-variance rasters (the reference's nodata pixels stay nodata), an HTML "
+    "report with the variogram plot, the leave-one-out cross-validation (ME, RMSE, MSDR) as a table and the "
+    "residuals as a point layer.\n"
+    "Needs the Python package GSTools: Install Python dependencies with 'Also install GSTools'.")
+SOURCE = cite("muller2022", "webster2007", "dubrule1983")
+
+
+def _missing(v):
+    return v is None or (hasattr(v, "isNull") and v.isNull()) or (isinstance(v, float) and not math.isfinite(v))
+
+
+def _raster_path(layer, pid):
+    if layer.providerType() != "gdal":
+        raise ValueError(f"{pid}: {layer.name()} is not a file raster (provider {layer.providerType()}); save it as "
+                         "GeoTIFF first.")
+    return layer.source().split("|")[0]
+
+
+class KrigingAlgorithm(MiningEcoAlgorithm):
+    ID = "kriging"
+    NAME = "Kriging of point samples"
+    GROUP = "drivers"
+    SUMMARY = SUMMARY
+    SOURCE = SOURCE
+    SHORT_DESCRIPTION = ("Ordinary or external-drift kriging of sample points onto a raster grid, with variance and "
+                         "cross-validation")
+    TAGS = ("kriging", "interpolation", "geostatistics", "variogram", "semivariogram", "ordinary kriging",
+            "universal kriging", "external drift", "soil samples", "gstools", "cross-validation")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterFeatureSource("POINTS", "Sample points",
+                                                     [compat.ProcessingSourceType.VectorPoint]),
+                 "Point layer of the samples (any CRS: transformed to the reference raster's CRS).")
+        self.add(QgsProcessingParameterField("FIELD", "Field to interpolate", parentLayerParameterName="POINTS",
+                                             type=compat.ProcessingFieldParameterDataType.Numeric),
+                 "Numeric field; points where it is empty are left out (counted in the log).")
+        self.add(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (output grid)"),
+                 "Its grid (extent, pixel size, CRS) is the outputs' grid; its nodata pixels (band 1) stay nodata. "
+                 "Must be in a projected CRS (distances in metres or feet).")
+        self.add(QgsProcessingParameterMultipleLayers("DRIFTS", "External drift rasters (universal kriging)",
+                                                      compat.ProcessingSourceType.Raster, optional=True),
+                 "Optional: one or more rasters (band 1) whose values give the mean's trend (kriging with external "
+                 "drift). Sampled bilinearly at the points and warped bilinearly onto the grid; empty: ordinary "
+                 "kriging.")
+        self.add(QgsProcessingParameterEnum("MODEL", "Variogram model", list(MODEL_OPTIONS), defaultValue=0),
+                 "0 spherical, 1 exponential, 2 gaussian, 3 Matérn (GSTools' definitions, in the manual).")
+        self.add(QgsProcessingParameterNumber("NU", "Matérn smoothness nu", compat.ProcessingNumberParameterType.Double,
+                                              defaultValue=1.0, minValue=0.2, maxValue=30.0),
+                 "Matérn model only; held fixed in the fit (0.5: exponential; large: gaussian).")
+        self.add(QgsProcessingParameterEnum("VARIOGRAM", "Variogram parameters", list(VARIOGRAM_OPTIONS),
+                                            defaultValue=0),
+                 "0: nugget, partial sill and range fitted to the empirical variogram; 1: NUGGET, SILL and RANGE.")
+        self.add(QgsProcessingParameterNumber("NUGGET", "Nugget (given variogram)",
+                                              compat.ProcessingNumberParameterType.Double, defaultValue=0.0,
+                                              minValue=0.0, maxValue=limits.TABLE_ABS_MAX),
+                 "Semivariance at lag 0+ (units of FIELD squared); VARIOGRAM = 1 only.")
+        self.add(QgsProcessingParameterNumber("SILL", "Sill (given variogram)",
+                                              compat.ProcessingNumberParameterType.Double, optional=True,
+                                              minValue=0.0, maxValue=limits.TABLE_ABS_MAX),
+                 "Total sill = nugget + partial sill; VARIOGRAM = 1 only.")
+        self.add(QgsProcessingParameterNumber("RANGE", "Range (length scale, given variogram)",
+                                              compat.ProcessingNumberParameterType.Double, optional=True,
+                                              minValue=0.0, maxValue=limits.TABLE_ABS_MAX),
+                 "Length scale of the model in the grid CRS's units (the spherical model's range); VARIOGRAM = 1 "
+                 "only.")
+        self.add(QgsProcessingParameterNumber("N_BINS", "Lag bins", compat.ProcessingNumberParameterType.Integer,
+                                              defaultValue=15, minValue=3, maxValue=limits.REPEATS_MAX),
+                 "Equal bins from 0 to MAX_LAG (gstat's default: 15).", advanced=True)
+        self.add(QgsProcessingParameterNumber("MAX_LAG", "Largest lag (0: one third of the samples' diagonal)",
+                                              compat.ProcessingNumberParameterType.Double, defaultValue=0.0,
+                                              minValue=0.0, maxValue=limits.TABLE_ABS_MAX),
+                 "Cut-off of the empirical variogram in map units; 0: a third of the diagonal of the samples' "
+                 "bounding box (gstat's default).", advanced=True)
+        self.add(QgsProcessingParameterEnum("DUPLICATES", "Points at one location", list(DUPLICATE_OPTIONS),
+                                            defaultValue=0),
+                 "0: merged into one point with the mean value (counted in the log); 1: the run stops and names "
+                 "them.", advanced=True)
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Kriged prediction"),
+                        "Float32 on the reference grid; nodata -9999 where the reference or a drift is nodata.")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_VARIANCE", "Kriging variance", optional=True,
+                                                                createByDefault=True),
+                        "Float32 kriging (estimation) variance, units of FIELD squared.")
+        self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report (HTML)", "HTML files (*.html)",
+                                                              optional=True, createByDefault=True),
+                        "Variogram plot and table, model parameters, cross-validation.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_CV", "Cross-validation statistics",
+                                                          compat.ProcessingSourceType.Vector, optional=True,
+                                                          createByDefault=True),
+                        "Table of one row: points, ME, RMSE, MSDR and the variogram used.")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_RESIDUALS", "Cross-validation residuals",
+                                                          compat.ProcessingSourceType.VectorPoint, optional=True,
+                                                          createByDefault=True),
+                        "The sample locations (grid CRS) with observed, predicted, residual, variance and "
+                        "standardised residual.")
+        for output, text in ((QgsProcessingOutputNumber("ME", "Mean error (LOO)"), "Mean of observed - predicted."),
+                             (QgsProcessingOutputNumber("RMSE", "Root mean square error (LOO)"), "Same units as FIELD."),
+                             (QgsProcessingOutputNumber("MSDR", "Mean squared deviation ratio (LOO)"),
+                              "Mean of residual^2 / kriging variance; close to 1 when the variogram fits."),
+                             (QgsProcessingOutputNumber("NUGGET_USED", "Nugget used"), "Fitted or given."),
+                             (QgsProcessingOutputNumber("SILL_USED", "Sill used"), "Nugget + partial sill."),
+                             (QgsProcessingOutputNumber("RANGE_USED", "Range used"), "Length scale of the model."),
+                             (QgsProcessingOutputNumber("POINTS_USED", "Sample locations used"),
+                              "After merging and leaving out empty values.")):
+            self.add_result(output, text)
+
+    # ------------------------------------------------------------------------------------------------ inputs
+    def _points(self, parameters, context, feedback, grid_crs, field):
+        source = self.parameterAsSource(parameters, "POINTS", context)
+        if source is None:
+            raise ValueError("POINTS: no point layer was given.")
+        idx = source.fields().lookupField(field)
+        if idx < 0:
+            raise ValueError(f"FIELD: the layer has no field '{field}'.")
+        tr = None
+        if source.sourceCrs().isValid() and grid_crs.isValid() and source.sourceCrs() != grid_crs:
+            tr = QgsCoordinateTransform(source.sourceCrs(), grid_crs, context.transformContext())
+            feedback.pushInfo(f"Points transformed from {source.sourceCrs().authid()} to {grid_crs.authid()}.")
+        xs, ys, zs, ids = [], [], [], []
+        empty = bad = 0
+        for f in source.getFeatures():
+            if feedback.isCanceled():
+                raise Canceled()
+            v = f.attribute(idx)
+            geom = f.geometry()
+            if geom is None or geom.isNull() or geom.isEmpty():
+                bad += 1
+                continue
+            if _missing(v):
+                empty += 1
+                continue
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                empty += 1
+                continue
+            if not math.isfinite(v):
+                empty += 1
+                continue
+            p = geom.asPoint() if not geom.isMultipart() else (geom.asMultiPoint() or [None])[0]
+            if p is None:
+                bad += 1
+                continue
+            if tr is not None:
+                try:
+                    p = tr.transform(QgsPointXY(p))
+                except QgsCsException:
+                    bad += 1
+                    continue
+            xs.append(p.x())
+            ys.append(p.y())
+            zs.append(v)
+            ids.append(f.id())
+        if empty:
+            feedback.pushWarning(f"{empty} point(s) without a numeric value of {field} were left out.")
+        if bad:
+            feedback.pushWarning(f"{bad} point(s) without geometry (or not transformable) were left out.")
+        return np.array(xs), np.array(ys), np.array(zs), np.array(ids, dtype=np.int64)
+
+    def _drifts_at_points(self, layers, x, y, grid_crs, context):
+        """Drift values (k x n) at the points, sampled bilinearly in each raster's own CRS."""
+        rows = []
+        for layer in layers:
+            path = _raster_path(layer, "DRIFTS")
+            lx, ly = x, y
+            if layer.crs().isValid() and grid_crs.isValid() and layer.crs() != grid_crs:
+                tr = QgsCoordinateTransform(grid_crs, layer.crs(), context.transformContext())
+                lx, ly = np.empty_like(x), np.empty_like(y)
+                for i in range(x.size):
+                    try:
+                        p = tr.transform(QgsPointXY(x[i], y[i]))
+                        lx[i], ly[i] = p.x(), p.y()
+                    except QgsCsException:
+                        lx[i] = ly[i] = math.nan
+            rows.append(sample_points(path, lx, ly, "bilinear", bands=[1], label="DRIFTS").values[:, 0])
+        return np.array(rows)
+
+    # ------------------------------------------------------------------------------------------------ run
+    def run_tool(self, parameters, context, feedback):
+        missing = gstools_missing_message()
+        if missing:
+            raise ValueError(missing)
+        field = self.parameterAsString(parameters, "FIELD", context)
+        ref_layer = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
+        if ref_layer is None:
+            raise ValueError("REFERENCE: no raster was given.")
+        ref_path = _raster_path(ref_layer, "REFERENCE")
+        grid, _bands, _names = engine.raster_info(ref_path, "REFERENCE")
+        if grid.is_geographic:
+            raise ValueError("REFERENCE: the raster is in a geographic CRS (degrees); kriging needs distances. "
+                             "Warp it to a projected CRS (e.g. its UTM zone) first.")
+        grid_crs = ref_layer.crs()
+        drift_layers = self.parameterAsLayerList(parameters, "DRIFTS", context) or []
+        drift_names = [layer.name() for layer in drift_layers]
+        kind = core.MODELS[self.parameterAsEnum(parameters, "MODEL", context)]
+        nu = self.parameterAsDouble(parameters, "NU", context)
+        given = self.parameterAsEnum(parameters, "VARIOGRAM", context) == 1
+        merge = self.parameterAsEnum(parameters, "DUPLICATES", context) == 0
+
+        x, y, z, ids = self._points(parameters, context, feedback, grid_crs, field)
+        drifts = None
+        if drift_layers:
+            drifts = self._drifts_at_points(drift_layers, x, y, grid_crs, context)
+            ok = np.isfinite(drifts).all(axis=0)
+            if (~ok).any():
+                feedback.pushWarning(f"{int((~ok).sum())} point(s) outside a drift raster or on its nodata were "
+                                     f"left out (feature ids {ids[~ok][:20].tolist()}).")
+                x, y, z, ids, drifts = x[ok], y[ok], z[ok], ids[ok], drifts[:, ok]
+        tolerance = 1e-6 * min(grid.pixel_size)
+        samples = core.merge_duplicates(x, y, z, drifts, tolerance)
+        if samples.merged_groups:
+            what = (f"{samples.merged_points} points share {samples.merged_groups} location(s) (closer than "
+                    f"{tolerance:g} map units)")
+            if not merge:
+                keys = np.round(np.column_stack([x, y]) / tolerance)
+                _u, inv, cnt = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+                dup = ids[cnt[inv.ravel()] > 1][:20].tolist()
+                raise ValueError(f"POINTS: {what}, e.g. feature ids {dup}. Remove or average them, or set DUPLICATES "
+                                 "to 0 (merge: the mean value).")
+            feedback.pushWarning(f"{what}: each location is one point with the mean value.")
+        core.check_samples(samples, field, drift_names)
+        n = samples.z.size
+
+        # variogram
+        residuals = core.ols_residuals(samples.z, samples.drifts)
+        max_lag = self.parameterAsDouble(parameters, "MAX_LAG", context) or core.default_max_lag(samples.x, samples.y)
+        emp = core.empirical_variogram(samples.x, samples.y, residuals,
+                                       self.parameterAsInt(parameters, "N_BINS", context), max_lag)
+        if given:
+            sill = parameters.get("SILL")
+            rng = parameters.get("RANGE")
+            if sill is None or rng is None or sill == "" or rng == "":
+                raise ValueError("SILL / RANGE: VARIOGRAM = 1 (given) needs the sill and the range; give both, or "
+                                 "set VARIOGRAM to 0 to fit them.")
+            nugget = self.parameterAsDouble(parameters, "NUGGET", context)
+            sill = self.parameterAsDouble(parameters, "SILL", context)
+            rng = self.parameterAsDouble(parameters, "RANGE", context)
+            if not sill > nugget:
+                raise ValueError(f"SILL: the sill ({sill:g}) must be larger than the nugget ({nugget:g}): the sill is "
+                                 "nugget + partial sill.")
+            if not rng > 0:
+                raise ValueError("RANGE: the range must be larger than 0.")
+            model = core.make_model(kind, nugget, sill, rng, nu)
+        else:
+            model = core.fit_model(emp, kind, nu)
+            if not model.var > 0:
+                feedback.pushWarning("The fitted partial sill is 0 (pure nugget): the samples show no spatial "
+                                     "correlation, so the prediction is the mean everywhere.")
+        params = core.model_parameters(model)
+        feedback.pushInfo(f"{n} sample locations; {kind} model{' (given)' if given else ' (fitted)'}: nugget "
+                          f"{params['nugget']:.6g}, sill {params['sill']:.6g}, range {params['range']:.6g}"
+                          + (f", nu {nu:g}" if kind == "matern" else "") +
+                          f"; {'external drift: ' + ', '.join(drift_names) if drift_names else 'ordinary kriging'}.")
+        mat = core.check_system(model, samples, drift_names)
+        loo = core.leave_one_out(model, samples, mat)
+        feedback.pushInfo(f"Leave-one-out: ME {loo.me:.6g}, RMSE {loo.rmse:.6g}, MSDR {loo.msdr:.4g}.")
+        feedback.setProgress(5)
+
+        # the grid, block by block
+        krig = core.kriger(model, samples)
+        refs = {"ref": BandRef(ref_path, 1, "REFERENCE")}
+        keys = []
+        for k, layer in enumerate(drift_layers):
+            keys.append(f"drift{k}")
+            refs[keys[-1]] = BandRef(_raster_path(layer, "DRIFTS"), 1, f"DRIFTS ({layer.name()})")
+        out_pred = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        out_var = self.parameterAsOutputLayer(parameters, "OUTPUT_VARIANCE", context)
+        outputs = [OutputSpec("prediction", out_pred, band_names=(f"{field} (kriged)",))]
+        if out_var:
+            outputs.append(OutputSpec("variance", out_var, band_names=(f"{field} kriging variance",)))
+        done = self.run_pass(BlockPass(
+            inputs=refs, outputs=tuple(outputs), resampling="bilinear" if keys else None, reference="ref",
+            compute=partial(core.krige_block, krig=krig, drift_keys=tuple(keys), mask_key="ref"),
+            block_rows=BLOCK_ROWS), feedback, 5, 95)
+        results = {"OUTPUT": done.paths["prediction"]}
+        st = done.stats["prediction"][0]
+        if not st.count:
+            raise ValueError("REFERENCE / DRIFTS: every pixel of the grid is nodata in the reference raster or a "
+                             "drift raster, so nothing was kriged.")
+        style_output(results["OUTPUT"], RasterStyle("ramp", "neutral", float(st.minimum), float(st.maximum)),
+                     context, f"{field} (kriged)")
+        if out_var:
+            results["OUTPUT_VARIANCE"] = done.paths["variance"]
+            sv = done.stats["variance"][0]
+            style_output(results["OUTPUT_VARIANCE"], RasterStyle("ramp", "salinity", 0.0,
+                                                                  float(max(sv.maximum, 1e-12))),
+                         context, f"{field} kriging variance")
+
+        # tables and report
+        cv_row = (n, loo.me, loo.rmse, loo.msdr, kind, params["nugget"], params["sill"], params["range"],
+                  nu if kind == "matern" else None)
+        results["OUTPUT_CV"] = self.write_table(parameters, "OUTPUT_CV", context, CV_FIELDS, [cv_row])
+        results["OUTPUT_RESIDUALS"] = self._residuals(parameters, context, samples, loo, grid_crs)
+        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        if report:
+            self._report(report, field, kind, given, nu, model, emp, samples, loo, drift_names, results)
+            results["OUTPUT_REPORT"] = report
+        results.update({"ME": loo.me, "RMSE": loo.rmse, "MSDR": loo.msdr, "NUGGET_USED": params["nugget"],
+                        "SILL_USED": params["sill"], "RANGE_USED": params["range"], "POINTS_USED": n})
+        feedback.setProgress(100)
+        return results
+
+    def _residuals(self, parameters, context, s, loo, crs):
+        fields = QgsFields()
+        for name in ("observed", "predicted", "residual", "variance", "std_residual"):
+            fields.append(QgsField(name, compat.FieldType.Double))
+        sink, dest = self.parameterAsSink(parameters, "OUTPUT_RESIDUALS", context, fields, compat.WkbType.Point, crs)
+        if sink is None:
+            return None
+        feats = []
+        for i in range(s.z.size):
+            f = QgsFeature(fields)
+            f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(s.x[i]), float(s.y[i]))))
+            sd = loo.residual[i] / math.sqrt(loo.variance[i]) if loo.variance[i] > 0 else None
+            f.setAttributes(csv_safe_attributes(dest, [float(s.z[i]), float(loo.predicted[i]),
+                                                       float(loo.residual[i]), float(loo.variance[i]),
+                                                       None if sd is None else float(sd)]))
+            feats.append(f)
+        try:
+            self.add_features(sink, "OUTPUT_RESIDUALS", feats)
+        finally:
+            del sink
+        return dest
+
+    def _report(self, path, field, kind, given, nu, model, emp, s, loo, drift_names, results):
+        from ..reports.html import write_html_report
+        from ..reports.variogram_plot import variogram_png
+        params = core.model_parameters(model)
+        lags = np.linspace(0.0, max(emp.max_lag, float(emp.centers.max(initial=0.0))), 200)
+        gamma = model.variogram(lags)
+        gamma[0] = 0.0
+        label = f"{MODEL_OPTIONS[core.MODELS.index(kind)]} ({'given' if given else 'WLS fit'})"
+        settings = {"Field": field, "Sample locations": s.z.size,
+                    "Merged locations": f"{s.merged_groups} ({s.merged_points} points)" if s.merged_groups else "none",
+                    "Kriging": ("external drift: " + ", ".join(drift_names)) if drift_names else "ordinary",
+                    "Model": f"{kind}: gamma(r) = nugget + (sill - nugget) (1 - rho(r / range)), rho(h) = "
+                             f"{core.FORMULAS[kind]}" + (f", nu = {nu:g}" if kind == "matern" else ""),
+                    "Nugget": params["nugget"], "Sill": params["sill"], "Range (length scale)": params["range"],
+                    "Practical range (95 % of the partial sill)": core.practical_range(model),
+                    "Variogram": "given" if given else "fitted by weighted least squares, weights = pairs per bin",
+                    "Largest lag": emp.max_lag, "GSTools": core.library_version()}
+        cv = {"ME": loo.me, "RMSE": loo.rmse, "MSDR": loo.msdr,
+              "Outputs": ", ".join(self.destination(p) for k, p in results.items()
+                                   if k in ("OUTPUT", "OUTPUT_VARIANCE") and p)}
+        bins = [{"lag (centre)": float(c), "semivariance": float(g), "pairs": int(n)}
+                for c, g, n in zip(emp.centers, emp.gamma, emp.counts)]
+        with tempfile.TemporaryDirectory() as tmp:
+            png = os.path.join(tmp, "variogram.png")
+            variogram_png(png, emp.centers, emp.gamma, emp.counts, lags, gamma,
+                          f"Variogram of {field}" + (" residuals" if drift_names else ""), label,
+                          params["nugget"], params["sill"])
+            write_html_report(path, f"Kriging of {field}", [
+                ("Settings", settings), ("Variogram", png), ("Empirical variogram (Matheron)", bins),
+                ("Leave-one-out cross-validation (Dubrule 1983)", cv),
+                ("Formulas", "ME = mean(z - z*), RMSE = sqrt(mean((z - z*)^2)), MSDR = mean((z - z*)^2 / s^2), "
+                             "where z* and s^2 are the prediction and kriging variance of each sample from all the "
+                             "others.")])

@@ -1,0 +1,377 @@
+"""miningeco:kriging through processing.run (and once through qgis_process), and its core (core/kriging.py).
+
+References, each independent of the tool's code path:
+* GSTools itself (Müller et al. 2022, gstools 1.5-1.7) called directly here on the same points: the empirical
+  variogram, the weighted least-squares fit, gstools.krige.Ordinary / ExtDrift predictions and variances at the
+  pixel centres (computed here from the geotransform read with GDAL);
+* the ordinary kriging system of Webster & Oliver (2007, eq. 8.9) written and solved here with numpy on 5 points:
+  [Gamma 1; 1' 0] [lambda; psi] = [gamma0; 1], prediction lambda'z, variance lambda'gamma0 + psi;
+* leave-one-out: GSTools kriging each point from the n - 1 others (n runs), against the tool's closed form;
+* a Gaussian random field of a known spherical variogram (gstools.SRF, seed fixed) with an independent nugget
+  noise (numpy): the fitted sill and range within 20 %, the LOO MSDR within 0.8 - 1.2.
+Tolerances: float32 rasters to 1e-5 relative; float64 numbers to 1e-9.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import site
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr, osr
+
+import util  # test/qgis/util.py
+from failures import assert_fails_cleanly, recording_feedback
+
+gs = pytest.importorskip("gstools")
+from mining_eco_plugin.core import kriging as core  # noqa: E402
+
+gdal.UseExceptions()
+ogr.UseExceptions()
+EPSG = 32649
+X0, Y0, PIXEL, SIZE = 300000.0, 4220000.0, 500.0, 40          # 20 km x 20 km grid of 500 m
+TRUE = dict(nugget=0.2, sill=2.2, len_scale=3000.0)             # the GRF's spherical variogram
+
+
+def run(params, feedback=None):
+    import processing
+    return processing.run("miningeco:kriging", params, feedback=feedback)
+
+
+def write_points(path, x, y, values, epsg=EPSG, field="value"):
+    """A GeoPackage of points with one Real field, written with OGR."""
+    drv = ogr.GetDriverByName("GPKG")
+    ds = drv.CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    lyr = ds.CreateLayer("samples", srs, ogr.wkbPoint)
+    lyr.CreateField(ogr.FieldDefn(field, ogr.OFTReal))
+    for xi, yi, v in zip(x, y, values):
+        f = ogr.Feature(lyr.GetLayerDefn())
+        if v is not None:
+            f.SetField(field, float(v))
+        g = ogr.Geometry(ogr.wkbPoint)
+        g.AddPoint_2D(float(xi), float(yi))
+        f.SetGeometry(g)
+        lyr.CreateFeature(f)
+    ds = None
+    return str(path)
+
+
+def centres(path):
+    ds = gdal.Open(str(path))
+    g = ds.GetGeoTransform()
+    c, r = np.meshgrid(np.arange(ds.RasterXSize) + 0.5, np.arange(ds.RasterYSize) + 0.5)
+    return g[0] + g[1] * c + g[2] * r, g[3] + g[4] * c + g[5] * r
+
+
+def read(path):
+    ds = gdal.Open(str(path))
+    b = ds.GetRasterBand(1)
+    a = b.ReadAsArray().astype(np.float64)
+    a[a == b.GetNoDataValue()] = np.nan
+    return a
+
+
+@pytest.fixture(scope="module")
+def grf(provider, tmp_path_factory):
+    """600 samples of a Gaussian random field (spherical, TRUE) plus nugget noise, the 40 x 40 reference grid
+    (with a nodata corner) and a linear drift raster."""
+    folder = tmp_path_factory.mktemp("kriging_data")
+    rng = np.random.default_rng(20240614)
+    n = 600
+    x = X0 + rng.uniform(0, SIZE * PIXEL, n)
+    y = Y0 - rng.uniform(0, SIZE * PIXEL, n)
+    model = gs.Spherical(dim=2, var=TRUE["sill"] - TRUE["nugget"], len_scale=TRUE["len_scale"])
+    srf = gs.SRF(model, seed=19970221)
+    z = 10.0 + srf((x, y), mesh_type="unstructured") + rng.normal(0, np.sqrt(TRUE["nugget"]), n)
+    ref = np.ones((SIZE, SIZE), np.float32)
+    ref[:5, :5] = -9999.0
+    ref_path = util.write_raster(folder / "ref.tif", [ref], dtype=gdal.GDT_Float32, nodata=-9999.0, epsg=EPSG,
+                                 origin=(X0, Y0), pixel=PIXEL)
+    # a drift linear in x and y: bilinear sampling at any point inside the outer pixel centres is exact
+    cx, cy = np.meshgrid(X0 + (np.arange(SIZE) + 0.5) * PIXEL, Y0 - (np.arange(SIZE) + 0.5) * PIXEL)
+    drift = lambda xx, yy: 0.001 * (xx - X0) - 0.0005 * (yy - Y0) + 3.0  # noqa: E731
+    drift_path = util.write_raster(folder / "drift.tif", [drift(cx, cy).astype(np.float64)], dtype=gdal.GDT_Float64,
+                                   epsg=EPSG, origin=(X0, Y0), pixel=PIXEL)
+    return dict(folder=folder, x=x, y=y, z=z, ref=ref_path, drift=drift_path, drift_fn=drift,
+                points=write_points(folder / "samples.gpkg", x, y, z))
+
+
+def small_points(grf, folder, count=80, values=None, name="small.gpkg"):
+    x, y = grf["x"][:count], grf["y"][:count]
+    return write_points(folder / name, x, y, grf["z"][:count] if values is None else values)
+
+
+# ------------------------------------------------------------------------------------------- against the library
+def test_ordinary_kriging_equals_gstools_direct(grf, tmp_path):
+    """Spherical WLS fit, prediction and variance: the tool against GSTools called here on the same 80 points."""
+    pts = small_points(grf, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "MODEL": 0,
+               "OUTPUT": str(out / "pred.tif"), "OUTPUT_VARIANCE": str(out / "var.tif"),
+               "OUTPUT_REPORT": str(out / "report.html"), "OUTPUT_CV": str(out / "cv.csv"),
+               "OUTPUT_RESIDUALS": str(out / "residuals.gpkg")})
+    x, y, z = grf["x"][:80], grf["y"][:80], grf["z"][:80]
+    # the library, directly: Matheron bins 0 .. diagonal / 3 (15), WLS with pairs as weights, linear loss
+    edges = np.linspace(0, np.hypot(np.ptp(x), np.ptp(y)) / 3, 16)
+    c, g, cnt = gs.vario_estimate((x, y), z, edges, return_counts=True)
+    m = gs.Spherical(dim=2)
+    m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
+    assert res["NUGGET_USED"] == pytest.approx(m.nugget, rel=1e-9, abs=1e-12)
+    assert res["SILL_USED"] == pytest.approx(m.sill, rel=1e-9)
+    assert res["RANGE_USED"] == pytest.approx(m.len_scale, rel=1e-9)
+    krig = gs.krige.Ordinary(m, (x, y), z, exact=True, pseudo_inv=False)
+    cx, cy = centres(grf["ref"])
+    f, v = krig((cx.ravel(), cy.ravel()), mesh_type="unstructured", return_var=True)
+    pred, var = read(res["OUTPUT"]), read(res["OUTPUT_VARIANCE"])
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[:5, :5] = True                                   # the reference's nodata corner stays nodata
+    assert np.isnan(pred[mask]).all() and np.isnan(var[mask]).all()
+    np.testing.assert_allclose(pred[~mask], f.reshape(SIZE, SIZE)[~mask], rtol=1e-5)
+    np.testing.assert_allclose(var[~mask], v.reshape(SIZE, SIZE)[~mask], rtol=1e-5, atol=1e-6)
+    html = open(res["OUTPUT_REPORT"], encoding="utf-8").read()
+    assert "data:image/png;base64" in html and "Leave-one-out" in html
+    assert os.path.exists(str(out / "pred.qml"))          # styled
+
+
+def test_external_drift_equals_gstools_direct(grf, tmp_path):
+    """Kriging with an external drift raster (exact drift at the points: linear in x, y) against
+    gstools.krige.ExtDrift, with the exponential model fitted to the OLS residuals."""
+    inner = ((grf["x"] > X0 + PIXEL) & (grf["x"] < X0 + (SIZE - 1) * PIXEL) &
+             (grf["y"] < Y0 - PIXEL) & (grf["y"] > Y0 - (SIZE - 1) * PIXEL))
+    x, y = grf["x"][inner][:120], grf["y"][inner][:120]
+    d = grf["drift_fn"](x, y)
+    z = grf["z"][inner][:120] + 2.0 * d
+    pts = write_points(tmp_path / "drift_pts.gpkg", x, y, z)
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "DRIFTS": [grf["drift"]], "MODEL": 1,
+               "OUTPUT": str(out / "pred.tif"), "OUTPUT_VARIANCE": str(out / "var.tif"),
+               "OUTPUT_REPORT": str(out / "r.html"), "OUTPUT_CV": "TEMPORARY_OUTPUT",
+               "OUTPUT_RESIDUALS": "TEMPORARY_OUTPUT"})
+    f_mat = np.column_stack([np.ones_like(z), d])
+    resid = z - f_mat @ np.linalg.lstsq(f_mat, z, rcond=None)[0]
+    edges = np.linspace(0, np.hypot(np.ptp(x), np.ptp(y)) / 3, 16)
+    c, g, cnt = gs.vario_estimate((x, y), resid, edges, return_counts=True)
+    m = gs.Exponential(dim=2)
+    m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
+    # 1e-6: the drift read bilinearly from the raster differs from the formula by rounding (1e-16), which the
+    # least-squares fit amplifies to about 1e-8
+    assert res["RANGE_USED"] == pytest.approx(m.len_scale, rel=1e-6)
+    assert res["SILL_USED"] == pytest.approx(m.sill, rel=1e-6)
+    krig = gs.krige.ExtDrift(m, (x, y), z, ext_drift=d, exact=True, pseudo_inv=False)
+    cx, cy = centres(grf["ref"])
+    f, v = krig((cx.ravel(), cy.ravel()), mesh_type="unstructured", return_var=True,
+                ext_drift=grf["drift_fn"](cx.ravel(), cy.ravel()))
+    pred, var = read(res["OUTPUT"]), read(res["OUTPUT_VARIANCE"])
+    ok = ~np.isnan(pred)
+    assert ok.sum() == SIZE * SIZE - 25
+    np.testing.assert_allclose(pred[ok], f.reshape(SIZE, SIZE)[ok], rtol=1e-5)
+    np.testing.assert_allclose(var[ok], v.reshape(SIZE, SIZE)[ok], rtol=1e-5, atol=1e-6)
+
+
+def test_leave_one_out_equals_n_library_runs(grf):
+    """The closed form (Dubrule 1983) against GSTools kriging each of 40 points from the 39 others, with and
+    without an external drift."""
+    x, y = grf["x"][:40], grf["y"][:40]
+    d = np.array([grf["drift_fn"](x, y) + np.sin(x / 900.0)])
+    z = grf["z"][:40] + d[0]
+    m = gs.Exponential(dim=2, var=1.5, len_scale=2500.0, nugget=0.3)
+    for drifts in (None, d):
+        s = core.Samples(x, y, z, drifts)
+        loo = core.leave_one_out(m, s)
+        for i in range(x.size):
+            o = np.arange(x.size) != i
+            if drifts is None:
+                k = gs.krige.Ordinary(m, (x[o], y[o]), z[o], exact=True, pseudo_inv=False)
+                f, v = k((x[i:i + 1], y[i:i + 1]), mesh_type="unstructured", return_var=True)
+            else:
+                k = gs.krige.ExtDrift(m, (x[o], y[o]), z[o], ext_drift=drifts[:, o], exact=True, pseudo_inv=False)
+                f, v = k((x[i:i + 1], y[i:i + 1]), mesh_type="unstructured", return_var=True,
+                         ext_drift=drifts[:, i:i + 1])
+            assert loo.predicted[i] == pytest.approx(f[0], rel=1e-9, abs=1e-9)
+            assert loo.variance[i] == pytest.approx(v[0], rel=1e-9, abs=1e-9)
+
+
+# ------------------------------------------------------------------------------------------- by hand
+def test_ordinary_kriging_system_by_hand_on_five_points():
+    """Webster & Oliver (2007) eq. 8.9 solved with numpy: weights, Lagrange multiplier, prediction, variance."""
+    x = np.array([0.0, 100.0, 0.0, 100.0, 40.0])
+    y = np.array([0.0, 0.0, 100.0, 100.0, 70.0])
+    z = np.array([3.1, 4.0, 2.2, 5.3, 3.7])
+    x0, y0 = 60.0, 30.0
+    nugget, sill, a = 0.1, 1.1, 150.0
+
+    def gamma(h):   # spherical variogram with nugget, gamma(0) = 0
+        h = np.asarray(h, float)
+        s = np.where(h < a, 1.5 * h / a - 0.5 * (h / a) ** 3, 1.0)
+        return np.where(h > 0, nugget + (sill - nugget) * s, 0.0)
+
+    h = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    a_mat = np.ones((6, 6))
+    a_mat[:5, :5] = gamma(h)
+    a_mat[5, 5] = 0.0
+    b = np.append(gamma(np.hypot(x - x0, y - y0)), 1.0)
+    sol = np.linalg.solve(a_mat, b)
+    lam, psi = sol[:5], sol[5]
+    pred_hand = lam @ z
+    var_hand = lam @ b[:5] + psi
+    assert lam.sum() == pytest.approx(1.0, abs=1e-12)
+    model = core.make_model("spherical", nugget, sill, a)
+    krig = core.kriger(model, core.Samples(x, y, z))
+    p, v = core.predict(krig, [x0], [y0])
+    assert p[0] == pytest.approx(pred_hand, abs=1e-10)
+    assert v[0] == pytest.approx(var_hand, abs=1e-10)
+    # and at a sample: exact interpolation, variance 0
+    p, v = core.predict(krig, x[:1], y[:1])
+    assert p[0] == pytest.approx(z[0], abs=1e-10) and v[0] == pytest.approx(0.0, abs=1e-10)
+
+
+def test_duplicates_merged_to_the_mean():
+    x = np.array([0.0, 1.0, 0.0, 2.0, 1.0])
+    y = np.array([0.0, 1.0, 0.0, 2.0, 1.0])
+    z = np.array([1.0, 2.0, 3.0, 4.0, 6.0])
+    s = core.merge_duplicates(x, y, z)
+    np.testing.assert_array_equal(s.x, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(s.z, [2.0, 4.0, 4.0])
+    assert (s.merged_groups, s.merged_points) == (2, 4)
+
+
+# ------------------------------------------------------------------------------------------- known variogram
+def test_random_field_of_known_variogram(grf, tmp_path):
+    """600 samples of a GRF with a spherical variogram (nugget 0.2, sill 2.2, range 3000 m): the fitted sill and
+    range within 20 %, the leave-one-out MSDR within 0.8 - 1.2, residual points written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run({"POINTS": grf["points"], "FIELD": "value", "REFERENCE": grf["ref"], "MODEL": 0,
+               "MAX_LAG": 8000.0, "OUTPUT": str(out / "pred.tif"), "OUTPUT_RESIDUALS": str(out / "res.gpkg"),
+               "OUTPUT_CV": str(out / "cv.csv"), "OUTPUT_REPORT": str(out / "r.html")})
+    print("GRF fit:", res["NUGGET_USED"], res["SILL_USED"], res["RANGE_USED"], "MSDR", res["MSDR"], "RMSE", res["RMSE"])
+    assert res["SILL_USED"] == pytest.approx(TRUE["sill"], rel=0.2)
+    assert res["RANGE_USED"] == pytest.approx(TRUE["len_scale"], rel=0.2)
+    assert 0.8 <= res["MSDR"] <= 1.2
+    assert res["POINTS_USED"] == 600
+    ds = ogr.Open(res["OUTPUT_RESIDUALS"])
+    lyr = ds.GetLayer(0)
+    assert lyr.GetFeatureCount() == 600
+    sq = [f.GetField("residual") ** 2 / f.GetField("variance") for f in lyr]
+    assert np.mean(sq) == pytest.approx(res["MSDR"], rel=1e-9)
+
+
+def test_points_in_another_crs_are_transformed(grf, tmp_path):
+    """The 80 points given in WGS 84 (transformed here with OSR) give the same kriging as in the grid CRS."""
+    src = osr.SpatialReference()
+    src.ImportFromEPSG(EPSG)
+    dst = osr.SpatialReference()
+    dst.ImportFromEPSG(4326)
+    for s in (src, dst):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    tr = osr.CoordinateTransformation(src, dst)
+    x, y = grf["x"][:80], grf["y"][:80]
+    lonlat = np.array([tr.TransformPoint(float(a), float(b))[:2] for a, b in zip(x, y)])
+    pts = write_points(tmp_path / "wgs84.gpkg", lonlat[:, 0], lonlat[:, 1], grf["z"][:80], epsg=4326)
+    ref = run({"POINTS": small_points(grf, tmp_path), "FIELD": "value", "REFERENCE": grf["ref"],
+               "VARIOGRAM": 1, "NUGGET": 0.2, "SILL": 2.2, "RANGE": 3000.0, "OUTPUT": str(tmp_path / "a.tif"),
+               "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None})
+    got = run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"],
+               "VARIOGRAM": 1, "NUGGET": 0.2, "SILL": 2.2, "RANGE": 3000.0, "OUTPUT": str(tmp_path / "b.tif"),
+               "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None})
+    np.testing.assert_allclose(read(got["OUTPUT"]), read(ref["OUTPUT"]), rtol=1e-5, atol=1e-5)
+    assert got["RMSE"] == pytest.approx(ref["RMSE"], rel=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- bad inputs
+def _bad(grf, tmp_path, params, *words, points=None):
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    base = {"POINTS": points or small_points(grf, tmp_path), "FIELD": "value", "REFERENCE": grf["ref"],
+            "OUTPUT": str(out / "pred.tif"), "OUTPUT_VARIANCE": str(out / "var.tif"),
+            "OUTPUT_REPORT": str(out / "r.html"), "OUTPUT_CV": str(out / "cv.csv"),
+            "OUTPUT_RESIDUALS": str(out / "res.gpkg")}
+    base.update(params)
+    return assert_fails_cleanly(lambda: run(base), out, *words)
+
+
+def test_fewer_than_ten_points(grf, tmp_path):
+    _bad(grf, tmp_path, {}, "POINTS", "9", "at least 10", points=small_points(grf, tmp_path, 9))
+
+
+def test_constant_field(grf, tmp_path):
+    _bad(grf, tmp_path, {}, "FIELD", "same value", points=small_points(grf, tmp_path, 30, values=[5.0] * 30))
+
+
+def test_duplicates_refused_or_merged(grf, tmp_path):
+    x = np.concatenate([grf["x"][:30], grf["x"][:3]])
+    y = np.concatenate([grf["y"][:30], grf["y"][:3]])
+    z = np.concatenate([grf["z"][:30], grf["z"][:3] + 1.0])
+    pts = write_points(tmp_path / "dup.gpkg", x, y, z)
+    _bad(grf, tmp_path, {"DUPLICATES": 1}, "POINTS", "6 points share 3 location", "DUPLICATES", points=pts)
+    fb = recording_feedback()
+    res = run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "OUTPUT": str(tmp_path / "p.tif"),
+               "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None,
+               "OUTPUT_RESIDUALS": "TEMPORARY_OUTPUT"}, feedback=fb)
+    assert res["POINTS_USED"] == 30
+    assert any("mean value" in w for w in fb.warnings)
+    lyr = res["OUTPUT_RESIDUALS"]
+    lyr = lyr if hasattr(lyr, "getFeatures") else None
+    if lyr is not None:
+        obs = sorted(f["observed"] for f in lyr.getFeatures())
+        expect = sorted(list(grf["z"][3:30]) + list(grf["z"][:3] + 0.5))
+        np.testing.assert_allclose(obs, expect, rtol=1e-12)
+
+
+def test_singular_system(grf, tmp_path):
+    """A gaussian model without nugget and a range far beyond the samples' spacing: singular to working
+    precision; the message says to add a nugget."""
+    _bad(grf, tmp_path, {"MODEL": 2, "VARIOGRAM": 1, "NUGGET": 0.0, "SILL": 1.0, "RANGE": 200000.0},
+         "singular", "nugget")
+
+
+def test_given_variogram_needs_sill_and_range(grf, tmp_path):
+    _bad(grf, tmp_path, {"VARIOGRAM": 1}, "SILL", "RANGE")
+    _bad(grf, tmp_path, {"VARIOGRAM": 1, "NUGGET": 2.0, "SILL": 1.0, "RANGE": 100.0}, "SILL", "nugget")
+
+
+def test_constant_drift(grf, tmp_path):
+    const = util.write_raster(tmp_path / "const.tif", [np.full((SIZE, SIZE), 7.0)], dtype=gdal.GDT_Float32,
+                              epsg=EPSG, origin=(X0, Y0), pixel=PIXEL)
+    _bad(grf, tmp_path, {"DRIFTS": [const]}, "DRIFTS", "same value")
+
+
+def test_too_many_points(grf, tmp_path):
+    n = core.MAX_POINTS + 1
+    rng = np.random.default_rng(1)
+    pts = write_points(tmp_path / "many.gpkg", X0 + rng.uniform(0, 20000, n), Y0 - rng.uniform(0, 20000, n),
+                       rng.normal(size=n))
+    _bad(grf, tmp_path, {}, "POINTS", str(core.MAX_POINTS), points=pts)
+
+
+def test_geographic_reference_refused(grf, tmp_path):
+    geo = util.write_raster(tmp_path / "geo.tif", [np.ones((10, 10), np.float32)], dtype=gdal.GDT_Float32,
+                            epsg=4326, origin=(111.0, 38.0), pixel=0.01)
+    _bad(grf, tmp_path, {"REFERENCE": geo}, "REFERENCE", "projected")
+
+
+# ------------------------------------------------------------------------------------------- qgis_process
+def test_qgis_process(qgis_process, grf, tmp_path):
+    """The venv's GSTools on PYTHONPATH: a run; without it (the system Python) the tool names the installer."""
+    qp = copy.copy(qgis_process)
+    qp.env = dict(qgis_process.env, PYTHONPATH=site.getsitepackages()[0])
+    pts = small_points(grf, tmp_path)
+    res = qp.results("miningeco:kriging", "--", f"POINTS={pts}", "FIELD=value", f"REFERENCE={grf['ref']}",
+                     f"OUTPUT={tmp_path / 'p.tif'}", f"OUTPUT_VARIANCE={tmp_path / 'v.tif'}",
+                     f"OUTPUT_REPORT={tmp_path / 'r.html'}", f"OUTPUT_CV={tmp_path / 'cv.csv'}",
+                     f"OUTPUT_RESIDUALS={tmp_path / 'res.gpkg'}")
+    assert os.path.exists(res["OUTPUT"]) and float(res["POINTS_USED"]) == 80
+    import subprocess
+    has = subprocess.run(["/usr/bin/python3", "-c", "import gstools"], capture_output=True).returncode == 0
+    if not has:
+        proc = qgis_process("run", "miningeco:kriging", "--", f"POINTS={pts}", "FIELD=value",
+                            f"REFERENCE={grf['ref']}", f"OUTPUT={tmp_path / 'q.tif'}", check=False)
+        assert proc.returncode != 0
+        assert "installdependencies" in proc.stdout + proc.stderr
+        assert not os.path.exists(tmp_path / "q.tif")
