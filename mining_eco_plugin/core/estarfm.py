@@ -42,6 +42,11 @@ not depend on the block size. Pure numpy / scipy.
 """
 from __future__ import annotations
 
+import calendar
+import datetime
+import os
+import re
+
 import numpy as np
 from scipy import stats
 
@@ -270,3 +275,39 @@ def estarfm_block(data, ctx, bands: int, th, dn_min: float, dn_max: float, shift
     diff2 = np.where(ok, np.abs(fused - f2[inner]), 0.0)
     partial = (ok.sum(axis=(1, 2)).astype(np.int64), diff1.sum(axis=(1, 2)), diff2.sum(axis=(1, 2)))
     return {"FUSED": fused.astype(np.float32)}, partial
+
+
+# -- dates ----------------------------------------------------------------------------------------------------------
+_YMD = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
+_YDOY = re.compile(r"(?:^|[^A-Za-z0-9])A?((?:19|20)\d\d)(00[1-9]|0[1-9]\d|[12]\d\d|3[0-5]\d|36[0-6])(?!\d)")
+
+
+def date_from_name(name: str):
+    """The first date written in a layer or file name: 2000-03-09, 2000_03_09, 20000309 (a Landsat product id's
+    acquisition date comes first), or a year and day of year as MODIS names have it (A2000069); None if none."""
+    base = os.path.splitext(os.path.basename(str(name)))[0]
+    for m in _YMD.finditer(base):
+        try:
+            return datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            continue
+    m = _YDOY.search(base)
+    if m:
+        year, doy = int(m.group(1)), int(m.group(2))
+        if doy <= (366 if calendar.isleap(year) else 365):
+            return datetime.date(year, 1, 1) + datetime.timedelta(days=doy - 1)
+    return None
+
+
+def parse_date(text: str, label: str):
+    """A typed date YYYY-MM-DD; ValueError naming ``label``."""
+    try:
+        return datetime.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{label}: {text.strip()!r} is not a date; write it as YYYY-MM-DD (e.g. 2000-03-09).") \
+            from None
+
+
+def nearest_pair(tp, tm, tn) -> int:
+    """0 when the fine image at tm is nearer in time to tp than the one at tn (tm on a tie), else 1."""
+    return 0 if abs((tp - tm).days) <= abs((tp - tn).days) else 1
