@@ -166,7 +166,11 @@ def compare(dir_a, dir_b):
     import numpy as np
     bad = checked = 0
     for case in sorted(os.listdir(dir_a)):
-        for name in sorted(os.listdir(os.path.join(dir_a, case))):
+        top = os.path.join(dir_a, case)
+        # files of output folders too (estarfm's fused images)
+        names = sorted(os.path.relpath(os.path.join(root, f), top) for root, _dirs, files in os.walk(top)
+                       for f in files)
+        for name in names:
             pa, pb = os.path.join(dir_a, case, name), os.path.join(dir_b, case, name)
             if name.endswith((".tif", ".csv")) and not os.path.exists(pb):
                 print(f"DIFF {case}/{name}: missing in {dir_b}")

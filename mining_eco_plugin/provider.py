@@ -5,6 +5,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.composite import CompositeAlgorithm
+from .algorithms.estarfm import EstarfmAlgorithm
 from .algorithms.index_calculator import SpectralIndexAlgorithm
 from .algorithms.lst import LandSurfaceTemperatureAlgorithm
 from .algorithms.rsei import RseiAlgorithm, RseiFromComponentsAlgorithm
@@ -30,6 +31,7 @@ from .algorithms.kriging import KrigingAlgorithm
 ALGORITHMS = (
     # Indices
     CompositeAlgorithm,
+    EstarfmAlgorithm,
     SpectralIndexAlgorithm,
     LandSurfaceTemperatureAlgorithm,
     # Ecology

@@ -46,3 +46,6 @@ HEAT_INDEX_MAX = 1000.0
 TABLE_ABS_MAX = 1e30
 #: class / land-use codes typed into tables: raster codes are at most 32-bit integers
 CODE_ABS_MAX = INT_MAX
+#: ESTARFM half window (fine pixels): the fusion loops over (2 w + 1)^2 offsets, so w = 150 (a 301-pixel window,
+#: 90601 offsets) costs about 35 times the authors' default w = 25
+ESTARFM_HALF_WINDOW_MAX = 150

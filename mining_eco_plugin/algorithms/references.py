@@ -40,6 +40,12 @@ _REFS = [
         "14(17): 4177 (Changhe Basin mining area, Shanxi; Henan University and Shanxi Agricultural University; "
         "the text the project holds does not name the authors).", doi="10.3390/rs14174177")),
     # -- indices, radiometry, LST -----------------------------------------------------------------------------
+    # -- spatiotemporal fusion ----------------------------------------------------------------------------------
+    ("zhu2010", Reference(
+        "Zhu X., Chen J., Gao F., Chen X., Masek J.G. (2010), Remote Sensing of Environment 114: 2610-2623",
+        "Zhu X., Chen J., Gao F., Chen X., Masek J.G. (2010). An enhanced spatial and temporal adaptive reflectance "
+        "fusion model for complex heterogeneous regions. Remote Sensing of Environment 114(11): 2610-2623.",
+        doi="10.1016/j.rse.2010.05.032")),
     # -- compositing -------------------------------------------------------------------------------------------
     ("griffiths2013", Reference(
         "Griffiths P. et al. (2013), IEEE JSTARS 6: 2088-2101",

@@ -96,6 +96,9 @@ BASE = {
                                      OUTPUT_REPORT=c.o("rf.html"), OUTPUT_RGB=c.o("rgb.tif"),
                                      OUTPUT_DOMINANT=c.o("dominant.tif")),
     "installdependencies": lambda c: dict(INSTALL_XGBOOST=False, OUTPUT_REPORT=c.o("deps.html")),
+    "estarfm": lambda c: dict(FINE_TM=c.d.xy[0], COARSE_TM=c.d.xy[0], FINE_TN=c.d.xy[1], COARSE_TN=c.d.xy[1],
+                              COARSE_TP=[c.d.xy[1]], DATES="2000-01-01,2000-03-01,2000-02-01", HALF_WINDOW=3,
+                              DN_MIN=-10, DN_MAX=10, OUTPUT_FOLDER=c.o("fused"), OUTPUT_TABLE=c.o("fused.csv")),
     # the real Marburg Landsat 8 product (Collection 1 Level-1, 2013-07-07): its July composite
     "composite": lambda c: dict(PRODUCTS=[c.d.product("folder")], TOA_OK=True, MONTH_FIRST=6, MONTH_LAST=6,
                                 OUTPUT_FOLDER=c.o("composites"), OUTPUT_TABLE=c.o("composites.csv")),
@@ -136,6 +139,7 @@ OUTPUTS = {
     "rfcontribution": ["OUTPUT_RGB", "OUTPUT_DOMINANT", "OUTPUT_CATEGORIES", "OUTPUT_DRIVERS", "OUTPUT_REPORT"],
     "installdependencies": ["OUTPUT_REPORT"],
     "composite": ["OUTPUT_TABLE"],
+    "estarfm": ["OUTPUT_TABLE"],
 }
 #: tables written after other outputs (besides the first and last outputs above)
 MIDDLE_TABLE = {
@@ -1347,6 +1351,17 @@ def _productivity_driver_cases():
         Case(t, "nan-inf-pixels", "NaN/inf pixels", with_(t, INPUT_Y=lambda c: c.d.bad("naninf", c.d.xy[1])),
              expect="ok", check=all_of(finite_or_nodata, lambda c, res: _r_is_one(c))),
         spaces(t, "INPUT_Y", lambda c: c.d.xy[1], lambda c, res: _r_is_one(c)),
+        cancel(t),
+    ]
+    # -- ESTARFM ------------------------------------------------------------------------------------------------
+    t = "estarfm"
+    cases += raster_inputs(t, "COARSE_TP", lambda c: c.d.xy[1], index=0, kinds=("truncated",), cli=("truncated",))
+    cases += numbers(t, [("HALF_WINDOW", 1000001), ("HALF_WINDOW", INT31, None, ("0 is not",)), ("CLASSES", BIG),
+                         ("CLASSES", "nan", None, (), "nan where a number is expected"), ("DN_MAX", "inf")])
+    cases += [
+        Case(t, "dn-range-empty", "bad combination", with_(t, DN_MIN=5, DN_MAX=1), expect="error",
+             words=("DN_MIN",)),
+        Case(t, "dates-missing", "bad combination", with_(t, DATES=""), expect="error", words=("DATES",)),
         cancel(t),
     ]
     # -- MLR contribution -----------------------------------------------------------------------------------

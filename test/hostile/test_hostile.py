@@ -28,7 +28,7 @@ MARBURG = os.path.join(DATA, "marburg")
 TOOLS = ("composite", "spectralindices", "lst", "rsei", "rseicomponents", "rseiseries", "egindex", "coupling",
          "transfermatrix", "classareas", "trend", "timeseries", "samplerasters", "kriging", "vipscreening", "trainmodel",
          "applymodel", "casanpp", "geodetector", "localcorrelation", "mlrcontribution", "rfcontribution",
-         "installdependencies")
+         "installdependencies", "estarfm")
 
 
 def _ids(cases):
