@@ -132,6 +132,9 @@ def test_fused_middle_date_against_the_withheld_fine_image(provider, scenario, t
     ({"DATES": "2000-04-01,2000-04-01,2000-06-01"}, "DATES"),
     ({"DN_MIN": 300}, "DN_MIN"),
     ({"BANDS": [3]}, "BANDS"),
+    ({"BANDS": [1, 1]}, "BANDS: a band is chosen twice"),
+    # DN 0 .. 255 with a valid range up to 100: every prediction above it would be replaced (as NDVI with 0 .. 10000)
+    ({"DN_MAX": 100}, "DN_MIN / DN_MAX: FINE_TM band 1 has values from"),
 ])
 def test_bad_inputs_raise_naming_the_input_and_leave_no_file(provider, scenario, tmp_path, extra, name):
     from qgis.core import QgsProcessingException

@@ -375,3 +375,43 @@ def test_qgis_process(qgis_process, grf, tmp_path):
         assert proc.returncode != 0
         assert "installdependencies" in proc.stdout + proc.stderr
         assert not os.path.exists(tmp_path / "q.tif")
+
+
+def test_points_elsewhere_are_refused(grf, tmp_path):
+    """Longitude / latitude degrees labelled with the grid's CRS (a CSV read without its CRS): a cluster a few map
+    units wide far from the raster; kriging it would give a constant raster."""
+    lon = 111.0 + grf["x"][:40] / 1e6
+    lat = 38.0 + grf["y"][:40] / 1e7
+    pts = write_points(tmp_path / "degrees.gpkg", lon, lat, grf["z"][:40])
+    _bad(grf, tmp_path, {}, "POINTS", "sample locations lies inside the REFERENCE", "CRS", points=pts)
+
+
+def test_hours_of_kriging_are_refused_before_any_work(grf, tmp_path):
+    """Global kriging costs samples^2 per pixel: 3000 samples on a 1500 x 1500 grid (2e13) is refused with the
+    numbers (the limit, kriging.KRIGE_COST_MAX = 2e12, is about 30 minutes here)."""
+    from mining_eco_plugin.algorithms.kriging import KRIGE_COST_MAX
+    n, size = core.MAX_POINTS, 1500
+    assert float(n) ** 2 * size * size > KRIGE_COST_MAX
+    big = tmp_path / "big.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(big), size, size, 1, gdal.GDT_Byte, ["SPARSE_OK=TRUE"])
+    ds.SetGeoTransform((X0, 20000.0 / size, 0, Y0, 0, -20000.0 / size))
+    from osgeo import osr
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(EPSG)
+    ds.SetProjection(srs.ExportToWkt())
+    ds = None
+    rng = np.random.default_rng(3)
+    pts = write_points(tmp_path / "many.gpkg", X0 + rng.uniform(0, 20000, n), Y0 - rng.uniform(0, 20000, n),
+                       rng.normal(size=n))
+    _bad(grf, tmp_path, {"REFERENCE": str(big)}, "POINTS / REFERENCE", "operations", points=pts)
+
+
+def test_a_trend_without_drift_is_warned(grf, tmp_path):
+    """Samples of a plane (z = 0.001 x, no spatial correlation around it): the semivariance rises without a sill,
+    so the fitted range runs far beyond the lags; the run warns and names DRIFTS."""
+    x, y = grf["x"][:120], grf["y"][:120]
+    pts = write_points(tmp_path / "plane.gpkg", x, y, 0.001 * (x - X0) + 0.05 * np.sin(y / 37.0))
+    fb = recording_feedback()
+    run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "OUTPUT": str(tmp_path / "p.tif"),
+         "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None}, feedback=fb)
+    assert any("DRIFTS" in w and "trend" in w for w in fb.warnings), fb.warnings

@@ -184,6 +184,31 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
                                             parameters, context)
         return claims
 
+    @staticmethod
+    def check_value_range(paths, bands, dn_min, dn_max, feedback):
+        """DN_MIN / DN_MAX against the fine images' values (exact minimum and maximum, GDAL): values outside the
+        range would have every prediction replaced (Zhu et al.'s out-of-range rule), e.g. NDVI or Collection 2 DN
+        with the default 0 .. 10000: refused. Values that span less than 2 % of DN_MAX never reach the coarse change
+        that fits the conversion coefficient (IDL line 306): warned."""
+        from osgeo import gdal
+        for pid in ("FINE_TM", "FINE_TN"):
+            ds = gdal.Open(paths[pid])
+            for b in bands:
+                try:
+                    lo, hi = ds.GetRasterBand(b).ComputeRasterMinMax(False)
+                except RuntimeError:
+                    continue            # no valid pixel: refused by the statistics pass, naming the band
+                if lo < dn_min or hi > dn_max:
+                    raise ValueError(f"DN_MIN / DN_MAX: {pid} band {b} has values from {lo:g} to {hi:g}, outside the "
+                                     f"valid range {dn_min:g} .. {dn_max:g}: ESTARFM replaces every prediction outside "
+                                     "it. Give the range of your data, e.g. -1 and 1 for NDVI, 0 and 1 for "
+                                     "reflectance 0-1, 0 and 10000 for reflectance x 10000.")
+                if hi - lo < 0.02 * (dn_max - dn_min):
+                    feedback.pushWarning(f"{pid} band {b}: its values ({lo:g} .. {hi:g}) span less than 2 % of the "
+                                         f"valid range {dn_min:g} .. {dn_max:g}, so the conversion coefficient is "
+                                         "never fitted (V = 1). Give DN_MIN / DN_MAX close to your data's range.")
+            ds = None
+
     # -- run ------------------------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
         paths, tp_paths, bands, dates, band_names = self._inputs(parameters, context)
@@ -194,6 +219,10 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         if not dn_max > dn_min:
             raise ValueError(f"DN_MIN / DN_MAX: the valid range {dn_min:g} .. {dn_max:g} is empty; give DN_MAX above "
                              "DN_MIN (e.g. 0 and 10000 for reflectance x 10000, -1 and 1 for NDVI).")
+        if len(set(bands)) != len(bands):
+            raise ValueError(f"BANDS: a band is chosen twice ({', '.join(map(str, bands))}); it would count twice in "
+                             "the spectral similarity. Choose each band once.")
+        self.check_value_range(paths, bands, dn_min, dn_max, feedback)
         resampling = RESAMPLING[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         os.makedirs(folder, exist_ok=True)

@@ -49,6 +49,9 @@ CV_FIELDS = (("points", int), ("me", float), ("rmse", float), ("msdr", float), (
 #: at most this many pixels per block: the block's right-hand sides go to GSTools in chunks (core.CHUNK_VALUES)
 BLOCK_ROWS = 64
 
+#: samples^2 x pixels above which a run is refused (GSTools runs about 1e9 of them a second here: ~30 min)
+KRIGE_COST_MAX = 2e12
+
 SUMMARY = (
     "Interpolates a numeric field of a point layer (e.g. soil samples: clay, SOC, pH) onto the grid of a reference "
     "raster by ordinary kriging, or by kriging with external drift rasters (e.g. DEM, NDVI).\n"
@@ -233,6 +236,32 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             rows.append(sample_points(path, lx, ly, "bilinear", bands=[1], label="DRIFTS").values[:, 0])
         return np.array(rows)
 
+    def check_extent_and_cost(self, samples, grid, parameters, context, feedback):
+        """Before any kriging: the samples must lie in (or near) the reference raster, so that a layer whose CRS is
+        wrong or missing (degrees read as metres) does not give a constant raster; and global kriging costs about
+        n^2 operations per pixel, so a run over KRIGE_COST_MAX is refused with the numbers."""
+        source = self.parameterAsSource(parameters, "POINTS", context)
+        if source is not None and not source.sourceCrs().isValid():
+            feedback.pushWarning("POINTS: the layer has no CRS; its coordinates are taken as the REFERENCE's.")
+        gt = grid.geotransform
+        x0, x1 = sorted((gt[0], gt[0] + gt[1] * grid.width))
+        y0, y1 = sorted((gt[3], gt[3] + gt[5] * grid.height))
+        inside = (samples.x >= x0) & (samples.x <= x1) & (samples.y >= y0) & (samples.y <= y1)
+        if not inside.any():
+            raise ValueError(f"POINTS: none of the {samples.z.size} sample locations lies inside the REFERENCE raster "
+                             f"(x {x0:.6g} .. {x1:.6g}, y {y0:.6g} .. {y1:.6g}; the samples span x "
+                             f"{samples.x.min():.6g} .. {samples.x.max():.6g}, y {samples.y.min():.6g} .. "
+                             f"{samples.y.max():.6g}). Check the points layer's CRS, or give the raster of their area.")
+        if not inside.all():
+            feedback.pushInfo(f"{int((~inside).sum())} sample location(s) lie outside the REFERENCE raster; they "
+                              "are used in the kriging.")
+        cost = float(samples.z.size) ** 2 * grid.width * grid.height
+        if cost > KRIGE_COST_MAX:
+            raise ValueError(f"POINTS / REFERENCE: kriging {samples.z.size} samples onto {grid.width} x {grid.height} "
+                             f"pixels is about {cost:.2g} operations (global kriging: samples^2 per pixel), more than "
+                             f"the {KRIGE_COST_MAX:.0g} this tool runs (hours). Thin the samples, or give a coarser or "
+                             "smaller REFERENCE raster.")
+
     # ------------------------------------------------------------------------------------------------ run
     def run_tool(self, parameters, context, feedback):
         missing = gstools_missing_message()
@@ -278,6 +307,7 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             feedback.pushWarning(f"{what}: each location is one point with the mean value.")
         core.check_samples(samples, field, drift_names)
         n = samples.z.size
+        self.check_extent_and_cost(samples, grid, parameters, context, feedback)
 
         # variogram
         residuals = core.ols_residuals(samples.z, samples.drifts)
@@ -301,9 +331,14 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             model = core.make_model(kind, nugget, sill, rng, nu)
         else:
             model = core.fit_model(emp, kind, nu)
-            if not model.var > 0:
-                feedback.pushWarning("The fitted partial sill is 0 (pure nugget): the samples show no spatial "
-                                     "correlation, so the prediction is the mean everywhere.")
+            fitted = core.model_parameters(model)
+            if not model.var > 0.01 * (model.var + model.nugget):
+                feedback.pushWarning("The fitted partial sill is (nearly) 0, a pure nugget: the samples show no "
+                                     "spatial correlation, so the prediction is about the mean everywhere.")
+            elif fitted["range"] > 3 * max_lag:
+                feedback.pushWarning(f"The fitted range ({fitted['range']:.6g}) is far beyond the largest lag of the "
+                                     f"variogram ({max_lag:.6g}): the semivariance keeps rising, as with a trend. Give "
+                                     "drift rasters (DRIFTS) that explain the trend, or a variogram (VARIOGRAM = 1).")
         params = core.model_parameters(model)
         feedback.pushInfo(f"{n} sample locations; {kind} model{' (given)' if given else ' (fitted)'}: nugget "
                           f"{params['nugget']:.6g}, sill {params['sill']:.6g}, range {params['range']:.6g}"
