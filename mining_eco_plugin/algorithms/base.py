@@ -83,6 +83,15 @@ def manual_page(alg_id: str) -> str:
     return os.path.join(DOCS, f"{alg_id}.html")
 
 
+def file_raster_path(layer, pid: str) -> str:
+    """The file behind a raster layer of parameter ``pid`` (its GDAL source without "|" options); ValueError naming
+    ``pid`` for a layer that is not a GDAL file (a WMS, a virtual raster of another provider)."""
+    if layer.providerType() != "gdal":
+        raise ValueError(f"{pid}: {layer.name()} is not a file raster (provider {layer.providerType()}); save it as "
+                         "GeoTIFF first.")
+    return layer.source().split("|")[0]
+
+
 def is_csv_destination(dest) -> bool:
     """True when a sink's destination (a path, possibly with "|layername=...") is a CSV file."""
     return str(dest or "").split("|")[0].strip().lower().endswith(".csv")

@@ -26,7 +26,7 @@ from ..raster import sampling
 from ..raster.engine import BandRef, Canceled, RasterError, RasterStack, raster_info
 from ..reports.html import write_html_report
 from ..core.checks import bad_value
-from .base import MiningEcoAlgorithm
+from .base import MiningEcoAlgorithm, file_raster_path
 from . import limits
 from .references import cite
 from .scene_params import RESAMPLING_OPTIONS
@@ -69,13 +69,6 @@ class Samples:
 
 def _missing(v):
     return v is None or (hasattr(v, "isNull") and v.isNull()) or (isinstance(v, float) and v != v)
-
-
-def _raster_path(layer, pid):
-    if layer.providerType() != "gdal":
-        raise ValueError(f"{pid}: {layer.name()} is not a file raster (provider {layer.providerType()}); save it as "
-                         "GeoTIFF first.")
-    return layer.source().split("|")[0]
 
 
 def _period_key(label):
@@ -349,7 +342,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
         factors, taken = [], set()
         for pid, cat in (("X_RASTERS", False), ("CATEGORICAL_RASTERS", True)):
             for layer in self.parameterAsLayerList(parameters, pid, context):
-                path = _raster_path(layer, pid)
+                path = file_raster_path(layer, pid)
                 _grid, count, descriptions = raster_info(path, pid)
                 for b in range(1, count + 1):
                     base = layer.name() if count == 1 else ((descriptions[b - 1] or "").strip()
@@ -372,7 +365,7 @@ class GeodetectorAlgorithm(MiningEcoAlgorithm):
             raise ValueError("Y_RASTER: give the raster to explain (e.g. RSEI); raster mode needs Y_RASTER with "
                              "X_RASTERS and/or CATEGORICAL_RASTERS.")
         y_band = self.parameterAsInt(parameters, "Y_BAND", context) or 1
-        y_ref = BandRef(_raster_path(y_layer, "Y_RASTER"), y_band, "Y_RASTER")
+        y_ref = BandRef(file_raster_path(y_layer, "Y_RASTER"), y_band, "Y_RASTER")
         y_name = y_layer.name() if y_band == 1 else f"{y_layer.name()} band {y_band}"
         factors = self._raster_factors(parameters, context, y_ref)
         scheme = sampling.SCHEMES[self.parameterAsEnum(parameters, "SAMPLING", context)]

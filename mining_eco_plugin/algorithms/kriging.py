@@ -38,7 +38,8 @@ from ..raster.executor import BlockPass, OutputSpec
 from ..raster.points import sample_points
 from ..styles.qgis_styles import RasterStyle, style_output
 from . import limits
-from .base import MiningEcoAlgorithm, csv_safe_attributes
+from .base import MiningEcoAlgorithm, csv_safe_attributes, file_raster_path
+from .samples import as_float
 from .references import cite
 
 MODEL_OPTIONS = ("Spherical", "Exponential", "Gaussian", "Matérn")
@@ -65,17 +66,6 @@ SUMMARY = (
     "residuals as a point layer.\n"
     "Needs the Python package GSTools: Install Python dependencies with 'Also install GSTools'.")
 SOURCE = cite("muller2022", "webster2007", "dubrule1983")
-
-
-def _missing(v):
-    return v is None or (hasattr(v, "isNull") and v.isNull()) or (isinstance(v, float) and not math.isfinite(v))
-
-
-def _raster_path(layer, pid):
-    if layer.providerType() != "gdal":
-        raise ValueError(f"{pid}: {layer.name()} is not a file raster (provider {layer.providerType()}); save it as "
-                         "GeoTIFF first.")
-    return layer.source().split("|")[0]
 
 
 class KrigingAlgorithm(MiningEcoAlgorithm):
@@ -182,18 +172,10 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
         for f in source.getFeatures():
             if feedback.isCanceled():
                 raise Canceled()
-            v = f.attribute(idx)
+            v = as_float(f.attribute(idx))         # NULL and text: NaN
             geom = f.geometry()
             if geom is None or geom.isNull() or geom.isEmpty():
                 bad += 1
-                continue
-            if _missing(v):
-                empty += 1
-                continue
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                empty += 1
                 continue
             if not math.isfinite(v):
                 empty += 1
@@ -222,7 +204,7 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
         """Drift values (k x n) at the points, sampled bilinearly in each raster's own CRS."""
         rows = []
         for layer in layers:
-            path = _raster_path(layer, "DRIFTS")
+            path = file_raster_path(layer, "DRIFTS")
             lx, ly = x, y
             if layer.crs().isValid() and grid_crs.isValid() and layer.crs() != grid_crs:
                 tr = QgsCoordinateTransform(grid_crs, layer.crs(), context.transformContext())
@@ -271,7 +253,7 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
         ref_layer = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
         if ref_layer is None:
             raise ValueError("REFERENCE: no raster was given.")
-        ref_path = _raster_path(ref_layer, "REFERENCE")
+        ref_path = file_raster_path(ref_layer, "REFERENCE")
         grid, _bands, _names = engine.raster_info(ref_path, "REFERENCE")
         if grid.is_geographic:
             raise ValueError("REFERENCE: the raster is in a geographic CRS (degrees); kriging needs distances. "
@@ -355,7 +337,7 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
         keys = []
         for k, layer in enumerate(drift_layers):
             keys.append(f"drift{k}")
-            refs[keys[-1]] = BandRef(_raster_path(layer, "DRIFTS"), 1, f"DRIFTS ({layer.name()})")
+            refs[keys[-1]] = BandRef(file_raster_path(layer, "DRIFTS"), 1, f"DRIFTS ({layer.name()})")
         out_pred = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         out_var = self.parameterAsOutputLayer(parameters, "OUTPUT_VARIANCE", context)
         outputs = [OutputSpec("prediction", out_pred, band_names=(f"{field} (kriged)",))]
