@@ -9,7 +9,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from qgis.core import (
@@ -186,10 +186,7 @@ class Settings:
 
 def composite_settings(alg, parameters, context) -> Settings:
     """The settings, checked; ValueError naming the parameter."""
-    paths = [p for p in alg.parameterAsFileList(parameters, "PRODUCTS", context) if p] \
-        if hasattr(alg, "parameterAsFileList") else []
-    if not paths:
-        paths = [layer_path(v) for v in (parameters.get("PRODUCTS") or []) if v]
+    paths = [p for p in alg.parameterAsFileList(parameters, "PRODUCTS", context) if p]
     folder = alg.parameterAsFile(parameters, "PRODUCT_FOLDER", context)
     if folder:
         if not os.path.isdir(folder):
@@ -273,10 +270,6 @@ def products_given(alg, parameters, context) -> bool:
     return bool(parameters.get("PRODUCTS")) or bool(alg.parameterAsFile(parameters, "PRODUCT_FOLDER", context))
 
 
-def layer_path(value) -> str:
-    return str(value).split("|")[0]
-
-
 @dataclass
 class Period:
     year: int
@@ -284,6 +277,7 @@ class Period:
     path: str = ""
     row: tuple = ()
     thermal: bool = False           # every product of the period has a thermal band (set by prepare_periods)
+    windows: dict = field(default_factory=dict)   # product id -> its footprint's window of the target grid
 
 
 def _date(product) -> dt.date:
@@ -360,13 +354,14 @@ def _drop_products_off_the_grid(settings: Settings, periods, grid, feedback):
     ValueError naming STUDY_AREA when no product meets it (the composites would be nodata everywhere)."""
     kept = []
     for period in periods:
-        on = [p for p in period.products
-              if grid_tools.window_on(grid, grid_tools.footprint(p.bands["B"], grid.wkt, p.source)) is not None]
+        windows = {p.product_id: grid_tools.window_on(grid, grid_tools.footprint(p.bands["B"], grid.wkt, p.source))
+                   for p in period.products}
+        on = [p for p in period.products if windows[p.product_id] is not None]
         for p in period.products:
             if p not in on:
                 feedback.pushInfo(f"{p.product_id} does not reach the study area: not used.")
         if on:
-            kept.append(replace(period, products=on))
+            kept.append(replace(period, products=on, windows={p.product_id: windows[p.product_id] for p in on}))
         else:
             feedback.pushWarning(f"Period {period.year}: no product reaches the study area; no composite.")
     if not kept:
@@ -473,12 +468,11 @@ def _composite_period(alg, settings, period, grid, harmonise, scratch, area_path
                                                                  label=p.source), 1, f"{p.product_id} QA")
         else:
             feedback.pushWarning(f"{p.product_id} has no QA band: its clouds are not masked.")
-        box = grid_tools.footprint(p.bands["B"], grid.wkt, p.source)
         d = _date(p)
         observations.append(core.Observation(key, radiometry, d.timetuple().tm_yday, d.toordinal(), p.sensor,
                                              harmonise and p.sensor in core.HARMONISED_SENSORS
                                              and p.surface_reflectance,
-                                             grid_tools.window_on(grid, box), p.qa is not None))
+                                             period.windows[p.product_id], p.qa is not None))
     if area_path:
         inputs[core.AREA_KEY] = BandRef(area_path, 1, "STUDY_AREA")
     bap = ()
