@@ -11,7 +11,7 @@ import os
 
 from osgeo import gdal, ogr, osr
 
-from .engine import RESAMPLING, Grid, RasterError, grid_of, open_raster
+from .engine import RESAMPLING, Grid, RasterError, grid_of, open_raster, quiet_gdal
 
 #: the value a warped QA band holds where the product has no data (QA_PIXEL / BQA bit 0 = fill, SCL 0 = no data)
 QA_FILL = {"QA_PIXEL": 1, "BQA": 1, "SCL": 0, None: 0}
@@ -124,12 +124,9 @@ def warp_to_grid(path: str, grid: Grid, vrt_path: str, resampling: str, dst_noda
         # on the grid already: a window of the file (a plain VRT) holds the very values the nearest-neighbour
         # warp would (the source pixel of every target pixel, nodata where the source has none), read without
         # the warper (bench (j): 12 products x 8 bands, 3 to 4 times faster to read)
-        gdal.PushErrorHandler("CPLQuietErrorHandler")      # "-srcwin partially outside the raster": as meant
-        try:
+        with quiet_gdal():                                  # "-srcwin partially outside the raster": as meant
             ds = gdal.Translate(vrt_path, src, format="VRT", bandList=[1],
                                 srcWin=[offset[0], offset[1], grid.width, grid.height])
-        finally:
-            gdal.PopErrorHandler()
         if ds is None:
             raise RasterError(f"{label or path}: GDAL cannot place it on the target grid ({gdal.GetLastErrorMsg()}).")
         ds.SetGeoTransform(grid.geotransform)               # the target grid's own numbers, as the warp writes

@@ -13,6 +13,7 @@ import math
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -196,6 +197,16 @@ def damaged(path: str, label: str = "", detail: str = "") -> RasterError:
     why = f" (GDAL: {detail.strip()})" if detail and detail.strip() else ""
     return RasterError(f"{who}{path} is damaged or incomplete: its data cannot be read{why}. The file was probably "
                        "cut short (an interrupted copy or download) or overwritten; copy or export it again.")
+
+
+@contextmanager
+def quiet_gdal():
+    """GDAL's error messages silenced in this block (a call whose failure the caller turns into its own message)."""
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
 
 
 def open_raster(path: str, label: str = ""):

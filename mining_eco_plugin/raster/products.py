@@ -15,6 +15,7 @@ import re
 from osgeo import gdal
 
 from ..core.product_meta import Product, ProductError, landsat_product, require_kind, s2_product
+from .engine import quiet_gdal
 
 _MTL = re.compile(r"_MTL\.(txt|xml|json)$", re.IGNORECASE)
 _MTL_ORDER = {"txt": 0, "xml": 1, "json": 2}       # several encodings of one MTL: the first of these is used
@@ -68,20 +69,12 @@ def _list(root: str) -> list[str]:
 def _archive_root(path: str, prefix: str, kind: str) -> str:
     root = f"{prefix}/{os.path.abspath(path)}"
     gdal.ErrorReset()
-    with gdal.quiet_errors() if hasattr(gdal, "quiet_errors") else _Quiet():
+    with quiet_gdal():
         names = gdal.ReadDirRecursive(root)
     if not names:
         raise ProductError(f"{path} is not a readable {kind} archive (it is damaged, truncated or empty). "
                            "Download the product again.")
     return root
-
-
-class _Quiet:
-    def __enter__(self):
-        gdal.PushErrorHandler("CPLQuietErrorHandler")
-
-    def __exit__(self, *a):
-        gdal.PopErrorHandler()
 
 
 def _resolve(root: str, names: list[str], wanted: str, source: str, what: str) -> str:
@@ -93,7 +86,7 @@ def _resolve(root: str, names: list[str], wanted: str, source: str, what: str) -
         raise ProductError(f"The product {source} is incomplete: the file {os.path.basename(wanted)} ({what}) "
                            "named in its metadata is missing.")
     path = f"{root}/{hits[0]}" if root.startswith("/vsi") else os.path.join(root, hits[0])
-    with _Quiet():
+    with quiet_gdal():
         ok = _readable_to_end(path)
     if not ok:
         raise ProductError(f"The product {source} is damaged: the file {hits[0]} ({what}) cannot be read to its "
@@ -103,7 +96,7 @@ def _resolve(root: str, names: list[str], wanted: str, source: str, what: str) -
 
 def _landsat(source: str, root: str, names: list[str], mtl_rel: str) -> Product:
     mtl_path = f"{root}/{mtl_rel}" if root.startswith("/vsi") else os.path.join(root, mtl_rel)
-    with _Quiet():
+    with quiet_gdal():
         text = _vsi_read(mtl_path)
     p = landsat_product(text.decode("latin-1"), os.path.basename(mtl_rel))
     p.source, p.metadata = source, mtl_path
@@ -134,7 +127,7 @@ def _one_mtl(names: list[str], source: str) -> str:
 
 def _s2(source: str, root: str, names: list[str], mtd_rel: str) -> Product:
     mtd_path = f"{root}/{mtd_rel}" if root.startswith("/vsi") else os.path.join(root, mtd_rel)
-    with _Quiet():
+    with quiet_gdal():
         text = _vsi_read(mtd_path)
     d = os.path.dirname(mtd_rel)
     local = [n[len(d) + 1:] for n in names if n.startswith(d + "/")] if d else names
