@@ -85,7 +85,7 @@ def _resolve(root: str, names: list[str], wanted: str, source: str, what: str) -
     if not hits:
         raise ProductError(f"The product {source} is incomplete: the file {os.path.basename(wanted)} ({what}) "
                            "named in its metadata is missing.")
-    path = f"{root}/{hits[0]}" if root.startswith("/vsi") else os.path.join(root, hits[0])
+    path = _join(root, hits[0])
     with quiet_gdal():
         ok = _readable_to_end(path)
     if not ok:
@@ -94,17 +94,28 @@ def _resolve(root: str, names: list[str], wanted: str, source: str, what: str) -
     return path
 
 
-def _landsat(source: str, root: str, names: list[str], mtl_rel: str) -> Product:
-    mtl_path = f"{root}/{mtl_rel}" if root.startswith("/vsi") else os.path.join(root, mtl_rel)
+def _join(root: str, rel: str) -> str:
+    """``rel`` below ``root`` (a folder, or a /vsitar/ / /vsizip/ path, which take "/")."""
+    if not rel:
+        return root
+    return f"{root}/{rel}" if root.startswith("/vsi") else os.path.join(root, rel)
+
+
+def _metadata(root: str, names: list[str], rel: str):
+    """(path, bytes) of the metadata file ``rel`` below ``root``, the folder holding it and the names of the files
+    below that folder (relative to it)."""
+    path = _join(root, rel)
     with quiet_gdal():
-        text = _vsi_read(mtl_path)
+        text = _vsi_read(path)
+    d = os.path.dirname(rel)
+    local = [n[len(d) + 1:] for n in names if n.startswith(d + "/")] if d else names
+    return path, text, _join(root, d), local
+
+
+def _landsat(source: str, root: str, names: list[str], mtl_rel: str) -> Product:
+    mtl_path, text, base, local = _metadata(root, names, mtl_rel)
     p = landsat_product(text.decode("latin-1"), os.path.basename(mtl_rel))
     p.source, p.metadata = source, mtl_path
-    d = os.path.dirname(mtl_rel)
-    local = [n[len(d) + 1:] for n in names if n.startswith(d + "/")] if d else names
-    base = f"{root}/{d}" if d else root
-    if not root.startswith("/vsi"):
-        base = os.path.join(root, d) if d else root
     p.bands = {role: _resolve(base, local, f, source, f"{role} band") for role, f in p.bands.items()}
     if p.qa:
         p.qa = _resolve(base, local, p.qa, source, f"{p.qa_kind} band")
@@ -126,14 +137,9 @@ def _one_mtl(names: list[str], source: str) -> str:
 
 
 def _s2(source: str, root: str, names: list[str], mtd_rel: str) -> Product:
-    mtd_path = f"{root}/{mtd_rel}" if root.startswith("/vsi") else os.path.join(root, mtd_rel)
-    with quiet_gdal():
-        text = _vsi_read(mtd_path)
-    d = os.path.dirname(mtd_rel)
-    local = [n[len(d) + 1:] for n in names if n.startswith(d + "/")] if d else names
+    mtd_path, text, base, local = _metadata(root, names, mtd_rel)
     p = s2_product(text, local, os.path.basename(mtd_rel))
     p.source, p.metadata = source, mtd_path
-    base = (f"{root}/{d}" if d else root) if root.startswith("/vsi") else (os.path.join(root, d) if d else root)
     p.bands = {role: _resolve(base, local, f, source, f"{role} band") for role, f in p.bands.items()}
     p.qa = _resolve(base, local, p.qa, source, "SCL band")
     return p
