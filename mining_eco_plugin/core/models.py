@@ -184,7 +184,11 @@ def random_split(n: int, fraction: float = 0.2, seed: int = SEED):
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def kfold(k: int, seed: int = SEED):
+def kfold(k, seed: int = SEED):
+    """Seeded shuffled KFold of ``k`` folds; ``k`` may instead be prepared splits (core.spatialcv.Splits),
+    returned as they are."""
+    if hasattr(k, "split"):
+        return k
     from sklearn.model_selection import KFold
     return KFold(k, shuffle=True, random_state=seed)
 
