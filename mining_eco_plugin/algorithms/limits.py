@@ -25,6 +25,8 @@ TREES_MAX = 10_000
 REPEATS_MAX = 100
 COMPONENTS_MAX = 100
 FOLDS_MAX = 100
+#: block size and buffer of the spatial cross-validation (metres): 5,000 km, an eighth of the Earth's circumference
+SPATIAL_DISTANCE_MAX = 5_000_000.0
 CLASSES_MAX = 30
 #: dates of a time series (trend MIN_VALID, timeseries MIN_SEGMENT)
 DATES_MAX = 10_000

@@ -5,6 +5,8 @@ import math
 import os
 import tempfile
 
+import numpy as np
+
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
@@ -23,6 +25,7 @@ from ..core import modelfile
 from ..deps import skops_missing_message
 from ..deps.native import libsvm_clash, svr_refusal
 from ..core import models as core
+from ..core import spatialcv
 from ..raster.engine import Canceled
 from .base import MiningEcoAlgorithm
 from . import limits
@@ -32,7 +35,15 @@ from .samples import numeric_field, read_columns
 MODEL_OPTIONS = [(k, core.LABELS[k]) for k in core.KINDS]
 VALIDATION_OPTIONS = [("systematic", "Systematic 1-in-5 split (every 5th sample validates; He et al. 2026)"),
                       ("random", "Seeded random split (VALIDATION_FRACTION)"),
-                      ("kfold", "k-fold cross-validation (FOLDS)")]
+                      ("kfold", "k-fold cross-validation (FOLDS)"),
+                      ("blocks", "Spatial block k-fold (BLOCK_SIZE blocks in FOLDS folds)"),
+                      ("clusters", "Spatial k-means clusters of the coordinates (FOLDS folds)"),
+                      ("buffer", "Buffered leave-one-out (BUFFER)")]
+#: metric set of each cross-validation (the table's "set"; "validation" for the splits)
+CV_SETS = {"kfold": "cv", "blocks": "block cv", "clusters": "cluster cv", "buffer": "buffered loo"}
+SPATIAL = ("blocks", "clusters", "buffer")
+#: the random k-fold cross-validation that a spatial one is shown beside
+RANDOM_CV = "random cv"
 METRIC_FIELDS = (("model", str), ("set", str), ("n", int), ("r2", float), ("rmse", float), ("mae", float))
 COMPARE_FIELDS = (("model", str), ("backend", str), ("r2_c", float), ("rmse_c", float), ("mae_c", float),
                   ("r2_v", float), ("rmse_v", float), ("mae_v", float), ("best", bool))
@@ -42,8 +53,9 @@ SUMMARY = (
     "(e.g. indices at the sampling points), measures it (R2, RMSE, MAE) and saves it as a model file for Apply model. "
     "Models: random forest, SVR, MLP (BPNN), gradient boosting (XGBoost when installed), PLSR and stacking (MLP, RF "
     "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target (their C, gamma and rates "
-    "presume scaled data; tree models need no scaling). Validation: every 5th sample (default), a seeded random split or k-fold "
-    "cross-validation. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
+    "presume scaled data; tree models need no scaling). Validation: every 5th sample (default), a seeded random split, k-fold "
+    "cross-validation or, on a point layer, spatial cross-validation (blocks, k-means clusters or buffered "
+    "leave-one-out) shown beside a random k-fold, so that the optimism of a random split is seen. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
     "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
     "HTML report. Needs the Python package skops (see the Set-up group).")
 SOURCE = cite("he2026", "lan2025", "breiman2001", "wolpert1992")
@@ -80,7 +92,10 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterEnum("VALIDATION", "Validation", [label for _k, label in VALIDATION_OPTIONS],
                                             defaultValue=0),
                  "0 = systematic 1-in-5 split (model fitted on the calibration samples); 1 = seeded random split; "
-                 "2 = k-fold cross-validation (metrics of out-of-fold predictions; model refitted on all samples).")
+                 "2 = k-fold cross-validation (metrics of out-of-fold predictions; model refitted on all samples); "
+                 "spatial, on a point layer: 3 = blocks of BLOCK_SIZE m dealt to FOLDS folds, 4 = FOLDS k-means "
+                 "clusters of the coordinates, 5 = buffered leave-one-out (training leaves out the samples within "
+                 "BUFFER m); shown beside a random FOLDS-fold cross-validation.")
         self.add(QgsProcessingParameterNumber("VALIDATION_FRACTION", "Validation fraction (random split)",
                                               compat.ProcessingNumberParameterType.Double, 0.2,
                                               minValue=0.05, maxValue=0.5),
@@ -88,6 +103,16 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterNumber("FOLDS", "Folds (k-fold)", compat.ProcessingNumberParameterType.Integer,
                                               5, minValue=2, maxValue=50),
                  "Number of folds of the cross-validation.", advanced=True)
+        self.add(QgsProcessingParameterNumber("BLOCK_SIZE", "Block size (m, spatial blocks)",
+                                              compat.ProcessingNumberParameterType.Double, 1000.0,
+                                              minValue=0.001, maxValue=limits.SPATIAL_DISTANCE_MAX),
+                 "Side of the square blocks (metres; geodesic on a geographic CRS) of the spatial block "
+                 "cross-validation; e.g. the range of the target's variogram.", advanced=True)
+        self.add(QgsProcessingParameterNumber("BUFFER", "Buffer (m, buffered leave-one-out)",
+                                              compat.ProcessingNumberParameterType.Double, 500.0,
+                                              minValue=0.0, maxValue=limits.SPATIAL_DISTANCE_MAX),
+                 "Samples within this distance (metres; geodesic on a geographic CRS) of the validation sample "
+                 "are left out of its training set.", advanced=True)
         self.add(QgsProcessingParameterNumber("SEED", "Random seed", compat.ProcessingNumberParameterType.Integer, 42,
                                               minValue=limits.SEED_MIN, maxValue=limits.SEED_MAX),
                  "Seed of the models, the random split, the folds and the search: the same seed gives the same "
@@ -109,7 +134,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                         "names, target, units, metrics and library versions.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TABLE", "Metrics",
                                                           compat.ProcessingSourceType.Vector),
-                        "Table: model, set (calibration / validation / cv), n, r2, rmse, mae.")
+                        "Table: model, set (calibration / validation / cv; spatial: block cv / cluster cv / "
+                        "buffered loo and random cv), n, r2, rmse, mae.")
         self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_COMPARISON", "Model comparison",
                                                           compat.ProcessingSourceType.Vector, optional=True,
                                                           createByDefault=False),
@@ -123,7 +149,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                         "HTML report: settings, metrics, comparison, search result, plot.")
         self.addOutput(QgsProcessingOutputString("BOOSTING_BACKEND", "Gradient boosting library used"))
         self.addOutput(QgsProcessingOutputString("FEATURES", "Predictor fields used (comma separated)"))
-        self.addOutput(QgsProcessingOutputNumber("VALIDATION_R2", "Validation (or cv) R2 of MODEL"))
+        self.addOutput(QgsProcessingOutputNumber("VALIDATION_R2", "Validation (or cv, or spatial cv) R2 of MODEL"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         # before any work (training every model, reading rasters): model files need skops
@@ -171,6 +197,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         validation = VALIDATION_OPTIONS[self.parameterAsEnum(parameters, "VALIDATION", context)][0]
         fraction = self.parameterAsDouble(parameters, "VALIDATION_FRACTION", context)
         folds = self.parameterAsInt(parameters, "FOLDS", context)
+        block_size = self.parameterAsDouble(parameters, "BLOCK_SIZE", context)
+        buffer = self.parameterAsDouble(parameters, "BUFFER", context)
         seed = self.parameterAsInt(parameters, "SEED", context)
         budget = self.parameterAsInt(parameters, "SEARCH_BUDGET", context) \
             if self.parameterAsBool(parameters, "SEARCH", context) else 0
@@ -179,20 +207,35 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
 
         X, y = self._read(source, target, names, feedback)
-        core.check_samples(X, y, names, target, folds if validation == "kfold" else core.STACK_FOLDS
+        core.check_samples(X, y, names, target, folds if validation in CV_SETS else core.STACK_FOLDS
                            if kind == "stacking" or compare else 0)
+        splits, spatial_how = None, ""
+        if validation in SPATIAL:
+            splits, spatial_how = _spatial_splits(validation, _coordinates(source, feedback), folds, seed,
+                                                  block_size, buffer)
+            feedback.pushInfo(f"Spatial validation: {spatial_how}")
         clash = libsvm_clash()
         if clash and kind == "svr":
             raise ValueError(f"MODEL: {svr_refusal(clash)}")
         backend = core.boosting_backend()
         settings = dict(validation=validation, fraction=fraction, folds=folds, seed=seed, budget=budget,
                         backend=backend)
+        # a spatial validation is a cross-validation on the prepared splits (core.models.kfold passes them on)
+        fit_settings = dict(settings, validation="kfold", folds=splits) if splits is not None else settings
         feedback.pushInfo(f"{len(y)} samples, {len(names)} predictors ({', '.join(names)}); gradient boosting: "
                           f"{_backend_label(backend)}")
         feedback.setProgress(5)
-        result = core.train(kind, X, y, cancel=feedback.isCanceled, names=names, **settings)
+        result = _relabel(core.train(kind, X, y, cancel=feedback.isCanceled, names=names, **fit_settings),
+                          validation)
         if feedback.isCanceled():
             raise Canceled()
+        if splits is not None:      # the random k-fold cross-validation shown beside it (VALIDATION = 2)
+            baseline = core.train(kind, X, y, cancel=feedback.isCanceled, names=names,
+                                  **dict(settings, validation="kfold"))
+            row = next(r for r in baseline.rows if r["set"] == "cv")
+            result.rows.append(dict(row, set=RANDOM_CV))
+            if feedback.isCanceled():
+                raise Canceled()
         feedback.setProgress(40 if compare else 80)
         comparison, best = [], ""
         if compare:
@@ -202,10 +245,11 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             for i, other in enumerate(others):
                 if feedback.isCanceled():
                     raise Canceled()
-                comparison.append(core.train(other, X, y, cancel=feedback.isCanceled, names=names, **settings))
+                comparison.append(_relabel(core.train(other, X, y, cancel=feedback.isCanceled, names=names,
+                                                      **fit_settings), validation))
                 feedback.setProgress(40 + 40 * (i + 1) / len(others))
             comparison = sorted([result] + comparison, key=lambda r: core.KINDS.index(r.kind))
-            key = "cv" if validation == "kfold" else "validation"
+            key = _key(validation)
             best = max(comparison, key=lambda r: -math.inf if math.isnan(r.metric(key)) else r.metric(key)).kind
 
         # -- outputs (everything is computed: nothing below can fail on the data) --------------------
@@ -214,7 +258,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             result.estimator, names, target, units, kind, metrics,
             extra={"model": core.LABELS[kind], "validation": validation, "seed": seed,
                    "boosting_backend": backend if kind in ("boosting", "stacking") else "",
-                   "search_budget": budget, "search_params": _jsonable(result.params), "n_samples": int(len(y))},
+                   "search_budget": budget, "search_params": _jsonable(result.params), "n_samples": int(len(y)),
+                   **({"spatial_validation": spatial_how} if spatial_how else {})},
             probe=X[:modelfile.PROBE_ROWS])     # loads() checks them under another scikit-learn
         data = modelfile.dumps(bundle)
         modelfile.loads(data, os.path.basename(model_path))     # the file must load back (allowed types)
@@ -224,8 +269,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         table = self.write_table(parameters, "OUTPUT_TABLE", context, METRIC_FIELDS,
                                  [(label, r["set"], r["n"], r["r2"], r["rmse"], r["mae"]) for r in result.rows])
         outputs = {"OUTPUT_MODEL": model_path, "OUTPUT_TABLE": table, "BOOSTING_BACKEND": backend,
-                   "FEATURES": ",".join(names), "VALIDATION_R2": result.metric("cv" if validation == "kfold"
-                                                                                else "validation")}
+                   "FEATURES": ",".join(names), "VALIDATION_R2": result.metric(_key(validation))}
         comp_rows = [_comparison_row(r, backend, best, validation) for r in comparison]
         if compare and parameters.get("OUTPUT_COMPARISON") is not None:
             outputs["OUTPUT_COMPARISON"] = self.write_table(parameters, "OUTPUT_COMPARISON", context, COMPARE_FIELDS,
@@ -245,8 +289,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                 scatter_png(tmp_png, [(s, *result.points[s]) for s in result.points], f"{label}: {target}", units)
                 png = tmp_png
             try:
-                self._report(report, label, target, units, names, len(y), settings, result, comp_rows, best, png,
-                             self.destination(model_path), comparison)
+                self._report(report, label, target, units, names, len(y), dict(settings, spatial=spatial_how),
+                             result, comp_rows, best, png, self.destination(model_path), comparison)
             finally:
                 if tmp_png:
                     os.remove(tmp_png)
@@ -263,6 +307,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             validation += f", fraction {settings['fraction']:g}"
         elif settings["validation"] == "kfold":
             validation += f", k = {settings['folds']}"
+        elif settings.get("spatial"):
+            validation = settings["spatial"]
         info = {"Model": label, "Target": f"{target} ({units})" if units else target, "Samples": n,
                 "Predictors": ", ".join(names), "Validation": validation, "Seed": settings["seed"],
                 "Gradient boosting library": _backend_label(settings["backend"]),
@@ -272,6 +318,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         sections = [("Settings", info),
                     ("Metrics", [{"set": r["set"], "n": r["n"], "R2": r["r2"], "RMSE": r["rmse"], "MAE": r["mae"]}
                                  for r in result.rows])]
+        if settings.get("spatial"):
+            sections += _spatial_sections(result, settings["validation"], settings["folds"])
         if result.params:
             sections.append(("Best search parameters", {k: str(v) for k, v in result.params.items()}))
         if comp_rows:
@@ -288,7 +336,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
 
 def _best_text(label, result, best, comparison, validation, backend):
     """Which model scored best and which one the model file holds, and why they differ."""
-    key = "cv" if validation == "kfold" else "validation"
+    key = _key(validation)
     if not best:
         return f"No model has a {key} R2; the model file holds {label} (MODEL)."
     scored = {r.kind: r.metric(key) for r in comparison}
@@ -302,6 +350,142 @@ def _best_text(label, result, best, comparison, validation, backend):
             f"{best_label}.")
 
 
+def _key(validation):
+    """The metric set that measures ``validation`` (VALIDATION_R2, the best model)."""
+    return CV_SETS.get(validation, "validation")
+
+
+def _relabel(result, validation):
+    """A spatial cross-validation's "cv" rows and points under the spatial set's name."""
+    name = _key(validation)
+    if name != "cv" and validation in CV_SETS:
+        for row in result.rows:
+            if row["set"] == "cv":
+                row["set"] = name
+        if "cv" in result.points:
+            result.points[name] = result.points.pop("cv")
+    return result
+
+
+def _coordinates(source, feedback):
+    """The samples' coordinates for a spatial validation, in feature order (the order read_columns reads):
+    ("projected", xy in metres, CRS text) or ("geographic", (lon, lat, a, f), CRS text)."""
+    from osgeo import osr
+    what = "INPUT: spatial validation (VALIDATION 3 - 5)"
+    crs = source.sourceCrs()
+    if source.wkbType() == compat.WkbType.NoGeometry:
+        raise ValueError(f"{what} needs the samples' locations, but INPUT is a table without geometry; use the "
+                         "point layer of the samples (e.g. the output of Sample rasters at points) or VALIDATION "
+                         "0 - 2")
+    pts = []
+    for i, feature in enumerate(source.getFeatures()):
+        if feedback.isCanceled():
+            raise Canceled()
+        geom = feature.geometry()
+        vertices = [] if geom is None or geom.isNull() else list(geom.vertices())
+        if len(vertices) != 1:
+            raise ValueError(f"{what} needs one point per sample, but sample {i + 1} has "
+                             f"{'no geometry' if not vertices else f'{len(vertices)} vertices (not a point)'}; "
+                             "use a point layer with a location for every sample")
+        pts.append((vertices[0].x(), vertices[0].y()))
+    xy = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    if not crs.isValid():
+        raise ValueError(f"{what}: INPUT has no CRS, so its distances have no unit; assign the layer its CRS")
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs.toWkt())
+    name = crs.authid() or srs.GetName() or "custom CRS"
+    if srs.IsGeographic():
+        a, inv_f = srs.GetSemiMajor(), srs.GetInvFlattening()
+        deg = math.degrees(srs.GetAngularUnits() or math.pi / 180.0)
+        lon, lat = xy[:, 0] * deg, xy[:, 1] * deg
+        if not (np.all(np.abs(lat) <= 90) and np.all((lon >= -180) & (lon <= 360))):
+            raise ValueError(f"{what}: INPUT's CRS ({name}) is geographic (degrees), but its coordinates reach "
+                             f"x {lon.min():.6g} .. {lon.max():.6g}, y {lat.min():.6g} .. {lat.max():.6g}, outside "
+                             "longitudes -180..360 and latitudes -90..90: the CRS label of the layer is wrong; "
+                             "assign its real CRS")
+        f = 1.0 / inv_f if inv_f else 0.0
+        return "geographic", (lon, lat, float(a), f), f"{name}, geodesic distances on its ellipsoid "                                                       f"(a = {a:.3f} m, 1/f = {inv_f:.9g})"
+    if not srs.IsProjected() and not srs.IsLocal():
+        raise ValueError(f"{what}: INPUT's CRS ({name}) is neither projected nor geographic; reproject the layer "
+                         "to a projected CRS in metres")
+    unit = srs.GetLinearUnits()
+    if not unit or not math.isfinite(unit) or unit <= 0:
+        raise ValueError(f"{what}: the linear unit of INPUT's CRS ({name}) is unknown; reproject the layer to a "
+                         "projected CRS in metres")
+    label = srs.GetLinearUnitsName() or "unit"
+    return "projected", xy * unit, (f"{name}, projected ({label}" + (f" = {unit:g} m" if unit != 1 else "") + ")")
+
+
+def _spatial_splits(validation, coords, folds, seed, block_size, buffer):
+    """(core.spatialcv.Splits, description) of the spatial VALIDATION on ``coords`` (_coordinates)."""
+    kind, data, crs = coords
+    n = len(data[0]) if kind == "geographic" else len(data)
+    if validation == "buffer":
+        near = (spatialcv.within_geodesic(data[0], data[1], buffer, data[2], data[3]) if kind == "geographic"
+                else spatialcv.within_projected(data, buffer))
+        splits = spatialcv.buffer_splits(near)
+        excluded = np.array([len(v) - 1 for v in near])
+        spatialcv.check_training(splits, core.MIN_SAMPLES, ("BUFFER", "sample",
+                                                            f"the {n} samples lie too close together for a buffer of "
+                                                            f"{buffer:g} m: use a smaller BUFFER"))
+        return splits, (f"buffered leave-one-out, buffer {buffer:g} m ({n} model fits; each training set leaves out "
+                        f"{excluded.min()} - {excluded.max()} neighbours besides the validation sample, mean "
+                        f"{excluded.mean():.1f}); {crs}")
+    if kind == "geographic":
+        x, y, centre, reach = spatialcv.local_xy(data[0], data[1], data[2], data[3])
+        if reach > spatialcv.LOCAL_MAX_M:
+            raise ValueError(f"INPUT: the samples lie up to {reach / 1000:.0f} km from their centre; blocks and "
+                             "clusters of a geographic CRS are laid in a local azimuthal equidistant projection, "
+                             f"accurate within {spatialcv.LOCAL_MAX_M / 1000:.0f} km. Reproject the layer to a "
+                             "projected CRS in metres")
+        xy = np.column_stack([x, y])
+        crs += (f"; blocks and clusters in the azimuthal equidistant projection centred at {centre[0]:.5f} E, "
+                f"{centre[1]:.5f} N")
+    else:
+        xy = data
+    if validation == "blocks":
+        labels, _cells, nb = spatialcv.block_folds(xy, block_size, folds, seed)
+        how = (f"spatial block {folds}-fold, blocks of {block_size:g} m ({nb} holding samples, shuffled with the "
+               f"seed and each dealt to the fold with the fewest samples)")
+        fix = "use smaller blocks or fewer folds (BLOCK_SIZE, FOLDS)"
+    else:
+        labels = spatialcv.cluster_folds(xy, folds, seed)
+        how = f"spatial {folds}-fold by k-means clusters of the coordinates (scikit-learn KMeans, seeded)"
+        fix = "use fewer folds (FOLDS)"
+    splits = spatialcv.folds_to_splits(labels)
+    spatialcv.check_training(splits, core.MIN_SAMPLES, ("FOLDS" if validation == "clusters" else "BLOCK_SIZE",
+                                                        "fold", fix))
+    sizes = np.bincount(labels)
+    return splits, f"{how}; fold sizes {', '.join(str(int(v)) for v in sizes)}; {crs}"
+
+
+def _spatial_sections(result, validation, folds):
+    """Report: the random k-fold and the spatial cross-validation side by side, and what the difference says."""
+    name = _key(validation)
+    rows = []
+    for set_name, label in ((RANDOM_CV, f"random {folds}-fold cross-validation"),
+                            (name, dict(VALIDATION_OPTIONS)[validation])):
+        row = next((r for r in result.rows if r["set"] == set_name), None)
+        if row is not None:
+            rows.append({"validation": label, "set": set_name, "n": row["n"], "R2": row["r2"], "RMSE": row["rmse"],
+                         "MAE": row["mae"]})
+    r_random, r_spatial = result.metric(RANDOM_CV), result.metric(name)
+    optimism = r_random - r_spatial
+    if not (math.isfinite(r_random) and math.isfinite(r_spatial)):
+        text = "One of the two R2 cannot be computed (constant measured values in a set)."
+    elif optimism > 0:
+        text = (f"Optimism of a random split: the random cross-validation R2 ({r_random:.4f}) is {optimism:.4f} "
+                f"higher than the spatial cross-validation R2 ({r_spatial:.4f}). Random validation samples have "
+                "near neighbours among the training samples, so a random split overstates how well the model "
+                "predicts away from the samples; the spatial R2 is the honest estimate for a map (VALIDATION_R2 "
+                "reports it).")
+    else:
+        text = (f"No optimism: the spatial cross-validation R2 ({r_spatial:.4f}) is not lower than the random "
+                f"cross-validation R2 ({r_random:.4f}) (difference {optimism:.4f}); at this scale the samples show "
+                "no advantage of near neighbours.")
+    return [("Random against spatial validation", rows), ("Optimism", text)]
+
+
 def _backend_label(backend):
     return "XGBoost" if backend == "xgboost" else "scikit-learn HistGradientBoostingRegressor (XGBoost not used)"
 
@@ -313,7 +497,7 @@ def _model_label(kind, backend):
 
 
 def _comparison_row(r, backend, best, validation):
-    vkey = "cv" if validation == "kfold" else "validation"
+    vkey = _key(validation)
     return (_model_label(r.kind, backend), r.backend, r.metric("calibration", "r2"), r.metric("calibration", "rmse"),
             r.metric("calibration", "mae"), r.metric(vkey, "r2"), r.metric(vkey, "rmse"), r.metric(vkey, "mae"),
             r.kind == best)
