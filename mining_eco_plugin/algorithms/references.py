@@ -258,6 +258,21 @@ _REFS = [
         "Müller S., Schüler L., Zech A., Heße F. (2022), Geoscientific Model Development 15: 3161-3182",
         "Müller S., Schüler L., Zech A., Heße F. (2022). GSTools v1.3: a toolbox for geostatistical modelling in "
         "Python. Geoscientific Model Development 15(7): 3161-3182.", doi="10.5194/gmd-15-3161-2022")),
+    ("roberts2017", Reference(
+        "Roberts D.R., Bahn V., Ciuti S. et al. (2017), Ecography 40: 913-929",
+        "Roberts D.R., Bahn V., Ciuti S., Boyce M.S., Elith J., Guillera-Arroita G., Hauenstein S., Lahoz-Monfort "
+        "J.J., Schröder B., Thuiller W., Warton D.I., Wintle B.A., Hartig F., Dormann C.F. (2017). Cross-validation "
+        "strategies for data with temporal, spatial, hierarchical, or phylogenetic structure. Ecography 40(8): "
+        "913-929.", doi="10.1111/ecog.02881")),
+    ("lerest2014", Reference(
+        "Le Rest K., Pinaud D., Monestiez P. et al. (2014), Global Ecology and Biogeography 23: 811-820",
+        "Le Rest K., Pinaud D., Monestiez P., Chadoeuf J., Bretagnolle V. (2014). Spatial leave-one-out "
+        "cross-validation for variable selection in the presence of spatial autocorrelation. Global Ecology and "
+        "Biogeography 23(7): 811-820.", doi="10.1111/geb.12161")),
+    ("vincenty1975", Reference(
+        "Vincenty T. (1975), Survey Review 23: 88-93",
+        "Vincenty T. (1975). Direct and inverse solutions of geodesics on the ellipsoid with application of nested "
+        "equations. Survey Review 23(176): 88-93.", doi="10.1179/sre.1975.23.176.88")),
     ("dubrule1983", Reference(
         "Dubrule O. (1983), Mathematical Geology 15: 687-699",
         "Dubrule O. (1983). Cross validation of kriging in a unique neighborhood. Mathematical Geology 15(6): "

@@ -54,8 +54,8 @@ SUMMARY = (
     "Models: random forest, SVR, MLP (BPNN), gradient boosting (XGBoost when installed), PLSR and stacking (MLP, RF "
     "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target (their C, gamma and rates "
     "presume scaled data; tree models need no scaling). Validation: every 5th sample (default), a seeded random split, k-fold "
-    "cross-validation or, on a point layer, spatial cross-validation (blocks, k-means clusters or buffered "
-    "leave-one-out) shown beside a random k-fold, so that the optimism of a random split is seen. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
+    "cross-validation or (point layer) spatial: blocks, k-means clusters or buffered leave-one-out, beside a "
+    "random k-fold to show its optimism. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
     "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
     "HTML report. Needs the Python package skops (see the Set-up group).")
 SOURCE = cite("he2026", "lan2025", "breiman2001", "wolpert1992")

@@ -1112,7 +1112,8 @@ def _salinity_cases():
     t = "trainmodel"
     cases += output_paths(t, cli=("readonly",))
     cases += numbers(t, [("SEARCH_BUDGET", BIG), ("FOLDS", 0), ("FOLDS", BIG), ("VALIDATION_FRACTION", 0.9),
-                         ("VALIDATION_FRACTION", "nan", None, (), "nan where a number is expected"), ("MODEL", 99)])
+                         ("VALIDATION_FRACTION", "nan", None, (), "nan where a number is expected"), ("MODEL", 99),
+                         ("VALIDATION", 6), ("BLOCK_SIZE", 0), ("BLOCK_SIZE", BIG), ("BUFFER", -1), ("BUFFER", BIG)])
     cases += _table_cases(t, "TARGET", "FIELDS", ["ndvi", "si1"])
     cases += [
         Case(t, "plsr-constant-predictor", "table: constant field",
@@ -1121,6 +1122,21 @@ def _salinity_cases():
              words=("SELECTED_FIELDS|FIELDS|'nope'",)),
         Case(t, "output-mode-umask", "output file mode (umask)", BASE[t], expect="ok",
              check=mode_follows_umask("salt.model", "metrics.csv", "train.html")),
+        # spatial validation (issue 15): locations needed, buffers and blocks that leave no training data
+        Case(t, "spatial-table-without-geometry", "table: no geometry", with_(t, VALIDATION=3),
+             words=("INPUT", "geometry")),
+        Case(t, "spatial-null-geometry", "vector: feature without geometry",
+             with_(t, INPUT=lambda c: c.d.samples_points("null", null_at=6), VALIDATION=5),
+             words=("INPUT", "sample 7")),
+        Case(t, "spatial-buffer-covers-every-sample", "buffer too large",
+             with_(t, INPUT=lambda c: c.d.samples_points(), VALIDATION=5, BUFFER=1e6),
+             words=("BUFFER", "sample 1", "smaller")),
+        Case(t, "spatial-one-block", "zero blocks per fold",
+             with_(t, INPUT=lambda c: c.d.samples_points(), VALIDATION=3, BLOCK_SIZE=1e6),
+             words=("BLOCK_SIZE", "1 block", "FOLDS")),
+        Case(t, "spatial-utm-labelled-wgs84", "EPSG:4326 label on UTM coordinates",
+             with_(t, INPUT=lambda c: c.d.samples_points("wgs84utm", epsg=4326), VALIDATION=4),
+             words=("INPUT", "geographic", "CRS")),
         Case(t, "cancel-stacking-compare-search", "cancel inside long fits",
              with_(t, MODEL=5, COMPARE_MODELS=True, SEARCH=True, SEARCH_BUDGET=20, VALIDATION=2),
              expect="cancel", timeout=15, isolate=True),

@@ -429,6 +429,34 @@ class Data:
             return path
         return self._once(f"kriging-{name}", build)
 
+    def samples_points(self, name="points", epsg=EPSG, null_at=None):
+        """The 40 samples (salt, ndvi, si1) as a point layer in ``epsg`` (UTM coordinates over the grid, also
+        when ``epsg`` says otherwise); sample ``null_at`` (0-based) without geometry."""
+        def build():
+            with open(self.samples, newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            rng = np.random.default_rng(8)
+            path = self.path(f"samples_{name}.gpkg")
+            ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+            srs = osr.SpatialReference()
+            srs.ImportFromEPSG(epsg)
+            lyr = ds.CreateLayer("samples", srs, ogr.wkbPoint)
+            for field in ("salt", "ndvi", "si1"):
+                lyr.CreateField(ogr.FieldDefn(field, ogr.OFTReal))
+            for i, row in enumerate(rows):
+                f = ogr.Feature(lyr.GetLayerDefn())
+                for field in ("salt", "ndvi", "si1"):
+                    f.SetField(field, float(row[field]))
+                if i != null_at:
+                    x = ORIGIN[0] + rng.uniform(0, W * PIXEL)
+                    y = ORIGIN[1] - rng.uniform(0, H * PIXEL)
+                    f.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
+                lyr.CreateFeature(f)
+                f = None
+            ds = None
+            return f"{path}|layername=samples"
+        return self._once(("samples_points", name), build)
+
     def zones(self, name="zones", names=("mine A", "mine B")):
         """Two rectangles over the left and right halves of the grid, field 'name'."""
         def build():
