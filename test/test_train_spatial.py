@@ -175,3 +175,28 @@ def test_geographic_points_geodesic_buffer_and_blocks(provider, tmp_path):
     res, rows, html = run(src, tmp_path / "k", VALIDATION=3, BLOCK_SIZE=4000.0)
     assert "azimuthal equidistant" in html
     assert float(rows["block cv"]["r2"]) < float(rows["random cv"]["r2"]) - 0.3
+
+
+def test_qgis_process_cluster_cv(qgis_process, tmp_path):
+    """Headless: qgis_process with VALIDATION=4 (k-means folds), PLSR; the table equals core.train on the
+    folds of scikit-learn's KMeans (same seed) and on a random 4-fold cross-validation."""
+    import copy
+    import site
+    from sklearn.cluster import KMeans
+    xy, X, y = field_samples(80)
+    src = write_points(tmp_path / "p.gpkg", xy, X, y)
+    qp = copy.copy(qgis_process)
+    qp.env = dict(qgis_process.env, PYTHONPATH=site.getsitepackages()[0])
+    table = tmp_path / "m.csv"
+    proc = qp("run", "miningeco:trainmodel", "--", f"INPUT={src}", "TARGET=salt", "SELECTED_FIELDS=xkm,ykm,cov",
+              "MODEL=4", "VALIDATION=4", "FOLDS=4", f"SEED={SEED}", f"OUTPUT_MODEL={tmp_path / 'q.model'}",
+              f"OUTPUT_TABLE={table}")
+    assert "Traceback" not in proc.stderr
+    with open(table, newline="") as fh:
+        rows = {r["set"]: r for r in csv.DictReader(fh)}
+    labels = KMeans(n_clusters=4, n_init=10, random_state=SEED).fit(xy).labels_
+    splits = spatialcv.Splits([(np.flatnonzero(labels != j), np.flatnonzero(labels == j)) for j in range(4)])
+    ref = core.train("plsr", X, y, validation="kfold", folds=splits, seed=SEED)
+    assert float(rows["cluster cv"]["r2"]) == pytest.approx(ref.metric("cv"), rel=1e-9)
+    rnd = core.train("plsr", X, y, validation="kfold", folds=4, seed=SEED)
+    assert float(rows["random cv"]["r2"]) == pytest.approx(rnd.metric("cv"), rel=1e-9)
