@@ -200,3 +200,23 @@ def test_qgis_process_cluster_cv(qgis_process, tmp_path):
     assert float(rows["cluster cv"]["r2"]) == pytest.approx(ref.metric("cv"), rel=1e-9)
     rnd = core.train("plsr", X, y, validation="kfold", folds=4, seed=SEED)
     assert float(rows["random cv"]["r2"]) == pytest.approx(rnd.metric("cv"), rel=1e-9)
+
+
+def test_compare_models_on_the_spatial_folds(provider, tmp_path):
+    """COMPARE_MODELS with VALIDATION=3: every model on the same block folds; r2_v is each model's block cv R2
+    (core.train on the same splits) and best marks the highest."""
+    xy, X, y = field_samples(80)
+    src = write_points(tmp_path / "p.gpkg", xy, X, y)
+    res, rows, _html = run(src, tmp_path / "o", VALIDATION=3, BLOCK_SIZE=4000.0, FOLDS=4, MODEL=4,
+                           COMPARE_MODELS=True, OUTPUT_COMPARISON=str(tmp_path / "o" / "cmp.csv"))
+    with open(res["OUTPUT_COMPARISON"], newline="") as fh:
+        comp = list(csv.DictReader(fh))
+    splits = spatialcv.folds_to_splits(spatialcv.block_folds(xy, 4000.0, 4, SEED)[0])
+    by_label = {r["model"]: r for r in comp}
+    for kind, label in (("plsr", "PLSR"), ("rf", "Random forest")):
+        ref = core.train(kind, X, y, validation="kfold", folds=splits, seed=SEED)
+        assert float(by_label[label]["r2_v"]) == pytest.approx(ref.metric("cv"), rel=1e-9)
+    r2v = [float(r["r2_v"]) for r in comp]
+    best = [r for r in comp if r["best"].lower() in ("1", "true")]
+    assert len(best) == 1 and float(best[0]["r2_v"]) == max(r2v)
+    assert float(by_label["PLSR"]["r2_v"]) == pytest.approx(float(rows["block cv"]["r2"]), rel=1e-12)
