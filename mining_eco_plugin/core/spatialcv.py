@@ -57,7 +57,7 @@ class Splits:
         return len(self.pairs)
 
     def __str__(self):
-        return str(len(self.pairs))
+        return str(self.get_n_splits())
 
 
 def folds_to_splits(labels) -> Splits:
@@ -211,24 +211,44 @@ def cluster_folds(xy, k: int, seed: int):
     return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(xy).astype(np.intp)
 
 
-def buffer_splits(neighbours) -> Splits:
+class BufferSplits(Splits):
     """Buffered leave-one-out splits from ``neighbours`` (for each sample the indices within its buffer,
-    itself included): sample i validates, every sample outside its buffer trains."""
-    n = len(neighbours)
-    idx = np.arange(n)
-    pairs = []
-    for i, near in enumerate(neighbours):
-        keep = np.ones(n, dtype=bool)
-        keep[near] = False
-        keep[i] = False
-        pairs.append((idx[keep], np.array([i], dtype=np.intp)))
-    return Splits(pairs)
+    itself included): sample i validates, every sample outside its buffer trains. The training index arrays are
+    made when iterated (n of them would hold n^2 indices)."""
+
+    def __init__(self, neighbours):
+        self.neighbours = [np.asarray(v, dtype=np.intp) for v in neighbours]
+        self.labels = None
+
+    @property
+    def pairs(self):
+        return list(self.split())
+
+    def split(self, X=None, y=None, groups=None):  # noqa: ARG002
+        n = len(self.neighbours)
+        idx = np.arange(n)
+        for i, near in enumerate(self.neighbours):
+            keep = np.ones(n, dtype=bool)
+            keep[near] = False
+            keep[i] = False
+            yield idx[keep], np.array([i], dtype=np.intp)
+
+    def get_n_splits(self, X=None, y=None, groups=None):  # noqa: ARG002
+        return len(self.neighbours)
+
+    def __len__(self):
+        return len(self.neighbours)
+
+
+def buffer_splits(neighbours) -> Splits:
+    """Buffered leave-one-out splits (``BufferSplits``) from the samples within each sample's buffer."""
+    return BufferSplits(neighbours)
 
 
 def check_training(splits: Splits, minimum: int, what: str):
     """ValueError when a split trains on fewer than ``minimum`` samples (``what`` names the parameter to change
     and how a split is called: e.g. "BUFFER" / "sample")."""
-    for j, (tr, te) in enumerate(splits.pairs):
+    for j, (tr, te) in enumerate(splits.split()):
         if len(te) == 0:
             raise ValueError(f"{what[0]}: fold {j + 1} holds no sample; use fewer folds")
         if len(tr) < minimum:
