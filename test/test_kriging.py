@@ -105,6 +105,15 @@ def small_points(grf, folder, count=80, values=None, name="small.gpkg"):
     return write_points(folder / name, x, y, grf["z"][:count] if values is None else values)
 
 
+def bounded(model, gamma, max_lag):
+    """The fit's upper bounds as the manual states them, written here: nugget <= max gamma*, partial sill <=
+    10 max gamma* (PyKrige's automatic fit, pykrige/core.py _calculate_variogram_model), length scale <= 3 x the
+    largest lag."""
+    top = float(np.max(gamma))
+    model.set_arg_bounds(check_args=False, var=[0.0, 10.0 * top, "cc"], len_scale=[0.0, 3.0 * max_lag, "oc"],
+                         nugget=[0.0, top, "cc"])
+
+
 # ------------------------------------------------------------------------------------------- against the library
 def test_ordinary_kriging_equals_gstools_direct(grf, tmp_path):
     """Spherical WLS fit, prediction and variance: the tool against GSTools called here on the same 80 points."""
@@ -120,6 +129,7 @@ def test_ordinary_kriging_equals_gstools_direct(grf, tmp_path):
     edges = np.linspace(0, np.hypot(np.ptp(x), np.ptp(y)) / 3, 16)
     c, g, cnt = gs.vario_estimate((x, y), z, edges, return_counts=True)
     m = gs.Spherical(dim=2)
+    bounded(m, g[cnt > 0], edges[-1])
     m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
     assert res["NUGGET_USED"] == pytest.approx(m.nugget, rel=1e-9, abs=1e-12)
     assert res["SILL_USED"] == pytest.approx(m.sill, rel=1e-9)
@@ -158,6 +168,7 @@ def test_external_drift_equals_gstools_direct(grf, tmp_path):
     edges = np.linspace(0, np.hypot(np.ptp(x), np.ptp(y)) / 3, 16)
     c, g, cnt = gs.vario_estimate((x, y), resid, edges, return_counts=True)
     m = gs.Exponential(dim=2)
+    bounded(m, g[cnt > 0], edges[-1])
     m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
     # 1e-6: the drift read bilinearly from the raster differs from the formula by rounding (1e-16), which the
     # least-squares fit amplifies to about 1e-8
@@ -406,12 +417,40 @@ def test_hours_of_kriging_are_refused_before_any_work(grf, tmp_path):
     _bad(grf, tmp_path, {"REFERENCE": str(big)}, "POINTS / REFERENCE", "operations", points=pts)
 
 
-def test_a_trend_without_drift_is_warned(grf, tmp_path):
-    """Samples of a plane (z = 0.001 x, no spatial correlation around it): the semivariance rises without a sill,
-    so the fitted range runs far beyond the lags; the run warns and names DRIFTS."""
+def test_a_trend_without_drift_is_bounded_and_warned(grf, tmp_path):
+    """Samples of a plane (z = 0.001 x, no spatial correlation around it): the semivariance rises without a sill.
+    Without bounds GSTools' fit runs the spherical range to about 4e6 m (checked here: beyond 100 x the largest lag);
+    the tool's range stops at its bound, 3 x the largest lag (the samples' diagonal with the default cut-off), the
+    same as GSTools given that bound, and the run warns, naming the bound and DRIFTS."""
     x, y = grf["x"][:120], grf["y"][:120]
-    pts = write_points(tmp_path / "plane.gpkg", x, y, 0.001 * (x - X0) + 0.05 * np.sin(y / 37.0))
+    z = 0.001 * (x - X0) + 0.05 * np.sin(y / 37.0)
+    pts = write_points(tmp_path / "plane.gpkg", x, y, z)
     fb = recording_feedback()
-    run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "OUTPUT": str(tmp_path / "p.tif"),
-         "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None}, feedback=fb)
-    assert any("DRIFTS" in w and "trend" in w for w in fb.warnings), fb.warnings
+    res = run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "OUTPUT": str(tmp_path / "p.tif"),
+               "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None},
+              feedback=fb)
+    diagonal = np.hypot(np.ptp(x), np.ptp(y))
+    edges = np.linspace(0, diagonal / 3, 16)
+    c, g, cnt = gs.vario_estimate((x, y), z, edges, return_counts=True)
+    free = gs.Spherical(dim=2)
+    free.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
+    m = gs.Spherical(dim=2)
+    bounded(m, g[cnt > 0], edges[-1])
+    m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
+    print("plane fit, unbounded: nugget", free.nugget, "sill", free.sill, "range", free.len_scale,
+          "; bounded (tool):", res["NUGGET_USED"], res["SILL_USED"], res["RANGE_USED"], "MSDR", res["MSDR"])
+    assert free.len_scale > 100 * edges[-1]
+    assert res["RANGE_USED"] <= diagonal * (1 + 1e-9)
+    assert res["RANGE_USED"] == pytest.approx(diagonal, rel=1e-3)       # at its bound
+    assert res["RANGE_USED"] == pytest.approx(m.len_scale, rel=1e-9)
+    assert res["SILL_USED"] == pytest.approx(m.sill, rel=1e-9)
+    assert any("bound" in w and "range" in w and "DRIFTS" in w and "trend" in w for w in fb.warnings), fb.warnings
+
+
+def test_bounds_are_not_hit_on_the_random_field(grf):
+    """The GRF of known variogram (80 .. 600 samples): no bound is reached, so no warning (the fit is GSTools'
+    unbounded one)."""
+    x, y, z = grf["x"], grf["y"], grf["z"]
+    emp = core.empirical_variogram(x, y, z, 15, 8000.0)
+    m = core.fit_model(emp, "spherical")
+    assert core.bounds_hit(m, core.fit_bounds(emp)) == []

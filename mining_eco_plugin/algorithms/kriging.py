@@ -313,14 +313,10 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             model = core.make_model(kind, nugget, sill, rng, nu)
         else:
             model = core.fit_model(emp, kind, nu)
-            fitted = core.model_parameters(model)
             if not model.var > 0.01 * (model.var + model.nugget):
                 feedback.pushWarning("The fitted partial sill is (nearly) 0, a pure nugget: the samples show no "
                                      "spatial correlation, so the prediction is about the mean everywhere.")
-            elif fitted["range"] > 3 * max_lag:
-                feedback.pushWarning(f"The fitted range ({fitted['range']:.6g}) is far beyond the largest lag of the "
-                                     f"variogram ({max_lag:.6g}): the semivariance keeps rising, as with a trend. Give "
-                                     "drift rasters (DRIFTS) that explain the trend, or a variogram (VARIOGRAM = 1).")
+            self._warn_bounds(feedback, model, core.fit_bounds(emp))
         params = core.model_parameters(model)
         feedback.pushInfo(f"{n} sample locations; {kind} model{' (given)' if given else ' (fitted)'}: nugget "
                           f"{params['nugget']:.6g}, sill {params['sill']:.6g}, range {params['range']:.6g}"
@@ -375,6 +371,20 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
         feedback.setProgress(100)
         return results
 
+    @staticmethod
+    def _warn_bounds(feedback, model, bounds):
+        """A fitted parameter at its upper bound (core.fit_bounds): name it, its bound, and what to do."""
+        what = {"len_scale": ("range", f"{core.RANGE_LAGS:g} x the largest lag"),
+                "var": ("partial sill", f"{core.SILL_GAMMAS:g} x the largest bin's semivariance"),
+                "nugget": ("nugget", "the largest bin's semivariance")}
+        hit = core.bounds_hit(model, bounds)
+        if hit:
+            text = "; ".join(f"{what[k][0]} {float(getattr(model, k)):.6g} (bound: {what[k][1]}, "
+                             f"{bounds[k][1]:.6g})" for k in hit)
+            feedback.pushWarning(f"The variogram fit stopped at its bound: {text}. The semivariance keeps rising over "
+                                 "the lags, as with a trend, so the bins do not fix sill and range. Give drift rasters "
+                                 "(DRIFTS) that explain the trend, a larger MAX_LAG, or a variogram (VARIOGRAM = 1).")
+
     def _residuals(self, parameters, context, s, loo, crs):
         fields = QgsFields()
         for name in ("observed", "predicted", "residual", "variance", "std_residual"):
@@ -414,6 +424,11 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
                     "Practical range (95 % of the partial sill)": core.practical_range(model),
                     "Variogram": "given" if given else "fitted by weighted least squares, weights = pairs per bin",
                     "Largest lag": emp.max_lag, "GSTools": core.library_version()}
+        if not given:
+            b = core.fit_bounds(emp)
+            settings["Fit bounds (upper)"] = (f"nugget {b['nugget'][1]:.6g}, partial sill {b['var'][1]:.6g}, range "
+                                              f"{b['len_scale'][1]:.6g}; reached: "
+                                              f"{', '.join(core.bounds_hit(model, b)) or 'none'}")
         cv = {"ME": loo.me, "RMSE": loo.rmse, "MSDR": loo.msdr,
               "Outputs": ", ".join(self.destination(p) for k, p in results.items()
                                    if k in ("OUTPUT", "OUTPUT_VARIANCE") and p)}
