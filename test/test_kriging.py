@@ -454,3 +454,77 @@ def test_bounds_are_not_hit_on_the_random_field(grf):
     emp = core.empirical_variogram(x, y, z, 15, 8000.0)
     m = core.fit_model(emp, "spherical")
     assert core.bounds_hit(m, core.fit_bounds(emp)) == []
+
+
+# ------------------------------------------------------------------------------------------- extent and pixel size
+def _geotransform(path):
+    ds = gdal.Open(str(path))
+    return ds.GetGeoTransform(), (ds.RasterXSize, ds.RasterYSize)
+
+
+def test_extent_and_pixel_size_equal_the_reference_grid(grf, tmp_path):
+    """EXTENT (the reference raster's extent, in its CRS) and PIXEL_SIZE 500 give the reference's grid: the same
+    geotransform and, with the same drift raster, the same prediction and variance, bit for bit, except in the
+    reference's nodata corner, which the extent run kriges."""
+    inner = ((grf["x"] > X0 + PIXEL) & (grf["x"] < X0 + (SIZE - 1) * PIXEL) &
+             (grf["y"] < Y0 - PIXEL) & (grf["y"] > Y0 - (SIZE - 1) * PIXEL))
+    x, y = grf["x"][inner][:100], grf["y"][inner][:100]
+    pts = write_points(tmp_path / "pts.gpkg", x, y, grf["z"][inner][:100] + grf["drift_fn"](x, y))
+    common = {"POINTS": pts, "FIELD": "value", "DRIFTS": [grf["drift"]], "MODEL": 1, "OUTPUT_REPORT": None,
+              "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None}
+    a = run(dict(common, REFERENCE=grf["ref"], OUTPUT=str(tmp_path / "a.tif"), OUTPUT_VARIANCE=str(tmp_path / "av.tif")))
+    extent = f"{X0},{X0 + SIZE * PIXEL},{Y0 - SIZE * PIXEL},{Y0} [EPSG:{EPSG}]"
+    b = run(dict(common, EXTENT=extent, PIXEL_SIZE=PIXEL, OUTPUT=str(tmp_path / "b.tif"),
+                 OUTPUT_VARIANCE=str(tmp_path / "bv.tif")))
+    assert _geotransform(b["OUTPUT"]) == _geotransform(grf["ref"])
+    for key in ("OUTPUT", "OUTPUT_VARIANCE"):
+        pa, pb = read(a[key]), read(b[key])
+        corner = np.zeros_like(pa, bool)
+        corner[:5, :5] = True
+        assert np.isnan(pa[corner]).all() and np.isfinite(pb).all()
+        np.testing.assert_array_equal(pa[~corner], pb[~corner])
+    assert (a["RANGE_USED"], a["SILL_USED"], a["RMSE"]) == (b["RANGE_USED"], b["SILL_USED"], b["RMSE"])
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]          # the scratch grid is gone
+
+
+def test_extent_in_wgs84_grid_in_utm(grf, tmp_path):
+    """An EXTENT in EPSG:4326 with TARGET_CRS EPSG:32649: the grid is the extent's bounding box in UTM (GDAL's
+    OSR TransformBounds, 21 points per edge, computed here) widened to multiples of 500 m; the prediction (with the
+    drift raster warped onto it) equals the run on a reference raster of that grid written here."""
+    utm, geo = osr.SpatialReference(), osr.SpatialReference()
+    utm.ImportFromEPSG(EPSG)
+    geo.ImportFromEPSG(4326)
+    for s in (utm, geo):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_geo = osr.CoordinateTransformation(utm, geo)
+    lon0, lat0, lon1, lat1 = to_geo.TransformBounds(X0 + 3100.0, Y0 - 17300.0, X0 + 16900.0, Y0 - 2700.0, 21)
+    xmin, ymin, xmax, ymax = osr.CoordinateTransformation(geo, utm).TransformBounds(lon0, lat0, lon1, lat1, 21)
+    gx0, gy1 = np.floor(xmin / PIXEL) * PIXEL, np.ceil(ymax / PIXEL) * PIXEL
+    cols, rows = int(np.ceil((xmax - gx0) / PIXEL)), int(np.ceil((gy1 - ymin) / PIXEL))
+    ref = util.write_raster(tmp_path / "grid.tif", [np.ones((rows, cols), np.float32)], dtype=gdal.GDT_Float32,
+                            epsg=EPSG, origin=(gx0, gy1), pixel=PIXEL)
+    pts = small_points(grf, tmp_path, 150)
+    common = {"POINTS": pts, "FIELD": "value", "DRIFTS": [grf["drift"]], "VARIOGRAM": 1, "NUGGET": 0.2,
+              "SILL": 2.2, "RANGE": 3000.0, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None}
+    a = run(dict(common, REFERENCE=ref, OUTPUT=str(tmp_path / "a.tif"), OUTPUT_VARIANCE=str(tmp_path / "av.tif")))
+    fb = recording_feedback()
+    b = run(dict(common, EXTENT=f"{lon0},{lon1},{lat0},{lat1} [EPSG:4326]", TARGET_CRS=f"EPSG:{EPSG}",
+                 PIXEL_SIZE=PIXEL, OUTPUT=str(tmp_path / "b.tif"), OUTPUT_VARIANCE=str(tmp_path / "bv.tif")),
+            feedback=fb)
+    print("WGS 84 extent", (lon0, lat0, lon1, lat1), "-> UTM grid", cols, "x", rows, "at", (gx0, gy1))
+    assert _geotransform(b["OUTPUT"]) == _geotransform(ref)
+    ds = gdal.Open(b["OUTPUT"])
+    assert osr.SpatialReference(wkt=ds.GetProjection()).GetAuthorityCode(None) == str(EPSG)
+    for key in ("OUTPUT", "OUTPUT_VARIANCE"):
+        np.testing.assert_array_equal(read(a[key]), read(b[key]))
+    assert np.isfinite(read(b["OUTPUT"])).all()
+
+
+def test_grid_given_twice_or_not_at_all(grf, tmp_path):
+    extent = f"{X0},{X0 + 5000},{Y0 - 5000},{Y0} [EPSG:{EPSG}]"
+    _bad(grf, tmp_path, {"EXTENT": extent, "PIXEL_SIZE": 100.0}, "REFERENCE / EXTENT", "once")
+    _bad(grf, tmp_path, {"REFERENCE": None}, "REFERENCE / EXTENT", "PIXEL_SIZE")
+    _bad(grf, tmp_path, {"REFERENCE": None, "EXTENT": extent}, "PIXEL_SIZE")
+    _bad(grf, tmp_path, {"REFERENCE": None, "EXTENT": "111,112,38,39 [EPSG:4326]", "PIXEL_SIZE": 0.01},
+         "TARGET_CRS", "geographic")
+    _bad(grf, tmp_path, {"REFERENCE": None, "EXTENT": extent, "PIXEL_SIZE": 0.1}, "EXTENT / PIXEL_SIZE", "pixels")
