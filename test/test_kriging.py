@@ -242,6 +242,28 @@ def test_ordinary_kriging_system_by_hand_on_five_points():
     assert p[0] == pytest.approx(z[0], abs=1e-10) and v[0] == pytest.approx(0.0, abs=1e-10)
 
 
+def test_prediction_memory_is_bounded_by_chunks():
+    """core.predict hands GSTools chunks of CHUNK_VALUES right-hand values: the peak memory (tracemalloc, which
+    numpy reports to) for 200 000 target points is far below the 160 MB that one right-hand side of 100 samples
+    x 200 000 points would take, and grows by less than 100 bytes per point (the outputs and coordinates) from
+    20 000 to 200 000 points: memory does not grow with the samples x pixels product."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    n = 100
+    x, y, z = rng.uniform(0, 1e4, n), rng.uniform(0, 1e4, n), rng.normal(size=n)
+    krig = core.kriger(core.make_model("exponential", 0.1, 1.1, 2000.0), core.Samples(x, y, z))
+    peaks = {}
+    for m in (20_000, 200_000):
+        px, py = rng.uniform(0, 1e4, m), rng.uniform(0, 1e4, m)
+        tracemalloc.start()
+        core.predict(krig, px, py)
+        peaks[m] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    print("peak MB of predict, 100 samples:", {m: round(p / 1e6, 1) for m, p in peaks.items()})
+    assert peaks[200_000] < 0.75 * (n + 1) * 200_000 * 8
+    assert (peaks[200_000] - peaks[20_000]) / 180_000 < 100
+
+
 def test_duplicates_merged_to_the_mean():
     x = np.array([0.0, 1.0, 0.0, 2.0, 1.0])
     y = np.array([0.0, 1.0, 0.0, 2.0, 1.0])
