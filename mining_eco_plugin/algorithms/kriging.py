@@ -146,7 +146,8 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
                  "0: merged into one point with the mean value (counted in the log); 1: the run stops and names "
                  "them.", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Kriged prediction"),
-                        "Float32 on the reference grid; nodata -9999 where the reference or a drift is nodata.")
+                        "Float32 on the output grid, its band named FIELD (how rfcontribution and applymodel find "
+                        "it); nodata -9999 where the reference or a drift is nodata.")
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_VARIANCE", "Kriging variance", optional=True,
                                                                 createByDefault=True),
                         "Float32 kriging (estimation) variance, units of FIELD squared.")
@@ -416,7 +417,8 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             refs[keys[-1]] = BandRef(file_raster_path(layer, "DRIFTS"), 1, f"DRIFTS ({layer.name()})")
         out_pred = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         out_var = self.parameterAsOutputLayer(parameters, "OUTPUT_VARIANCE", context)
-        outputs = [OutputSpec("prediction", out_pred, band_names=(f"{field} (kriged)",))]
+        # the band is named by the field, so that rfcontribution and applymodel find the kriged raster by name
+        outputs = [OutputSpec("prediction", out_pred, band_names=(field,))]
         if out_var:
             outputs.append(OutputSpec("variance", out_var, band_names=(f"{field} kriging variance",)))
         done = self.run_pass(BlockPass(
