@@ -33,10 +33,10 @@ RCOND_MIN = 1e-12
 DRIFT_RCOND_MIN = 1e-8
 #: upper bounds of the automatic fit. Nugget <= max(gamma*) and partial sill <= 10 max(gamma*) as PyKrige's
 #: automatic fit (pykrige/core.py, _calculate_variogram_model); length scale <= RANGE_LAGS x the largest lag: over
-#: lags 0 .. L a model of length scale a >= 3 L is within 4 % of a straight line (spherical: 1.5 h - 0.5 h^3,
-#: h = r / a <= 1/3), so the bins fix only its slope, not the sill and the range apart, and an unbounded fit runs
-#: off to millions of metres (a trend). With the default cut-off (a third of the samples' diagonal) the bound on
-#: the length scale is the samples' diagonal.
+#: lags 0 .. L a spherical model of length scale a >= 3 L is within 4 % of a straight line (1.5 h - 0.5 h^3 with
+#: h = r / a <= 1/3), so the bins fix only its slope 1.5 sill / a, not the sill and the range apart (the other
+#: models likewise lose their curvature as a grows), and an unbounded fit runs off to millions of metres (a trend).
+#: With the default cut-off (a third of the samples' diagonal) the bound on the length scale is the diagonal.
 RANGE_LAGS = 3.0
 SILL_GAMMAS = 10.0
 #: a fitted parameter within this relative distance of its upper bound has hit it
