@@ -105,6 +105,15 @@ def small_points(grf, folder, count=80, values=None, name="small.gpkg"):
     return write_points(folder / name, x, y, grf["z"][:count] if values is None else values)
 
 
+def bounded(model, gamma, max_lag):
+    """The fit's upper bounds as the manual states them, written here: nugget <= max gamma*, partial sill <=
+    10 max gamma* (PyKrige's automatic fit, pykrige/core.py _calculate_variogram_model), length scale <= 3 x the
+    largest lag."""
+    top = float(np.max(gamma))
+    model.set_arg_bounds(check_args=False, var=[0.0, 10.0 * top, "cc"], len_scale=[0.0, 3.0 * max_lag, "oc"],
+                         nugget=[0.0, top, "cc"])
+
+
 # ------------------------------------------------------------------------------------------- against the library
 def test_ordinary_kriging_equals_gstools_direct(grf, tmp_path):
     """Spherical WLS fit, prediction and variance: the tool against GSTools called here on the same 80 points."""
@@ -120,6 +129,7 @@ def test_ordinary_kriging_equals_gstools_direct(grf, tmp_path):
     edges = np.linspace(0, np.hypot(np.ptp(x), np.ptp(y)) / 3, 16)
     c, g, cnt = gs.vario_estimate((x, y), z, edges, return_counts=True)
     m = gs.Spherical(dim=2)
+    bounded(m, g[cnt > 0], edges[-1])
     m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
     assert res["NUGGET_USED"] == pytest.approx(m.nugget, rel=1e-9, abs=1e-12)
     assert res["SILL_USED"] == pytest.approx(m.sill, rel=1e-9)
@@ -158,6 +168,7 @@ def test_external_drift_equals_gstools_direct(grf, tmp_path):
     edges = np.linspace(0, np.hypot(np.ptp(x), np.ptp(y)) / 3, 16)
     c, g, cnt = gs.vario_estimate((x, y), resid, edges, return_counts=True)
     m = gs.Exponential(dim=2)
+    bounded(m, g[cnt > 0], edges[-1])
     m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
     # 1e-6: the drift read bilinearly from the raster differs from the formula by rounding (1e-16), which the
     # least-squares fit amplifies to about 1e-8
@@ -229,6 +240,28 @@ def test_ordinary_kriging_system_by_hand_on_five_points():
     # and at a sample: exact interpolation, variance 0
     p, v = core.predict(krig, x[:1], y[:1])
     assert p[0] == pytest.approx(z[0], abs=1e-10) and v[0] == pytest.approx(0.0, abs=1e-10)
+
+
+def test_prediction_memory_is_bounded_by_chunks():
+    """core.predict hands GSTools chunks of CHUNK_VALUES right-hand values: the peak memory (tracemalloc, which
+    numpy reports to) for 200 000 target points is far below the 160 MB that one right-hand side of 100 samples
+    x 200 000 points would take, and grows by less than 100 bytes per point (the outputs and coordinates) from
+    20 000 to 200 000 points: memory does not grow with the samples x pixels product."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    n = 100
+    x, y, z = rng.uniform(0, 1e4, n), rng.uniform(0, 1e4, n), rng.normal(size=n)
+    krig = core.kriger(core.make_model("exponential", 0.1, 1.1, 2000.0), core.Samples(x, y, z))
+    peaks = {}
+    for m in (20_000, 200_000):
+        px, py = rng.uniform(0, 1e4, m), rng.uniform(0, 1e4, m)
+        tracemalloc.start()
+        core.predict(krig, px, py)
+        peaks[m] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    print("peak MB of predict, 100 samples:", {m: round(p / 1e6, 1) for m, p in peaks.items()})
+    assert peaks[200_000] < 0.75 * (n + 1) * 200_000 * 8
+    assert (peaks[200_000] - peaks[20_000]) / 180_000 < 100
 
 
 def test_duplicates_merged_to_the_mean():
@@ -406,12 +439,114 @@ def test_hours_of_kriging_are_refused_before_any_work(grf, tmp_path):
     _bad(grf, tmp_path, {"REFERENCE": str(big)}, "POINTS / REFERENCE", "operations", points=pts)
 
 
-def test_a_trend_without_drift_is_warned(grf, tmp_path):
-    """Samples of a plane (z = 0.001 x, no spatial correlation around it): the semivariance rises without a sill,
-    so the fitted range runs far beyond the lags; the run warns and names DRIFTS."""
+def test_a_trend_without_drift_is_bounded_and_warned(grf, tmp_path):
+    """Samples of a plane (z = 0.001 x, no spatial correlation around it): the semivariance rises without a sill.
+    Without bounds GSTools' fit runs the spherical range to about 4e6 m (checked here: beyond 100 x the largest lag);
+    the tool's range stops at its bound, 3 x the largest lag (the samples' diagonal with the default cut-off), the
+    same as GSTools given that bound, and the run warns, naming the bound and DRIFTS."""
     x, y = grf["x"][:120], grf["y"][:120]
-    pts = write_points(tmp_path / "plane.gpkg", x, y, 0.001 * (x - X0) + 0.05 * np.sin(y / 37.0))
+    z = 0.001 * (x - X0) + 0.05 * np.sin(y / 37.0)
+    pts = write_points(tmp_path / "plane.gpkg", x, y, z)
     fb = recording_feedback()
-    run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "OUTPUT": str(tmp_path / "p.tif"),
-         "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None}, feedback=fb)
-    assert any("DRIFTS" in w and "trend" in w for w in fb.warnings), fb.warnings
+    res = run({"POINTS": pts, "FIELD": "value", "REFERENCE": grf["ref"], "OUTPUT": str(tmp_path / "p.tif"),
+               "OUTPUT_VARIANCE": None, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None},
+              feedback=fb)
+    diagonal = np.hypot(np.ptp(x), np.ptp(y))
+    edges = np.linspace(0, diagonal / 3, 16)
+    c, g, cnt = gs.vario_estimate((x, y), z, edges, return_counts=True)
+    free = gs.Spherical(dim=2)
+    free.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
+    m = gs.Spherical(dim=2)
+    bounded(m, g[cnt > 0], edges[-1])
+    m.fit_variogram(c[cnt > 0], g[cnt > 0], nugget=True, weights=cnt[cnt > 0].astype(float), loss="linear")
+    print("plane fit, unbounded: nugget", free.nugget, "sill", free.sill, "range", free.len_scale,
+          "; bounded (tool):", res["NUGGET_USED"], res["SILL_USED"], res["RANGE_USED"], "MSDR", res["MSDR"])
+    assert free.len_scale > 100 * edges[-1]
+    assert res["RANGE_USED"] <= diagonal * (1 + 1e-9)
+    assert res["RANGE_USED"] == pytest.approx(diagonal, rel=1e-3)       # at its bound
+    assert res["RANGE_USED"] == pytest.approx(m.len_scale, rel=1e-9)
+    assert res["SILL_USED"] == pytest.approx(m.sill, rel=1e-9)
+    assert any("bound" in w and "range" in w and "DRIFTS" in w and "trend" in w for w in fb.warnings), fb.warnings
+
+
+def test_bounds_are_not_hit_on_the_random_field(grf):
+    """The GRF of known variogram (80 .. 600 samples): no bound is reached, so no warning (the fit is GSTools'
+    unbounded one)."""
+    x, y, z = grf["x"], grf["y"], grf["z"]
+    emp = core.empirical_variogram(x, y, z, 15, 8000.0)
+    m = core.fit_model(emp, "spherical")
+    assert core.bounds_hit(m, core.fit_bounds(emp)) == []
+
+
+# ------------------------------------------------------------------------------------------- extent and pixel size
+def _geotransform(path):
+    ds = gdal.Open(str(path))
+    return ds.GetGeoTransform(), (ds.RasterXSize, ds.RasterYSize)
+
+
+def test_extent_and_pixel_size_equal_the_reference_grid(grf, tmp_path):
+    """EXTENT (the reference raster's extent, in its CRS) and PIXEL_SIZE 500 give the reference's grid: the same
+    geotransform and, with the same drift raster, the same prediction and variance, bit for bit, except in the
+    reference's nodata corner, which the extent run kriges."""
+    inner = ((grf["x"] > X0 + PIXEL) & (grf["x"] < X0 + (SIZE - 1) * PIXEL) &
+             (grf["y"] < Y0 - PIXEL) & (grf["y"] > Y0 - (SIZE - 1) * PIXEL))
+    x, y = grf["x"][inner][:100], grf["y"][inner][:100]
+    pts = write_points(tmp_path / "pts.gpkg", x, y, grf["z"][inner][:100] + grf["drift_fn"](x, y))
+    common = {"POINTS": pts, "FIELD": "value", "DRIFTS": [grf["drift"]], "MODEL": 1, "OUTPUT_REPORT": None,
+              "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None}
+    a = run(dict(common, REFERENCE=grf["ref"], OUTPUT=str(tmp_path / "a.tif"), OUTPUT_VARIANCE=str(tmp_path / "av.tif")))
+    extent = f"{X0},{X0 + SIZE * PIXEL},{Y0 - SIZE * PIXEL},{Y0} [EPSG:{EPSG}]"
+    b = run(dict(common, EXTENT=extent, PIXEL_SIZE=PIXEL, OUTPUT=str(tmp_path / "b.tif"),
+                 OUTPUT_VARIANCE=str(tmp_path / "bv.tif")))
+    assert _geotransform(b["OUTPUT"]) == _geotransform(grf["ref"])
+    for key in ("OUTPUT", "OUTPUT_VARIANCE"):
+        pa, pb = read(a[key]), read(b[key])
+        corner = np.zeros_like(pa, bool)
+        corner[:5, :5] = True
+        assert np.isnan(pa[corner]).all() and np.isfinite(pb).all()
+        np.testing.assert_array_equal(pa[~corner], pb[~corner])
+    assert (a["RANGE_USED"], a["SILL_USED"], a["RMSE"]) == (b["RANGE_USED"], b["SILL_USED"], b["RMSE"])
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]          # the scratch grid is gone
+
+
+def test_extent_in_wgs84_grid_in_utm(grf, tmp_path):
+    """An EXTENT in EPSG:4326 with TARGET_CRS EPSG:32649: the grid is the extent's bounding box in UTM (GDAL's
+    OSR TransformBounds, 21 points per edge, computed here) widened to multiples of 500 m; the prediction (with the
+    drift raster warped onto it) equals the run on a reference raster of that grid written here."""
+    utm, geo = osr.SpatialReference(), osr.SpatialReference()
+    utm.ImportFromEPSG(EPSG)
+    geo.ImportFromEPSG(4326)
+    for s in (utm, geo):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_geo = osr.CoordinateTransformation(utm, geo)
+    lon0, lat0, lon1, lat1 = to_geo.TransformBounds(X0 + 3100.0, Y0 - 17300.0, X0 + 16900.0, Y0 - 2700.0, 21)
+    xmin, ymin, xmax, ymax = osr.CoordinateTransformation(geo, utm).TransformBounds(lon0, lat0, lon1, lat1, 21)
+    gx0, gy1 = np.floor(xmin / PIXEL) * PIXEL, np.ceil(ymax / PIXEL) * PIXEL
+    cols, rows = int(np.ceil((xmax - gx0) / PIXEL)), int(np.ceil((gy1 - ymin) / PIXEL))
+    ref = util.write_raster(tmp_path / "grid.tif", [np.ones((rows, cols), np.float32)], dtype=gdal.GDT_Float32,
+                            epsg=EPSG, origin=(gx0, gy1), pixel=PIXEL)
+    pts = small_points(grf, tmp_path, 150)
+    common = {"POINTS": pts, "FIELD": "value", "DRIFTS": [grf["drift"]], "VARIOGRAM": 1, "NUGGET": 0.2,
+              "SILL": 2.2, "RANGE": 3000.0, "OUTPUT_REPORT": None, "OUTPUT_CV": None, "OUTPUT_RESIDUALS": None}
+    a = run(dict(common, REFERENCE=ref, OUTPUT=str(tmp_path / "a.tif"), OUTPUT_VARIANCE=str(tmp_path / "av.tif")))
+    fb = recording_feedback()
+    b = run(dict(common, EXTENT=f"{lon0},{lon1},{lat0},{lat1} [EPSG:4326]", TARGET_CRS=f"EPSG:{EPSG}",
+                 PIXEL_SIZE=PIXEL, OUTPUT=str(tmp_path / "b.tif"), OUTPUT_VARIANCE=str(tmp_path / "bv.tif")),
+            feedback=fb)
+    print("WGS 84 extent", (lon0, lat0, lon1, lat1), "-> UTM grid", cols, "x", rows, "at", (gx0, gy1))
+    assert _geotransform(b["OUTPUT"]) == _geotransform(ref)
+    ds = gdal.Open(b["OUTPUT"])
+    assert osr.SpatialReference(wkt=ds.GetProjection()).GetAuthorityCode(None) == str(EPSG)
+    for key in ("OUTPUT", "OUTPUT_VARIANCE"):
+        np.testing.assert_array_equal(read(a[key]), read(b[key]))
+    assert np.isfinite(read(b["OUTPUT"])).all()
+
+
+def test_grid_given_twice_or_not_at_all(grf, tmp_path):
+    extent = f"{X0},{X0 + 5000},{Y0 - 5000},{Y0} [EPSG:{EPSG}]"
+    _bad(grf, tmp_path, {"EXTENT": extent, "PIXEL_SIZE": 100.0}, "REFERENCE / EXTENT", "once")
+    _bad(grf, tmp_path, {"REFERENCE": None}, "REFERENCE / EXTENT", "PIXEL_SIZE")
+    _bad(grf, tmp_path, {"REFERENCE": None, "EXTENT": extent}, "PIXEL_SIZE")
+    _bad(grf, tmp_path, {"REFERENCE": None, "EXTENT": "111,112,38,39 [EPSG:4326]", "PIXEL_SIZE": 0.01},
+         "TARGET_CRS", "geographic")
+    _bad(grf, tmp_path, {"REFERENCE": None, "EXTENT": extent, "PIXEL_SIZE": 0.1}, "EXTENT / PIXEL_SIZE", "pixels")

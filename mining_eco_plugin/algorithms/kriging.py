@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 from functools import partial
 
 import numpy as np
+from osgeo import gdal
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsCsException,
     QgsFeature,
@@ -17,8 +20,9 @@ from qgis.core import (
     QgsGeometry,
     QgsPointXY,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterBoolean,
+    QgsProcessingParameterCrs,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -33,6 +37,7 @@ from .. import compat
 from ..core import kriging as core
 from ..deps import gstools_missing_message
 from ..raster import engine
+from ..raster.composite import target_grid
 from ..raster.engine import BandRef, Canceled
 from ..raster.executor import BlockPass, OutputSpec
 from ..raster.points import sample_points
@@ -54,17 +59,18 @@ BLOCK_ROWS = 64
 KRIGE_COST_MAX = 2e12
 
 SUMMARY = (
-    "Interpolates a numeric field of a point layer (e.g. soil samples: clay, SOC, pH) onto the grid of a reference "
-    "raster by ordinary kriging, or by kriging with external drift rasters (e.g. DEM, NDVI).\n"
-    "Variogram: Matheron's empirical semivariance in equal lag bins, and a spherical, exponential, gaussian or "
-    "Matérn model fitted by weighted least squares (weights: pairs per bin), or the nugget, sill and range you give. "
-    "With drifts the variogram is that of the least-squares residuals.\n"
-    f"Global kriging (every sample in every estimate), {core.MIN_POINTS} to {core.MAX_POINTS} sample locations; "
-    "points in another CRS are transformed; points at one location are merged (mean) or refused.\n"
-    "Outputs: the prediction and kriging-variance rasters (the reference's nodata pixels stay nodata), an HTML "
-    "report with the variogram plot, the leave-one-out cross-validation (ME, RMSE, MSDR) as a table and the "
-    "residuals as a point layer.\n"
-    "Needs the Python package GSTools: Install Python dependencies with 'Also install GSTools'.")
+    "Interpolates a numeric field of sample points (e.g. soil SOC, pH) onto a reference raster's grid, or an extent "
+    "and pixel size, by ordinary kriging or kriging with external drift rasters (e.g. DEM, NDVI).\n"
+    "Variogram: Matheron's semivariance in equal lag bins; a spherical, exponential, gaussian or Matérn model fitted "
+    "by weighted least squares within bounds (a bound reached is warned), or given. With drifts, of the "
+    "least-squares residuals.\n"
+    f"Global kriging (GSTools has no n-nearest neighbourhood) of {core.MIN_POINTS} to {core.MAX_POINTS} sample "
+    f"locations: more are refused, as are runs above {KRIGE_COST_MAX:.0e} samples^2 x pixels; the grid is predicted "
+    "in chunks (memory does not grow with it). Points in another CRS are transformed; points at one location are "
+    "merged (mean) or refused.\n"
+    "Outputs: prediction and kriging-variance rasters, an HTML report with the variogram plot, the leave-one-out "
+    "cross-validation (ME, RMSE, MSDR) as a table and its residuals as points.\n"
+    "Needs GSTools: Install Python dependencies with 'Also install GSTools'.")
 SOURCE = cite("muller2022", "webster2007", "dubrule1983")
 
 
@@ -86,9 +92,21 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterField("FIELD", "Field to interpolate", parentLayerParameterName="POINTS",
                                              type=compat.ProcessingFieldParameterDataType.Numeric),
                  "Numeric field; points where it is empty are left out (counted in the log).")
-        self.add(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (output grid)"),
+        self.add(QgsProcessingParameterRasterLayer("REFERENCE", "Reference raster (output grid)", optional=True),
                  "Its grid (extent, pixel size, CRS) is the outputs' grid; its nodata pixels (band 1) stay nodata. "
-                 "Must be in a projected CRS (distances in metres or feet).")
+                 "Must be in a projected CRS (distances in metres or feet). Or give EXTENT and PIXEL_SIZE instead.")
+        self.add(QgsProcessingParameterExtent("EXTENT", "Extent of the output grid (instead of a reference)",
+                                              optional=True),
+                 "Instead of REFERENCE: the area to krige, in any CRS (transformed to TARGET_CRS); the grid's pixel "
+                 "edges sit on multiples of PIXEL_SIZE and cover it.")
+        self.add(QgsProcessingParameterNumber("PIXEL_SIZE", "Pixel size of the output grid (with EXTENT)",
+                                              compat.ProcessingNumberParameterType.Double, optional=True,
+                                              minValue=0.0, maxValue=limits.PIXEL_SIZE_MAX),
+                 "With EXTENT: the pixel size in units of the grid's CRS (e.g. 30 m).")
+        self.add(QgsProcessingParameterCrs("TARGET_CRS", "CRS of the output grid (with EXTENT; empty: the extent's)",
+                                           optional=True),
+                 "With EXTENT: a projected CRS for the grid (e.g. the UTM zone); empty: the extent's own CRS, which "
+                 "must then be projected.")
         self.add(QgsProcessingParameterMultipleLayers("DRIFTS", "External drift rasters (universal kriging)",
                                                       compat.ProcessingSourceType.Raster, optional=True),
                  "Optional: one or more rasters (band 1) whose values give the mean's trend (kriging with external "
@@ -128,7 +146,8 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
                  "0: merged into one point with the mean value (counted in the log); 1: the run stops and names "
                  "them.", advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Kriged prediction"),
-                        "Float32 on the reference grid; nodata -9999 where the reference or a drift is nodata.")
+                        "Float32 on the output grid, its band named FIELD (how rfcontribution and applymodel find "
+                        "it); nodata -9999 where the reference or a drift is nodata.")
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_VARIANCE", "Kriging variance", optional=True,
                                                                 createByDefault=True),
                         "Float32 kriging (estimation) variance, units of FIELD squared.")
@@ -218,47 +237,109 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             rows.append(sample_points(path, lx, ly, "bilinear", bands=[1], label="DRIFTS").values[:, 0])
         return np.array(rows)
 
-    def check_extent_and_cost(self, samples, grid, parameters, context, feedback):
+    def _output_grid(self, parameters, context, feedback, scratch):
+        """(grid, path of a raster on it, its CRS, label): the REFERENCE raster's grid, or the grid of EXTENT and
+        PIXEL_SIZE in TARGET_CRS (a raster without data, a VRT in a scratch folder beside the outputs, for the
+        block executor; every pixel is kriged). Exactly one of the two must be given."""
+        ref_layer = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
+        extent = parameters.get("EXTENT") not in (None, "")
+        size = parameters.get("PIXEL_SIZE")
+        size = None if size in (None, "") else self.parameterAsDouble(parameters, "PIXEL_SIZE", context)
+        target = parameters.get("TARGET_CRS") not in (None, "")
+        if ref_layer is not None and (extent or size is not None or target):
+            raise ValueError("REFERENCE / EXTENT: give the output grid once: either a REFERENCE raster, or EXTENT "
+                             "with PIXEL_SIZE (and TARGET_CRS). Clear EXTENT, PIXEL_SIZE and TARGET_CRS to use the "
+                             "reference raster's grid.")
+        if ref_layer is not None:
+            ref_path = file_raster_path(ref_layer, "REFERENCE")
+            grid, _bands, _names = engine.raster_info(ref_path, "REFERENCE")
+            if grid.is_geographic:
+                raise ValueError("REFERENCE: the raster is in a geographic CRS (degrees); kriging needs distances. "
+                                 "Warp it to a projected CRS (e.g. its UTM zone) first.")
+            return grid, ref_path, ref_layer.crs(), "REFERENCE"
+        if not extent:
+            if parameters.get("REFERENCE") not in (None, ""):
+                raise ValueError("REFERENCE: no raster was given.")
+            raise ValueError("REFERENCE / EXTENT: no output grid: give a REFERENCE raster, or an EXTENT with a "
+                             "PIXEL_SIZE.")
+        if size is None or not size > 0:
+            raise ValueError("PIXEL_SIZE: give the pixel size of the grid (in units of its CRS, e.g. 30 for 30 m) "
+                             "with EXTENT.")
+        ext_crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
+        crs = self.parameterAsCrs(parameters, "TARGET_CRS", context) if target else ext_crs
+        if not crs.isValid():
+            raise ValueError("EXTENT: it has no CRS, so the grid has none. Give the extent with its CRS (e.g. "
+                             "'xmin,xmax,ymin,ymax [EPSG:32649]') or a TARGET_CRS.")
+        if crs.isGeographic():
+            raise ValueError(f"TARGET_CRS: the grid's CRS ({crs.authid() or crs.description()}) is geographic "
+                             "(degrees); kriging needs distances. Give a projected TARGET_CRS, e.g. the UTM zone of "
+                             "the samples (EXTENT may stay in degrees).")
+        rect = self.parameterAsExtent(parameters, "EXTENT", context, crs if ext_crs.isValid() else
+                                      QgsCoordinateReferenceSystem())
+        bounds = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+        if not all(math.isfinite(b) for b in bounds) or not (bounds[2] > bounds[0] and bounds[3] > bounds[1]):
+            raise ValueError("EXTENT: the extent is empty (or cannot be transformed to TARGET_CRS). Give an area "
+                             "with xmin < xmax and ymin < ymax.")
+        cols = math.ceil((bounds[2] - bounds[0]) / size) + 1
+        rows = math.ceil((bounds[3] - bounds[1]) / size) + 1
+        if float(cols) * rows > limits.KRIGE_PIXELS_MAX:
+            raise ValueError(f"EXTENT / PIXEL_SIZE: the grid would have about {cols} x {rows} pixels, more than the "
+                             f"{limits.KRIGE_PIXELS_MAX:.0e} this tool writes. Give a larger PIXEL_SIZE or a smaller "
+                             "EXTENT.")
+        grid = target_grid(bounds, crs.toWkt(), size)
+        feedback.pushInfo(f"Output grid: {grid.width} x {grid.height} pixels of {size:g} in {crs.authid()}, x "
+                          f"{grid.geotransform[0]:.10g} .. {grid.geotransform[0] + size * grid.width:.10g}, y "
+                          f"{grid.geotransform[3] - size * grid.height:.10g} .. {grid.geotransform[3]:.10g}.")
+        out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        folder = os.path.dirname(os.path.dirname(os.path.abspath(out)))
+        try:
+            scratch.append(tempfile.mkdtemp(prefix=".mining-eco-kriging-", dir=folder))
+        except OSError as err:
+            raise ValueError(f"OUTPUT: cannot create a temporary folder in {folder} ({err.strerror}). Choose a "
+                             "writable folder.") from None
+        return grid, grid_vrt(grid, os.path.join(scratch[-1], "grid.vrt")), crs, "EXTENT"
+
+    def check_extent_and_cost(self, samples, grid, parameters, context, feedback, where="REFERENCE"):
         """Before any kriging: the samples must lie in (or near) the reference raster, so that a layer whose CRS is
         wrong or missing (degrees read as metres) does not give a constant raster; and global kriging costs about
         n^2 operations per pixel, so a run over KRIGE_COST_MAX is refused with the numbers."""
         source = self.parameterAsSource(parameters, "POINTS", context)
         if source is not None and not source.sourceCrs().isValid():
-            feedback.pushWarning("POINTS: the layer has no CRS; its coordinates are taken as the REFERENCE's.")
+            feedback.pushWarning(f"POINTS: the layer has no CRS; its coordinates are taken as the {where}'s.")
         gt = grid.geotransform
         x0, x1 = sorted((gt[0], gt[0] + gt[1] * grid.width))
         y0, y1 = sorted((gt[3], gt[3] + gt[5] * grid.height))
         inside = (samples.x >= x0) & (samples.x <= x1) & (samples.y >= y0) & (samples.y <= y1)
         if not inside.any():
-            raise ValueError(f"POINTS: none of the {samples.z.size} sample locations lies inside the REFERENCE raster "
+            raise ValueError(f"POINTS: none of the {samples.z.size} sample locations lies inside the {where} grid "
                              f"(x {x0:.6g} .. {x1:.6g}, y {y0:.6g} .. {y1:.6g}; the samples span x "
                              f"{samples.x.min():.6g} .. {samples.x.max():.6g}, y {samples.y.min():.6g} .. "
-                             f"{samples.y.max():.6g}). Check the points layer's CRS, or give the raster of their area.")
+                             f"{samples.y.max():.6g}). Check the points layer's CRS, or give the grid of their area.")
         if not inside.all():
-            feedback.pushInfo(f"{int((~inside).sum())} sample location(s) lie outside the REFERENCE raster; they "
+            feedback.pushInfo(f"{int((~inside).sum())} sample location(s) lie outside the {where} grid; they "
                               "are used in the kriging.")
         cost = float(samples.z.size) ** 2 * grid.width * grid.height
         if cost > KRIGE_COST_MAX:
-            raise ValueError(f"POINTS / REFERENCE: kriging {samples.z.size} samples onto {grid.width} x {grid.height} "
+            raise ValueError(f"POINTS / {where}: kriging {samples.z.size} samples onto {grid.width} x {grid.height} "
                              f"pixels is about {cost:.2g} operations (global kriging: samples^2 per pixel), more than "
                              f"the {KRIGE_COST_MAX:.0g} this tool runs (hours). Thin the samples, or give a coarser or "
-                             "smaller REFERENCE raster.")
+                             f"smaller {where} grid.")
 
     # ------------------------------------------------------------------------------------------------ run
     def run_tool(self, parameters, context, feedback):
         missing = gstools_missing_message()
         if missing:
             raise ValueError(missing)
+        scratch = []
+        try:
+            return self._krige(parameters, context, feedback, scratch)
+        finally:
+            for folder in scratch:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _krige(self, parameters, context, feedback, scratch):
         field = self.parameterAsString(parameters, "FIELD", context)
-        ref_layer = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
-        if ref_layer is None:
-            raise ValueError("REFERENCE: no raster was given.")
-        ref_path = file_raster_path(ref_layer, "REFERENCE")
-        grid, _bands, _names = engine.raster_info(ref_path, "REFERENCE")
-        if grid.is_geographic:
-            raise ValueError("REFERENCE: the raster is in a geographic CRS (degrees); kriging needs distances. "
-                             "Warp it to a projected CRS (e.g. its UTM zone) first.")
-        grid_crs = ref_layer.crs()
+        grid, ref_path, grid_crs, where = self._output_grid(parameters, context, feedback, scratch)
         drift_layers = self.parameterAsLayerList(parameters, "DRIFTS", context) or []
         drift_names = [layer.name() for layer in drift_layers]
         kind = core.MODELS[self.parameterAsEnum(parameters, "MODEL", context)]
@@ -289,7 +370,7 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             feedback.pushWarning(f"{what}: each location is one point with the mean value.")
         core.check_samples(samples, field, drift_names)
         n = samples.z.size
-        self.check_extent_and_cost(samples, grid, parameters, context, feedback)
+        self.check_extent_and_cost(samples, grid, parameters, context, feedback, where)
 
         # variogram
         residuals = core.ols_residuals(samples.z, samples.drifts)
@@ -313,14 +394,10 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
             model = core.make_model(kind, nugget, sill, rng, nu)
         else:
             model = core.fit_model(emp, kind, nu)
-            fitted = core.model_parameters(model)
             if not model.var > 0.01 * (model.var + model.nugget):
                 feedback.pushWarning("The fitted partial sill is (nearly) 0, a pure nugget: the samples show no "
                                      "spatial correlation, so the prediction is about the mean everywhere.")
-            elif fitted["range"] > 3 * max_lag:
-                feedback.pushWarning(f"The fitted range ({fitted['range']:.6g}) is far beyond the largest lag of the "
-                                     f"variogram ({max_lag:.6g}): the semivariance keeps rising, as with a trend. Give "
-                                     "drift rasters (DRIFTS) that explain the trend, or a variogram (VARIOGRAM = 1).")
+            self._warn_bounds(feedback, model, core.fit_bounds(emp))
         params = core.model_parameters(model)
         feedback.pushInfo(f"{n} sample locations; {kind} model{' (given)' if given else ' (fitted)'}: nugget "
                           f"{params['nugget']:.6g}, sill {params['sill']:.6g}, range {params['range']:.6g}"
@@ -333,14 +410,15 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
 
         # the grid, block by block
         krig = core.kriger(model, samples)
-        refs = {"ref": BandRef(ref_path, 1, "REFERENCE")}
+        refs = {"ref": BandRef(ref_path, 1, where)}
         keys = []
         for k, layer in enumerate(drift_layers):
             keys.append(f"drift{k}")
             refs[keys[-1]] = BandRef(file_raster_path(layer, "DRIFTS"), 1, f"DRIFTS ({layer.name()})")
         out_pred = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         out_var = self.parameterAsOutputLayer(parameters, "OUTPUT_VARIANCE", context)
-        outputs = [OutputSpec("prediction", out_pred, band_names=(f"{field} (kriged)",))]
+        # the band is named by the field, so that rfcontribution and applymodel find the kriged raster by name
+        outputs = [OutputSpec("prediction", out_pred, band_names=(field,))]
         if out_var:
             outputs.append(OutputSpec("variance", out_var, band_names=(f"{field} kriging variance",)))
         done = self.run_pass(BlockPass(
@@ -374,6 +452,20 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
                         "SILL_USED": params["sill"], "RANGE_USED": params["range"], "POINTS_USED": n})
         feedback.setProgress(100)
         return results
+
+    @staticmethod
+    def _warn_bounds(feedback, model, bounds):
+        """A fitted parameter at its upper bound (core.fit_bounds): name it, its bound, and what to do."""
+        what = {"len_scale": ("range", f"{core.RANGE_LAGS:g} x the largest lag"),
+                "var": ("partial sill", f"{core.SILL_GAMMAS:g} x the largest bin's semivariance"),
+                "nugget": ("nugget", "the largest bin's semivariance")}
+        hit = core.bounds_hit(model, bounds)
+        if hit:
+            text = "; ".join(f"{what[k][0]} {float(getattr(model, k)):.6g} (bound: {what[k][1]}, "
+                             f"{bounds[k][1]:.6g})" for k in hit)
+            feedback.pushWarning(f"The variogram fit stopped at its bound: {text}. The semivariance keeps rising over "
+                                 "the lags, as with a trend, so the bins do not fix sill and range. Give drift rasters "
+                                 "(DRIFTS) that explain the trend, a larger MAX_LAG, or a variogram (VARIOGRAM = 1).")
 
     def _residuals(self, parameters, context, s, loo, crs):
         fields = QgsFields()
@@ -414,6 +506,11 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
                     "Practical range (95 % of the partial sill)": core.practical_range(model),
                     "Variogram": "given" if given else "fitted by weighted least squares, weights = pairs per bin",
                     "Largest lag": emp.max_lag, "GSTools": core.library_version()}
+        if not given:
+            b = core.fit_bounds(emp)
+            settings["Fit bounds (upper)"] = (f"nugget {b['nugget'][1]:.6g}, partial sill {b['var'][1]:.6g}, range "
+                                              f"{b['len_scale'][1]:.6g}; reached: "
+                                              f"{', '.join(core.bounds_hit(model, b)) or 'none'}")
         cv = {"ME": loo.me, "RMSE": loo.rmse, "MSDR": loo.msdr,
               "Outputs": ", ".join(self.destination(p) for k, p in results.items()
                                    if k in ("OUTPUT", "OUTPUT_VARIANCE") and p)}
@@ -430,3 +527,15 @@ class KrigingAlgorithm(MiningEcoAlgorithm):
                 ("Formulas", "ME = mean(z - z*), RMSE = sqrt(mean((z - z*)^2)), MSDR = mean((z - z*)^2 / s^2), "
                              "where z* and s^2 are the prediction and kriging variance of each sample from all the "
                              "others.")])
+
+
+def grid_vrt(grid, path):
+    """A raster of ``grid`` without data (a VRT band without sources: zeros, no nodata), written to ``path``: the
+    grid the block executor walks when the outputs' grid is an extent and a pixel size."""
+    ds = gdal.GetDriverByName("VRT").Create(path, grid.width, grid.height, 1, gdal.GDT_Byte)
+    if ds is None:
+        raise ValueError(f"OUTPUT: cannot write {path} ({gdal.GetLastErrorMsg()}).")
+    ds.SetGeoTransform(grid.geotransform)
+    ds.SetProjection(grid.wkt)
+    ds = None
+    return path

@@ -51,3 +51,8 @@ CODE_ABS_MAX = INT_MAX
 #: ESTARFM half window (fine pixels): the fusion loops over (2 w + 1)^2 offsets, so w = 150 (a 301-pixel window,
 #: 90601 offsets) costs about 35 times the authors' default w = 25
 ESTARFM_HALF_WINDOW_MAX = 150
+#: kriging onto an extent and a pixel size: at most this many pixels (two float32 outputs of 4 GB each); the
+#: tool's cost limit (samples^2 x pixels, algorithms/kriging.py) usually stops a run before
+KRIGE_PIXELS_MAX = 1_000_000_000
+#: pixel size of a grid given by extent and pixel size (map units: 1000 km)
+PIXEL_SIZE_MAX = 1_000_000.0

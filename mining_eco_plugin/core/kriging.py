@@ -31,6 +31,16 @@ CHUNK_VALUES = 1_000_000
 RCOND_MIN = 1e-12
 #: a drift matrix (columns scaled to unit length) whose smallest / largest singular value falls below this
 DRIFT_RCOND_MIN = 1e-8
+#: upper bounds of the automatic fit. Nugget <= max(gamma*) and partial sill <= 10 max(gamma*) as PyKrige's
+#: automatic fit (pykrige/core.py, _calculate_variogram_model); length scale <= RANGE_LAGS x the largest lag: over
+#: lags 0 .. L a spherical model of length scale a >= 3 L is within 4 % of a straight line (1.5 h - 0.5 h^3 with
+#: h = r / a <= 1/3), so the bins fix only its slope 1.5 sill / a, not the sill and the range apart (the other
+#: models likewise lose their curvature as a grows), and an unbounded fit runs off to millions of metres (a trend).
+#: With the default cut-off (a third of the samples' diagonal) the bound on the length scale is the diagonal.
+RANGE_LAGS = 3.0
+SILL_GAMMAS = 10.0
+#: a fitted parameter within this relative distance of its upper bound has hit it
+BOUND_HIT_RTOL = 1e-3
 MODELS = ("spherical", "exponential", "gaussian", "matern")
 MODEL_CLASSES = {"spherical": "Spherical", "exponential": "Exponential", "gaussian": "Gaussian",
                  "matern": "Matern"}
@@ -167,8 +177,23 @@ def make_model(kind: str, nugget=0.0, sill=1.0, length=1.0, nu=1.0):
     return cls(dim=2, var=max(sill - nugget, 0.0), len_scale=length, nugget=nugget, **extra)
 
 
+def fit_bounds(emp: Empirical) -> dict:
+    """Upper bounds of the automatic fit (see RANGE_LAGS, SILL_GAMMAS), as ``CovModel.set_arg_bounds`` takes them."""
+    gmax = float(emp.gamma[emp.counts > 0].max(initial=0.0))
+    gmax = gmax if gmax > 0 else 1.0
+    return {"var": [0.0, SILL_GAMMAS * gmax, "cc"], "len_scale": [0.0, RANGE_LAGS * emp.max_lag, "oc"],
+            "nugget": [0.0, gmax, "cc"]}
+
+
+def bounds_hit(model, bounds) -> list:
+    """The names of the fitted parameters (var, len_scale, nugget) that ended at their upper bound."""
+    return [name for name, (_low, top, _kind) in bounds.items()
+            if float(getattr(model, name)) >= top * (1.0 - BOUND_HIT_RTOL)]
+
+
 def fit_arguments(emp: Empirical, kind: str):
-    """The arguments of ``CovModel.fit_variogram`` used by the tool (and by a test calling the library)."""
+    """The arguments of ``CovModel.fit_variogram`` used by the tool (and by a test calling the library); the bounds
+    are set on the model before (``fit_bounds``)."""
     keep = emp.counts > 0
     para = {"nu": False} if kind == "matern" else {}
     return (emp.centers[keep], emp.gamma[keep]), dict(nugget=True, weights=emp.counts[keep].astype(np.float64),
@@ -176,12 +201,14 @@ def fit_arguments(emp: Empirical, kind: str):
 
 
 def fit_model(emp: Empirical, kind: str, nu=1.0):
-    """Weighted least squares fit (weights: pairs per bin) of nugget, partial sill and length scale."""
+    """Weighted least squares fit (weights: pairs per bin) of nugget, partial sill and length scale within
+    ``fit_bounds``."""
     keep = emp.counts > 0
     if keep.sum() < 3:
         raise KrigingError(f"N_BINS / MAX_LAG: only {int(keep.sum())} lag bin(s) hold pairs of points; a variogram "
                            "fit needs at least 3. Raise MAX_LAG or the number of bins.")
     model = make_model(kind, 0.0, 1.0, 1.0, nu)
+    model.set_arg_bounds(check_args=False, **fit_bounds(emp))
     args, kwargs = fit_arguments(emp, kind)
     try:
         model.fit_variogram(*args, **kwargs)

@@ -841,6 +841,17 @@ def _ecology_cases():
     return cases
 
 
+#: the hostile grid's extent (hostile_data: 20 x 16 pixels of 30 m from (300000, 4200000), EPSG:32649)
+_KRIGE_EXTENT = f"300000,{300000 + W * PIXEL},{4200000 - H * PIXEL},4200000 [EPSG:32649]"
+
+
+def _same_grid(path, reference):
+    from osgeo import gdal
+    a, b = gdal.Open(path), gdal.Open(reference)
+    _assert((a.GetGeoTransform(), a.RasterXSize, a.RasterYSize) == (b.GetGeoTransform(), b.RasterXSize,
+                                                                     b.RasterYSize), "the extent's grid differs")
+
+
 def _assert(cond, text):
     assert cond, text
 
@@ -1335,7 +1346,7 @@ def _productivity_driver_cases():
     t = "kriging"
     cases += output_paths(t, cli=("under",))
     cases += numbers(t, [("N_BINS", BIG), ("N_BINS", 2), ("NU", "nan", None, (), "nan where a number is expected"),
-                         ("MAX_LAG", -1.0), ("SILL", BIG * 10 ** 30)])
+                         ("MAX_LAG", -1.0), ("SILL", BIG * 10 ** 30), ("PIXEL_SIZE", BIG), ("PIXEL_SIZE", -30.0)])
     cases += [
         Case(t, "nine-points", "table: too few rows",
              with_(t, POINTS=lambda c: c.d.kriging_points("nine", count=9)), words=("POINTS", "at least 10")),
@@ -1349,6 +1360,22 @@ def _productivity_driver_cases():
              with_(t, DRIFTS=lambda c: [c.d.bad("constant", c.d.xy[0])]), words=("DRIFTS",)),
         Case(t, "reference-all-nodata", "all nodata",
              with_(t, REFERENCE=lambda c: c.d.bad("allnodata", c.d.rsei)), words=("REFERENCE",)),
+        Case(t, "grid-twice", "conflicting parameters", with_(t, EXTENT=_KRIGE_EXTENT, PIXEL_SIZE=PIXEL),
+             words=("REFERENCE / EXTENT", "once")),
+        Case(t, "no-grid", "missing parameter", with_(t, REFERENCE=None), words=("REFERENCE / EXTENT",)),
+        Case(t, "extent-without-pixel-size", "missing parameter", with_(t, REFERENCE=None, EXTENT=_KRIGE_EXTENT),
+             words=("PIXEL_SIZE",)),
+        Case(t, "extent-geographic-grid", "geographic CRS",
+             with_(t, REFERENCE=None, EXTENT="111,111.01,38,38.01 [EPSG:4326]", PIXEL_SIZE=0.001),
+             words=("TARGET_CRS", "geographic")),
+        Case(t, "extent-too-many-pixels", "numeric parameter out of range",
+             with_(t, REFERENCE=None, EXTENT=_KRIGE_EXTENT, PIXEL_SIZE=1e-3), words=("EXTENT / PIXEL_SIZE", "pixels")),
+        Case(t, "extent-empty", "empty extent",
+             with_(t, REFERENCE=None, EXTENT="300000,300000,4199520,4200000 [EPSG:32649]", PIXEL_SIZE=PIXEL),
+             words=("EXTENT",)),
+        Case(t, "extent-equals-reference-grid", "valid edge (grid of the reference)",
+             with_(t, REFERENCE=None, EXTENT=_KRIGE_EXTENT, PIXEL_SIZE=PIXEL), expect="ok",
+             check=lambda c, res: _same_grid(res["OUTPUT"], c.d.rsei)),
         cancel(t),
     ]
     # -- local correlation -----------------------------------------------------------------------------------
