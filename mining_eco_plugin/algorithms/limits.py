@@ -49,3 +49,5 @@ CODE_ABS_MAX = INT_MAX
 #: ESTARFM half window (fine pixels): the fusion loops over (2 w + 1)^2 offsets, so w = 150 (a 301-pixel window,
 #: 90601 offsets) costs about 35 times the authors' default w = 25
 ESTARFM_HALF_WINDOW_MAX = 150
+#: formulas passed on by the spectral index search (SELECTED_EXPRESSIONS; each becomes a band of the index calculator)
+TOP_N_MAX = 100
