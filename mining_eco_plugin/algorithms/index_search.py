@@ -277,7 +277,7 @@ class IndexSearchAlgorithm(MiningEcoAlgorithm):
                     png = os.path.join(tmp, f"{fkey}_{tkey}.png")
                     title = isr.FORMS[fkey].title + ("" if tkey == "NONE" else f", {isr.TRANSFORMS[tkey][0]}")
                     correlation_heatmap_png(png, isr.pair_matrix(X, y, roles, fkey, tkey), roles, roles,
-                                            f"{title}: r with {target}", "B (second band)", "A (first band)")
+                                            f"{title}: r with {target}", "second band", "first band")
                     sections.append((f"Heatmap: {title}", png))
             sections.append(("Method", (
                 f"Candidates: every form over distinct bands (slot orders with the same |r| once), on the bands as "
