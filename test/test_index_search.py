@@ -134,18 +134,7 @@ def test_known_form_ranks_first_and_chains_into_the_calculator(synthetic):
     nodata = ds.GetRasterBand(1).GetNoDataValue()
     ds = None
     got[got == nodata] = np.nan
-    dn = {}
-    for r in ("R", "NIR", "SWIR1"):
-        src = gdal.Open(FILE_OF[r])         # kept open while its band is read
-        band = src.GetRasterBand(1)
-        a = band.ReadAsArray().astype(np.float64)
-        if band.GetNoDataValue() is not None:
-            a[a == band.GetNoDataValue()] = np.nan
-        dn[r] = a / 255.0
-        src = band = None
-    with np.errstate(all="ignore"):
-        want = dn["NIR"] / (dn["R"] + dn["SWIR1"])            # by hand
-    want[~np.isfinite(want)] = np.nan
+    want = hand_rs()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     ok = np.isfinite(want)
     np.testing.assert_allclose(got[ok], want[ok], rtol=2e-6)
@@ -160,3 +149,66 @@ def test_qgis_process_runs_headless(qgis_process, synthetic, tmp_path):
                                    f"OUTPUT_TABLE={tmp_path / 't.csv'}")
     assert results["SELECTED_EXPRESSIONS"].split("\n")[0] == "RS_NIR_R_SWIR1=NIR/(R+SWIR1)"
     assert results["N_CANDIDATES"] == len(read_csv(tmp_path / "t.csv")) > 0
+
+
+# --------------------------------------------------------------------------------------- Graphical Modeler
+MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "index_search_chain.model3")
+
+
+def hand_rs(roles=("NIR", "R", "SWIR1")):
+    """NIR / (R + SWIR1) of the scene by hand: DN / 255 (nodata -> NaN), numpy float64."""
+    dn = {}
+    for r in roles:
+        src = gdal.Open(FILE_OF[r])         # kept open while its band is read
+        band = src.GetRasterBand(1)
+        a = band.ReadAsArray().astype(np.float64)
+        if band.GetNoDataValue() is not None:
+            a[a == band.GetNoDataValue()] = np.nan
+        dn[r] = a / 255.0
+        src = band = None
+    with np.errstate(all="ignore"):
+        want = dn["NIR"] / (dn["R"] + dn["SWIR1"])
+    want[~np.isfinite(want)] = np.nan
+    return want
+
+
+def test_saved_model_is_what_the_script_builds(provider, tmp_path):
+    from modelkit import saved_model_as_built
+    model = saved_model_as_built("build_index_search_chain.py", MODEL, tmp_path)
+    assert set(model.childAlgorithms()) == {"bands", "sample", "search", "indices"}
+    [source] = model.childAlgorithm("indices").parameterSources()["CUSTOM_EXPRESSIONS"]
+    assert (source.outputChildId(), source.outputName()) == ("search", "SELECTED_EXPRESSIONS")
+
+
+def test_model_chain_runs_headless(qgis_process, synthetic, tmp_path):
+    """samples -> bands -> index search -> the selected formulas on the scene, through qgis_process."""
+    _out, samples = synthetic
+    points = str(tmp_path / "ec_points.gpkg")            # the points with their target only
+    src = ogr.Open(samples)
+    dst = ogr.GetDriverByName("GPKG").CreateDataSource(points)
+    layer_in = src.GetLayer(0)
+    layer = dst.CreateLayer("ec", layer_in.GetSpatialRef(), ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("ec", ogr.OFTReal))
+    for f in layer_in:
+        g = ogr.Feature(layer.GetLayerDefn())
+        g.SetGeometry(f.GetGeometryRef().Clone())
+        g.SetField("ec", f.GetField("ec"))
+        layer.CreateFeature(g)
+    dst = src = layer = layer_in = None
+    args = ["SENSOR=1", "RADIOMETRY=4", f"SCALE={1 / 255!r}", "OFFSET=0",
+            *(f"{role}={path}" for role, path in BAND.items()), f"POINTS={points}", "TARGET=ec", "TOP_N=2",
+            f"indices:NEW_INDICES={tmp_path / 'new.tif'}", f"search:FORMULAS={tmp_path / 'formulas.csv'}"]
+    qgis_process("run", MODEL, "--", *args, timeout=600)
+    rows = read_csv(tmp_path / "formulas.csv")
+    assert rows[0]["name"] == "RS_NIR_R_SWIR1"
+    ds = gdal.Open(str(tmp_path / "new.tif"))
+    assert [ds.GetRasterBand(b + 1).GetDescription() for b in range(ds.RasterCount)] == \
+        list(PUBLISHED) + [rows[0]["name"], rows[1]["name"]]
+    got = ds.GetRasterBand(5).ReadAsArray().astype(np.float64)
+    nodata = ds.GetRasterBand(5).GetNoDataValue()
+    ds = None
+    got[got == nodata] = np.nan
+    want = hand_rs()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = np.isfinite(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=2e-6)
