@@ -21,7 +21,9 @@ measured here, with the goal beside it.
     (goal: flat against the number of tiles) -- bench_executor.py;
 (j) scene composite: medoid of 12 generated 4000 x 4000 Landsat C2 L2 products (USGS layout) on one grid vs GDAL
     reading every input once (goal <= 1.5), peak memory at 6 and 12 products (goal: growth < 64 MB) --
-    bench_composite.py.
+    bench_composite.py;
+(k) spectral index search: 6 bands, every two- and three-band form, 1000 samples, ranking + Holm + 5-fold CV vs
+    numpy corrcoef of the same candidate matrix (goal < 2 s) -- bench_indexsearch.py.
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -176,6 +178,9 @@ def main():
     say("\n(j) scene composite: 12 Landsat C2 L2 products, 4000 x 4000, one grid (medoid, fresh process each)")
     import bench_composite
     bench_composite.run(say, OUT)
+    say("\n(k) spectral index search: 6 bands, every two- and three-band form, 1000 samples")
+    import bench_indexsearch
+    bench_indexsearch.run(lambda line: say("    " + line))
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")

@@ -18,6 +18,7 @@ from .algorithms.trend import TrendAlgorithm
 from .algorithms.timeseries import TimeSeriesAlgorithm
 from .algorithms.sample_rasters import SampleRastersAlgorithm
 from .algorithms.vip_screening import VipScreeningAlgorithm
+from .algorithms.index_search import IndexSearchAlgorithm
 from .algorithms.train_model import TrainModelAlgorithm
 from .algorithms.apply_model import ApplyModelAlgorithm
 from .algorithms.geodetector import GeodetectorAlgorithm
@@ -47,6 +48,7 @@ ALGORITHMS = (
     TimeSeriesAlgorithm,
     # Salinity
     SampleRastersAlgorithm,
+    IndexSearchAlgorithm,
     VipScreeningAlgorithm,
     TrainModelAlgorithm,
     ApplyModelAlgorithm,

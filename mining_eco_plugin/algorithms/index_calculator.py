@@ -15,7 +15,7 @@ from qgis.core import (
 )
 
 from ..core import indices as ix
-from ..core.expression import BandExpression, ExpressionError
+from ..core.expression import BandExpression, ExpressionError, named_expressions
 from ..core.scene import REFLECTIVE, product_bands
 from ..raster.executor import OutputSpec
 from ..raster.outputs import final_path
@@ -43,7 +43,7 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
     SUMMARY = (
         "Spectral indices of a Landsat 5/7/8/9 or Sentinel-2 scene: vegetation (NDVI, EVI, ARVI ...), wetness "
         "(tasseled-cap WET), dryness (NDBSI, IBI), water (MNDWI), soil salinity (SI, S1-S9, SSSI, CRSI, SAI, TRSI, "
-        "SBCI, GOSI ...) and LST, plus a custom band expression such as (NIR-R)/(NIR+R).\n"
+        "SBCI, GOSI ...) and LST, plus custom band expressions such as (NIR-R)/(NIR+R).\n"
         "Inputs: give PRODUCT (a Landsat MTL or .tar, a Sentinel-2 L2A .zip or MTD_MSIL2A.xml: bands, constants and "
         "cloud mask come from it), or SCENE, or the band layers with the sensor, the radiometry (Level-2 scale "
         "factors, Level-1 DN with the scene's MTL file, Sentinel-2 L2A, reflectance or custom) and optionally a "
@@ -66,6 +66,11 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
                  "A band expression such as (NIR-R)/(NIR+R) or sqrt(G*R); parsed, never executed as code.")
         self.add(QgsProcessingParameterString("CUSTOM_NAME", "Custom index name", defaultValue="CUSTOM"),
                  "Band description / file name of the custom index.", advanced=True)
+        self.add(QgsProcessingParameterString("CUSTOM_EXPRESSIONS", "Named custom expressions (name=expression, "
+                                              "one per line)", optional=True, defaultValue="", multiLine=True),
+                 "Several custom indices, each a band (or a file) named by its name, e.g. 'ND1=(NIR-R)/(NIR+R)' on "
+                 "one line and 'TR=(SWIR1-NIR+B)/(SWIR1+NIR-B)' on the next (or separated by ;). Spectral index "
+                 "search's SELECTED_EXPRESSIONS chains here.")
         self.add_wet_parameter()
         add_lst_parameters(self)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Indices (multi-band)", optional=True,
@@ -84,6 +89,11 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
         keys = [PRODUCTS[i] for i in self.parameterAsEnums(parameters, "INDICES", context)]
         if (self.parameterAsString(parameters, "CUSTOM_EXPRESSION", context) or "").strip():
             keys.append((self.parameterAsString(parameters, "CUSTOM_NAME", context) or "").strip() or "CUSTOM")
+        try:
+            keys += [n for n, _e in named_expressions(self.parameterAsString(parameters, "CUSTOM_EXPRESSIONS",
+                                                                             context))]
+        except ExpressionError:
+            pass        # the run says what is wrong
         claims = []
         for key in dict.fromkeys(keys):
             claims += super().output_claims(name, "rasterDestination", os.path.join(path, f"{key}.tif"), parameters,
@@ -95,25 +105,35 @@ class SpectralIndexAlgorithm(SceneAlgorithm):
         text = self.parameterAsString(parameters, "CUSTOM_EXPRESSION", context).strip()
         exprs = []
         products = list(keys)
+        customs = []        # (parameter, name, expression text)
         if text:
-            name = self.parameterAsString(parameters, "CUSTOM_NAME", context).strip() or "CUSTOM"
+            customs.append(("CUSTOM_EXPRESSION",
+                            self.parameterAsString(parameters, "CUSTOM_NAME", context).strip() or "CUSTOM", text))
+        try:
+            customs += [("CUSTOM_EXPRESSIONS", n, e) for n, e in
+                        named_expressions(self.parameterAsString(parameters, "CUSTOM_EXPRESSIONS", context))]
+        except ExpressionError as err:
+            raise ValueError(f"CUSTOM_EXPRESSIONS: {err}") from None
+        for param, name, expr in customs:
+            what = "CUSTOM_NAME" if param == "CUSTOM_EXPRESSION" else param
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-                raise ValueError(f"CUSTOM_NAME: {name!r} is not a valid name; use letters, digits and _.")
+                raise ValueError(f"{what}: {name!r} is not a valid name; use letters, digits and _.")
             try:
-                exprs.append(BandExpression(text, list(REFLECTIVE) + PRODUCTS))
+                exprs.append(BandExpression(expr, list(REFLECTIVE) + PRODUCTS))
             except ExpressionError as err:
-                raise ValueError(f"CUSTOM_EXPRESSION: {err}") from None
-            if name.upper() in (k.upper() for k in keys):
-                raise ValueError(f"CUSTOM_NAME: {name!r} is also one of the chosen INDICES, so two bands (and two "
-                                 f"files {name}.tif in OUTPUT_FOLDER) would carry that name. Give the custom index "
-                                 "another name.")
+                raise ValueError(f"{param}: {err}" + (f" (expression {name})" if param != "CUSTOM_EXPRESSION"
+                                                      else "")) from None
+            if name.upper() in (k.upper() for k in products):
+                raise ValueError(f"{what}: {name!r} is also one of the chosen INDICES or another custom name, so two "
+                                 f"bands (and two files {name}.tif in OUTPUT_FOLDER) would carry that name. Give the "
+                                 "custom index another name.")
             if not exprs[-1].names:     # else "No raster input was given" (issue 11)
-                raise ValueError(f"CUSTOM_EXPRESSION: {text!r} references no band, so it is the same number in "
+                raise ValueError(f"{param}: {expr!r} references no band, so it is the same number in "
                                  "every pixel. Use band roles (B, G, R, NIR, SWIR1, SWIR2) or index keys, e.g. "
                                  "(NIR-R)/(NIR+R).")
             products.append(name)
         if not products:
-            raise ValueError("INDICES: choose at least one index or type a CUSTOM_EXPRESSION.")
+            raise ValueError("INDICES: choose at least one index or type a CUSTOM_EXPRESSION (or CUSTOM_EXPRESSIONS).")
         out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         if not out_path and not folder:

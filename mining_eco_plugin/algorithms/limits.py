@@ -56,3 +56,5 @@ ESTARFM_HALF_WINDOW_MAX = 150
 KRIGE_PIXELS_MAX = 1_000_000_000
 #: pixel size of a grid given by extent and pixel size (map units: 1000 km)
 PIXEL_SIZE_MAX = 1_000_000.0
+#: formulas passed on by the spectral index search (SELECTED_EXPRESSIONS; each becomes a band of the index calculator)
+TOP_N_MAX = 100

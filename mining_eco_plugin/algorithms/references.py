@@ -254,6 +254,15 @@ _REFS = [
         "Welch B.L. (1947), Biometrika 34: 28-35",
         "Welch B.L. (1947). The generalization of 'Student's' problem when several different population variances "
         "are involved. Biometrika 34(1-2): 28-35.", doi="10.1093/biomet/34.1-2.28")),
+    ("holm1979", Reference(
+        "Holm S. (1979), Scandinavian Journal of Statistics 6: 65-70",
+        "Holm S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian Journal of "
+        "Statistics 6(2): 65-70.", url="https://www.jstor.org/stable/4615733")),
+    ("benjamini1995", Reference(
+        "Benjamini Y., Hochberg Y. (1995), Journal of the Royal Statistical Society B 57: 289-300",
+        "Benjamini Y., Hochberg Y. (1995). Controlling the false discovery rate: a practical and powerful approach "
+        "to multiple testing. Journal of the Royal Statistical Society: Series B (Methodological) 57(1): 289-300.",
+        doi="10.1111/j.2517-6161.1995.tb02031.x")),
     ("muller2022", Reference(
         "Müller S., Schüler L., Zech A., Heße F. (2022), Geoscientific Model Development 15: 3161-3182",
         "Müller S., Schüler L., Zech A., Heße F. (2022). GSTools v1.3: a toolbox for geostatistical modelling in "

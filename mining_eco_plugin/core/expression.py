@@ -233,3 +233,32 @@ class BandExpression:
             args = [self._eval(a, arrays) for a in node.args]
             return _nan_clean(FUNCTIONS[node.func.id.lower()](*args))
         raise ExpressionError(f"{self._snippet(node)!r} is not allowed")  # unreachable after _check
+
+
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
+
+
+def named_expressions(text: str) -> list:
+    """``name=expression`` entries, one per line or separated by ``;`` (as the spectral index search writes
+    them), as [(name, expression text)]. Blank entries are ignored; the first ``=`` separates the name (letters,
+    digits and _, starting with a letter) from the expression (which may hold ``==``). ExpressionError naming the
+    entry otherwise; the expressions themselves are checked by BandExpression."""
+    import re
+
+    out, seen = [], set()
+    for raw in re.split(r"[\n;]", str(text or "")):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, sep, expr = entry.partition("=")
+        name, expr = name.strip(), expr.strip()
+        if not sep or not expr or expr.startswith("="):
+            raise ExpressionError(f"{entry!r} is not name=expression, e.g. NDVI2=(NIR-R)/(NIR+R)")
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ExpressionError(f"{name!r} (in {entry!r}) is not a valid name; use letters, digits and _, "
+                                  "starting with a letter")
+        if name.upper() in seen:
+            raise ExpressionError(f"the name {name!r} is given twice; give every expression its own name")
+        seen.add(name.upper())
+        out.append((name, expr))
+    return out

@@ -70,6 +70,9 @@ BASE = {
     "vipscreening": lambda c: dict(INPUT=c.d.samples, TARGET_FIELD="salt", FIELDS=["ndvi", "si1", "si2"],
                                    OUTPUT_TABLE=c.o("vip.csv"), OUTPUT_CHART=c.o("vip.png"),
                                    OUTPUT_REPORT=c.o("vip.html")),
+    "indexsearch": lambda c: dict(INPUT=c.d.samples, TARGET_FIELD="salt", BAND_FIELDS=["ndvi", "si1", "si2"],
+                                  BAND_ROLES="R=ndvi,NIR=si1,SWIR1=si2", OUTPUT_TABLE=c.o("search.csv"),
+                                  OUTPUT_REPORT=c.o("search.html")),
     "trainmodel": lambda c: dict(INPUT=c.d.samples, TARGET="salt", FIELDS=["ndvi", "si1"], MODEL=4,
                                  OUTPUT_MODEL=c.o("salt.model"), OUTPUT_TABLE=c.o("metrics.csv"),
                                  OUTPUT_SCATTER=c.o("scatter.png"), OUTPUT_REPORT=c.o("train.html")),
@@ -129,6 +132,7 @@ OUTPUTS = {
     "samplerasters": ["OUTPUT", "OUTPUT_REJECTED"],
     "kriging": ["OUTPUT", "OUTPUT_VARIANCE", "OUTPUT_CV", "OUTPUT_RESIDUALS", "OUTPUT_REPORT"],
     "vipscreening": ["OUTPUT_TABLE", "OUTPUT_CHART", "OUTPUT_REPORT"],
+    "indexsearch": ["OUTPUT_TABLE", "OUTPUT_REPORT"],
     "trainmodel": ["OUTPUT_MODEL", "OUTPUT_TABLE", "OUTPUT_SCATTER", "OUTPUT_REPORT"],
     "applymodel": ["OUTPUT", "OUTPUT_GRADES", "OUTPUT_TABLE"],
     "casanpp": ["OUTPUT", "OUTPUT_MONTHLY", "OUTPUT_TABLE"],
@@ -159,6 +163,7 @@ SAME_PATH = {
     "samplerasters": [("OUTPUT", "OUTPUT_REJECTED")],
     "kriging": [("OUTPUT", "OUTPUT_VARIANCE")],
     "vipscreening": [("OUTPUT_CHART", "OUTPUT_REPORT")],
+    "indexsearch": [("OUTPUT_TABLE", "OUTPUT_REPORT")],
     "trainmodel": [("OUTPUT_MODEL", "OUTPUT_REPORT"), ("OUTPUT_TABLE", "OUTPUT_MODEL")],
     "applymodel": [("OUTPUT", "OUTPUT_GRADES")],
     "casanpp": [("OUTPUT", "OUTPUT_MONTHLY")],
@@ -183,6 +188,7 @@ OUTPUT_IS_INPUT = {
     "samplerasters": ("POINTS", "OUTPUT"),
     "kriging": ("REFERENCE", "OUTPUT"),
     "vipscreening": ("INPUT", "OUTPUT_TABLE"),
+    "indexsearch": ("INPUT", "OUTPUT_TABLE"),
     "trainmodel": ("INPUT", "OUTPUT_TABLE"),
     "applymodel": ("RASTERS", "OUTPUT"),
     "casanpp": ("LANDCOVER", "OUTPUT"),
@@ -559,6 +565,26 @@ def _scene_cases():
         Case(t, "custom-name-path", "path in a name", with_(t, CUSTOM_EXPRESSION="NIR-R", CUSTOM_NAME="../../evil",
                                                             OUTPUT_FOLDER=lambda c: c.o("indices")),
              words=("CUSTOM_NAME",)),
+        Case(t, "exprs-import-os", "expression injection",
+             with_(t, CUSTOM_EXPRESSIONS="A=NIR-R\nB2=__import__('os').system('touch /tmp/mining_eco_pwned')"),
+             words=("CUSTOM_EXPRESSIONS", "B2"), cli=True),
+        Case(t, "exprs-bad-name", "path in a name", with_(t, CUSTOM_EXPRESSIONS="../../evil=NIR-R",
+                                                          OUTPUT_FOLDER=lambda c: c.o("indices")),
+             words=("CUSTOM_EXPRESSIONS",)),
+        Case(t, "exprs-name-twice", "two outputs with the same path",
+             with_(t, CUSTOM_EXPRESSIONS="A=NIR-R;a=NIR+R", OUTPUT_FOLDER=lambda c: c.o("indices")),
+             words=("CUSTOM_EXPRESSIONS",)),
+        Case(t, "exprs-name-equals-index", "two outputs with the same path",
+             with_(t, CUSTOM_EXPRESSIONS="NDVI=NIR-R", OUTPUT_FOLDER=lambda c: c.o("indices")),
+             words=("CUSTOM_EXPRESSIONS",)),
+        Case(t, "exprs-not-name-expression", "malformed entry", with_(t, CUSTOM_EXPRESSIONS="(NIR-R)/(NIR+R)"),
+             words=("CUSTOM_EXPRESSIONS",)),
+        Case(t, "exprs-no-band", "expression without bands", with_(t, INDICES=[], CUSTOM_EXPRESSIONS="ONE=1+2"),
+             words=("CUSTOM_EXPRESSIONS",), unwords=("No raster input",)),
+        Case(t, "exprs-two-bands-by-hand", "valid edge (hand values)",
+             with_(t, INDICES=[], CUSTOM_EXPRESSIONS="ND=(NIR-R)/(NIR+R)\nDIFF=NIR-R"), expect="ok",
+             check=all_of(check_raster("ndvi.tif", lambda c: scene_ndvi(), 2e-6),
+                          check_raster("ndvi.tif", lambda c: _scene_nir_minus_red(), 2e-6, band=2))),
         # valid edges
         spaces(t, "RED", scene_band("RED"), check_raster("ndvi.tif", lambda c: scene_ndvi(), 2e-6),
                extra={"NIR": lambda c: c.d.bad("spaces", util.band_path("L8", "NIR")),
@@ -677,6 +703,12 @@ def _mtl_beside(c):
     if not os.path.exists(dst):
         shutil.copyfile(util.mtl_path("L8"), dst)
     return dst
+
+
+def _scene_nir_minus_red():
+    """NIR - R of the Landsat 8 test scene in TOA reflectance (as scene_ndvi: the MTL's constants by hand)."""
+    b = util.reflectances("L8")
+    return b["NIR"] - b["RED"]
 
 
 def _nan_at_diagonal(a):
@@ -1119,6 +1151,27 @@ def _salinity_cases():
                          ("RHO", 0), ("VIP_THRESHOLD", "nan", None, (), "nan where a number is expected"),
                          ("GRA_THRESHOLD", 2)])
     cases += _table_cases(t, "TARGET_FIELD", "FIELDS", ["ndvi", "si1", "si2"])
+    # -- spectral index search ------------------------------------------------------------------------------
+    t = "indexsearch"
+    cases += output_paths(t)
+    cases += numbers(t, [("FOLDS", 1), ("FOLDS", BIG), ("TOP_N", 0), ("TOP_N", INT31), ("ALPHA", 2),
+                         ("ALPHA", "nan", None, (), "nan where a number is expected"), ("CORRECTION", 9)])
+    cases += _table_cases(t, "TARGET_FIELD", "BAND_FIELDS", ["ndvi", "si1", "si2"])
+    cases += [
+        Case(t, "band-roles-unknown-role", "malformed mapping", with_(t, BAND_ROLES="R=ndvi,XYZ=si1,SWIR1=si2"),
+             words=("BAND_ROLES", "XYZ"), cli=True),
+        Case(t, "band-roles-role-twice", "malformed mapping", with_(t, BAND_ROLES="R=ndvi,R=si1"),
+             words=("BAND_ROLES",)),
+        Case(t, "band-roles-unknown-field", "table: missing field", with_(t, BAND_ROLES="R=nope"),
+             words=("BAND_ROLES", "nope")),
+        Case(t, "band-field-without-role", "band field not named by a role", with_(t, BAND_ROLES=""),
+             words=("BAND_FIELDS", "BAND_ROLES")),
+        Case(t, "one-band", "too few bands", with_(t, BAND_FIELDS=["ndvi"]), words=("BAND_FIELDS",)),
+        Case(t, "folds-too-many-for-rows", "table: too few rows", with_(t, FOLDS=20), words=("FOLDS",)),
+        Case(t, "ranking-by-hand", "valid edge (hand values)", BASE[t], expect="ok",
+             check=lambda c, res: _search_by_hand(c, res)),
+        cancel(t),
+    ]
     # -- train model ----------------------------------------------------------------------------------------
     t = "trainmodel"
     cases += output_paths(t, cli=("readonly",))
@@ -1243,6 +1296,38 @@ def _table_cases(t, target_param, fields_param, fields):
         Case(t, "input-empty", "empty file", with_(t, INPUT=lambda c: c.d.text_file("empty.csv", "")),
              words=("INPUT",)),
     ]
+
+
+def _search_by_hand(c, res):
+    """The ranked table of the base run: r of the best rows recomputed by hand from the samples (numpy.corrcoef of
+    the formula evaluated here on the CSV columns), p from scipy.stats.pearsonr, Holm over m by a plain loop."""
+    from scipy import stats
+    with open(c.d.samples, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    col = {k: np.array([float(r[k]) for r in rows]) for k in ("salt", "ndvi", "si1", "si2")}
+    bands = {"R": col["ndvi"], "NIR": col["si1"], "SWIR1": col["si2"]}
+    forms = {"DIFF": lambda a, b: a - b, "RATIO": lambda a, b: a / b, "ND": lambda a, b: (a - b) / (a + b),
+             "SAI": lambda a, b, d: (a * a - b * b + d * d) / (a * b * d),
+             "TRSI": lambda a, b, d: (a - b + d) / (a + b - d), "SBCI": lambda a, b, d: a / np.sqrt(b * b + d * d),
+             "GOSI": lambda a, b, d: a - 0.5 * b - 0.5 * d, "NDC": lambda a, b, d: (a - b) / (a + b - d),
+             "DR": lambda a, b, d: (a - b) / (b - d), "PQ": lambda a, b, d: a * b / d,
+             "RS": lambda a, b, d: a / (b + d)}
+    table = csv_dicts(c.o("search.csv"))
+    m = len(table)
+    # 3 bands: 3 differences, 6 ratios, 3 normalised differences; 6 TRSI and 3 of each other three-band form
+    assert m == res["N_CANDIDATES"] == 3 + 6 + 3 + 6 + 7 * 3, m
+    ps = sorted(float(t["p"]) for t in table)
+    for t in table[:10]:
+        v = forms[t["form"]](*(bands[b] for b in t["bands"].split(",")))
+        r, p = stats.pearsonr(v, col["salt"])
+        assert abs(float(t["r"]) - r) < 1e-9, (t["name"], t["r"], r)
+        assert abs(float(t["p"]) - p) <= 1e-9 + 1e-6 * p, (t["name"], t["p"], p)
+        k = ps.index(float(t["p"]))
+        holm = max(min(1.0, (m - j) * ps[j]) for j in range(k + 1))
+        assert abs(float(t["p_corrected"]) - holm) <= 1e-9 + 1e-6 * holm, (t["name"], t["p_corrected"], holm)
+    assert [abs(float(t["r"])) for t in table] == sorted((abs(float(t["r"])) for t in table), reverse=True)
+    lines = res["SELECTED_EXPRESSIONS"].split("\n")
+    assert len(lines) == 4 and lines[0] == f"{table[0]['name']}={table[0]['expression']}", lines
 
 
 def _sampled_by_hand(c, names=FEATURES):
@@ -1582,6 +1667,7 @@ EXTRA_CLI = {
     "egindex-window_size-1000001", "localcorrelation-window_size-2p31plus1", "trend-band-1e12",
     "trainmodel-same-path-output_model-output_report", "classareas-output-read-only-folder",
     "timeseries-output_report-read-only-folder", "vipscreening-target-text-field", "mlrcontribution-x-constant",
+    "indexsearch-constant-target",
     "casanpp-output_table-missing-folder", "geodetector-n-samples-1e12", "applymodel-model-metrics_list",
     "transfermatrix-class-names-duplicate", "rsei-nir-header_ifd", "rsei-output_table-missing-folder",
     "rfcontribution-categories-unknown-field", "coupling-rsei-breaks-decreasing", "lst-level1-dn-as-level2",

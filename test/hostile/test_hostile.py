@@ -26,7 +26,7 @@ from paths import DATA
 
 MARBURG = os.path.join(DATA, "marburg")
 TOOLS = ("composite", "spectralindices", "lst", "rsei", "rseicomponents", "rseiseries", "egindex", "coupling",
-         "transfermatrix", "classareas", "trend", "timeseries", "samplerasters", "kriging", "vipscreening", "trainmodel",
+         "transfermatrix", "classareas", "trend", "timeseries", "samplerasters", "kriging", "vipscreening", "indexsearch", "trainmodel",
          "applymodel", "casanpp", "geodetector", "localcorrelation", "mlrcontribution", "rfcontribution",
          "installdependencies", "estarfm")
 

@@ -113,3 +113,19 @@ def test_expression_pickles_by_its_text():
     np.testing.assert_array_equal(copy.evaluate(VALUES), e.evaluate(VALUES))
     deep = BandExpression("+".join(["R"] * 900), ALLOWED)          # a syntax tree 900 deep: too deep for pickle
     assert pickle.loads(pickle.dumps(deep)).names == ("R",)
+
+
+def test_named_expressions():
+    """CUSTOM_EXPRESSIONS of the index calculator: name=expression per line or separated by ';' (the form the
+    index search writes), the first '=' separates (comparisons keep their '=='), blank entries ignored."""
+    from mining_eco_plugin.core.expression import named_expressions
+    text = "ND_G_NIR=(G-NIR)/(G+NIR)\n\n  TR = (SWIR1-NIR+B)/(SWIR1+NIR-B) ;WET2=where(NIR==R, 0, NIR)\n"
+    assert named_expressions(text) == [("ND_G_NIR", "(G-NIR)/(G+NIR)"), ("TR", "(SWIR1-NIR+B)/(SWIR1+NIR-B)"),
+                                       ("WET2", "where(NIR==R, 0, NIR)")]
+    assert named_expressions("") == [] and named_expressions(None) == []
+    for bad, fragment in (("(NIR-R)/(NIR+R)", "not name=expression"), ("A=", "not name=expression"),
+                          ("A==R", "not name=expression"), ("1A=R", "not a valid name"),
+                          ("../x=R", "not a valid name"), ("A=R;a=G", "given twice")):
+        with pytest.raises(ExpressionError) as info:
+            named_expressions(bad)
+        assert fragment in str(info.value), (bad, str(info.value))
