@@ -203,15 +203,16 @@ def indices_table() -> str:
 
 def search_grids_table() -> str:
     """The hyperparameter search spaces of Train model (core.models.SEARCH_GRIDS)."""
-    from mining_eco_plugin.core import models
+    from mining_eco_plugin.core import models, tuning
     rows = []
     for kind, grid in models.SEARCH_GRIDS.items():
         for i, (name, values) in enumerate(grid.items()):
             model = esc(kind) if i == 0 else ""
             rows.append(f"<tr><td>{model}</td><td><code>{esc(name)}</code></td>"
-                        f"<td>{esc(', '.join(repr(v) for v in values))}</td></tr>")
-    return ("<table>\n<tr><th>Model</th><th>Parameter (scikit-learn)</th><th>Values tried</th></tr>\n"
-            + "\n".join(rows) + "\n</table>")
+                        f"<td>{esc(', '.join(repr(v) for v in values))}</td>"
+                        f"<td>{esc(tuning.describe(values))}</td></tr>")
+    return ("<table>\n<tr><th>Model</th><th>Parameter (scikit-learn)</th><th>Values tried (randomized search)</th>"
+            "<th>Optuna's space</th></tr>\n" + "\n".join(rows) + "\n</table>")
 
 
 def roy2016_table() -> str:

@@ -295,6 +295,30 @@ def test_xgboost_option_adds_only_xgboost(fresh, tmp_path):
     assert (tmp_path / "pred.tif").exists()
 
 
+def test_optuna_option_turns_the_search_into_optunas(fresh, tmp_path):
+    """QGIS's Python without Optuna: the search is the randomized one and the log says how to get Optuna; after
+    INSTALL_OPTUNA=1 the same run uses Optuna's TPE sampler (and nothing of numpy / scipy / scikit-learn is
+    installed)."""
+    qp = fresh["qp"]
+    search = [*train_args(fresh["src"], tmp_path, model=4), "SEARCH=1", "SEARCH_BUDGET=3",
+              f"OUTPUT_TRIALS={tmp_path / 'trials.csv'}"]
+    had_optuna = system_has("optuna", path=[fresh["folder"]])
+    if not had_optuna:
+        before = qp(*search, timeout=600)
+        assert "Optuna is not installed" in before.stdout and "INSTALL_OPTUNA" in before.stdout
+        assert "RandomizedSearchCV" in before.stdout
+    proc = qp("run", "miningeco:installdependencies", "--", "INSTALL_OPTUNA=1", timeout=1200)
+    out = outputs_of(proc.stdout)
+    if not had_optuna:
+        names = [item.split("==")[0] for item in out["INSTALLED"].split(",")]
+        assert "optuna" in names and not {"skops", "numpy", "scipy", "scikit-learn"} & set(names)
+    assert out["OPTUNA_VERSION"]
+    after = qp(*search, timeout=600)
+    assert f"Optuna {out['OPTUNA_VERSION']} TPE sampler" in after.stdout and "Trial 0 finished" not in after.stderr
+    with open(tmp_path / "trials.csv", newline="") as fh:
+        assert len(fh.read().strip().splitlines()) == 4      # header + 3 trials
+
+
 # ---------------------------------------------------------------------------------------------------------- refusals
 def refused(qp, config, *args, env=None, timeout=300):
     """Run the installer expecting a clean refusal; its message. Nothing may be left in the profile."""

@@ -45,6 +45,11 @@ SPATIAL = ("blocks", "clusters", "buffer")
 #: the random k-fold cross-validation that a spatial one is shown beside
 RANDOM_CV = "random cv"
 METRIC_FIELDS = (("model", str), ("set", str), ("n", int), ("r2", float), ("rmse", float), ("mae", float))
+TRIAL_FIELDS = (("trial", int), ("state", str), ("value", float), ("best", float), ("params", str))
+SEARCH_METHODS = [("auto", "Optuna TPE (randomized search when Optuna is not installed)"),
+                  ("random", "Randomized search (scikit-learn RandomizedSearchCV)")]
+#: longest search time limit (seconds): a day
+SEARCH_TIMEOUT_MAX = 86_400
 COMPARE_FIELDS = (("model", str), ("backend", str), ("r2_c", float), ("rmse_c", float), ("mae_c", float),
                   ("r2_v", float), ("rmse_v", float), ("mae_v", float), ("best", bool))
 
@@ -55,7 +60,8 @@ SUMMARY = (
     "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target (their C, gamma and rates "
     "presume scaled data; tree models need no scaling). Validation: every 5th sample (default), a seeded random split, k-fold "
     "cross-validation or (point layer) spatial: blocks, k-means clusters or buffered leave-one-out, beside a "
-    "random k-fold to show its optimism. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
+    "random k-fold to show its optimism. Optional: a hyperparameter search (Optuna's TPE when installed, else a "
+    "randomized search) and a comparison of all models on the same split.\n"
     "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
     "HTML report. Needs the Python package skops (see the Set-up group).")
 SOURCE = cite("he2026", "lan2025", "breiman2001", "wolpert1992")
@@ -70,7 +76,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
     SHORT_DESCRIPTION = (
         "Random forest, SVR, MLP, boosting, PLSR or stacking model of soil salinity from sample points")
     TAGS = ("machine learning", "regression", "random forest", "svr", "svm", "mlp", "bpnn", "neural network",
-            "xgboost", "gradient boosting", "plsr", "stacking", "inversion", "soil salt content")
+            "xgboost", "gradient boosting", "plsr", "stacking", "inversion", "soil salt content", "optuna",
+            "hyperparameter tuning")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFeatureSource("INPUT", "Samples", [compat.ProcessingSourceType.Vector]),
@@ -118,12 +125,21 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                  "Seed of the models, the random split, the folds and the search: the same seed gives the same "
                  "results.", advanced=True)
         self.add(QgsProcessingParameterBoolean("SEARCH", "Hyperparameter search", defaultValue=False),
-                 "Randomized search (scikit-learn RandomizedSearchCV, 5-fold, negative RMSE) over the grids listed "
-                 "in the manual, on the calibration samples only.")
-        self.add(QgsProcessingParameterNumber("SEARCH_BUDGET", "Search budget (iterations)",
+                 "Optuna's seeded TPE search (first trial: the default parameters) or, without Optuna, "
+                 "scikit-learn's randomized search, over the spaces listed in the manual; 5-fold CV RMSE on the "
+                 "calibration samples only.")
+        self.add(QgsProcessingParameterNumber("SEARCH_BUDGET", "Search budget (trials)",
                                               compat.ProcessingNumberParameterType.Integer, 20,
                                               minValue=1, maxValue=500),
-                 "Parameter combinations tried by the search.", advanced=True)
+                 "Parameter combinations tried (Optuna trials).", advanced=True)
+        self.add(QgsProcessingParameterEnum("SEARCH_METHOD", "Search method", [lb for _k, lb in SEARCH_METHODS],
+                                            defaultValue=0),
+                 "0 = Optuna TPE when installed (else randomized); 1 = randomized search.", advanced=True)
+        self.add(QgsProcessingParameterNumber("SEARCH_TIMEOUT", "Search time limit (seconds)",
+                                              compat.ProcessingNumberParameterType.Integer, 0,
+                                              minValue=0, maxValue=SEARCH_TIMEOUT_MAX),
+                 "Optuna stops starting trials after this time; 0 = none (needed for the same result twice).",
+                 advanced=True)
         self.add(QgsProcessingParameterBoolean("COMPARE_MODELS", "Compare all models", defaultValue=False),
                  "Also train every model on the same split and write the comparison table (as Table 4 of Lan et al. "
                  "2025); the model file still holds the MODEL chosen above.")
@@ -141,12 +157,17 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                                                           createByDefault=False),
                         "With COMPARE_MODELS: one row per model (calibration and validation R2, RMSE, MAE; best = "
                         "highest validation R2, or cv R2 for k-fold).")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_TRIALS", "Search trials",
+                                                          compat.ProcessingSourceType.Vector, optional=True,
+                                                          createByDefault=False),
+                        "With SEARCH: one row per trial (trial, state, value = CV RMSE, best so far, params).")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_SCATTER", "Scatter plot", "PNG files (*.png)",
                                                               optional=True, createByDefault=True),
                         "PNG: predicted against measured values with the 1:1 line.")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML files (*.html)",
                                                               optional=True, createByDefault=True),
-                        "HTML report: settings, metrics, comparison, search result, plot.")
+                        "HTML report: settings, metrics, comparison, search (defaults' and best score, trials "
+                        "plot), scatter plot.")
         self.addOutput(QgsProcessingOutputString("BOOSTING_BACKEND", "Gradient boosting library used"))
         self.addOutput(QgsProcessingOutputString("FEATURES", "Predictor fields used (comma separated)"))
         self.addOutput(QgsProcessingOutputNumber("VALIDATION_R2", "Validation (or cv, or spatial cv) R2 of MODEL"))
@@ -203,6 +224,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         budget = self.parameterAsInt(parameters, "SEARCH_BUDGET", context) \
             if self.parameterAsBool(parameters, "SEARCH", context) else 0
         compare = self.parameterAsBool(parameters, "COMPARE_MODELS", context)
+        method = SEARCH_METHODS[self.parameterAsEnum(parameters, "SEARCH_METHOD", context)][0]
+        search_timeout = self.parameterAsInt(parameters, "SEARCH_TIMEOUT", context)
         units = self.parameterAsString(parameters, "UNITS", context) or ""
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
 
@@ -219,11 +242,14 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             raise ValueError(f"MODEL: {svr_refusal(clash)}")
         backend = core.boosting_backend()
         settings = dict(validation=validation, fraction=fraction, folds=folds, seed=seed, budget=budget,
-                        backend=backend)
+                        backend=backend, search_options=dict(method=method, timeout=search_timeout,
+                                                             log=feedback.pushInfo))
         # a spatial validation is a cross-validation on the prepared splits (core.models.kfold passes them on)
         fit_settings = dict(settings, validation="kfold", folds=splits) if splits is not None else settings
         feedback.pushInfo(f"{len(y)} samples, {len(names)} predictors ({', '.join(names)}); gradient boosting: "
                           f"{_backend_label(backend)}")
+        if budget:
+            feedback.pushInfo(_search_text(method, budget, search_timeout, seed))
         feedback.setProgress(5)
         result = _relabel(core.train(kind, X, y, cancel=feedback.isCanceled, names=names, **fit_settings),
                           validation)
@@ -236,6 +262,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             result.rows.append(dict(row, set=RANDOM_CV))
             if feedback.isCanceled():
                 raise Canceled()
+        if result.tuning is not None:
+            feedback.pushInfo(_tuning_summary(result.tuning))
         feedback.setProgress(40 if compare else 80)
         comparison, best = [], ""
         if compare:
@@ -259,7 +287,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             extra={"model": core.LABELS[kind], "validation": validation, "seed": seed,
                    "boosting_backend": backend if kind in ("boosting", "stacking") else "",
                    "search_budget": budget, "search_params": _jsonable(result.params), "n_samples": int(len(y)),
-                   **({"spatial_validation": spatial_how} if spatial_how else {})},
+                   **({"spatial_validation": spatial_how} if spatial_how else {}),
+                   **_tuning_extra(result.tuning)},
             probe=X[:modelfile.PROBE_ROWS])     # loads() checks them under another scikit-learn
         data = modelfile.dumps(bundle)
         modelfile.loads(data, os.path.basename(model_path))     # the file must load back (allowed types)
@@ -274,10 +303,15 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         if compare and parameters.get("OUTPUT_COMPARISON") is not None:
             outputs["OUTPUT_COMPARISON"] = self.write_table(parameters, "OUTPUT_COMPARISON", context, COMPARE_FIELDS,
                                                             comp_rows)
+        tuning = result.tuning
+        if tuning is not None and parameters.get("OUTPUT_TRIALS") is not None:
+            outputs["OUTPUT_TRIALS"] = self.write_table(parameters, "OUTPUT_TRIALS", context, TRIAL_FIELDS,
+                                                        [tuple(t[k] for k, _c in TRIAL_FIELDS) for t in tuning.trials])
         scatter = self.parameterAsFileOutput(parameters, "OUTPUT_SCATTER", context)
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         from ..reports.scatter import scatter_png
         tmp_png = None
+        tmp_trials = None
         if scatter:
             scatter_png(scatter, [(s, *result.points[s]) for s in result.points], f"{label}: {target}", units)
             outputs["OUTPUT_SCATTER"] = scatter
@@ -289,18 +323,24 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                 scatter_png(tmp_png, [(s, *result.points[s]) for s in result.points], f"{label}: {target}", units)
                 png = tmp_png
             try:
+                if tuning is not None:
+                    from ..reports.tuning_plot import tuning_png
+                    fd, tmp_trials = tempfile.mkstemp(suffix=".png")
+                    os.close(fd)
+                    tuning_png(tmp_trials, tuning.trials, tuning.default_rmse, f"{label}: search trials", units)
                 self._report(report, label, target, units, names, len(y), dict(settings, spatial=spatial_how),
-                             result, comp_rows, best, png, self.destination(model_path), comparison)
+                             result, comp_rows, best, png, self.destination(model_path), comparison, tmp_trials)
             finally:
-                if tmp_png:
-                    os.remove(tmp_png)
+                for tmp in (tmp_png, tmp_trials):
+                    if tmp:
+                        os.remove(tmp)
             outputs["OUTPUT_REPORT"] = report
         feedback.setProgress(100)
         return outputs
 
     @staticmethod
     def _report(path, label, target, units, names, n, settings, result, comp_rows, best, png, model_path,
-                comparison=()):
+                comparison=(), trials_png=None):
         from ..reports.html import write_html_report
         validation = dict(VALIDATION_OPTIONS)[settings["validation"]]
         if settings["validation"] == "random":
@@ -312,7 +352,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         info = {"Model": label, "Target": f"{target} ({units})" if units else target, "Samples": n,
                 "Predictors": ", ".join(names), "Validation": validation, "Seed": settings["seed"],
                 "Gradient boosting library": _backend_label(settings["backend"]),
-                "Hyperparameter search": (f"RandomizedSearchCV, {settings['budget']} iterations"
+                "Hyperparameter search": (_search_text(settings["search_options"]["method"], settings["budget"],
+                                                       settings["search_options"]["timeout"], settings["seed"])
                                           if settings["budget"] else "no"),
                 "Model file": f"{model_path} (holds the {label} model)"}
         sections = [("Settings", info),
@@ -320,8 +361,13 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                                  for r in result.rows])]
         if settings.get("spatial"):
             sections += _spatial_sections(result, settings["validation"], settings["folds"])
+        if result.tuning is not None:
+            sections.append(("Hyperparameter search", _tuning_rows(result.tuning, units)))
         if result.params:
             sections.append(("Best search parameters", {k: str(v) for k, v in result.params.items()}))
+        if trials_png:
+            sections.append(("Search trials (cross-validated RMSE per trial, best so far, default parameters)",
+                             trials_png))
         if comp_rows:
             sections.append(("Model comparison (same split; best = highest validation R2)",
                              [{"model": r[0], "R2 c": r[2], "RMSE c": r[3], "MAE c": r[4], "R2 v": r[5],
@@ -484,6 +530,56 @@ def _spatial_sections(result, validation, folds):
                 f"cross-validation R2 ({r_random:.4f}) (difference {optimism:.4f}); at this scale the samples show "
                 "no advantage of near neighbours.")
     return [("Random against spatial validation", rows), ("Optimism", text)]
+
+
+def _search_text(method, budget, timeout, seed):
+    """The search that runs, in words (and why the randomized search runs when Optuna was asked for)."""
+    from ..deps import MISSING_OPTUNA, optuna_version
+    version = optuna_version() if method == "auto" else ""
+    if version:
+        limit = f", time limit {timeout} s" if timeout else ", no time limit"
+        return (f"Optuna {version} TPE sampler (seed {seed}), {budget} trials{limit}; first trial: the default "
+                "parameters")
+    text = f"scikit-learn RandomizedSearchCV (seed {seed}), {budget} iterations"
+    if method == "auto":
+        text += ". " + MISSING_OPTUNA
+    elif timeout:
+        text += " (SEARCH_TIMEOUT applies to Optuna only)"
+    return text
+
+
+def _tuning_summary(tuning):
+    return (f"Search: CV RMSE {tuning.default_rmse:.6g} with the default parameters, best {tuning.best_rmse:.6g} "
+            f"(trial {tuning.best_trial} of {len(tuning.trials)}; {tuning.seconds:.1f} s)")
+
+
+def _tuning_rows(tuning, units):
+    u = f" {units}" if units else ""
+    failed = sum(1 for t in tuning.trials if t["state"] != "COMPLETE")
+    rows = {"Method": tuning.label,
+            "Trials": f"{len(tuning.trials)} of {tuning.budget}" + (f" ({failed} failed)" if failed else "") +
+                      (f"; stopped by the time limit ({tuning.timeout:g} s)" if tuning.stopped else ""),
+            "Score": f"mean RMSE of a seeded {tuning.folds}-fold cross-validation on the training samples "
+                     "(the calibration samples; all samples with k-fold validation)",
+            "CV RMSE, default parameters": f"{tuning.default_rmse:.6g}{u}" +
+                                           (" (trial 0)" if tuning.default_trial == 0 else ""),
+            "CV RMSE, best parameters": f"{tuning.best_rmse:.6g}{u} (trial {tuning.best_trial})"}
+    if tuning.default_rmse > 0 and math.isfinite(tuning.best_rmse):
+        rows["Change"] = f"{100 * (tuning.best_rmse - tuning.default_rmse) / tuning.default_rmse:+.1f} %"
+    rows["Default parameters"] = ", ".join(f"{k} = {v}" for k, v in tuning.default_params.items())
+    if tuning.note:
+        rows["Note"] = tuning.note
+    rows["Time (s)"] = round(tuning.seconds, 1)
+    return rows
+
+
+def _tuning_extra(tuning):
+    def number(v):
+        return float(v) if math.isfinite(v) else None
+    if tuning is None:
+        return {}
+    return {"search_method": tuning.method, "search_default_rmse": number(tuning.default_rmse),
+            "search_best_rmse": number(tuning.best_rmse), "search_trials": len(tuning.trials)}
 
 
 def _backend_label(backend):

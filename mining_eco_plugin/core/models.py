@@ -39,7 +39,8 @@ Metrics (zhundong 1.5.3, coastal eqs. 1-3): R2 = 1 - sum (y - yhat)^2 / sum (y -
 RMSE = sqrt(mean (y - yhat)^2), MAE = mean |y - yhat|. Note: coastal Table 4 lists XGBoost (first block)
 with MAE_v 9.611 > RMSE_v 8.815, which cannot be (MAE <= RMSE always): a typo in the seed.
 
-Hyperparameter search: RandomizedSearchCV over ``SEARCH_GRIDS`` on the calibration samples only,
+Hyperparameter search (core/tuning.py: Optuna's TPE sampler over the same grids when Optuna is installed):
+RandomizedSearchCV over ``SEARCH_GRIDS`` on the calibration samples only,
 ``n_iter`` = budget, 5-fold seeded KFold (fewer folds for small sets), scoring = negative RMSE,
 ``random_state`` = seed (the coastal seed used Optuna; a seeded randomized search is the scikit-learn
 equivalent with a fixed budget).
@@ -226,6 +227,7 @@ class Result:
     points: dict = field(default_factory=dict)        # set -> (measured, predicted) for the scatter plot
     params: dict = field(default_factory=dict)        # best search parameters (empty without a search)
     backend: str = ""
+    tuning: object = None                             # core.tuning.Tuning of the search (None without one)
 
     def metric(self, set_name, key="r2"):
         for row in self.rows:
@@ -234,28 +236,49 @@ class Result:
         return math.nan
 
 
-def search(kind, estimator, X, y, budget: int, seed: int = SEED, backend: str = "hist"):
+def search_grid(kind, backend="hist", n_features=None) -> dict:
+    """SEARCH_GRIDS of ``kind`` (PLSR: no more components than predictors)."""
+    grid = SEARCH_GRIDS[f"boosting_{backend}" if kind == "boosting" else kind]
+    if kind == "plsr" and n_features is not None:
+        grid = {k: [c for c in v if c <= n_features] for k, v in grid.items()}
+    return grid
+
+
+def search_cv(n: int, seed: int = SEED):
+    """(seeded KFold, folds) of the search: 5 folds, fewer for fewer than 20 samples."""
+    folds = max(2, min(5, n // 4))
+    return kfold(folds, seed), folds
+
+
+def search(kind, estimator, X, y, budget: int, seed: int = SEED, backend: str = "hist", trials=None):
     """RandomizedSearchCV over SEARCH_GRIDS[kind] (budget iterations, seeded KFold, negative RMSE);
     (refitted best estimator, best parameters). Inside ``cancel.cancel_check`` a cancel stops it at the next
-    candidate (the forests and MLPs of ``cancel.cancel_aware`` estimators check it while they fit)."""
+    candidate (the forests and MLPs of ``cancel.cancel_aware`` estimators check it while they fit).
+    ``trials``: a list that receives one dict per candidate (trial, state, value = mean CV RMSE, params as JSON).
+    core/tuning.py runs Optuna's TPE search over the same grids instead when Optuna is installed."""
     from sklearn.model_selection import RandomizedSearchCV
-    grid = SEARCH_GRIDS[f"boosting_{backend}" if kind == "boosting" else kind]
-    if kind == "plsr":
-        grid = {k: [c for c in v if c <= X.shape[1]] for k, v in grid.items()}
-    folds = max(2, min(5, len(y) // 4))
-    rs = RandomizedSearchCV(estimator, grid, n_iter=int(budget), cv=kfold(folds, seed),
+    grid = search_grid(kind, backend, X.shape[1])
+    cv, _folds = search_cv(len(y), seed)
+    rs = RandomizedSearchCV(estimator, grid, n_iter=int(budget), cv=cv,
                             scoring="neg_root_mean_squared_error", random_state=seed, refit=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rs.fit(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    if trials is not None:
+        from .tuning import params_text
+        for i, (params, score) in enumerate(zip(rs.cv_results_["params"], rs.cv_results_["mean_test_score"])):
+            ok = bool(np.isfinite(score))
+            trials.append({"trial": i, "state": "COMPLETE" if ok else "FAIL",
+                           "value": -float(score) if ok else math.nan, "params": params_text(params)})
     return rs.best_estimator_, {k: (list(v) if isinstance(v, tuple) else v) for k, v in rs.best_params_.items()}
 
 
 def train(kind, X, y, validation="systematic", fraction=0.2, folds=5, seed=SEED, budget=0, backend=None,
-          cancel=None, names=None) -> Result:
+          cancel=None, names=None, search_options=None) -> Result:
     """Fit ``kind`` and measure it. validation: "systematic" / "random" (calibration + validation metrics,
     model fitted on the calibration samples) or "kfold" (cv metrics of out-of-fold predictions, calibration
-    metrics and the model from all samples). ``budget`` > 0 adds a RandomizedSearchCV on the training samples.
+    metrics and the model from all samples). ``budget`` > 0 adds a search on the training samples
+    (core/tuning.py: Optuna's TPE when installed, else RandomizedSearchCV; ``search_options``: method, timeout, log).
 
     ``names``: the predictor names, for messages (PLSR refuses constant predictors naming them).
     ``cancel``: a callable returning True once the user cancelled; forests (between chunks of trees), MLPs
@@ -269,7 +292,7 @@ def train(kind, X, y, validation="systematic", fraction=0.2, folds=5, seed=SEED,
     from . import cancel as cancelling
     with threadpool_limits(limits=1), cancelling.cancel_check(cancel):
         cancelling.checkpoint()
-        result = _train(kind, X, y, validation, fraction, folds, seed, budget, backend, names)
+        result = _train(kind, X, y, validation, fraction, folds, seed, budget, backend, names, search_options)
     result.estimator = cancelling.plain(result.estimator)
     return result
 
@@ -306,7 +329,7 @@ def check_plsr_predictors(X, names=None, where="the calibration samples"):
                          "another. Remove the duplicated fields from FIELDS")
 
 
-def _train(kind, X, y, validation, fraction, folds, seed, budget, backend, names=None) -> Result:
+def _train(kind, X, y, validation, fraction, folds, seed, budget, backend, names=None, search_options=None) -> Result:
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_predict
 
@@ -321,8 +344,9 @@ def _train(kind, X, y, validation, fraction, folds, seed, budget, backend, names
         if kind == "plsr":
             check_plsr_predictors(Xc, names)
         if budget and budget > 0:
-            best, params = search(kind, clone(est), Xc, yc, budget, seed, backend)
-            result.params = params
+            from .tuning import tune
+            best, result.tuning = tune(kind, clone(est), Xc, yc, budget, seed, backend, **(search_options or {}))
+            result.params = result.tuning.best_params
             return best
         return fit(clone(est), Xc, yc)
 

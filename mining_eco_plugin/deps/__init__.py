@@ -1,4 +1,4 @@
-"""Python packages the plugin installs for itself (skops, xgboost-cpu, gstools) and where they live.
+"""Python packages the plugin installs for itself (skops, xgboost-cpu, gstools, optuna) and where they live.
 
 QGIS's Python on Debian 12 and newer refuses ``pip install --user`` (PEP 668, externally managed
 environment). The tool ``miningeco:installdependencies`` (Plugins menu: Mining Eco > Install Python
@@ -94,3 +94,18 @@ def gstools_missing_message() -> str | None:
     except ImportError:
         return MISSING_GSTOOLS
     return None
+
+
+MISSING_OPTUNA = ("Optuna is not installed, so the hyperparameter search is scikit-learn's seeded randomized search. "
+                  "For Optuna's TPE search install it with the Mining Eco tool 'Install Python dependencies' with "
+                  "'Also install Optuna' ticked (headless: qgis_process run miningeco:installdependencies -- "
+                  "INSTALL_OPTUNA=true).")
+
+
+def optuna_version() -> str:
+    """Optuna's version when it imports, else ''."""
+    try:
+        import optuna
+    except Exception:  # noqa: BLE001 - not installed or broken: the randomized search is used
+        return ""
+    return str(getattr(optuna, "__version__", "?"))

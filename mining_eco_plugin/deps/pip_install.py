@@ -91,6 +91,9 @@ SKOPS = Request("skops>=0.10,<0.17", "skops", "skops.io", "model files of the Sa
 XGBOOST = Request("xgboost-cpu>=2.1,<4", "xgboost-cpu", "xgboost", "XGBoost gradient boosting (Train model)")
 #: kriging of point samples (miningeco:kriging): GSTools 1.5 - 1.7 run on numpy 1.24 (Debian 12) and numpy 2
 GSTOOLS = Request("gstools>=1.5,<2", "gstools", "gstools", "kriging of point samples (Kriging)")
+#: Optuna's TPE search of the Train model tool (pure Python; with SQLAlchemy, Alembic, Mako, colorlog): 4.x - 5.x
+#: run on Python 3.11 / numpy 1.24 (Debian 12) and Python 3.13 / numpy 2 (Debian 13)
+OPTUNA = Request("optuna>=4,<6", "optuna", "optuna", "Optuna hyperparameter tuning (Train model)")
 
 
 @dataclass

@@ -1177,7 +1177,10 @@ def _salinity_cases():
     cases += output_paths(t, cli=("readonly",))
     cases += numbers(t, [("SEARCH_BUDGET", BIG), ("FOLDS", 0), ("FOLDS", BIG), ("VALIDATION_FRACTION", 0.9),
                          ("VALIDATION_FRACTION", "nan", None, (), "nan where a number is expected"), ("MODEL", 99),
-                         ("VALIDATION", 6), ("BLOCK_SIZE", 0), ("BLOCK_SIZE", BIG), ("BUFFER", -1), ("BUFFER", BIG)])
+                         ("VALIDATION", 6), ("BLOCK_SIZE", 0), ("BLOCK_SIZE", BIG), ("BUFFER", -1), ("BUFFER", BIG),
+                         ("SEARCH_TIMEOUT", -1), ("SEARCH_TIMEOUT", BIG), ("SEARCH_TIMEOUT", INT31),
+                         ("SEARCH_TIMEOUT", "nan", None, (), "nan where a number is expected"),
+                         ("SEARCH_METHOD", 99), ("SEARCH_METHOD", -1)])
     cases += _table_cases(t, "TARGET", "FIELDS", ["ndvi", "si1"])
     cases += [
         Case(t, "plsr-constant-predictor", "table: constant field",
@@ -1204,6 +1207,16 @@ def _salinity_cases():
         Case(t, "cancel-stacking-compare-search", "cancel inside long fits",
              with_(t, MODEL=5, COMPARE_MODELS=True, SEARCH=True, SEARCH_BUDGET=20, VALIDATION=2),
              expect="cancel", timeout=15, isolate=True),
+        Case(t, "cancel-search-trials", "cancel mid-run",
+             with_(t, MODEL=4, SEARCH=True, SEARCH_BUDGET=500, OUTPUT_TRIALS=lambda c: c.o("trials.csv")),
+             expect="cancel", timeout=15),
+        Case(t, "search-trials-same-path-as-table", "two outputs on one path",
+             with_(t, SEARCH=True, SEARCH_BUDGET=2, OUTPUT_TRIALS=lambda c: c.o("metrics.csv")),
+             words=("OUTPUT_TRIALS|OUTPUT_TABLE",)),
+        Case(t, "search-timeout-with-random-method", "valid edge (hand values)",
+             with_(t, MODEL=2, SEARCH=True, SEARCH_BUDGET=3, SEARCH_METHOD=1, SEARCH_TIMEOUT=1,
+                   OUTPUT_TRIALS=lambda c: c.o("trials.csv")), expect="ok",
+             check=lambda c, res: _assert(len(csv_rows(c.o("trials.csv"))) == 4, "3 trials and a header")),
     ]
     # -- apply model -----------------------------------------------------------------------------------------
     t = "applymodel"
