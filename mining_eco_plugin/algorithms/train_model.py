@@ -57,11 +57,10 @@ SUMMARY = (
     "Trains a regression model of a measured target (e.g. soil salt content) on predictor fields of a sample table "
     "(e.g. indices at the sampling points), measures it (R2, RMSE, MAE) and saves it as a model file for Apply model. "
     "Models: random forest, SVR, MLP (BPNN), gradient boosting (XGBoost when installed), PLSR and stacking (MLP, RF "
-    "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target (their C, gamma and rates "
-    "presume scaled data; tree models need no scaling). Validation: every 5th sample (default), a seeded random split, k-fold "
-    "cross-validation or (point layer) spatial: blocks, k-means clusters or buffered leave-one-out, beside a "
-    "random k-fold to show its optimism. Optional: a hyperparameter search (Optuna's TPE when installed, else a "
-    "randomized search) and a comparison of all models on the same split.\n"
+    "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target. Validation: every 5th sample "
+    "(default), a seeded random split, k-fold cross-validation or, for a point layer, spatial (blocks, k-means "
+    "clusters or buffered leave-one-out) beside a random k-fold to show its optimism. Optional: a hyperparameter "
+    "search (Optuna's TPE when installed, else a randomized search) and a comparison of all models on one split.\n"
     "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
     "HTML report. Needs the Python package skops (see the Set-up group).")
 SOURCE = cite("he2026", "lan2025", "breiman2001", "wolpert1992")
