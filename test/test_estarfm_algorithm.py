@@ -141,3 +141,102 @@ def test_bad_inputs_raise_naming_the_input_and_leave_no_file(provider, scenario,
     with pytest.raises(QgsProcessingException, match=name):
         run(scenario, tmp_path, "bad", **extra)
     assert not os.path.exists(tmp_path / "fused_bad")
+
+
+# -- masks ------------------------------------------------------------------------------------------------------
+def _unit_reference():
+    """reference() of test/unit/test_estarfm.py: ESTARFM pixel by pixel from the paper's equations."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "unit", "test_estarfm.py")
+    spec = importlib.util.spec_from_file_location("unit_test_estarfm", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reference
+
+
+def _on_fine_grid(path, like):
+    """A coarse image on the fine grid by nearest neighbour (as the tool reads it), NaN for nodata."""
+    ds = gdal.Open(like)
+    gt = ds.GetGeoTransform()
+    bounds = (gt[0], gt[3] + gt[5] * ds.RasterYSize, gt[0] + gt[1] * ds.RasterXSize, gt[3])
+    out = gdal.Warp("", path, format="MEM", outputBounds=bounds, width=ds.RasterXSize, height=ds.RasterYSize,
+                    resampleAlg="near").ReadAsArray().astype(np.float64)
+    out[out == -9999] = np.nan
+    return out
+
+
+def _stack(path):
+    a = gdal.Open(path).ReadAsArray().astype(np.float64)
+    a[a == -9999] = np.nan
+    return a
+
+
+# hand-made masks on the 489 x 443 grid: a 40 x 60 "cloud" and a line of single pixels in FINE_TM, a 30 x 30
+# "shadow" in FINE_TN; value 1 = masked, 0 = clear (MASK_TYPE 0)
+TM_CLOUD = (slice(100, 140), slice(200, 260))
+TN_SHADOW = (slice(300, 330), slice(80, 110))
+TM_DOTS = [(60 + 3 * k, 50 + 5 * k) for k in range(20)]
+
+
+def _mask(path, like, boxes, dots=(), clear=0, masked=1, dtype=gdal.GDT_Byte):
+    ds = gdal.Open(like)
+    a = np.full((ds.RasterYSize, ds.RasterXSize), clear, dtype=np.int64)
+    for box in boxes:
+        a[box] = masked
+    for y, x in dots:
+        a[y, x] = masked
+    out = gdal.GetDriverByName("GTiff").Create(path, ds.RasterXSize, ds.RasterYSize, 1, dtype)
+    out.SetGeoTransform(ds.GetGeoTransform())
+    out.SetProjection(ds.GetProjection())
+    out.GetRasterBand(1).WriteArray(a)
+    out = None
+    return path
+
+
+def test_masked_pixels_are_nodata_and_never_similar_pixels(provider, scenario, tmp_path):
+    """FINE_TM_MASK / FINE_TN_MASK on the NC scenario (w = 5): the fused image equals the per-pixel reference of
+    test/unit/test_estarfm.py (Zhu et al. 2010 eqs. 6-13) given NaN at the masked pixels of each fine image, to
+    1e-4 DN (float32 output), at pixels inside, on the rim of and around the masked areas; every masked central
+    pixel is nodata; pixels next to a mask differ from the unmasked run (the mask changed their similar pixels).
+    A Collection 2 QA_PIXEL band with the cloud bit (3) set where the mask is 1 (21824 = clear land elsewhere,
+    USGS Landsat 8-9 C2 L2 Science Product Guide) gives the same floats."""
+    fine, coarse = scenario
+    like = fine[DATES[0]]
+    m_tm = _mask(str(tmp_path / "mask_tm.tif"), like, [TM_CLOUD], TM_DOTS)
+    m_tn = _mask(str(tmp_path / "mask_tn.tif"), like, [TN_SHADOW])
+    res, params = run(scenario, tmp_path, "mask", HALF_WINDOW=5, FINE_TM_MASK=m_tm, FINE_TN_MASK=m_tn)
+    got = _stack(res["FUSED_FILES"][0])
+    _r, params0 = run(scenario, tmp_path, "nomask", HALF_WINDOW=5)
+    free = _stack(os.path.join(params0["OUTPUT_FOLDER"], f"estarfm_{DATES[1]}.tif"))
+
+    f1, f2 = _stack(fine[DATES[0]]), _stack(fine[DATES[2]])
+    c1, c2, c0 = (_on_fine_grid(coarse[d], like) for d in (DATES[0], DATES[2], DATES[1]))
+    f1[:, TM_CLOUD[0], TM_CLOUD[1]] = np.nan
+    for y, x in TM_DOTS:
+        f1[:, y, x] = np.nan
+    f2[:, TN_SHADOW[0], TN_SHADOW[1]] = np.nan
+    # every masked central pixel is nodata (the authors' background pixels, IDL lines 224-233)
+    assert np.isnan(got[:, TM_CLOUD[0], TM_CLOUD[1]]).all() and np.isnan(got[:, TN_SHADOW[0], TN_SHADOW[1]]).all()
+    assert all(np.isnan(got[:, y, x]).all() for y, x in TM_DOTS)
+    assert np.isfinite(free[:, TM_CLOUD[0], TM_CLOUD[1]]).all()
+    rng = np.random.default_rng(3)
+    pixels = [(99, 199), (100, 199), (140, 230), (120, 261), (110, 200), (299, 95), (330, 79), (315, 110),
+              (61, 50), (63, 53), (75, 77)]
+    pixels += [(int(y), int(x)) for y, x in zip(rng.integers(92, 148, 12), rng.integers(192, 268, 12))]
+    pixels += [(int(y), int(x)) for y, x in zip(rng.integers(292, 338, 8), rng.integers(72, 118, 8))]
+    want = _unit_reference()(f1, f2, c1, c2, c0, 5, 4.0, 0.0, 255.0, pixels=pixels)
+    changed = 0
+    for y, x in pixels:
+        np.testing.assert_array_equal(np.isnan(got[:, y, x]), np.isnan(want[:, y, x]), err_msg=str((y, x)))
+        np.testing.assert_allclose(got[:, y, x], want[:, y, x], rtol=0, atol=1e-4, err_msg=str((y, x)))
+        changed += bool(np.isfinite(got[:, y, x]).all() and np.abs(got[:, y, x] - free[:, y, x]).max() > 1e-3)
+    assert changed >= 5
+
+    # the same masks as Collection 2 QA_PIXEL bands: bit 3 (cloud) = 8 plus the clear-land bits 6, 8, 10, 12, 14
+    q_tm = _mask(str(tmp_path / "qa_tm.tif"), like, [TM_CLOUD], TM_DOTS, clear=21824, masked=21824 | 8 | 2,
+                 dtype=gdal.GDT_UInt16)
+    q_tn = _mask(str(tmp_path / "qa_tn.tif"), like, [TN_SHADOW], clear=21824, masked=21824 | 16,
+                 dtype=gdal.GDT_UInt16)
+    res_qa, _p = run(scenario, tmp_path, "qa", HALF_WINDOW=5, FINE_TM_MASK=q_tm, FINE_TN_MASK=q_tn, MASK_TYPE=1)
+    np.testing.assert_array_equal(gdal.Open(res_qa["FUSED_FILES"][0]).ReadAsArray(),
+                                  gdal.Open(res["FUSED_FILES"][0]).ReadAsArray())
