@@ -310,3 +310,21 @@ def test_ethiopia_pair_fused_against_the_withheld_fine_image(provider, ethiopia,
                                                     OUTPUT_TABLE=str(tmp_path / "eth_bqa.csv")))
     np.testing.assert_array_equal(gdal.Open(res2["FUSED_FILES"][0]).ReadAsArray(),
                                   gdal.Open(res["FUSED_FILES"][0]).ReadAsArray())
+
+
+def test_masked_values_do_not_count_against_the_valid_range(provider, scenario, tmp_path):
+    """A "cloud" of DN 300 in FINE_TM (above DN_MAX 255): refused without a mask (every prediction there would be
+    replaced), accepted when FINE_TM_MASK masks it -- the range is that of the pixels the fusion uses -- and then
+    nodata there."""
+    from qgis.core import QgsProcessingException
+    fine, _coarse = scenario
+    ds = gdal.Open(fine[DATES[0]])
+    bands = ds.ReadAsArray()
+    bands[:, TM_CLOUD[0], TM_CLOUD[1]] = 300
+    cloudy = _write(str(tmp_path / f"cloudy_{DATES[0]}.tif"), bands.astype(np.float64), ds)
+    with pytest.raises(QgsProcessingException, match="FINE_TM band 1 has values from .* to 300"):
+        run(scenario, tmp_path, "cloudy", FINE_TM=cloudy, HALF_WINDOW=3)
+    mask = _mask(str(tmp_path / "cloud.tif"), fine[DATES[0]], [TM_CLOUD])
+    res, _p = run(scenario, tmp_path, "cloudy_masked", FINE_TM=cloudy, FINE_TM_MASK=mask, HALF_WINDOW=3)
+    got = _stack(res["FUSED_FILES"][0])
+    assert np.isnan(got[:, TM_CLOUD[0], TM_CLOUD[1]]).all() and np.isfinite(got[:, 200:250, 300:350]).all()

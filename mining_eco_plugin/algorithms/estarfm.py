@@ -248,19 +248,16 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         return claims
 
     @staticmethod
-    def check_value_range(paths, bands, dn_min, dn_max, feedback):
-        """DN_MIN / DN_MAX against the fine images' values (exact minimum and maximum, GDAL): values outside the
-        range would have every prediction replaced (Zhu et al.'s out-of-range rule), e.g. NDVI or Collection 2 DN
-        with the default 0 .. 10000: refused. Values that span less than 2 % of DN_MAX never reach the coarse change
-        that fits the conversion coefficient (IDL line 306): warned."""
-        from osgeo import gdal
+    def check_value_range(ranges, bands, dn_min, dn_max, feedback):
+        """DN_MIN / DN_MAX against the fine images' values (``ranges``: {pid: (minima, maxima)} per band over the
+        pixels valid after the masks): values outside the range would have every prediction replaced (Zhu et
+        al.'s out-of-range rule), e.g. NDVI or Collection 2 DN with the default 0 .. 10000: refused. Values that
+        span less than 2 % of DN_MAX never reach the coarse change that fits the conversion coefficient (IDL line
+        306): warned."""
         for pid in ("FINE_TM", "FINE_TN"):
-            ds = gdal.Open(paths[pid])
-            for b in bands:
-                try:
-                    lo, hi = ds.GetRasterBand(b).ComputeRasterMinMax(False)
-                except RuntimeError:
-                    continue            # no valid pixel: refused by the statistics pass, naming the band
+            for b, lo, hi in zip(bands, *ranges[pid]):
+                if not lo <= hi:
+                    continue            # no valid pixel: refused with the thresholds, naming the band
                 if lo < dn_min or hi > dn_max:
                     raise ValueError(f"DN_MIN / DN_MAX: {pid} band {b} has values from {lo:g} to {hi:g}, outside the "
                                      f"valid range {dn_min:g} .. {dn_max:g}: ESTARFM replaces every prediction outside "
@@ -270,7 +267,6 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
                     feedback.pushWarning(f"{pid} band {b}: its values ({lo:g} .. {hi:g}) span less than 2 % of the "
                                          f"valid range {dn_min:g} .. {dn_max:g}, so the conversion coefficient is "
                                          "never fitted (V = 1). Give DN_MIN / DN_MAX close to your data's range.")
-            ds = None
 
     # -- run ------------------------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
@@ -285,7 +281,6 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         if len(set(bands)) != len(bands):
             raise ValueError(f"BANDS: a band is chosen twice ({', '.join(map(str, bands))}); it would count twice in "
                              "the spectral similarity. Choose each band once.")
-        self.check_value_range(paths, bands, dn_min, dn_max, feedback)
         resampling = RESAMPLING[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         os.makedirs(folder, exist_ok=True)
@@ -300,14 +295,17 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         keys1 = tuple(f"F1_{i}" for i in range(nb))
         keys2 = tuple(f"F2_{i}" for i in range(nb))
         refs.update(masks)
-        done = self.run_pass(BlockPass(inputs=dict(refs), compute=_masked(
-            partial(core.moments_block, fine1=keys1, fine2=keys2), masks, mask_kind), combine=core.combine_moments,
+        done = self.run_pass(BlockPass(inputs=dict(refs), compute=_masked(partial(
+            core.with_range, compute=partial(core.moments_block, fine1=keys1, fine2=keys2), keys=keys1 + keys2),
+            masks, mask_kind), combine=partial(core.combine_with_range, combine=core.combine_moments),
             resampling="nearest", reference="F1_0"), feedback, 0, span)
-        m1, m2 = done.partial
+        (m1, m2), (lo, hi) = done.partial
         for (pid, fine, _prefix), m in zip(MASKS, (m1, m2)):
             if pid in masks and m[0] == 0:
                 raise ValueError(f"{pid}: the mask leaves no pixel of {fine} with data (every pixel masked, or the "
                                  "mask has no value there). Check MASK_TYPE and the mask (0 = clear for a mask).")
+        self.check_value_range({"FINE_TM": (lo[:nb], hi[:nb]), "FINE_TN": (lo[nb:], hi[nb:])}, bands, dn_min, dn_max,
+                               feedback)
         th = core.thresholds(m1, m2, classes)
         for k, pid in enumerate(("FINE_TM", "FINE_TN")):
             for i, b in enumerate(bands):

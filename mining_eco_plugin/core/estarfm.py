@@ -345,3 +345,22 @@ def masked_block(data, ctx, compute, masks, kind: str):
         for key in [k for k in data if k.startswith(prefix)]:
             data[key] = np.where(clear, data[key], np.float32(np.nan)).astype(np.float32, copy=False)
     return compute(data, ctx)
+
+
+def with_range(data, ctx, compute, keys: tuple):
+    """A BlockPass.compute that adds to ``compute``'s partial result the (minimum, maximum) per key of ``keys``
+    over the block's valid (not NaN) pixels (+inf / -inf without any): the value range of the fine images after
+    their masks, against DN_MIN / DN_MAX. Combine with :func:`combine_with_range`."""
+    blocks, part = compute(data, ctx)
+    lo, hi = np.full(len(keys), np.inf), np.full(len(keys), -np.inf)
+    for i, k in enumerate(keys):
+        a = np.asarray(data[k])
+        a = a[np.isfinite(a)]
+        if a.size:
+            lo[i], hi[i] = float(a.min()), float(a.max())
+    return blocks, (part, (lo, hi))
+
+
+def combine_with_range(a, b, combine):
+    """combine of :func:`with_range` partials: ``combine`` for the inner partials, min / max for the ranges."""
+    return combine(a[0], b[0]), (np.minimum(a[1][0], b[1][0]), np.maximum(a[1][1], b[1][1]))
