@@ -108,8 +108,8 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
                  "repeat the key: COARSE_TP=a.tif COARSE_TP=b.tif ...")
         for pid, fine, _prefix in MASKS:
             self.add(QgsProcessingParameterRasterLayer(pid, f"Mask or QA band of {fine}", optional=True),
-                     f"Clouds, shadows or gaps of {fine} (read by nearest neighbour, in the CRS of FINE_TM and "
-                     "covering it): a masked pixel is nodata, never a similar pixel and not predicted.")
+                     f"Clouds, shadows or gaps of {fine} in band 1 (read by nearest neighbour, in the CRS of "
+                     "FINE_TM and covering it): a masked pixel is nodata, never a similar pixel and not predicted.")
         self.add(QgsProcessingParameterEnum("MASK_TYPE", "Mask type", [t for _, t in MASK_TYPES], defaultValue=0),
                  "What the masks hold: a mask (nonzero or nodata = masked), or a QA band whose cloud, shadow and fill "
                  "bits are masked as in the scene tools.")
