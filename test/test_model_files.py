@@ -29,7 +29,7 @@ def _load(path):
 
 
 def test_every_model_has_its_build_script():
-    assert len(MODELS) == 7
+    assert len(MODELS) == 8
     for name, script in BUILDERS.items():
         assert os.path.isfile(os.path.join(ROOT, "test", "models", script)), (name, script)
 
@@ -52,7 +52,7 @@ def test_model_inputs_start_with_sensor_and_radiometry(provider, path):
     """Scene models ask for the sensor and the radiometry first; a model of products (whose metadata say both)
     asks for the products first."""
     order = modelkit.input_order(_load(path))
-    if order[0] == "SAMPLES":     # a model of sample points (kriging): no scene, no sensor
+    if order[0] in ("SAMPLES", "FINE_TM"):  # sample points (kriging) or fine / coarse pairs (fusion): no sensor
         assert not any(name.endswith("SENSOR") or name == "RADIOMETRY" for name in order), order
         return
     if order[0] in ("PRODUCT_FOLDER", "PRODUCTS"):

@@ -34,6 +34,10 @@ PAIRS = (("FINE_TM", "Fine image at tm (e.g. Landsat)"), ("COARSE_TM", "Coarse i
          ("FINE_TN", "Fine image at tn"), ("COARSE_TN", "Coarse image at tn"))
 RESAMPLING = (("nearest", "Nearest neighbour (the coarse pixels kept as blocks, as the authors' data)"),
               ("bilinear", "Bilinear"), ("cubic", "Cubic"))
+MASKS = (("FINE_TM_MASK", "FINE_TM", "F1_"), ("FINE_TN_MASK", "FINE_TN", "F2_"))
+MASK_TYPES = (("MASK", "Mask: 0 clear, any other value masked (e.g. a cloud mask)"),
+              ("QA_PIXEL", "Landsat Collection 2 QA_PIXEL"), ("BQA", "Landsat Collection 1 BQA"),
+              ("SCL", "Sentinel-2 scene classification (SCL)"))
 TABLE_FIELDS = (("date", str), ("band", int), ("nearest_fine", str), ("nearest_date", str), ("days", int),
                 ("pixels", int), ("mean_abs_change", float))
 
@@ -43,9 +47,43 @@ SUMMARY = (
     "window, their spectral and spatial weights, the fine-to-coarse conversion coefficient of the two pairs and the "
     "temporal weights of the coarse change give the prediction.\n"
     "Inputs: the fine and coarse images at tm and tn, the coarse image(s) at tp (resampled onto the fine grid), the "
-    "bands, the half window (25: a 51-pixel window), the number of classes and the valid data range.\n"
+    "bands, the half window (25: a 51-pixel window), the number of classes and the valid data range; optional "
+    "masks (or QA bands) of the fine images: masked pixels are nodata.\n"
     "Outputs: one fused GeoTIFF per date tp in the output folder (estarfm_YYYY-MM-DD.tif, styled like the fine "
     "input) and a table of the mean absolute change of each date against the nearest fine image.")
+
+
+def _not_covering(grid, other):
+    """Why raster grid ``other`` cannot mask ``grid`` (another CRS, or not covering its extent), or None."""
+    from osgeo import osr
+    if bool(grid.wkt) != bool(other.wkt):
+        return "has no CRS" if grid.wkt else "has a CRS but FINE_TM has none"
+    if grid.wkt:
+        a, b = osr.SpatialReference(), osr.SpatialReference()
+        a.ImportFromWkt(grid.wkt)
+        b.ImportFromWkt(other.wkt)
+        if not a.IsSame(b):
+            return "is in another CRS than FINE_TM"
+
+    def bounds(g):
+        gt = g.geotransform
+        xs = (gt[0], gt[0] + gt[1] * g.width)
+        ys = (gt[3], gt[3] + gt[5] * g.height)
+        return min(xs), min(ys), max(xs), max(ys)
+    (fx0, fy0, fx1, fy1), (mx0, my0, mx1, my1) = bounds(grid), bounds(other)
+    tx, ty = [abs(p) / 2 for p in grid.pixel_size]
+    if mx0 > fx0 + tx or my0 > fy0 + ty or mx1 < fx1 - tx or my1 < fy1 - ty:
+        return (f"covers {mx0:.3f} .. {mx1:.3f} x {my0:.3f} .. {my1:.3f}, not all of FINE_TM ({fx0:.3f} .. "
+                f"{fx1:.3f} x {fy0:.3f} .. {fy1:.3f})")
+    return None
+
+
+def _masked(compute, masks, kind):
+    """``compute`` with the masks applied to the fine images first (core.masked_block), or as is without masks."""
+    if not masks:
+        return compute
+    return partial(core.masked_block, compute=compute, kind=kind,
+                   masks={pid: prefix for pid, _fine, prefix in MASKS if pid in masks})
 
 
 class EstarfmAlgorithm(MiningEcoAlgorithm):
@@ -68,6 +106,13 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
                                                       compat.ProcessingSourceType.Raster),
                  "One coarse image per date to predict, with the same bands as the others. With qgis_process, "
                  "repeat the key: COARSE_TP=a.tif COARSE_TP=b.tif ...")
+        for pid, fine, _prefix in MASKS:
+            self.add(QgsProcessingParameterRasterLayer(pid, f"Mask or QA band of {fine}", optional=True),
+                     f"Clouds, shadows or gaps of {fine} in band 1 (read by nearest neighbour, in the CRS of "
+                     "FINE_TM and covering it): a masked pixel is nodata, never a similar pixel and not predicted.")
+        self.add(QgsProcessingParameterEnum("MASK_TYPE", "Mask type", [t for _, t in MASK_TYPES], defaultValue=0),
+                 "What the masks hold: a mask (nonzero or nodata = masked), or a QA band whose cloud, shadow and fill "
+                 "bits are masked as in the scene tools.")
         self.add(QgsProcessingParameterBand("BANDS", "Bands", None, "FINE_TM", optional=True, allowMultiple=True),
                  "The band numbers fused (the same numbers in every image); empty: all bands of FINE_TM.")
         self.add(QgsProcessingParameterString("DATES", "Dates tm, tn, tp ... (YYYY-MM-DD)", optional=True,
@@ -144,6 +189,24 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         band_names = tuple(descriptions[b - 1] or f"band_{b}" for b in bands)
         return paths, tp_paths, bands, dates, band_names
 
+    def _masks(self, parameters, context, fine_path):
+        """{mask key: BandRef} of the masks given (categorical: read by nearest neighbour), each checked to be in
+        the CRS of FINE_TM and to cover it (another pixel size is warped), and the mask type."""
+        grid = raster_info(fine_path, "FINE_TM")[0]
+        refs = {}
+        for pid, fine, _prefix in MASKS:
+            layer = self.parameterAsRasterLayer(parameters, pid, context)
+            if layer is None:
+                continue
+            path = layer.source().split("|")[0]
+            g = raster_info(path, pid)[0]
+            why = _not_covering(grid, g)
+            if why:
+                raise ValueError(f"{pid}: the mask {why}. Give the mask of {fine} on its grid (e.g. its QA band, or "
+                                 "the mask warped onto FINE_TM with nearest neighbour).")
+            refs[pid] = BandRef(path, 1, pid, categorical=True)
+        return refs, MASK_TYPES[self.parameterAsEnum(parameters, "MASK_TYPE", context)][0]
+
     def _dates(self, parameters, context, names, paths):
         text = (self.parameterAsString(parameters, "DATES", context) or "").strip()
         what = ["FINE_TM", "FINE_TN"] + [f"COARSE_TP {i + 1}" for i in range(len(names) - 2)]
@@ -185,19 +248,16 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         return claims
 
     @staticmethod
-    def check_value_range(paths, bands, dn_min, dn_max, feedback):
-        """DN_MIN / DN_MAX against the fine images' values (exact minimum and maximum, GDAL): values outside the
-        range would have every prediction replaced (Zhu et al.'s out-of-range rule), e.g. NDVI or Collection 2 DN
-        with the default 0 .. 10000: refused. Values that span less than 2 % of DN_MAX never reach the coarse change
-        that fits the conversion coefficient (IDL line 306): warned."""
-        from osgeo import gdal
+    def check_value_range(ranges, bands, dn_min, dn_max, feedback):
+        """DN_MIN / DN_MAX against the fine images' values (``ranges``: {pid: (minima, maxima)} per band over the
+        pixels valid after the masks): values outside the range would have every prediction replaced (Zhu et
+        al.'s out-of-range rule), e.g. NDVI or Collection 2 DN with the default 0 .. 10000: refused. Values that
+        span less than 2 % of DN_MAX never reach the coarse change that fits the conversion coefficient (IDL line
+        306): warned."""
         for pid in ("FINE_TM", "FINE_TN"):
-            ds = gdal.Open(paths[pid])
-            for b in bands:
-                try:
-                    lo, hi = ds.GetRasterBand(b).ComputeRasterMinMax(False)
-                except RuntimeError:
-                    continue            # no valid pixel: refused by the statistics pass, naming the band
+            for b, lo, hi in zip(bands, *ranges[pid]):
+                if not lo <= hi:
+                    continue            # no valid pixel: refused with the thresholds, naming the band
                 if lo < dn_min or hi > dn_max:
                     raise ValueError(f"DN_MIN / DN_MAX: {pid} band {b} has values from {lo:g} to {hi:g}, outside the "
                                      f"valid range {dn_min:g} .. {dn_max:g}: ESTARFM replaces every prediction outside "
@@ -207,7 +267,6 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
                     feedback.pushWarning(f"{pid} band {b}: its values ({lo:g} .. {hi:g}) span less than 2 % of the "
                                          f"valid range {dn_min:g} .. {dn_max:g}, so the conversion coefficient is "
                                          "never fitted (V = 1). Give DN_MIN / DN_MAX close to your data's range.")
-            ds = None
 
     # -- run ------------------------------------------------------------------------------------------------------
     def run_tool(self, parameters, context, feedback):
@@ -222,10 +281,10 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         if len(set(bands)) != len(bands):
             raise ValueError(f"BANDS: a band is chosen twice ({', '.join(map(str, bands))}); it would count twice in "
                              "the spectral similarity. Choose each band once.")
-        self.check_value_range(paths, bands, dn_min, dn_max, feedback)
         resampling = RESAMPLING[self.parameterAsEnum(parameters, "RESAMPLING", context)][0]
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         os.makedirs(folder, exist_ok=True)
+        masks, mask_kind = self._masks(parameters, context, paths["FINE_TM"])
         nb = len(bands)
         refs = {}
         for i, b in enumerate(bands):
@@ -235,16 +294,26 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
         span = 90.0 / (len(tp_paths) + 1)
         keys1 = tuple(f"F1_{i}" for i in range(nb))
         keys2 = tuple(f"F2_{i}" for i in range(nb))
-        done = self.run_pass(BlockPass(inputs=dict(refs), compute=partial(core.moments_block, fine1=keys1, fine2=keys2),
-                                       combine=core.combine_moments), feedback, 0, span)
-        m1, m2 = done.partial
+        refs.update(masks)
+        done = self.run_pass(BlockPass(inputs=dict(refs), compute=_masked(partial(
+            core.with_range, compute=partial(core.moments_block, fine1=keys1, fine2=keys2), keys=keys1 + keys2),
+            masks, mask_kind), combine=partial(core.combine_with_range, combine=core.combine_moments),
+            resampling="nearest", reference="F1_0"), feedback, 0, span)
+        (m1, m2), (lo, hi) = done.partial
+        for (pid, fine, _prefix), m in zip(MASKS, (m1, m2)):
+            if pid in masks and m[0] == 0:
+                raise ValueError(f"{pid}: the mask leaves no pixel of {fine} with data (every pixel masked, or the "
+                                 "mask has no value there). Check MASK_TYPE and the mask (0 = clear for a mask).")
+        self.check_value_range({"FINE_TM": (lo[:nb], hi[:nb]), "FINE_TN": (lo[nb:], hi[nb:])}, bands, dn_min, dn_max,
+                               feedback)
         th = core.thresholds(m1, m2, classes)
         for k, pid in enumerate(("FINE_TM", "FINE_TN")):
             for i, b in enumerate(bands):
                 if not th[k, i] > 0:
-                    raise ValueError(f"{pid}: band {b} has fewer than two valid pixels or one value everywhere, so "
-                                     "no pixel can be told similar to another. Give a fine image with data, or leave "
-                                     "that band out (BANDS).")
+                    mask = f" (outside the mask {pid}_MASK)" if f"{pid}_MASK" in masks else ""
+                    raise ValueError(f"{pid}: band {b} has fewer than two valid pixels{mask} or one value everywhere, "
+                                     "so no pixel can be told similar to another. Give a fine image with data (and a "
+                                     "mask that leaves some clear), or leave that band out (BANDS).")
         shift = np.asarray(m1[1], dtype=np.float64)
         feedback.pushInfo("Similar-pixel thresholds (stdev x 2 / CLASSES), FINE_TM: "
                           + ", ".join(f"{t:.6g}" for t in th[0]) + "; FINE_TN: " + ", ".join(f"{t:.6g}" for t in th[1]))
@@ -264,8 +333,8 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
                 inputs=inputs, halo=w, resampling=resampling, reference="F1_0", combine=add,
                 outputs=(OutputSpec("FUSED", out, bands=nb, band_names=band_names, label="OUTPUT_FOLDER",
                                     metadata=(("DATE", str(tp)), ("METHOD", "ESTARFM (Zhu et al. 2010)"))),),
-                compute=partial(core.estarfm_block, bands=nb, th=th, dn_min=dn_min, dn_max=dn_max, shift=shift,
-                                half_window=w)), feedback, span * (n + 1), span * (n + 2))
+                compute=_masked(partial(core.estarfm_block, bands=nb, th=th, dn_min=dn_min, dn_max=dn_max,
+                                        shift=shift, half_window=w), masks, mask_kind)), feedback, span * (n + 1), span * (n + 2))
             fused_path = done.paths["FUSED"]
             files.append(fused_path)
             pixels, diff1, diff2 = done.partial

@@ -311,3 +311,56 @@ def parse_date(text: str, label: str):
 def nearest_pair(tp, tm, tn) -> int:
     """0 when the fine image at tm is nearer in time to tp than the one at tn (tm on a tie), else 1."""
     return 0 if abs((tp - tm).days) <= abs((tp - tn).days) else 1
+
+
+# -- masks ------------------------------------------------------------------------------------------------------
+#: what a mask raster holds: a plain mask (nonzero = masked) or a quality band whose bit rules core.scene applies
+MASK_KINDS = ("MASK", "QA_PIXEL", "BQA", "SCL")
+
+
+def clear_of(mask, kind: str) -> np.ndarray:
+    """True where the mask block ``mask`` (float, NaN = the mask's nodata) lets the pixel through. ``MASK``: 0 is
+    clear, any other value masked; ``QA_PIXEL`` / ``BQA`` / ``SCL``: the scene tools' cloud rules
+    (core.scene.clear_mask; BQA with the Landsat 8 cirrus bits, which are 0 in TM / ETM+ BQA). A mask pixel
+    without a value (nodata, outside the mask) is masked."""
+    if kind == "MASK":
+        m = np.asarray(mask, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(m) & (m == 0)
+    if kind not in MASK_KINDS:
+        raise ValueError(f"unknown mask kind {kind!r}; use one of {', '.join(MASK_KINDS)}")
+    from .scene import clear_mask
+    return clear_mask(mask, kind, "L8")
+
+
+def masked_block(data, ctx, compute, masks, kind: str):
+    """A BlockPass.compute that applies masks first: ``masks`` maps a mask key of ``data`` to the key prefix of
+    the image it masks (e.g. {"MASK_TM": "F1_"}); every band of that image is NaN (nodata) where the mask does
+    not let the pixel through, so a masked pixel is never a similar pixel, is left out of the thresholds and of
+    the window means, and a masked central pixel gets no prediction (the authors' background pixels, IDL lines
+    224-233). Then ``compute(data, ctx)``."""
+    data = dict(data)
+    for mkey, prefix in masks.items():
+        clear = clear_of(data.pop(mkey), kind)
+        for key in [k for k in data if k.startswith(prefix)]:
+            data[key] = np.where(clear, data[key], np.float32(np.nan)).astype(np.float32, copy=False)
+    return compute(data, ctx)
+
+
+def with_range(data, ctx, compute, keys: tuple):
+    """A BlockPass.compute that adds to ``compute``'s partial result the (minimum, maximum) per key of ``keys``
+    over the block's valid (not NaN) pixels (+inf / -inf without any): the value range of the fine images after
+    their masks, against DN_MIN / DN_MAX. Combine with :func:`combine_with_range`."""
+    blocks, part = compute(data, ctx)
+    lo, hi = np.full(len(keys), np.inf), np.full(len(keys), -np.inf)
+    for i, k in enumerate(keys):
+        a = np.asarray(data[k])
+        a = a[np.isfinite(a)]
+        if a.size:
+            lo[i], hi[i] = float(a.min()), float(a.max())
+    return blocks, (part, (lo, hi))
+
+
+def combine_with_range(a, b, combine):
+    """combine of :func:`with_range` partials: ``combine`` for the inner partials, min / max for the ranges."""
+    return combine(a[0], b[0]), (np.minimum(a[1][0], b[1][0]), np.maximum(a[1][1], b[1][1]))

@@ -33,6 +33,15 @@ INT31 = 2 ** 31 + 1
 NDVI, WET, NDBSI = 0, 5, 11
 
 
+def _estarfm_mask(c, value):
+    """A mask of the estarfm base run's fine image: every pixel ``value`` (0 clear, 1 masked), nodata 255."""
+    from osgeo import gdal
+    from hostile_data import write_grid
+    return c.d._once(("estarfm_mask", value), lambda: write_grid(
+        c.d.path(f"estarfm_mask_{value}.tif"), np.full((H, W), value, dtype=np.uint8), nodata=255,
+        dtype=gdal.GDT_Byte))
+
+
 # ============================================================================ base runs (valid)
 def _values(v):
     return ", ".join(f"{x:g}" for x in v)
@@ -1499,7 +1508,17 @@ def _productivity_driver_cases():
     cases += raster_inputs(t, "COARSE_TP", lambda c: c.d.xy[1], index=0, kinds=("truncated",), cli=("truncated",))
     cases += numbers(t, [("HALF_WINDOW", 1000001), ("HALF_WINDOW", INT31, None, ("0 is not",)), ("CLASSES", BIG),
                          ("CLASSES", "nan", None, (), "nan where a number is expected"), ("DN_MAX", "inf")])
+    # masks of the fine images: another size (one pixel) or CRS, all nodata (= masked) or all masked: refused,
+    # naming the mask; a mask half a pixel off the grid is read by nearest neighbour (runs)
+    cases += raster_inputs(t, "FINE_TM_MASK", lambda c: _estarfm_mask(c, 0), kinds=("crs", "allnodata"))
     cases += [
+        Case(t, "fine_tm_mask-one-pixel", "mask of another size",
+             with_(t, FINE_TM_MASK=lambda c: c.d.bad("one", _estarfm_mask(c, 0))), words=("FINE_TM_MASK",)),
+        Case(t, "fine_tn_mask-all-masked", "mask masking every pixel",
+             with_(t, FINE_TN_MASK=lambda c: _estarfm_mask(c, 1)), words=("FINE_TN_MASK",)),
+        Case(t, "fine_tm_mask-shifted", "mask half a pixel off the grid",
+             with_(t, FINE_TM_MASK=lambda c: c.d.bad("shifted", _estarfm_mask(c, 0))), expect="ok",
+             check=lambda c, _res: os.path.isfile(os.path.join(c.o("fused"), "estarfm_2000-02-01.tif"))),
         Case(t, "dn-range-empty", "bad combination", with_(t, DN_MIN=5, DN_MAX=1), expect="error",
              words=("DN_MIN",)),
         Case(t, "dates-missing", "bad combination", with_(t, DATES=""), expect="error", words=("DATES",)),
