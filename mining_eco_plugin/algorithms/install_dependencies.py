@@ -21,7 +21,7 @@ from .base import MiningEcoAlgorithm
 
 SUMMARY = (
     "Installs the Python packages of the Salinity model tools for QGIS's own Python: skops and, if chosen, "
-    "xgboost-cpu and GSTools (for Kriging), with pip, into the plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
+    "xgboost-cpu, GSTools (for Kriging) and shap (explanations), with pip, into the plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
     "puts on Python's path: this works where 'pip install --user' is refused (Debian 12 and newer).\n"
     "Only what QGIS lacks is installed, in the newest versions that fit its numpy, scipy and scikit-learn (never "
     "replaced); each must import before the folder is replaced, and a failed or cancelled run changes nothing.\n"
@@ -38,8 +38,8 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
     SOURCE = SOURCE
     SOURCE_LABEL = "Source of the packages"
     SHORT_DESCRIPTION = (
-        "Installs skops (and optionally xgboost-cpu, GSTools) for QGIS's Python, for the salinity model and kriging tools")
-    TAGS = ("pip", "python", "skops", "xgboost", "gstools", "packages", "setup")
+        "Installs skops (and optionally xgboost-cpu, GSTools, shap) for QGIS's Python, for the salinity model and kriging tools")
+    TAGS = ("pip", "python", "skops", "xgboost", "gstools", "shap", "packages", "setup")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterBoolean("INSTALL_XGBOOST", "Also install xgboost-cpu", defaultValue=False),
@@ -47,6 +47,10 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterBoolean("INSTALL_GSTOOLS", "Also install GSTools (kriging)",
                                                defaultValue=False),
                  "GSTools and what it needs (emcee, hankel, meshio, pyevtk, mpmath; about 5 MB) for the Kriging tool.")
+        self.add(QgsProcessingParameterBoolean("INSTALL_SHAP", "Also install shap (SHAP explanations)",
+                                               defaultValue=False),
+                 "shap, slicer and, unless QGIS has them, numba and llvmlite (about 45 MB) for the explanations of "
+                 "Train model and Apply model; 0.49 on numpy 1.x, the newest on numpy 2.")
         self.add(QgsProcessingParameterString("INDEX_URL", "Package index URL", optional=True),
                  "Only this index (a mirror) is used. Empty: pip's settings.")
         self.add(QgsProcessingParameterNumber("TIMEOUT", "Network timeout (seconds)",
@@ -60,6 +64,7 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         self.addOutput(QgsProcessingOutputString("SKOPS_VERSION", "skops version (importable now)"))
         self.addOutput(QgsProcessingOutputString("XGBOOST_VERSION", "xgboost version (empty if none)"))
         self.addOutput(QgsProcessingOutputString("GSTOOLS_VERSION", "GSTools version (empty if none)"))
+        self.addOutput(QgsProcessingOutputString("SHAP_VERSION", "shap version (empty if none)"))
         self.addOutput(QgsProcessingOutputString("FOLDER", "Plugin package folder"))
         self.addOutput(QgsProcessingOutputString("PYTHON", "Python that ran pip (empty if not needed)"))
 
@@ -80,6 +85,8 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
             requests.append(pip_install.XGBOOST)
         if self.parameterAsBool(parameters, "INSTALL_GSTOOLS", context):
             requests.append(pip_install.GSTOOLS)
+        if self.parameterAsBool(parameters, "INSTALL_SHAP", context):
+            requests.append(pip_install.SHAP)
         installer = pip_install.Installer(
             folder, index_url=self.parameterAsString(parameters, "INDEX_URL", context) or "",
             timeout=self.parameterAsInt(parameters, "TIMEOUT", context), log=feedback.pushConsoleInfo,
@@ -97,7 +104,8 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         feedback.pushInfo(summary_text(result))
         outputs = {"INSTALLED": installed, "SKOPS_VERSION": versions.get("skops", ""),
                    "XGBOOST_VERSION": _xgboost_version(versions),
-                   "GSTOOLS_VERSION": versions.get("gstools", "") or _module_version("gstools"), "FOLDER": folder,
+                   "GSTOOLS_VERSION": versions.get("gstools", "") or _module_version("gstools"),
+                   "SHAP_VERSION": versions.get("shap", "") or _module_version("shap"), "FOLDER": folder,
                    "PYTHON": result.python.path if result.python else ""}
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         if report:

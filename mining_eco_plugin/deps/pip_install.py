@@ -91,6 +91,10 @@ SKOPS = Request("skops>=0.10,<0.17", "skops", "skops.io", "model files of the Sa
 XGBOOST = Request("xgboost-cpu>=2.1,<4", "xgboost-cpu", "xgboost", "XGBoost gradient boosting (Train model)")
 #: kriging of point samples (miningeco:kriging): GSTools 1.5 - 1.7 run on numpy 1.24 (Debian 12) and numpy 2
 GSTOOLS = Request("gstools>=1.5,<2", "gstools", "gstools", "kriging of point samples (Kriging)")
+#: SHAP explanations (Train model, Apply model). shap 0.50 and newer declare numpy >= 2, so pip's resolver picks
+#: 0.49.1 on numpy 1.24 (Debian 12; it imports and is exact there) and the newest on numpy 2 (Debian 13, sid). It
+#: needs numba / llvmlite (Debian's python3-numba when QGIS's Python has it, else wheels that fit numpy).
+SHAP = Request("shap>=0.48,<1", "shap", "shap", "SHAP explanations (Train model, Apply model)")
 
 
 @dataclass

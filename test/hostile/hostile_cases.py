@@ -1112,7 +1112,9 @@ def _salinity_cases():
     t = "trainmodel"
     cases += output_paths(t, cli=("readonly",))
     cases += numbers(t, [("SEARCH_BUDGET", BIG), ("FOLDS", 0), ("FOLDS", BIG), ("VALIDATION_FRACTION", 0.9),
-                         ("VALIDATION_FRACTION", "nan", None, (), "nan where a number is expected"), ("MODEL", 99)])
+                         ("VALIDATION_FRACTION", "nan", None, (), "nan where a number is expected"), ("MODEL", 99),
+                         ("EXPLAIN_BACKGROUND", BIG), ("EXPLAIN_BACKGROUND", 0), ("EXPLAIN_SAMPLES", INT31),
+                         ("EXPLAIN_SAMPLES", -1)])
     cases += _table_cases(t, "TARGET", "FIELDS", ["ndvi", "si1"])
     cases += [
         Case(t, "plsr-constant-predictor", "table: constant field",
@@ -1121,6 +1123,9 @@ def _salinity_cases():
              words=("SELECTED_FIELDS|FIELDS|'nope'",)),
         Case(t, "output-mode-umask", "output file mode (umask)", BASE[t], expect="ok",
              check=mode_follows_umask("salt.model", "metrics.csv", "train.html")),
+        Case(t, "explain-plsr-report", "valid edge (SHAP explanations of a kernel model)", with_(t, EXPLAIN=True),
+             expect="ok", check=lambda c, res: _assert("Mean |SHAP| per predictor" in open(c.o("train.html")).read(),
+                                                       "no SHAP table in the report")),
         Case(t, "cancel-stacking-compare-search", "cancel inside long fits",
              with_(t, MODEL=5, COMPARE_MODELS=True, SEARCH=True, SEARCH_BUDGET=20, VALIDATION=2),
              expect="cancel", timeout=15, isolate=True),
@@ -1130,7 +1135,17 @@ def _salinity_cases():
     cases += raster_inputs(t, "RASTERS", feat, index=0, extra_grid=True, words=("RASTERS|ndvi",), cli=("truncated",),
                            warn=("allnodata",))
     cases += output_paths(t)
-    cases += numbers(t, [("N_JOBS", -1), ("N_JOBS", BIG)])
+    cases += numbers(t, [("N_JOBS", -1), ("N_JOBS", BIG), ("SHAP_TOP_K", BIG), ("SHAP_TOP_K", -1), ("SHAP_STEP", 0),
+                         ("SHAP_STEP", INT31), ("SHAP_MAX_PIXELS", BIG), ("SHAP_MAX_PIXELS", 0)])
+    cases += [
+        Case(t, "shap-without-output", "output missing for a requested option", with_(t, SHAP_TOP_K=2),
+             words=("OUTPUT_SHAP",)),
+        Case(t, "shap-step-larger-than-raster", "valid edge (one SHAP cell)",
+             with_(t, SHAP_TOP_K=2, SHAP_STEP=1000, OUTPUT_SHAP=lambda c: c.o("shap.tif")),
+             expect="ok", check=lambda c, res: _assert(
+                 res["SHAP_STEP"] == 1000 and read(c.o("shap.tif")).shape == (1, 1),
+                 f"SHAP grid of one cell expected, got step {res.get('SHAP_STEP')}")),
+    ]
     model_words = ("MODEL_FILE",)
     cases += [
         Case(t, f"model-{kind}", category, with_(t, MODEL_FILE=lambda c, kind=kind: c.d.model_variant(kind)),

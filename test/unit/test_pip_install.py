@@ -212,6 +212,7 @@ def test_installer_ranges_are_the_tested_ones():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     lines = [line.split("#")[0].strip().replace(" ", "") for line in open(os.path.join(root, "requirements-dev.txt"))]
     assert pi.SKOPS.requirement in lines and pi.XGBOOST.requirement in lines and pi.GSTOOLS.requirement in lines
+    assert pi.SHAP.requirement in lines
 
 
 def test_knows_option_reads_pips_help():
