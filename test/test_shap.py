@@ -221,3 +221,36 @@ def test_applymodel_kernel_shap_rasters_add_up_to_the_prediction(provider, shap_
     total = values.sum(axis=0) + float(ds.GetMetadataItem("SHAP_EXPECTED_VALUE"))
     assert np.abs(total[ok] - pred[ok]).max() <= 1e-4 * np.ptp(shap_inputs["y"])
     assert "KernelExplainer" in ds.GetMetadataItem("SHAP_METHOD")
+
+
+def test_a_cancel_stops_kernel_explanations_between_chunks():
+    from mining_eco_plugin.core.cancel import Cancelled
+    X, y = synthetic(80, seed=3)
+    result = core.train("svr", X, y)
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 1                  # the second chunk is never computed
+    with pytest.raises(Cancelled):
+        explain.explain_result(result.estimator, X, "kfold", FIELDS, cancel=cancel)
+    assert len(calls) == 2
+
+
+def test_qgis_process_trainmodel_explain_and_applymodel_shap(qgis_process, shap_inputs, tmp_path):
+    """Headless: trainmodel with EXPLAIN writes the SHAP table; applymodel writes the SHAP raster."""
+    import copy
+    import site
+    qp = copy.copy(qgis_process)
+    qp.env = dict(qgis_process.env, PYTHONPATH=site.getsitepackages()[0])     # skops, shap of the test venv
+    src, _X, _y = synthetic_table(tmp_path)
+    res = qp.results("miningeco:trainmodel", "--", f"INPUT={src}", "TARGET=salt", "SELECTED_FIELDS=ndvi,si1,crsi",
+                     "MODEL=3", "EXPLAIN=true", f"OUTPUT_SHAP={tmp_path / 'shap.csv'}",
+                     f"OUTPUT_MODEL={tmp_path / 'm.model'}", f"OUTPUT_TABLE={tmp_path / 'metrics.csv'}",
+                     f"OUTPUT_REPORT={tmp_path / 'r.html'}", timeout=300)
+    assert [r["rank"] for r in read_csv(res["OUTPUT_SHAP"])] == ["1", "2", "3"]
+    res = qp.results("miningeco:applymodel", "--", f"MODEL_FILE={tmp_path / 'm.model'}",
+                     f"RASTERS={shap_inputs['raster']}", "SHAP_TOP_K=1", "SHAP_STEP=5",
+                     f"OUTPUT={tmp_path / 'p.tif'}", f"OUTPUT_SHAP={tmp_path / 's.tif'}", timeout=300)
+    ds = gdal.Open(res["OUTPUT_SHAP"])
+    assert ds.RasterCount == 1 and ds.GetRasterBand(1).GetDescription() == res["SHAP_FEATURES"]

@@ -169,7 +169,9 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                                               compat.ProcessingNumberParameterType.Integer,
                                               defaultValue=explain.MAX_PIXELS, minValue=1,
                                               maxValue=explain.MAX_PIXELS_MAX),
-                 "The step grows until the grid has at most this many cells.", advanced=True)
+                 "The step grows until the grid has at most this many cells (at most "
+                 f"{explain.KERNEL_MAX_CELLS} for models without a tree explainer: SVR, MLP, PLSR, stacking).",
+                 advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted raster"),
                         "The model's prediction (float32, nodata -9999 where any feature is nodata), in the "
                         "model's target units.")
@@ -276,27 +278,31 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
         file), then the k features of largest mean |SHAP| copied into ``path`` (by rank) and styled."""
         from osgeo import gdal
         grid = raster_info(refs[0].path, "RASTERS")[0]
+        explainer = explain.Explainer(bundle.estimator, np.zeros((0, len(refs))), seed=explain.SEED)
+        max_cells = self.parameterAsInt(parameters, "SHAP_MAX_PIXELS", context)
+        if explainer.kernel and max_cells > explain.KERNEL_MAX_CELLS:
+            feedback.pushInfo(f"SHAP: this model needs KernelExplainer (about 0.1 s per cell): the sample grid is "
+                              f"limited to {explain.KERNEL_MAX_CELLS} cells")
+            max_cells = explain.KERNEL_MAX_CELLS
         step, fx, fy, cols, rows = explain.sample_grid(
-            grid.width, grid.height, self.parameterAsInt(parameters, "SHAP_STEP", context),
-            self.parameterAsInt(parameters, "SHAP_MAX_PIXELS", context))
+            grid.width, grid.height, self.parameterAsInt(parameters, "SHAP_STEP", context), max_cells)
         k = min(k, len(bundle.features))
         feedback.pushInfo(f"SHAP rasters: every {step}th pixel from pixel ({fx}, {fy}), a {cols} x {rows} grid; "
                           f"top {k} of {len(bundle.features)} features")
         work = tempfile.mkdtemp(prefix="mining-eco-shap-", dir=os.path.dirname(os.path.abspath(path)))
         try:
             coarse = dict(enumerate(sampled_refs(refs, grid, step, fx, fy, cols, rows, work)))
-            explainer = explain.Explainer(bundle.estimator, np.zeros((0, len(refs))), seed=explain.SEED)
             if explainer.kernel:
                 explainer = explain.Explainer(bundle.estimator, _background(self, coarse, cols, rows, feedback),
                                               seed=explain.SEED)
-                feedback.pushInfo("SHAP: KernelExplainer on a k-means summary of sampled pixels (this model has no "
-                                  "tree explainer); slow on large grids: raise SHAP_STEP if needed")
             names = tuple(bundle.features)
             everything = os.path.join(work, "all.tif")
-            done = self.run_pass(BlockPass(
-                inputs=coarse, combine=add, outputs=(OutputSpec("OUTPUT_SHAP", everything, band_names=names,
-                                                                bands=len(names)),),
-                compute=partial(explain.shap_block, explainer=explainer, nodata=FLOAT_NODATA)), feedback, 62, 97)
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(limits=1):   # one thread per block: the executor runs the blocks in parallel
+                done = self.run_pass(BlockPass(
+                    inputs=coarse, combine=add, outputs=(OutputSpec("OUTPUT_SHAP", everything, band_names=names,
+                                                                    bands=len(names)),),
+                    compute=partial(explain.shap_block, explainer=explainer, nodata=FLOAT_NODATA)), feedback, 62, 97)
             sums, count = done.partial
             mean_abs = sums / max(count, 1)
             order = [int(j) for j in sorted(range(len(names)), key=lambda j: (-mean_abs[j], j))][:k]

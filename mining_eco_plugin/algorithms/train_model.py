@@ -332,8 +332,10 @@ def _explanation(alg, parameters, context, feedback, result, X, names, settings)
         ex, what = explain.explain_result(
             result.estimator, X, settings["validation"], names, settings["fraction"], settings["seed"],
             alg.parameterAsInt(parameters, "EXPLAIN_BACKGROUND", context),
-            alg.parameterAsInt(parameters, "EXPLAIN_SAMPLES", context))
+            alg.parameterAsInt(parameters, "EXPLAIN_SAMPLES", context), cancel=feedback.isCanceled)
     except Exception as err:  # noqa: BLE001 - shap's own failure: the model and metrics are still valid
+        if feedback.isCanceled():
+            raise Canceled() from None
         feedback.pushWarning(f"EXPLAIN: shap failed ({type(err).__name__}: {err}); no explanations")
         return None, (f"No SHAP explanations: shap {explain.shap_version()} failed on this model "
                       f"({type(err).__name__}: {err}).")

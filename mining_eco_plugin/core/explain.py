@@ -36,6 +36,8 @@ BACKGROUND_MAX = 500
 #: explained (a seeded subset of the validation samples).
 KERNEL_SAMPLES = 200
 KERNEL_SAMPLES_MAX = 2000
+#: kernel models are explained this many samples at a time (a cancel is seen between chunks)
+KERNEL_CHUNK = 8
 TREE_TYPES = ("RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor",
               "HistGradientBoostingRegressor", "DecisionTreeRegressor", "XGBRegressor")
 _KERNEL_LOCK = threading.Lock()          # KernelExplainer samples with numpy's global random state
@@ -211,17 +213,29 @@ class Explanation:
 
 
 def explain(estimator, X, background, features, seed: int = 42, background_size: int = BACKGROUND,
-            kernel_samples: int = KERNEL_SAMPLES, rows=None) -> Explanation:
+            kernel_samples: int = KERNEL_SAMPLES, rows=None, cancel=None) -> Explanation:
     """SHAP values of ``estimator`` on the rows of ``X`` (the validation samples); ``background``: calibration
-    samples (for the kernel). Kernel models explain at most ``kernel_samples`` rows (a seeded subset, in order)."""
+    samples (for the kernel). Kernel models explain at most ``kernel_samples`` rows (a seeded subset, in order),
+    ``KERNEL_CHUNK`` at a time: ``cancel()`` True between chunks raises cancel.Cancelled."""
+    from threadpoolctl import threadpool_limits
     X = np.asarray(X, dtype=np.float64)
     rows = np.arange(len(X)) if rows is None else np.asarray(rows)
     ex = Explainer(estimator, background, seed, background_size)
     if ex.kernel and len(X) > kernel_samples:
         keep = np.sort(np.random.default_rng(seed).choice(len(X), int(kernel_samples), replace=False))
         X, rows = X[keep], rows[keep]
-    values, expected = ex(X)
-    return Explanation(list(features), X, values, expected, _predict(estimator, X), ex.method(), rows)
+    with threadpool_limits(limits=1):     # as models.train: OpenMP / BLAS threads cost more than they save here
+        step = KERNEL_CHUNK if ex.kernel else max(len(X), 1)
+        parts = []
+        for start in range(0, len(X), step):
+            if cancel is not None and cancel():
+                from .cancel import Cancelled
+                raise Cancelled()
+            parts.append(ex(X[start:start + step]))
+        values = np.vstack([v for v, _e in parts]) if parts else np.zeros(X.shape)
+        expected = np.concatenate([e for _v, e in parts]) if parts else np.zeros(len(X))
+        prediction = _predict(estimator, X)
+    return Explanation(list(features), X, values, expected, prediction, ex.method(), rows)
 
 
 def shap_block(data, ctx=None, explainer=None, nodata=-9999.0):
@@ -258,11 +272,12 @@ def validation_rows(validation: str, n: int, fraction: float = 0.2, seed: int = 
 
 
 def explain_result(estimator, X, validation, features, fraction=0.2, seed=42, background_size=BACKGROUND,
-                   kernel_samples=KERNEL_SAMPLES):
+                   kernel_samples=KERNEL_SAMPLES, cancel=None):
     """(Explanation of ``estimator`` on the validation samples of ``validation``, text naming them)."""
     X = np.asarray(X, dtype=np.float64)
     rows, bg, what = validation_rows(validation, len(X), fraction, seed)
-    ex = explain(estimator, X[rows], X[bg], features, seed, background_size, kernel_samples, rows=rows)
+    ex = explain(estimator, X[rows], X[bg], features, seed, background_size, kernel_samples, rows=rows,
+                 cancel=cancel)
     if len(ex.rows) < len(rows):
         what += f" ({len(ex.rows)} of {len(rows)}, a seeded subset: KernelExplainer is costly)"
     return ex, what
@@ -271,8 +286,12 @@ def explain_result(estimator, X, validation, features, fraction=0.2, seed=42, ba
 # --------------------------------------------------------------------------- per-pixel SHAP on a sample grid
 TOP_K_MAX = 20
 STEP_MAX = 1000
-MAX_PIXELS = 250_000
+#: default maximum cells of the sample grid: TreeSHAP of a 100-tree random forest takes about 4 ms per cell
+#: (8 features, one core), so 50,000 cells are a few minutes
+MAX_PIXELS = 50_000
 MAX_PIXELS_MAX = 4_000_000
+#: KernelExplainer (SVR, MLP, PLSR, the MLP of a stack) takes about 0.1 s per cell: at most this many cells
+KERNEL_MAX_CELLS = 2_000
 #: candidates of the KernelExplainer background on the sample grid (a regular sub-grid of about this many cells)
 BACKGROUND_CANDIDATES = 2000
 
