@@ -299,8 +299,8 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
             everything = os.path.join(work, "all.tif")
             from threadpoolctl import threadpool_limits
             with threadpool_limits(limits=1):   # one thread per block: the executor runs the blocks in parallel
-                done = self.run_pass(BlockPass(
-                    inputs=coarse, combine=add, outputs=(OutputSpec("OUTPUT_SHAP", everything, band_names=names,
+                done = self.run_pass(BlockPass(     # small blocks: a cancel is seen within seconds
+                    inputs=coarse, combine=add, block_rows=max(1, (64 if explainer.kernel else 4096) // cols), outputs=(OutputSpec("OUTPUT_SHAP", everything, band_names=names,
                                                                     bands=len(names)),),
                     compute=partial(explain.shap_block, explainer=explainer, nodata=FLOAT_NODATA)), feedback, 62, 97)
             sums, count = done.partial

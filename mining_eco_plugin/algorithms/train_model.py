@@ -46,7 +46,8 @@ SUMMARY = (
     "Models: random forest, SVR, MLP (BPNN), gradient boosting (XGBoost when installed), PLSR and stacking (MLP, RF "
     "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target (their C, gamma and rates "
     "presume scaled data; tree models need no scaling). Validation: every 5th sample (default), a seeded random split or k-fold "
-    "cross-validation. Optional: a hyperparameter search and a comparison of all models on the same split.\n"
+    "cross-validation. Optional: a hyperparameter search, a comparison of all models on the same split and SHAP "
+    "explanations.\n"
     "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
     "HTML report. Needs the Python package skops (see the Set-up group).")
 SOURCE = cite("he2026", "lan2025", "breiman2001", "wolpert1992")
