@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from functools import partial
 
+import numpy as np
 from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterMatrix,
@@ -14,10 +19,10 @@ from qgis.core import (
 )
 
 from .. import compat
-from ..core import modelfile
-from ..deps import skops_missing_message
+from ..core import explain, modelfile
+from ..deps import shap_missing_message, skops_missing_message
 from ..core import salinity as core
-from ..raster.engine import BandRef, raster_info
+from ..raster.engine import FLOAT_NODATA, BandRef, raster_info
 from ..raster.executor import BlockPass, OutputSpec, add
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
@@ -34,7 +39,8 @@ SUMMARY = (
     "name (the band descriptions of a multi-band raster such as the index calculator's output, or the names of "
     "single-band rasters). Pixels where a feature is nodata are nodata.\n"
     "Optional: salinity grades from a table of upper bounds (default 1, 2, 4, 6 g/kg: non-saline, slightly, "
-    "moderately, severely saline, saline soil) and a table of the area of each grade.\n"
+    "moderately, severely saline, saline soil) and a table of the area of each grade; SHAP rasters of the top k "
+    "features on a sample grid (needs shap).\n"
     "Outputs: the predicted raster, the grade raster (paletted) and the area table. Needs the Python package skops "
     "(see the Set-up group).")
 SOURCE = cite("he2026", "lan2025", "wang1993")
@@ -149,6 +155,23 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                                               compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
                                               maxValue=limits.JOBS_MAX),
                  "Sets the model's n_jobs (random forest trees are predicted in parallel threads).", advanced=True)
+        self.add(QgsProcessingParameterNumber("SHAP_TOP_K", "SHAP rasters: top k features (0 = none)",
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=0, minValue=0,
+                                              maxValue=explain.TOP_K_MAX),
+                 "Writes OUTPUT_SHAP: per-pixel SHAP values (target units) of the k features with the largest mean "
+                 "|SHAP| on the sample grid. Needs shap (Set-up group).")
+        self.add(QgsProcessingParameterNumber("SHAP_STEP", "SHAP sample grid step (pixels)",
+                                              compat.ProcessingNumberParameterType.Integer, defaultValue=10,
+                                              minValue=1, maxValue=explain.STEP_MAX),
+                 "Every n-th pixel in both directions; each SHAP cell is n pixels wide, centred on its pixel.",
+                 advanced=True)
+        self.add(QgsProcessingParameterNumber("SHAP_MAX_PIXELS", "SHAP sample grid: maximum cells",
+                                              compat.ProcessingNumberParameterType.Integer,
+                                              defaultValue=explain.MAX_PIXELS, minValue=1,
+                                              maxValue=explain.MAX_PIXELS_MAX),
+                 "The step grows until the grid has at most this many cells (at most "
+                 f"{explain.KERNEL_MAX_CELLS} for models without a tree explainer: SVR, MLP, PLSR, stacking).",
+                 advanced=True)
         self.add_output(QgsProcessingParameterRasterDestination("OUTPUT", "Predicted raster"),
                         "The model's prediction (float32, nodata -9999 where any feature is nodata), in the "
                         "model's target units.")
@@ -159,6 +182,12 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                                                           compat.ProcessingSourceType.Vector,
                                                           optional=True, createByDefault=True),
                         "Table: grade, label, range, pixels, area_km2, percent (of the predicted area).")
+        self.add_output(QgsProcessingParameterRasterDestination("OUTPUT_SHAP", "SHAP rasters", optional=True,
+                                                                createByDefault=False),
+                        "With SHAP_TOP_K: one band per feature (named after it, by rank) on the sample grid, "
+                        "float32, nodata -9999, diverging style; metadata SHAP_EXPECTED_VALUE.")
+        self.addOutput(QgsProcessingOutputString("SHAP_FEATURES", "Features of the SHAP bands (by rank)"))
+        self.addOutput(QgsProcessingOutputNumber("SHAP_STEP", "Step of the SHAP sample grid used (pixels)"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         # before any work (training every model, reading rasters): model files need skops
@@ -197,6 +226,15 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                           f"({units or 'no units'}); features: " +
                           ", ".join(f"{f} <- {r.describe()}" for f, r in zip(bundle.features, refs)))
 
+        shap_k = self.parameterAsInt(parameters, "SHAP_TOP_K", context)
+        shap_path = self.parameterAsOutputLayer(parameters, "OUTPUT_SHAP", context) if shap_k else ""
+        if shap_k:
+            if not shap_path:
+                raise ValueError("OUTPUT_SHAP: SHAP_TOP_K > 0 needs a file for the SHAP rasters; give one (or set "
+                                 "SHAP_TOP_K to 0).")
+            missing = shap_missing_message()
+            if missing:
+                raise ValueError(f"SHAP_TOP_K: {missing} Or set SHAP_TOP_K to 0.")
         out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         grades_path = self.parameterAsOutputLayer(parameters, "OUTPUT_GRADES", context) or None
         outputs = (OutputSpec("OUTPUT", out_path, band_names=(bundle.target or "prediction",)),) + (
@@ -205,7 +243,7 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
         done = self.run_pass(BlockPass(
             inputs=dict(enumerate(refs)), outputs=outputs, combine=add,
             compute=partial(core.predict_block, estimator=bundle.estimator, thresholds=thresholds,
-                            chunk_rows=PREDICT_CHUNK_ROWS)), feedback, 0, 98)
+                            chunk_rows=PREDICT_CHUNK_ROWS)), feedback, 0, 60 if shap_k else 98)
         out_path = done.paths["OUTPUT"]
         grades_path = done.paths.get("OUTPUT_GRADES")
         areas = core.GradeAreas.of(done.partial)
@@ -230,5 +268,96 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
         for r in table:
             feedback.pushInfo(f"{r[1]} ({r[2]}): {r[4]:.4f} km2, {r[5]:.2f} %")
         outputs["OUTPUT_TABLE"] = self.write_table(parameters, "OUTPUT_TABLE", context, TABLE_FIELDS, table)
+        if shap_k:
+            outputs.update(self.shap_rasters(bundle, refs, shap_k, shap_path, parameters, context, feedback))
         feedback.setProgress(100)
         return outputs
+
+    def shap_rasters(self, bundle, refs, k, path, parameters, context, feedback):
+        """SHAP values of every feature on the sample grid (one pass through the executor, into a temporary
+        file), then the k features of largest mean |SHAP| copied into ``path`` (by rank) and styled."""
+        from osgeo import gdal
+        grid = raster_info(refs[0].path, "RASTERS")[0]
+        explainer = explain.Explainer(bundle.estimator, np.zeros((0, len(refs))), seed=explain.SEED)
+        max_cells = self.parameterAsInt(parameters, "SHAP_MAX_PIXELS", context)
+        if explainer.kernel and max_cells > explain.KERNEL_MAX_CELLS:
+            feedback.pushInfo(f"SHAP: this model needs KernelExplainer (about 0.1 s per cell): the sample grid is "
+                              f"limited to {explain.KERNEL_MAX_CELLS} cells")
+            max_cells = explain.KERNEL_MAX_CELLS
+        step, fx, fy, cols, rows = explain.sample_grid(
+            grid.width, grid.height, self.parameterAsInt(parameters, "SHAP_STEP", context), max_cells)
+        k = min(k, len(bundle.features))
+        feedback.pushInfo(f"SHAP rasters: every {step}th pixel from pixel ({fx}, {fy}), a {cols} x {rows} grid; "
+                          f"top {k} of {len(bundle.features)} features")
+        work = tempfile.mkdtemp(prefix="mining-eco-shap-", dir=os.path.dirname(os.path.abspath(path)))
+        try:
+            coarse = dict(enumerate(sampled_refs(refs, grid, step, fx, fy, cols, rows, work)))
+            if explainer.kernel:
+                explainer = explain.Explainer(bundle.estimator, _background(self, coarse, cols, rows, feedback),
+                                              seed=explain.SEED)
+            names = tuple(bundle.features)
+            everything = os.path.join(work, "all.tif")
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(limits=1):   # one thread per block: the executor runs the blocks in parallel
+                done = self.run_pass(BlockPass(     # small blocks: a cancel is seen within seconds
+                    inputs=coarse, combine=add, block_rows=max(1, (64 if explainer.kernel else 4096) // cols), outputs=(OutputSpec("OUTPUT_SHAP", everything, band_names=names,
+                                                                    bands=len(names)),),
+                    compute=partial(explain.shap_block, explainer=explainer, nodata=FLOAT_NODATA)), feedback, 62, 97)
+            sums, count = done.partial
+            mean_abs = sums / max(count, 1)
+            order = [int(j) for j in sorted(range(len(names)), key=lambda j: (-mean_abs[j], j))][:k]
+            _values, expected = explainer(np.zeros((1, len(names))))
+            gdal.Translate(path, everything, format="GTiff", bandList=[j + 1 for j in order],
+                           creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
+            ds = gdal.Open(path, gdal.GA_Update)
+            ds.SetMetadata({"SHAP_EXPECTED_VALUE": repr(float(expected[0])), "SHAP_STEP": str(step),
+                            "SHAP_FIRST_PIXEL": f"{fx},{fy}", "SHAP_METHOD": explainer.method(),
+                            "SHAP_UNITS": bundle.units or ""})
+            for b, j in enumerate(order, start=1):
+                band = ds.GetRasterBand(b)
+                band.SetDescription(names[j])
+                band.SetMetadata({"MEAN_ABS_SHAP": repr(float(mean_abs[j])), "RANK": str(b)})
+            stats = done.stats["OUTPUT_SHAP"]
+            ds = None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        top = [names[j] for j in order]
+        for rank, j in enumerate(order, start=1):
+            feedback.pushInfo(f"SHAP rank {rank}: {names[j]}, mean |SHAP| {mean_abs[j]:.4g} over {count} cells")
+        st = stats[order[0]] if order else None
+        lim = max(abs(st.minimum), abs(st.maximum)) if st is not None and st.count else 1.0
+        style_output(path, RasterStyle("ramp", "correlation", -lim, lim), context, f"SHAP {top[0] if top else ''}")
+        return {"OUTPUT_SHAP": path, "SHAP_FEATURES": ",".join(top), "SHAP_STEP": step}
+
+
+def sampled_refs(refs, grid, step, fx, fy, cols, rows, folder):
+    """BandRefs of VRTs (in ``folder``) that sample every ``step``-th pixel of each raster from pixel (fx, fy): a
+    grid of ``step``-times larger cells centred on the sampled pixels, read by nearest neighbour (exact: each
+    cell centre is a pixel centre)."""
+    from osgeo import gdal
+    gt = grid.geotransform
+    x0 = gt[0] + (fx + 0.5) * gt[1] - 0.5 * step * gt[1]
+    y0 = gt[3] + (fy + 0.5) * gt[5] - 0.5 * step * gt[5]
+    bounds = (x0, y0 + rows * step * gt[5], x0 + cols * step * gt[1], y0)
+    made, out = {}, []
+    for ref in refs:
+        if ref.path not in made:
+            vrt = os.path.join(folder, f"sample{len(made)}.vrt")
+            gdal.Warp(vrt, ref.path, format="VRT", outputBounds=bounds, width=cols, height=rows,
+                      resampleAlg=gdal.GRA_NearestNeighbour, dstSRS=grid.wkt or None, multithread=False)
+            made[ref.path] = vrt
+        out.append(BandRef(made[ref.path], ref.band, ref.label))
+    return out
+
+
+def _background(alg, coarse, cols, rows, feedback):
+    """Feature rows of a regular sub-grid of the sample grid (about explain.BACKGROUND_CANDIDATES valid cells),
+    through the executor: KernelExplainer's background (summarised by k-means); unused by tree models."""
+    every = max(1, int(np.sqrt(cols * rows / explain.BACKGROUND_CANDIDATES)))
+    done = alg.run_pass(BlockPass(inputs=coarse, combine=explain.stack_rows,
+                                  compute=partial(explain.background_block, every=every)), feedback, 60, 62)
+    rows_ = done.partial if done.partial is not None else np.zeros((0, len(coarse)))
+    if not len(rows_):
+        raise ValueError("RASTERS: no pixel of the SHAP sample grid has a value in every feature raster; lower "
+                         "SHAP_STEP or check the rasters' nodata.")
+    return rows_

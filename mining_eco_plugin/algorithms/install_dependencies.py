@@ -21,7 +21,8 @@ from .base import MiningEcoAlgorithm
 
 SUMMARY = (
     "Installs the Python packages of the Salinity model tools for QGIS's own Python: skops and, if chosen, "
-    "xgboost-cpu, GSTools (for Kriging) and Optuna (for Train model's search), with pip, into the plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
+    "xgboost-cpu, GSTools (for Kriging), Optuna (Train model's search) and shap (explanations), with pip, into the "
+    "plugin's folder in your QGIS profile (mining_eco/python3.x), which the plugin "
     "puts on Python's path: this works where 'pip install --user' is refused (Debian 12 and newer).\n"
     "Only what QGIS lacks is installed, in the newest versions that fit its numpy, scipy and scikit-learn (never "
     "replaced); each must import before the folder is replaced, and a failed or cancelled run changes nothing.\n"
@@ -38,9 +39,9 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
     SOURCE = SOURCE
     SOURCE_LABEL = "Source of the packages"
     SHORT_DESCRIPTION = (
-        "Installs skops (and optionally xgboost-cpu, GSTools, Optuna) for QGIS's Python, for the salinity model and "
-        "kriging tools")
-    TAGS = ("pip", "python", "skops", "xgboost", "gstools", "optuna", "packages", "setup")
+        "Installs skops (and optionally xgboost-cpu, GSTools, Optuna, shap) for QGIS's Python, for the salinity "
+        "model and kriging tools")
+    TAGS = ("pip", "python", "skops", "xgboost", "gstools", "optuna", "shap", "packages", "setup")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterBoolean("INSTALL_XGBOOST", "Also install xgboost-cpu", defaultValue=False),
@@ -51,6 +52,10 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterBoolean("INSTALL_OPTUNA", "Also install Optuna (model tuning)",
                                                defaultValue=False),
                  "Optuna and what it needs (SQLAlchemy, Alembic, Mako, colorlog; about 5 MB): TPE search of Train model.")
+        self.add(QgsProcessingParameterBoolean("INSTALL_SHAP", "Also install shap (SHAP explanations)",
+                                               defaultValue=False),
+                 "shap, slicer and, unless QGIS has them, numba and llvmlite (about 45 MB) for the explanations of "
+                 "Train model and Apply model; 0.49 on numpy 1.x, the newest on numpy 2.")
         self.add(QgsProcessingParameterString("INDEX_URL", "Package index URL", optional=True),
                  "Only this index (a mirror) is used. Empty: pip's settings.")
         self.add(QgsProcessingParameterNumber("TIMEOUT", "Network timeout (seconds)",
@@ -65,6 +70,7 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         self.addOutput(QgsProcessingOutputString("XGBOOST_VERSION", "xgboost version (empty if none)"))
         self.addOutput(QgsProcessingOutputString("GSTOOLS_VERSION", "GSTools version (empty if none)"))
         self.addOutput(QgsProcessingOutputString("OPTUNA_VERSION", "Optuna version (empty if none)"))
+        self.addOutput(QgsProcessingOutputString("SHAP_VERSION", "shap version (empty if none)"))
         self.addOutput(QgsProcessingOutputString("FOLDER", "Plugin package folder"))
         self.addOutput(QgsProcessingOutputString("PYTHON", "Python that ran pip (empty if not needed)"))
 
@@ -87,6 +93,8 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
             requests.append(pip_install.GSTOOLS)
         if self.parameterAsBool(parameters, "INSTALL_OPTUNA", context):
             requests.append(pip_install.OPTUNA)
+        if self.parameterAsBool(parameters, "INSTALL_SHAP", context):
+            requests.append(pip_install.SHAP)
         installer = pip_install.Installer(
             folder, index_url=self.parameterAsString(parameters, "INDEX_URL", context) or "",
             timeout=self.parameterAsInt(parameters, "TIMEOUT", context), log=feedback.pushConsoleInfo,
@@ -105,7 +113,8 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
         outputs = {"INSTALLED": installed, "SKOPS_VERSION": versions.get("skops", ""),
                    "XGBOOST_VERSION": _xgboost_version(versions),
                    "GSTOOLS_VERSION": versions.get("gstools", "") or _module_version("gstools"),
-                   "OPTUNA_VERSION": versions.get("optuna", "") or _module_version("optuna"), "FOLDER": folder,
+                   "OPTUNA_VERSION": versions.get("optuna", "") or _module_version("optuna"),
+                   "SHAP_VERSION": versions.get("shap", "") or _module_version("shap"), "FOLDER": folder,
                    "PYTHON": result.python.path if result.python else ""}
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         if report:

@@ -291,6 +291,15 @@ _REFS = [
         "Webster R., Oliver M.A. (2007). Geostatistics for Environmental Scientists, 2nd edition. John Wiley & "
         "Sons, Chichester (chapters 4, 6, 8 and 9: variogram estimation and fitting, ordinary and universal "
         "kriging, cross-validation).", doi="10.1002/9780470517277")),
+    ("lundberg2017", Reference(
+        "Lundberg S.M., Lee S.-I. (2017), Advances in Neural Information Processing Systems 30: 4765-4774",
+        "Lundberg S.M., Lee S.-I. (2017). A unified approach to interpreting model predictions. Advances in Neural "
+        "Information Processing Systems 30 (NIPS 2017): 4765-4774.", doi="10.48550/arXiv.1705.07874")),
+    ("lundberg2020", Reference(
+        "Lundberg S.M. et al. (2020), Nature Machine Intelligence 2: 56-67",
+        "Lundberg S.M., Erion G., Chen H., DeGrave A., Prutkin J.M., Nair B., Katz R., Himmelfarb J., Bansal N., "
+        "Lee S.-I. (2020). From local explanations to global understanding with explainable AI for trees. Nature "
+        "Machine Intelligence 2(1): 56-67.", doi="10.1038/s42256-019-0138-9")),
 ]
 
 REFERENCES: dict[str, Reference] = dict(_REFS)

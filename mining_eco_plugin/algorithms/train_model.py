@@ -21,8 +21,8 @@ from qgis.core import (
 )
 
 from .. import compat
-from ..core import modelfile
-from ..deps import skops_missing_message
+from ..core import explain, modelfile
+from ..deps import shap_missing_message, skops_missing_message
 from ..deps.native import libsvm_clash, svr_refusal
 from ..core import models as core
 from ..core import spatialcv
@@ -50,6 +50,7 @@ SEARCH_METHODS = [("auto", "Optuna TPE (randomized search when Optuna is not ins
                   ("random", "Randomized search (scikit-learn RandomizedSearchCV)")]
 #: longest search time limit (seconds): a day
 SEARCH_TIMEOUT_MAX = 86_400
+SHAP_FIELDS = (("rank", int), ("feature", str), ("mean_abs_shap", float), ("mean_shap", float), ("share_pct", float))
 COMPARE_FIELDS = (("model", str), ("backend", str), ("r2_c", float), ("rmse_c", float), ("mae_c", float),
                   ("r2_v", float), ("rmse_v", float), ("mae_v", float), ("best", bool))
 
@@ -60,7 +61,8 @@ SUMMARY = (
     "and boosting with a PLSR meta-learner); SVR and MLP learn a standardised target. Validation: every 5th sample "
     "(default), a seeded random split, k-fold cross-validation or, for a point layer, spatial (blocks, k-means "
     "clusters or buffered leave-one-out) beside a random k-fold to show its optimism. Optional: a hyperparameter "
-    "search (Optuna's TPE when installed, else a randomized search) and a comparison of all models on one split.\n"
+    "search (Optuna's TPE when installed, else a randomized search), a comparison of all models on one split "
+    "and SHAP explanations.\n"
     "Outputs: the model file (loading it runs no code), a metrics table, the comparison table, a scatter plot and an "
     "HTML report. Needs the Python package skops (see the Set-up group).")
 SOURCE = cite("he2026", "lan2025", "breiman2001", "wolpert1992")
@@ -142,6 +144,20 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         self.add(QgsProcessingParameterBoolean("COMPARE_MODELS", "Compare all models", defaultValue=False),
                  "Also train every model on the same split and write the comparison table (as Table 4 of Lan et al. "
                  "2025); the model file still holds the MODEL chosen above.")
+        self.add(QgsProcessingParameterBoolean("EXPLAIN", "SHAP explanations", defaultValue=False),
+                 "SHAP values of the model on the validation samples (all samples with k-fold): mean |SHAP| "
+                 "per predictor (table, report) and a summary plot. Trees: exact TreeExplainer; SVR, MLP, PLSR: "
+                 "KernelExplainer; stacking: its base learners weighted by the meta-learner. Needs shap (Set-up "
+                 "group); without it the report says why.")
+        self.add(QgsProcessingParameterNumber("EXPLAIN_BACKGROUND", "SHAP background size (kernel)",
+                                              compat.ProcessingNumberParameterType.Integer, explain.BACKGROUND,
+                                              minValue=5, maxValue=explain.BACKGROUND_MAX),
+                 "KernelExplainer's background: k-means centres of the calibration samples.", advanced=True)
+        self.add(QgsProcessingParameterNumber("EXPLAIN_SAMPLES", "SHAP samples explained (kernel)",
+                                              compat.ProcessingNumberParameterType.Integer, explain.KERNEL_SAMPLES,
+                                              minValue=5, maxValue=explain.KERNEL_SAMPLES_MAX),
+                 "At most this many samples (seeded subset) for KernelExplainer models; trees explain all.",
+                 advanced=True)
         self.add(QgsProcessingParameterString("UNITS", "Target units", defaultValue="g/kg", optional=True),
                  "Units of the target, stored in the model file and shown on the plot.", advanced=True)
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model file", "Model files (*.model)"),
@@ -160,6 +176,10 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                                                           compat.ProcessingSourceType.Vector, optional=True,
                                                           createByDefault=False),
                         "With SEARCH: one row per trial (trial, state, value = CV RMSE, best so far, params).")
+        self.add_output(QgsProcessingParameterFeatureSink("OUTPUT_SHAP", "SHAP importance",
+                                                          compat.ProcessingSourceType.Vector, optional=True,
+                                                          createByDefault=False),
+                        "With EXPLAIN: rank, feature, mean_abs_shap, mean_shap (target units), share_pct.")
         self.add_output(QgsProcessingParameterFileDestination("OUTPUT_SCATTER", "Scatter plot", "PNG files (*.png)",
                                                               optional=True, createByDefault=True),
                         "PNG: predicted against measured values with the 1:1 line.")
@@ -279,6 +299,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             key = _key(validation)
             best = max(comparison, key=lambda r: -math.inf if math.isnan(r.metric(key)) else r.metric(key)).kind
 
+        explanation = _explanation(self, parameters, context, feedback, result, X, names, settings)
+
         # -- outputs (everything is computed: nothing below can fail on the data) --------------------
         metrics = {row["set"]: {k: row[k] for k in ("n", "r2", "rmse", "mae")} for row in result.rows}
         bundle = modelfile.ModelBundle(
@@ -306,6 +328,9 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
         if tuning is not None and parameters.get("OUTPUT_TRIALS") is not None:
             outputs["OUTPUT_TRIALS"] = self.write_table(parameters, "OUTPUT_TRIALS", context, TRIAL_FIELDS,
                                                         [tuple(t[k] for k, _c in TRIAL_FIELDS) for t in tuning.trials])
+        if explanation and explanation[0] is not None and parameters.get("OUTPUT_SHAP") is not None:
+            outputs["OUTPUT_SHAP"] = self.write_table(parameters, "OUTPUT_SHAP", context, SHAP_FIELDS,
+                                                      [tuple(r.values()) for r in explanation[0].table()])
         scatter = self.parameterAsFileOutput(parameters, "OUTPUT_SCATTER", context)
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
         from ..reports.scatter import scatter_png
@@ -328,7 +353,8 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
                     os.close(fd)
                     tuning_png(tmp_trials, tuning.trials, tuning.default_rmse, f"{label}: search trials", units)
                 self._report(report, label, target, units, names, len(y), dict(settings, spatial=spatial_how),
-                             result, comp_rows, best, png, self.destination(model_path), comparison, tmp_trials)
+                             result, comp_rows, best, png, self.destination(model_path), comparison, tmp_trials,
+                             explanation)
             finally:
                 for tmp in (tmp_png, tmp_trials):
                     if tmp:
@@ -339,7 +365,7 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
 
     @staticmethod
     def _report(path, label, target, units, names, n, settings, result, comp_rows, best, png, model_path,
-                comparison=(), trials_png=None):
+                comparison=(), trials_png=None, explanation=None):
         from ..reports.html import write_html_report
         validation = dict(VALIDATION_OPTIONS)[settings["validation"]]
         if settings["validation"] == "random":
@@ -374,9 +400,61 @@ class TrainModelAlgorithm(MiningEcoAlgorithm):
             sections.append(("Best model", _best_text(label, result, best, comparison, settings["validation"],
                                                       settings["backend"])))
         sections.append(("Predicted against measured", png))
+        fd, shap_png = tempfile.mkstemp(suffix=".png")
+        os.close(fd)
+        if explanation:
+            sections += _shap_sections(explanation, label, target, units, settings["seed"], shap_png)
         sections.append(("Formulas", "R2 = 1 - sum (y - yhat)^2 / sum (y - mean y)^2; RMSE = sqrt(mean (y - yhat)^2); "
                                      f"MAE = mean |y - yhat| ({cite('he2026')}, section 1.5.3)."))
-        write_html_report(path, f"Salinity model: {label}", sections)
+        try:
+            write_html_report(path, f"Salinity model: {label}", sections)
+        finally:
+            os.remove(shap_png)
+
+
+def _explanation(alg, parameters, context, feedback, result, X, names, settings):
+    """With EXPLAIN: (Explanation or None, text: which samples, or why there is none); None without EXPLAIN."""
+    if not alg.parameterAsBool(parameters, "EXPLAIN", context):
+        return None
+    missing = shap_missing_message()
+    if missing:
+        feedback.pushWarning(f"EXPLAIN: no explanations: {missing}")
+        return None, f"No SHAP explanations: {missing}"
+    feedback.pushInfo("SHAP explanations ...")
+    try:
+        ex, what = explain.explain_result(
+            result.estimator, X, settings["validation"], names, settings["fraction"], settings["seed"],
+            alg.parameterAsInt(parameters, "EXPLAIN_BACKGROUND", context),
+            alg.parameterAsInt(parameters, "EXPLAIN_SAMPLES", context), cancel=feedback.isCanceled)
+    except Exception as err:  # noqa: BLE001 - shap's own failure: the model and metrics are still valid
+        if feedback.isCanceled():
+            raise Canceled() from None
+        feedback.pushWarning(f"EXPLAIN: shap failed ({type(err).__name__}: {err}); no explanations")
+        return None, (f"No SHAP explanations: shap {explain.shap_version()} failed on this model "
+                      f"({type(err).__name__}: {err}).")
+    if feedback.isCanceled():
+        raise Canceled()
+    feedback.pushInfo(f"SHAP: {ex.method}; {len(ex.rows)} samples; additivity error {ex.additivity_error():.3g}")
+    return ex, what
+
+
+def _shap_sections(explanation, label, target, units, seed, png):
+    """Report sections of the explanation; the summary plot is written to ``png`` (a temporary file)."""
+    ex, what = explanation
+    if ex is None:
+        return [("SHAP explanations", what)]
+    from ..reports.shap_plot import shap_summary_png
+    shap_summary_png(png, ex.values, ex.X, ex.features, f"{label}: SHAP values on {len(ex.rows)} samples",
+                     units, seed)
+    text = (f"SHAP values (shap {explain.shap_version()}) of {target} on {what}, in the target's units"
+            f"{' (' + units + ')' if units else ''}: each sample's prediction = expected value "
+            f"({float(np.mean(ex.expected)):.4g}) + the sum of its SHAP values (largest deviation "
+            f"{ex.additivity_error():.2g}). Method: {ex.method}.")
+    return [("SHAP explanations", text),
+            ("Mean |SHAP| per predictor", [{"rank": r["rank"], "predictor": r["feature"], "mean |SHAP|":
+                                            r["mean_abs_shap"], "mean SHAP": r["mean_shap"], "share %":
+                                            r["share_pct"]} for r in ex.table()]),
+            ("SHAP summary plot", png)]
 
 
 def _best_text(label, result, best, comparison, validation, backend):

@@ -109,3 +109,21 @@ def optuna_version() -> str:
     except Exception:  # noqa: BLE001 - not installed or broken: the randomized search is used
         return ""
     return str(getattr(optuna, "__version__", "?"))
+
+
+MISSING_SHAP = ("the Python package shap (SHAP explanations) cannot be imported by QGIS's Python{detail}. Install it "
+                "with the Mining Eco tool 'Install Python dependencies' with 'Also install shap' ticked "
+                "(miningeco:installdependencies; headless: qgis_process run miningeco:installdependencies -- "
+                "INSTALL_SHAP=true; it picks the newest shap that fits QGIS's numpy: 0.49 on numpy 1.x, the newest "
+                "on numpy 2), then run this tool again.")
+
+
+def shap_missing_message() -> str | None:
+    """None when ``shap`` imports, else why not and how to install it (shap also needs numba and llvmlite)."""
+    try:
+        import shap  # noqa: F401
+    except Exception as err:  # noqa: BLE001 - ImportError, or a numba / numpy mismatch raising at import
+        detail = "" if isinstance(err, ModuleNotFoundError) and getattr(err, "name", "") == "shap" else \
+            f" ({type(err).__name__}: {str(err)[:200]})"
+        return MISSING_SHAP.format(detail=detail)
+    return None

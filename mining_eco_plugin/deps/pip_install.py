@@ -94,6 +94,10 @@ GSTOOLS = Request("gstools>=1.5,<2", "gstools", "gstools", "kriging of point sam
 #: Optuna's TPE search of the Train model tool (pure Python; with SQLAlchemy, Alembic, Mako, colorlog): 4.x - 5.x
 #: run on Python 3.11 / numpy 1.24 (Debian 12) and Python 3.13 / numpy 2 (Debian 13)
 OPTUNA = Request("optuna>=4,<6", "optuna", "optuna", "Optuna hyperparameter tuning (Train model)")
+#: SHAP explanations (Train model, Apply model). shap 0.50 and newer declare numpy >= 2, so pip's resolver picks
+#: 0.49.1 on numpy 1.24 (Debian 12; it imports and is exact there) and the newest on numpy 2 (Debian 13, sid). It
+#: needs numba / llvmlite (Debian's python3-numba when QGIS's Python has it, else wheels that fit numpy).
+SHAP = Request("shap>=0.48,<1", "shap", "shap", "SHAP explanations (Train model, Apply model)")
 
 
 @dataclass

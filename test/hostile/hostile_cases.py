@@ -1189,7 +1189,9 @@ def _salinity_cases():
                          ("VALIDATION", 6), ("BLOCK_SIZE", 0), ("BLOCK_SIZE", BIG), ("BUFFER", -1), ("BUFFER", BIG),
                          ("SEARCH_TIMEOUT", -1), ("SEARCH_TIMEOUT", BIG), ("SEARCH_TIMEOUT", INT31),
                          ("SEARCH_TIMEOUT", "nan", None, (), "nan where a number is expected"),
-                         ("SEARCH_METHOD", 99), ("SEARCH_METHOD", -1)])
+                         ("SEARCH_METHOD", 99), ("SEARCH_METHOD", -1),
+                         ("EXPLAIN_BACKGROUND", BIG), ("EXPLAIN_BACKGROUND", 0), ("EXPLAIN_SAMPLES", INT31),
+                         ("EXPLAIN_SAMPLES", -1)])
     cases += _table_cases(t, "TARGET", "FIELDS", ["ndvi", "si1"])
     cases += [
         Case(t, "plsr-constant-predictor", "table: constant field",
@@ -1213,6 +1215,9 @@ def _salinity_cases():
         Case(t, "spatial-utm-labelled-wgs84", "EPSG:4326 label on UTM coordinates",
              with_(t, INPUT=lambda c: c.d.samples_points("wgs84utm", epsg=4326), VALIDATION=4),
              words=("INPUT", "geographic", "CRS")),
+        Case(t, "explain-plsr-report", "valid edge (SHAP explanations of a kernel model)", with_(t, EXPLAIN=True),
+             expect="ok", check=lambda c, res: _assert("Mean |SHAP| per predictor" in open(c.o("train.html")).read(),
+                                                       "no SHAP table in the report")),
         Case(t, "cancel-stacking-compare-search", "cancel inside long fits",
              with_(t, MODEL=5, COMPARE_MODELS=True, SEARCH=True, SEARCH_BUDGET=20, VALIDATION=2),
              expect="cancel", timeout=15, isolate=True),
@@ -1232,7 +1237,17 @@ def _salinity_cases():
     cases += raster_inputs(t, "RASTERS", feat, index=0, extra_grid=True, words=("RASTERS|ndvi",), cli=("truncated",),
                            warn=("allnodata",))
     cases += output_paths(t)
-    cases += numbers(t, [("N_JOBS", -1), ("N_JOBS", BIG)])
+    cases += numbers(t, [("N_JOBS", -1), ("N_JOBS", BIG), ("SHAP_TOP_K", BIG), ("SHAP_TOP_K", -1), ("SHAP_STEP", 0),
+                         ("SHAP_STEP", INT31), ("SHAP_MAX_PIXELS", BIG), ("SHAP_MAX_PIXELS", 0)])
+    cases += [
+        Case(t, "shap-without-output", "output missing for a requested option", with_(t, SHAP_TOP_K=2),
+             words=("OUTPUT_SHAP",)),
+        Case(t, "shap-step-larger-than-raster", "valid edge (one SHAP cell)",
+             with_(t, SHAP_TOP_K=2, SHAP_STEP=1000, OUTPUT_SHAP=lambda c: c.o("shap.tif")),
+             expect="ok", check=lambda c, res: _assert(
+                 res["SHAP_STEP"] == 1000 and read(c.o("shap.tif")).shape == (1, 1),
+                 f"SHAP grid of one cell expected, got step {res.get('SHAP_STEP')}")),
+    ]
     model_words = ("MODEL_FILE",)
     cases += [
         Case(t, f"model-{kind}", category, with_(t, MODEL_FILE=lambda c, kind=kind: c.d.model_variant(kind)),

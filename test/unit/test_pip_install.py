@@ -213,6 +213,7 @@ def test_installer_ranges_are_the_tested_ones():
     lines = [line.split("#")[0].strip().replace(" ", "") for line in open(os.path.join(root, "requirements-dev.txt"))]
     assert pi.SKOPS.requirement in lines and pi.XGBOOST.requirement in lines and pi.GSTOOLS.requirement in lines
     assert pi.OPTUNA.requirement in lines
+    assert pi.SHAP.requirement in lines
 
 
 def test_knows_option_reads_pips_help():
