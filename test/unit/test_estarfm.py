@@ -258,3 +258,49 @@ def test_thresholds_from_whole_image_moments():
     np.testing.assert_allclose(core.std(m), f1.reshape(2, -1).std(axis=1, ddof=1), rtol=1e-12)
     np.testing.assert_allclose(core.thresholds(m, m, 4.0)[0], f1.reshape(2, -1).std(axis=1, ddof=1) / 2,
                                rtol=1e-12)
+
+
+def test_core_equals_per_pixel_reference_on_float_ndvi():
+    """Float data (NDVI of the real red / NIR bands, valid range -1 .. 1, as float32 like the executor reads them)
+    against the per-pixel reference: the similar-pixel test on ranks must reproduce |F(q) - F(p)| < th on
+    non-integer values too."""
+    f1, f2, c1, c2, c0 = scenes((3, 4))
+
+    def ndvi(a):
+        return ((a[1:2] - a[0:1]) / (a[1:2] + a[0:1])).astype(np.float32).astype(np.float64)
+
+    imgs = [ndvi(a)[:, 20:60, 30:70] for a in (f1, f2, c1, c2, c0)]
+    seen = {"fallback": 0, "regression": 0, "abnormal": 0}
+    want = reference(*imgs, 4, 4.0, -1.0, 1.0, seen=seen)
+    got = run_core(*imgs, 4, 4.0, -1.0, 1.0)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert seen["fallback"] > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_similarity_ranks_reproduce_the_threshold_test(dtype):
+    """core.similarity_ranks against the test written out (|F(q) - F(p)| < th in float64) at every offset, on
+    values with many ties at the threshold: integers with an integer threshold, and floats whose threshold is
+    one of their own differences (the boundary cases of the binary search)."""
+    rng = np.random.default_rng(3)
+    w = 3
+    if dtype is np.float32:
+        fine = rng.normal(0.4, 0.2, (2, 30, 34)).astype(np.float32).astype(np.float64)
+        th = np.array([abs(fine[0, 5, 5] - fine[0, 6, 7]), abs(fine[1, 9, 9] - fine[1, 9, 10])])
+    else:
+        fine = rng.integers(0, 40, (2, 30, 34)).astype(np.float64)
+        th = np.array([5.0, 7.0])
+    valid = rng.random((30, 34)) > 0.1
+    ranks, lows, spans = core.similarity_ranks(fine, valid, th, w)
+    h, wd = 30 - 2 * w, 34 - 2 * w
+    for j in range(2):
+        centre = fine[j, w:w + h, w:w + wd]
+        for dy in range(-w, w + 1):
+            for dx in range(-w, w + 1):
+                sl = (slice(w + dy, w + dy + h), slice(w + dx, w + dx + wd))
+                want = valid[sl] & (np.abs(fine[j][sl] - centre) < th[j])
+                diff = (ranks[j][sl] - lows[j]).astype(ranks.dtype).view(spans.dtype)
+                got = diff <= spans[j]
+                ok = valid[w:w + h, w:w + wd]
+                assert np.array_equal(got[ok], want[ok]), (j, dy, dx)
