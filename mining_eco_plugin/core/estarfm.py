@@ -65,6 +65,7 @@ EPS_D = 1e-7                # IDL line 300
 EPS_T = 0.01 ** 5           # IDL lines 321-322, 345-347
 TILE_BYTES = 2 << 20        # working set of one tile of window_sums (see _tile_pixels)
 TILE_COLS = 256             # central pixels per tile row (at most)
+STRIP_ROWS, STRIP_COLS = 64, 512   # fuse works on strips of at most this many central pixels (bounded memory)
 
 
 # -- first pass: the statistics of the fine images (whole-image similar-pixel thresholds) ------------------------
@@ -284,7 +285,24 @@ def fuse(f1, f2, c1, c2, c0, w: int, th, dn_min: float = DN_MIN, dn_max: float =
     cols + 2 w): the block grown by the half window ``w`` on every side, NaN for nodata and outside the raster;
     coarse images already on the fine grid. ``th``: thresholds (2, bands) of :func:`thresholds`. ``shift``: a level
     per band subtracted before the regression sums (e.g. the fine image's mean; the slope does not change).
-    Returns (bands, rows, cols) float64, NaN where the central pixel is not valid in all five images."""
+    Returns (bands, rows, cols) float64, NaN where the central pixel is not valid in all five images.
+
+    A block larger than STRIP_ROWS x STRIP_COLS central pixels is fused strip by strip (each strip with its own
+    halo), so the memory of the per-pixel terms and window sums stays bounded whatever the block; a pixel's result
+    does not depend on the block, so neither on the strips."""
+    shape = np.shape(f1)
+    if len(shape) == 3 and (shape[1] - 2 * int(w) > STRIP_ROWS or shape[2] - 2 * int(w) > STRIP_COLS):
+        w = int(w)
+        h, wd = shape[1] - 2 * w, shape[2] - 2 * w
+        if h <= 0 or wd <= 0:
+            raise ValueError("the blocks are smaller than the halo")
+        out = np.empty((shape[0], h, wd))
+        for y0 in range(0, h, STRIP_ROWS):
+            for x0 in range(0, wd, STRIP_COLS):
+                sh, sw = min(STRIP_ROWS, h - y0), min(STRIP_COLS, wd - x0)
+                part = [np.asarray(a)[:, y0:y0 + sh + 2 * w, x0:x0 + sw + 2 * w] for a in (f1, f2, c1, c2, c0)]
+                out[:, y0:y0 + sh, x0:x0 + sw] = fuse(*part, w, th, dn_min, dn_max, shift, cancel)
+        return out
     arrays = [np.asarray(a, dtype=np.float64) for a in (f1, f2, c1, c2, c0)]
     if any(a.ndim != 3 or a.shape != arrays[0].shape for a in arrays):
         raise ValueError("the five blocks must have one shape (bands, rows, cols)")

@@ -220,6 +220,19 @@ def test_block_size_invariance(step):
     assert np.array_equal(whole, parts, equal_nan=True)
 
 
+def test_strips_and_tiles_do_not_change_the_result(monkeypatch):
+    """fuse cuts a large block into strips (STRIP_ROWS x STRIP_COLS) and window_sums cuts a strip into tiles: odd
+    small strips and tiles give exactly the floats of one strip and one tile."""
+    imgs = [a[:, :45, :50] for a in scenes((3, 4))]
+    whole = run_core(*imgs, 6, 4.0, 0.0, 255.0)
+    monkeypatch.setattr(core, "STRIP_ROWS", 7)
+    monkeypatch.setattr(core, "STRIP_COLS", 9)
+    monkeypatch.setattr(core, "TILE_COLS", 5)
+    monkeypatch.setattr(core, "TILE_BYTES", 1)
+    parts = run_core(*imgs, 6, 4.0, 0.0, 255.0)
+    assert np.array_equal(whole, parts, equal_nan=True)
+
+
 def test_coarse_tp_equal_to_coarse_tm_gives_fine_tm():
     """C(tp) = C(tm): every term C_p - C_m is 0 and T_m = 1 - 1e-10 / |mean C_p - mean C_n| ~ 1, so the
     prediction is the fine image at tm (to 1e-6 DN)."""
