@@ -38,9 +38,10 @@ with the changelog up to 7/27/2018). Where this module differs from that code:
 
 Everything is vectorised per block (:func:`window_sums`): the similar-pixel test runs on integer ranks of the fine
 values (:func:`similarity_ranks`, the same test as |F(q) - F(p)| < th in float64), the per-pixel terms of all sums
-are stacked, and tiles of a few hundred central pixels loop over the 2 w + 1 rows of window offsets, each row one
-array operation and one ``np.einsum`` contraction over its 2 w + 1 columns; a pixel's sums are added in the same
-order whatever the tile or block, so the result does not depend on the block size. Pure numpy / scipy.
+are stacked, and tiles of about a thousand central pixels loop over the 2 w + 1 rows of window offsets, each row a
+few array operations and one ``np.matmul`` contraction over its 2 w + 1 columns; a pixel's sums are added in the
+same order whatever the tile or block, so the result does not depend on the block size. Blocks are fused in strips
+of at most STRIP_ROWS x STRIP_COLS pixels, so memory stays bounded. Pure numpy / scipy.
 """
 from __future__ import annotations
 
@@ -211,10 +212,12 @@ def window_sums(f1, f2, c1, c2, c0, valid, omr, w: int, th, shift, cancel=None):
 
     The per-pixel terms are stacked into one array; the block is cut into tiles of a few rows (sized to the cache,
     :func:`_tile_pixels`) and each tile loops over the 2 w + 1 rows dy of window offsets: one array operation
-    over (terms or bands, tile rows, tile cols, 2 w + 1 columns dx) through sliding-window views builds the
-    similar-pixel mask and the weights of the whole offset row, and ``np.einsum`` contracts the terms with them
-    over dx. A pixel's sum is built in the same order (dx inside each dy, dy in turn) whatever the tile or block
-    it lies in, so the result does not depend on the block size."""
+    over (bands, tile rows, tile cols, 2 w + 1 columns dx) through sliding-window views builds the similar-pixel
+    mask (on ranks, :func:`similarity_ranks`) and the weights of the whole offset row, and one ``np.matmul`` per
+    kind of sum contracts them with the terms over dx: per central pixel a (1, 2 w + 1) by (2 w + 1, terms) product
+    whose matrix is C-ordered with a fixed leading dimension (the number of terms). A pixel's sum is built in the
+    same order (dx inside each dy, dy in turn) whatever the tile, strip or block it lies in, so the result does not
+    depend on the block size (tests: test/unit/test_estarfm.py, odd strips and tiles)."""
     from numpy.lib.stride_tricks import sliding_window_view as windows
 
     nb, hp, wp = f1.shape
@@ -225,24 +228,28 @@ def window_sums(f1, f2, c1, c2, c0, valid, omr, w: int, th, shift, cancel=None):
         return np.where(valid, a, 0.0)
 
     # per-pixel terms, zero outside the valid pixels (a 0 weight times a NaN would be NaN)
-    terms = np.empty((1 + 6 * nb, hp, wp))
-    wterms = np.empty((1 + 4 * nb, hp, wp))
-    terms[0] = z(1.0)
-    wterms[0] = terms[0]
+    # (terms last: the (2 w + 1, terms) matrix of a pixel's offset row is C-ordered with a leading dimension that is
+    # the number of terms whatever the block, so the matmul below sums in the same order for every block)
+    terms = np.empty((hp, wp, 1 + 6 * nb))
+    wterms = np.empty((hp, wp, 1 + 4 * nb))
+    terms[..., 0] = z(1.0)
+    wterms[..., 0] = terms[..., 0]
     for b in range(nb):
         s1, s2 = z(f1[b] - shift[b]), z(f2[b] - shift[b])
         k1, k2 = z(c1[b] - shift[b]), z(c2[b] - shift[b])
-        terms[1 + 6 * b:7 + 6 * b] = (k1 + k2, s1 + s2, k1 * k1 + k2 * k2, s1 * s1 + s2 * s2, k1 * s1 + k2 * s2, k1)
-        wterms[1 + 4 * b:5 + 4 * b] = (z(c0[b] - c1[b]), z(c0[b] - c2[b]), z(f1[b]), z(f2[b]))
+        for i, term in enumerate((k1 + k2, s1 + s2, k1 * k1 + k2 * k2, s1 * s1 + s2 * s2, k1 * s1 + k2 * s2, k1)):
+            terms[..., 1 + 6 * b + i] = term
+        for i, term in enumerate((z(c0[b] - c1[b]), z(c0[b] - c2[b]), z(f1[b]), z(f2[b]))):
+            wterms[..., 1 + 4 * b + i] = term
     del s1, s2, k1, k2
     # the similar-pixel test on ranks: |F(q) - F(p)| < th (float64) as lo(p) <= rank(q) <= hi(p), in int16
     ranks, lows, spans = similarity_ranks(np.concatenate([f1, f2]), valid, np.asarray(th).reshape(2 * nb), w)
     yy, xx = np.mgrid[-w:w + 1, -w:w + 1]
     dist = 1.0 + np.sqrt((yy * yy + xx * xx).astype(np.float64)) / w        # eq. 8, per offset (dy, dx)
 
-    counts = np.empty((terms.shape[0], h, wd))
-    wcounts = np.empty((wterms.shape[0], h, wd))
-    cols = max(1, min(wd, TILE_COLS))
+    counts = np.empty((terms.shape[-1], h, wd))
+    wcounts = np.empty((wterms.shape[-1], h, wd))
+    cols = -(-wd // -(-wd // TILE_COLS))            # tiles of equal width, at most TILE_COLS
     rows = max(1, min(h, _tile_pixels(nb, k) // cols))
     for y0 in range(0, h, rows):
         if cancel is not None:
@@ -257,8 +264,9 @@ def window_sums(f1, f2, c1, c2, c0, valid, omr, w: int, th, shift, cancel=None):
             mask = np.empty((ty, tx, k), dtype=bool)
             similar = np.empty((ty, tx, k))
             weight = np.empty((ty, tx, k))
-            acc = np.zeros((terms.shape[0], ty, tx))
-            wacc = np.zeros((wterms.shape[0], ty, tx))
+            acc = np.zeros((ty, tx, 1, terms.shape[-1]))
+            wacc = np.zeros((ty, tx, 1, wterms.shape[-1]))
+            part, wpart = np.empty_like(acc), np.empty_like(wacc)
             xs = slice(x0, x0 + tx + 2 * w)
             for dy in range(k):
                 ys = slice(y0 + dy, y0 + dy + ty)
@@ -270,10 +278,15 @@ def window_sums(f1, f2, c1, c2, c0, valid, omr, w: int, th, shift, cancel=None):
                 np.multiply(windows(omr[ys, xs], k, axis=1), dist[dy], out=weight)
                 weight += EPS_D
                 np.divide(similar, weight, out=weight)               # 1 / D_i of the similar pixels, else 0
-                acc += np.einsum("tyxd,yxd->tyx", windows(terms[:, ys, xs], k, axis=2), similar)
-                wacc += np.einsum("tyxd,yxd->tyx", windows(wterms[:, ys, xs], k, axis=2), weight)
-            counts[:, y0:y0 + ty, x0:x0 + tx] = acc
-            wcounts[:, y0:y0 + ty, x0:x0 + tx] = wacc
+                # per central pixel: (1, 2 w + 1) mask or weights @ (2 w + 1, terms) values of its offset row
+                np.matmul(similar[:, :, None, :], windows(terms[ys, xs], k, axis=1).transpose(0, 1, 3, 2),
+                          out=part)
+                acc += part
+                np.matmul(weight[:, :, None, :], windows(wterms[ys, xs], k, axis=1).transpose(0, 1, 3, 2),
+                          out=wpart)
+                wacc += wpart
+            counts[:, y0:y0 + ty, x0:x0 + tx] = acc[:, :, 0].transpose(2, 0, 1)
+            wcounts[:, y0:y0 + ty, x0:x0 + tx] = wacc[:, :, 0].transpose(2, 0, 1)
     return counts, wcounts
 
 

@@ -220,15 +220,18 @@ def test_block_size_invariance(step):
     assert np.array_equal(whole, parts, equal_nan=True)
 
 
-def test_strips_and_tiles_do_not_change_the_result(monkeypatch):
-    """fuse cuts a large block into strips (STRIP_ROWS x STRIP_COLS) and window_sums cuts a strip into tiles: odd
-    small strips and tiles give exactly the floats of one strip and one tile."""
+@pytest.mark.parametrize("strip_rows,strip_cols,tile_cols,tile_bytes", [
+    (7, 9, 5, 1), (64, 9, 256, 2 << 20), (1, 512, 3, 2 << 20), (45, 1, 256, 1), (20, 20, 7, 50000)])
+def test_strips_and_tiles_do_not_change_the_result(monkeypatch, strip_rows, strip_cols, tile_cols, tile_bytes):
+    """fuse cuts a large block into strips (STRIP_ROWS x STRIP_COLS) and window_sums cuts a strip into tiles (the
+    matmul of every pixel's offset row sees other strides and addresses): odd small strips and tiles give exactly
+    the floats of one strip and one tile."""
     imgs = [a[:, :45, :50] for a in scenes((3, 4))]
     whole = run_core(*imgs, 6, 4.0, 0.0, 255.0)
-    monkeypatch.setattr(core, "STRIP_ROWS", 7)
-    monkeypatch.setattr(core, "STRIP_COLS", 9)
-    monkeypatch.setattr(core, "TILE_COLS", 5)
-    monkeypatch.setattr(core, "TILE_BYTES", 1)
+    monkeypatch.setattr(core, "STRIP_ROWS", strip_rows)
+    monkeypatch.setattr(core, "STRIP_COLS", strip_cols)
+    monkeypatch.setattr(core, "TILE_COLS", tile_cols)
+    monkeypatch.setattr(core, "TILE_BYTES", tile_bytes)
     parts = run_core(*imgs, 6, 4.0, 0.0, 255.0)
     assert np.array_equal(whole, parts, equal_nan=True)
 
