@@ -67,6 +67,7 @@ EPS_T = 0.01 ** 5           # IDL lines 321-322, 345-347
 TILE_BYTES = 2 << 20        # working set of one tile of window_sums (see _tile_pixels)
 TILE_COLS = 256             # central pixels per tile row (at most)
 STRIP_ROWS, STRIP_COLS = 64, 512   # fuse works on strips of at most this many central pixels (bounded memory)
+BLOCK_ROWS = 64             # rows of the tool's blocks (algorithms/estarfm.py): many blocks keep every thread busy
 
 
 # -- first pass: the statistics of the fine images (whole-image similar-pixel thresholds) ------------------------
