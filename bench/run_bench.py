@@ -21,7 +21,10 @@ measured here, with the goal beside it.
     (goal: flat against the number of tiles) -- bench_executor.py;
 (j) scene composite: medoid of 12 generated 4000 x 4000 Landsat C2 L2 products (USGS layout) on one grid vs GDAL
     reading every input once (goal <= 1.5), peak memory at 6 and 12 products (goal: growth < 64 MB) --
-    bench_composite.py.
+    bench_composite.py;
+(k) ESTARFM fusion of a generated 2000 x 2000 x 2-band case (w = 25): seconds per megapixel, CPU seconds, peak
+    memory, the I/O floor and the fusion arithmetic alone -- bench_estarfm.py (the comparison with the public Python
+    port is bench/port_estarfm.py, run by hand: the port is not part of this repository).
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -176,6 +179,9 @@ def main():
     say("\n(j) scene composite: 12 Landsat C2 L2 products, 4000 x 4000, one grid (medoid, fresh process each)")
     import bench_composite
     bench_composite.run(say, OUT)
+    say("\n(k) ESTARFM: 2000 x 2000 x 2 bands, w = 25 (fresh process)")
+    import bench_estarfm
+    bench_estarfm.run(lambda line: say("    " + line), OUT)
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")
