@@ -294,23 +294,29 @@ def test_core_equals_per_pixel_reference_on_float_ndvi():
     assert seen["fallback"] > 0
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_similarity_ranks_reproduce_the_threshold_test(dtype):
+@pytest.mark.parametrize("kind", ["float", "integer", "many"])
+def test_similarity_ranks_reproduce_the_threshold_test(kind):
     """core.similarity_ranks against the test written out (|F(q) - F(p)| < th in float64) at every offset, on
-    values with many ties at the threshold: integers with an integer threshold, and floats whose threshold is
-    one of their own differences (the boundary cases of the binary search)."""
+    values with many ties at the threshold: floats whose threshold is one of their own differences (the boundary
+    cases of the binary search), integers with an integer threshold, and more distinct values than int16 ranks
+    hold (the int32 path)."""
     rng = np.random.default_rng(3)
-    w = 3
-    if dtype is np.float32:
+    w = 3 if kind != "many" else 2
+    if kind == "float":
         fine = rng.normal(0.4, 0.2, (2, 30, 34)).astype(np.float32).astype(np.float64)
         th = np.array([abs(fine[0, 5, 5] - fine[0, 6, 7]), abs(fine[1, 9, 9] - fine[1, 9, 10])])
-    else:
+    elif kind == "integer":
         fine = rng.integers(0, 40, (2, 30, 34)).astype(np.float64)
         th = np.array([5.0, 7.0])
-    valid = rng.random((30, 34)) > 0.1
+    else:
+        fine = rng.random((1, 190, 200))
+        th = np.array([abs(fine[0, 50, 50] - fine[0, 51, 50])])
+    nj, rows, cols = fine.shape
+    valid = rng.random((rows, cols)) > 0.1
     ranks, lows, spans = core.similarity_ranks(fine, valid, th, w)
-    h, wd = 30 - 2 * w, 34 - 2 * w
-    for j in range(2):
+    assert ranks.dtype == (np.int32 if kind == "many" else np.int16)
+    h, wd = rows - 2 * w, cols - 2 * w
+    for j in range(nj):
         centre = fine[j, w:w + h, w:w + wd]
         for dy in range(-w, w + 1):
             for dx in range(-w, w + 1):
