@@ -23,7 +23,10 @@ measured here, with the goal beside it.
     reading every input once (goal <= 1.5), peak memory at 6 and 12 products (goal: growth < 64 MB) --
     bench_composite.py;
 (k) spectral index search: 6 bands, every two- and three-band form, 1000 samples, ranking + Holm + 5-fold CV vs
-    numpy corrcoef of the same candidate matrix (goal < 2 s) -- bench_indexsearch.py.
+    numpy corrcoef of the same candidate matrix (goal < 2 s) -- bench_indexsearch.py;
+(l) ESTARFM fusion of a generated 2000 x 2000 x 2-band case (w = 25): seconds per megapixel, CPU seconds, peak
+    memory, the I/O floor and the fusion arithmetic alone -- bench_estarfm.py (the comparison with the public Python
+    port is bench/port_estarfm.py, run by hand: the port is not part of this repository).
 Generated data stays in bench_output/ and is reused by later runs.
 """
 from __future__ import annotations
@@ -181,6 +184,9 @@ def main():
     say("\n(k) spectral index search: 6 bands, every two- and three-band form, 1000 samples")
     import bench_indexsearch
     bench_indexsearch.run(lambda line: say("    " + line))
+    say("\n(l) ESTARFM: 2000 x 2000 x 2 bands, w = 25 (fresh process)")
+    import bench_estarfm
+    bench_estarfm.run(lambda line: say("    " + line), OUT)
     with open(os.path.join(OUT, "bench.txt"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(LINES) + "\n")
     say(f"\nreport written to {os.path.join(OUT, 'bench.txt')}")

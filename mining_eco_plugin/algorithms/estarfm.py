@@ -22,6 +22,7 @@ from qgis.core import (
 
 from .. import compat
 from ..core import estarfm as core
+from ..raster import engine
 from ..raster.engine import BandRef, raster_info
 from ..raster.executor import BlockPass, OutputSpec, add
 from ..raster.outputs import final_path
@@ -331,6 +332,8 @@ class EstarfmAlgorithm(MiningEcoAlgorithm):
             feedback.pushInfo(f"Fusing {tp} ({os.path.basename(path)}) ...")
             done = self.run_pass(BlockPass(
                 inputs=inputs, halo=w, resampling=resampling, reference="F1_0", combine=add,
+                # blocks of a few strips: each costs seconds, so many small ones keep the threads evenly busy
+                block_rows=min(engine.DEFAULT_BLOCK_ROWS, core.BLOCK_ROWS),
                 outputs=(OutputSpec("FUSED", out, bands=nb, band_names=band_names, label="OUTPUT_FOLDER",
                                     metadata=(("DATE", str(tp)), ("METHOD", "ESTARFM (Zhu et al. 2010)"))),),
                 compute=_masked(partial(core.estarfm_block, bands=nb, th=th, dn_min=dn_min, dn_max=dn_max,

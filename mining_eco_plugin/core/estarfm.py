@@ -36,9 +36,12 @@ with the changelog up to 7/27/2018). Where this module differs from that code:
 * a pixel is valid when every band of all five images is valid (not NaN); IDL tests band 1 against a background
   value (line 226).
 
-Everything is vectorised per block: one loop over the (2 w + 1)^2 offsets of the window, each an array operation
-over the whole block, summing per central pixel in the same order whatever the block, so a pixel's result does
-not depend on the block size. Pure numpy / scipy.
+Everything is vectorised per block (:func:`window_sums`): the similar-pixel test runs on integer ranks of the fine
+values (:func:`similarity_ranks`, the same test as |F(q) - F(p)| < th in float64), the per-pixel terms of all sums
+are stacked, and tiles of about a thousand central pixels loop over the 2 w + 1 rows of window offsets, each row a
+few array operations and one ``np.matmul`` contraction over its 2 w + 1 columns; a pixel's sums are added in the
+same order whatever the tile or block, so the result does not depend on the block size. Blocks are fused in strips
+of at most STRIP_ROWS x STRIP_COLS pixels, so memory stays bounded. Pure numpy / scipy.
 """
 from __future__ import annotations
 
@@ -61,6 +64,10 @@ V_MAX = 5.0                 # IDL line 311
 CHANGE_SHARE = 0.02         # IDL line 307: coarse change >= 2 % of DN_max
 EPS_D = 1e-7                # IDL line 300
 EPS_T = 0.01 ** 5           # IDL lines 321-322, 345-347
+TILE_BYTES = 2 << 20        # working set of one tile of window_sums (see _tile_pixels)
+TILE_COLS = 256             # central pixels per tile row (at most)
+STRIP_ROWS, STRIP_COLS = 64, 512   # fuse works on strips of at most this many central pixels (bounded memory)
+BLOCK_ROWS = 64             # rows of the tool's blocks (algorithms/estarfm.py): many blocks keep every thread busy
 
 
 # -- first pass: the statistics of the fine images (whole-image similar-pixel thresholds) ------------------------
@@ -136,6 +143,154 @@ def similarity(f1, f2, c1, c2) -> np.ndarray:
     return np.where(np.isnan(r), 0.5, r)
 
 
+def _tile_pixels(nb: int, k: int) -> int:
+    """Central pixels per tile of :func:`window_sums`: the temporaries of one row of window offsets (per pixel and
+    offset: 2 x bands rank differences and tests, the mask, the mask and the weights as float64) stay within
+    TILE_BYTES, so they live in the core's cache; large enough that the Python work per row of offsets is small."""
+    return max(16, int(TILE_BYTES // (k * (2 * nb * 3 + 17))))
+
+
+def similarity_ranks(fine, valid, th, w: int):
+    """The similar-pixel test of :func:`window_sums` on integer ranks. ``fine`` (2 x bands, rows + 2 w,
+    cols + 2 w): the fine bands of both dates, ``th`` their thresholds. Returns ``ranks`` (same shape, signed
+    integers): each valid value's rank among the sorted distinct valid values of its band, invalid pixels the
+    largest integer; and for every central pixel p ``lows`` and ``spans`` (2 x bands, rows, cols, unsigned) such
+    that a pixel q passes the test of band j (|F_j(q) - F_j(p)| < th_j, evaluated in float64 exactly as written)
+    if and only if ranks_j(q) - lows_j(p), read as unsigned, is <= spans_j(p).
+
+    |u - c| rounded to float64 does not decrease as u moves away from c, so the values u that pass form one run
+    of the sorted distinct values: its ends come from a binary search and are then checked with the very
+    expression of the test. Comparing 2-byte ranks costs a fraction of subtracting and comparing float64 values
+    at every one of the (2 w + 1)^2 offsets."""
+    nj, hp, wp = fine.shape
+    h, wd = hp - 2 * w, wp - 2 * w
+    distinct = [np.unique(fine[j][valid]) for j in range(nj)]
+    small = max((len(u) for u in distinct), default=0) < np.iinfo(np.int16).max - 1
+    itype, utype = (np.int16, np.uint16) if small else (np.int32, np.uint32)
+    ranks = np.full((nj, hp, wp), np.iinfo(itype).max, dtype=itype)
+    lows = np.zeros((nj, h, wd), dtype=itype)
+    spans = np.zeros((nj, h, wd), dtype=utype)
+    centre_ok = valid[w:w + h, w:w + wd]
+    for j, u in enumerate(distinct):
+        if not len(u):
+            continue
+        ranks[j][valid] = np.searchsorted(u, fine[j][valid])
+        t = float(th[j])
+        if not t > 0:       # no pixel is similar: a run that no rank reaches
+            lows[j] = np.iinfo(itype).max - 1
+            continue
+        c = fine[j, w:w + h, w:w + wd][centre_ok]
+        last = len(u) - 1
+
+        def passes(r):
+            return np.abs(u[r] - c) < t
+
+        lo = np.clip(np.searchsorted(u, c - t, side="left"), 0, last)
+        hi = np.clip(np.searchsorted(u, c + t, side="right") - 1, 0, last)
+        while True:          # the binary search on c -/+ t (rounded) may miss the run by a value or two
+            down = (lo > 0) & passes(np.maximum(lo - 1, 0))
+            up = ~passes(lo)
+            if not (down.any() or up.any()):
+                break
+            lo = lo - down + up
+        while True:
+            up = (hi < last) & passes(np.minimum(hi + 1, last))
+            down = ~passes(hi)
+            if not (down.any() or up.any()):
+                break
+            hi = hi + up - down
+        lows[j][centre_ok] = lo
+        spans[j][centre_ok] = hi - lo
+    return ranks, lows, spans
+
+
+def window_sums(f1, f2, c1, c2, c0, valid, omr, w: int, th, shift, cancel=None):
+    """The window sums of :func:`fuse` over the similar pixels of every central pixel: ``counts`` (1 + 6 bands,
+    rows, cols): the number of similar pixels and, per band, the regression sums sum(C1 + C2), sum(F1 + F2),
+    sum(C1^2 + C2^2), sum(F1^2 + F2^2), sum(C1 F1 + C2 F2), sum(C1) (values minus ``shift``); ``wcounts``
+    (1 + 4 bands, rows, cols): the sum of the weights 1 / D_i and, per band, the weighted sums of C0 - C1, C0 - C2,
+    F1, F2.
+
+    The per-pixel terms are stacked into one array; the block is cut into tiles of a few rows (sized to the cache,
+    :func:`_tile_pixels`) and each tile loops over the 2 w + 1 rows dy of window offsets: one array operation
+    over (bands, tile rows, tile cols, 2 w + 1 columns dx) through sliding-window views builds the similar-pixel
+    mask (on ranks, :func:`similarity_ranks`) and the weights of the whole offset row, and one ``np.matmul`` per
+    kind of sum contracts them with the terms over dx: per central pixel a (1, 2 w + 1) by (2 w + 1, terms) product
+    whose matrix is C-ordered with a fixed leading dimension (the number of terms). A pixel's sum is built in the
+    same order (dx inside each dy, dy in turn) whatever the tile, strip or block it lies in, so the result does not
+    depend on the block size (tests: test/unit/test_estarfm.py, odd strips and tiles)."""
+    from numpy.lib.stride_tricks import sliding_window_view as windows
+
+    nb, hp, wp = f1.shape
+    h, wd = hp - 2 * w, wp - 2 * w
+    k = 2 * w + 1
+
+    def z(a):
+        return np.where(valid, a, 0.0)
+
+    # per-pixel terms, zero outside the valid pixels (a 0 weight times a NaN would be NaN)
+    # (terms last: the (2 w + 1, terms) matrix of a pixel's offset row is C-ordered with a leading dimension that is
+    # the number of terms whatever the block, so the matmul below sums in the same order for every block)
+    terms = np.empty((hp, wp, 1 + 6 * nb))
+    wterms = np.empty((hp, wp, 1 + 4 * nb))
+    terms[..., 0] = z(1.0)
+    wterms[..., 0] = terms[..., 0]
+    for b in range(nb):
+        s1, s2 = z(f1[b] - shift[b]), z(f2[b] - shift[b])
+        k1, k2 = z(c1[b] - shift[b]), z(c2[b] - shift[b])
+        for i, term in enumerate((k1 + k2, s1 + s2, k1 * k1 + k2 * k2, s1 * s1 + s2 * s2, k1 * s1 + k2 * s2, k1)):
+            terms[..., 1 + 6 * b + i] = term
+        for i, term in enumerate((z(c0[b] - c1[b]), z(c0[b] - c2[b]), z(f1[b]), z(f2[b]))):
+            wterms[..., 1 + 4 * b + i] = term
+    del s1, s2, k1, k2
+    # the similar-pixel test on ranks: |F(q) - F(p)| < th (float64) as lo(p) <= rank(q) <= hi(p), in int16
+    ranks, lows, spans = similarity_ranks(np.concatenate([f1, f2]), valid, np.asarray(th).reshape(2 * nb), w)
+    yy, xx = np.mgrid[-w:w + 1, -w:w + 1]
+    dist = 1.0 + np.sqrt((yy * yy + xx * xx).astype(np.float64)) / w        # eq. 8, per offset (dy, dx)
+
+    counts = np.empty((terms.shape[-1], h, wd))
+    wcounts = np.empty((wterms.shape[-1], h, wd))
+    cols = -(-wd // -(-wd // TILE_COLS))            # tiles of equal width, at most TILE_COLS
+    rows = max(1, min(h, _tile_pixels(nb, k) // cols))
+    for y0 in range(0, h, rows):
+        if cancel is not None:
+            cancel()
+        ty = min(rows, h - y0)
+        for x0 in range(0, wd, cols):
+            tx = min(cols, wd - x0)
+            low = lows[:, y0:y0 + ty, x0:x0 + tx, None]
+            span = spans[:, y0:y0 + ty, x0:x0 + tx, None]
+            diff = np.empty((2 * nb, ty, tx, k), dtype=ranks.dtype)
+            close = np.empty((2 * nb, ty, tx, k), dtype=bool)
+            mask = np.empty((ty, tx, k), dtype=bool)
+            similar = np.empty((ty, tx, k))
+            weight = np.empty((ty, tx, k))
+            acc = np.zeros((ty, tx, 1, terms.shape[-1]))
+            wacc = np.zeros((ty, tx, 1, wterms.shape[-1]))
+            part, wpart = np.empty_like(acc), np.empty_like(wacc)
+            xs = slice(x0, x0 + tx + 2 * w)
+            for dy in range(k):
+                ys = slice(y0 + dy, y0 + dy + ty)
+                # rank(q) - lo(p) as unsigned: below lo wraps above every span
+                np.subtract(windows(ranks[:, ys, xs], k, axis=2), low, out=diff)
+                np.less_equal(diff.view(spans.dtype), span, out=close)
+                np.logical_and.reduce(close, axis=0, out=mask)
+                np.copyto(similar, mask)
+                np.multiply(windows(omr[ys, xs], k, axis=1), dist[dy], out=weight)
+                weight += EPS_D
+                np.divide(similar, weight, out=weight)               # 1 / D_i of the similar pixels, else 0
+                # per central pixel: (1, 2 w + 1) mask or weights @ (2 w + 1, terms) values of its offset row
+                np.matmul(similar[:, :, None, :], windows(terms[ys, xs], k, axis=1).transpose(0, 1, 3, 2),
+                          out=part)
+                acc += part
+                np.matmul(weight[:, :, None, :], windows(wterms[ys, xs], k, axis=1).transpose(0, 1, 3, 2),
+                          out=wpart)
+                wacc += wpart
+            counts[:, y0:y0 + ty, x0:x0 + tx] = acc[:, :, 0].transpose(2, 0, 1)
+            wcounts[:, y0:y0 + ty, x0:x0 + tx] = wacc[:, :, 0].transpose(2, 0, 1)
+    return counts, wcounts
+
+
 def fuse(f1, f2, c1, c2, c0, w: int, th, dn_min: float = DN_MIN, dn_max: float = DN_MAX, shift=None,
          cancel=None) -> np.ndarray:
     """The ESTARFM prediction of a block.
@@ -144,7 +299,24 @@ def fuse(f1, f2, c1, c2, c0, w: int, th, dn_min: float = DN_MIN, dn_max: float =
     cols + 2 w): the block grown by the half window ``w`` on every side, NaN for nodata and outside the raster;
     coarse images already on the fine grid. ``th``: thresholds (2, bands) of :func:`thresholds`. ``shift``: a level
     per band subtracted before the regression sums (e.g. the fine image's mean; the slope does not change).
-    Returns (bands, rows, cols) float64, NaN where the central pixel is not valid in all five images."""
+    Returns (bands, rows, cols) float64, NaN where the central pixel is not valid in all five images.
+
+    A block larger than STRIP_ROWS x STRIP_COLS central pixels is fused strip by strip (each strip with its own
+    halo), so the memory of the per-pixel terms and window sums stays bounded whatever the block; a pixel's result
+    does not depend on the block, so neither on the strips."""
+    shape = np.shape(f1)
+    if len(shape) == 3 and (shape[1] - 2 * int(w) > STRIP_ROWS or shape[2] - 2 * int(w) > STRIP_COLS):
+        w = int(w)
+        h, wd = shape[1] - 2 * w, shape[2] - 2 * w
+        if h <= 0 or wd <= 0:
+            raise ValueError("the blocks are smaller than the halo")
+        out = np.empty((shape[0], h, wd))
+        for y0 in range(0, h, STRIP_ROWS):
+            for x0 in range(0, wd, STRIP_COLS):
+                sh, sw = min(STRIP_ROWS, h - y0), min(STRIP_COLS, wd - x0)
+                part = [np.asarray(a)[:, y0:y0 + sh + 2 * w, x0:x0 + sw + 2 * w] for a in (f1, f2, c1, c2, c0)]
+                out[:, y0:y0 + sh, x0:x0 + sw] = fuse(*part, w, th, dn_min, dn_max, shift, cancel)
+        return out
     arrays = [np.asarray(a, dtype=np.float64) for a in (f1, f2, c1, c2, c0)]
     if any(a.ndim != 3 or a.shape != arrays[0].shape for a in arrays):
         raise ValueError("the five blocks must have one shape (bands, rows, cols)")
@@ -160,59 +332,16 @@ def fuse(f1, f2, c1, c2, c0, w: int, th, dn_min: float = DN_MIN, dn_max: float =
     for a in arrays:
         valid &= np.all(np.isfinite(a), axis=0)
     r = similarity(f1, f2, c1, c2)
-    omr = np.where(valid, 1.0 - r, 1.0)             # 1 - R; invalid pixels are never similar pixels
-
-    def z(a):
-        return np.where(valid, a, 0.0)
-
-    # per-pixel terms of the window sums (zero outside the valid pixels)
-    s1 = [z(f1[b] - shift[b]) for b in range(nb)]
-    s2 = [z(f2[b] - shift[b]) for b in range(nb)]
-    k1 = [z(c1[b] - shift[b]) for b in range(nb)]
-    k2 = [z(c2[b] - shift[b]) for b in range(nb)]
-    terms = [(k1[b] + k2[b], s1[b] + s2[b], k1[b] * k1[b] + k2[b] * k2[b], s1[b] * s1[b] + s2[b] * s2[b],
-              k1[b] * s1[b] + k2[b] * s2[b], k1[b]) for b in range(nb)]
-    wterms = [(z(c0[b] - c1[b]), z(c0[b] - c2[b]), z(f1[b]), z(f2[b])) for b in range(nb)]
-    del s1, s2, k1, k2
+    omr = np.where(valid, 1.0 - r, 1.0)             # 1 - R
     inner = (slice(w, w + h), slice(w, w + wd))
     centre1 = [f1[b][inner] for b in range(nb)]
     centre2 = [f2[b][inner] for b in range(nb)]
-
-    n = np.zeros((h, wd), dtype=np.int64)
-    wsum = np.zeros((h, wd))
-    sums = np.zeros((nb, 6, h, wd))
-    wsums = np.zeros((nb, 4, h, wd))
-    m = np.empty((h, wd), dtype=bool)
-    tmp = np.empty((h, wd), dtype=bool)
-    wgt = np.empty((h, wd))
-    prod = np.empty((h, wd))
-    with np.errstate(invalid="ignore"):
-        for dy in range(-w, w + 1):
-            if cancel is not None:
-                cancel()
-            for dx in range(-w, w + 1):
-                sl = (slice(w + dy, w + dy + h), slice(w + dx, w + dx + wd))
-                np.copyto(m, valid[sl])
-                for b in range(nb):
-                    np.less(np.abs(f1[b][sl] - centre1[b]), th[0, b], out=tmp)
-                    m &= tmp
-                    np.less(np.abs(f2[b][sl] - centre2[b]), th[1, b], out=tmp)
-                    m &= tmp
-                n += m
-                d = 1.0 + np.sqrt(float(dy * dy + dx * dx)) / w
-                np.multiply(omr[sl], d, out=wgt)
-                wgt += EPS_D
-                np.divide(1.0, wgt, out=wgt)
-                wgt *= m
-                wsum += wgt
-                for b in range(nb):
-                    acc = sums[b]
-                    for t, term in enumerate(terms[b]):
-                        np.add(acc[t], term[sl], out=acc[t], where=m)
-                    wacc = wsums[b]
-                    for t, term in enumerate(wterms[b]):
-                        np.multiply(wgt, term[sl], out=prod)
-                        wacc[t] += prod
+    counts, wcounts = window_sums(f1, f2, c1, c2, c0, valid, omr, w, th, shift, cancel)
+    n = counts[0]
+    sums = counts[1:].reshape(nb, 6, h, wd)
+    wsum = wcounts[0]
+    wsums = wcounts[1:].reshape(nb, 4, h, wd)
+    del counts, wcounts
 
     # temporal weights: the coarse means over the window's valid pixels (IDL lines 321-324, 345-350)
     k = 2 * w + 1
@@ -222,9 +351,9 @@ def fuse(f1, f2, c1, c2, c0, w: int, th, dn_min: float = DN_MIN, dn_max: float =
     centre_ok = valid[inner]
     with np.errstate(invalid="ignore", divide="ignore"):
         for b in range(nb):
-            mp = box_sum(z(c0[b]), k) / count
-            d1 = mp - box_sum(z(c1[b]), k) / count
-            d2 = mp - box_sum(z(c2[b]), k) / count
+            mp = box_sum(np.where(valid, c0[b], 0.0), k) / count
+            d1 = mp - box_sum(np.where(valid, c1[b], 0.0), k) / count
+            d2 = mp - box_sum(np.where(valid, c2[b], 0.0), k) / count
             a1, a2 = np.abs(d1) + EPS_T, np.abs(d2) + EPS_T
             t1 = (1.0 / a1) / (1.0 / a1 + 1.0 / a2)
             t2 = (1.0 / a2) / (1.0 / a1 + 1.0 / a2)

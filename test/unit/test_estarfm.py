@@ -220,6 +220,22 @@ def test_block_size_invariance(step):
     assert np.array_equal(whole, parts, equal_nan=True)
 
 
+@pytest.mark.parametrize("strip_rows,strip_cols,tile_cols,tile_bytes", [
+    (7, 9, 5, 1), (64, 9, 256, 2 << 20), (1, 512, 3, 2 << 20), (45, 1, 256, 1), (20, 20, 7, 50000)])
+def test_strips_and_tiles_do_not_change_the_result(monkeypatch, strip_rows, strip_cols, tile_cols, tile_bytes):
+    """fuse cuts a large block into strips (STRIP_ROWS x STRIP_COLS) and window_sums cuts a strip into tiles (the
+    matmul of every pixel's offset row sees other strides and addresses): odd small strips and tiles give exactly
+    the floats of one strip and one tile."""
+    imgs = [a[:, :45, :50] for a in scenes((3, 4))]
+    whole = run_core(*imgs, 6, 4.0, 0.0, 255.0)
+    monkeypatch.setattr(core, "STRIP_ROWS", strip_rows)
+    monkeypatch.setattr(core, "STRIP_COLS", strip_cols)
+    monkeypatch.setattr(core, "TILE_COLS", tile_cols)
+    monkeypatch.setattr(core, "TILE_BYTES", tile_bytes)
+    parts = run_core(*imgs, 6, 4.0, 0.0, 255.0)
+    assert np.array_equal(whole, parts, equal_nan=True)
+
+
 def test_coarse_tp_equal_to_coarse_tm_gives_fine_tm():
     """C(tp) = C(tm): every term C_p - C_m is 0 and T_m = 1 - 1e-10 / |mean C_p - mean C_n| ~ 1, so the
     prediction is the fine image at tm (to 1e-6 DN)."""
@@ -258,3 +274,55 @@ def test_thresholds_from_whole_image_moments():
     np.testing.assert_allclose(core.std(m), f1.reshape(2, -1).std(axis=1, ddof=1), rtol=1e-12)
     np.testing.assert_allclose(core.thresholds(m, m, 4.0)[0], f1.reshape(2, -1).std(axis=1, ddof=1) / 2,
                                rtol=1e-12)
+
+
+def test_core_equals_per_pixel_reference_on_float_ndvi():
+    """Float data (NDVI of the real red / NIR bands, valid range -1 .. 1, as float32 like the executor reads them)
+    against the per-pixel reference: the similar-pixel test on ranks must reproduce |F(q) - F(p)| < th on
+    non-integer values too."""
+    f1, f2, c1, c2, c0 = scenes((3, 4))
+
+    def ndvi(a):
+        return ((a[1:2] - a[0:1]) / (a[1:2] + a[0:1])).astype(np.float32).astype(np.float64)
+
+    imgs = [ndvi(a)[:, 20:60, 30:70] for a in (f1, f2, c1, c2, c0)]
+    seen = {"fallback": 0, "regression": 0, "abnormal": 0}
+    want = reference(*imgs, 4, 4.0, -1.0, 1.0, seen=seen)
+    got = run_core(*imgs, 4, 4.0, -1.0, 1.0)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert seen["fallback"] > 0
+
+
+@pytest.mark.parametrize("kind", ["float", "integer", "many"])
+def test_similarity_ranks_reproduce_the_threshold_test(kind):
+    """core.similarity_ranks against the test written out (|F(q) - F(p)| < th in float64) at every offset, on
+    values with many ties at the threshold: floats whose threshold is one of their own differences (the boundary
+    cases of the binary search), integers with an integer threshold, and more distinct values than int16 ranks
+    hold (the int32 path)."""
+    rng = np.random.default_rng(3)
+    w = 3 if kind != "many" else 2
+    if kind == "float":
+        fine = rng.normal(0.4, 0.2, (2, 30, 34)).astype(np.float32).astype(np.float64)
+        th = np.array([abs(fine[0, 5, 5] - fine[0, 6, 7]), abs(fine[1, 9, 9] - fine[1, 9, 10])])
+    elif kind == "integer":
+        fine = rng.integers(0, 40, (2, 30, 34)).astype(np.float64)
+        th = np.array([5.0, 7.0])
+    else:
+        fine = rng.random((1, 190, 200))
+        th = np.array([abs(fine[0, 50, 50] - fine[0, 51, 50])])
+    nj, rows, cols = fine.shape
+    valid = rng.random((rows, cols)) > 0.1
+    ranks, lows, spans = core.similarity_ranks(fine, valid, th, w)
+    assert ranks.dtype == (np.int32 if kind == "many" else np.int16)
+    h, wd = rows - 2 * w, cols - 2 * w
+    for j in range(nj):
+        centre = fine[j, w:w + h, w:w + wd]
+        for dy in range(-w, w + 1):
+            for dx in range(-w, w + 1):
+                sl = (slice(w + dy, w + dy + h), slice(w + dx, w + dx + wd))
+                want = valid[sl] & (np.abs(fine[j][sl] - centre) < th[j])
+                diff = (ranks[j][sl] - lows[j]).astype(ranks.dtype).view(spans.dtype)
+                got = diff <= spans[j]
+                ok = valid[w:w + h, w:w + wd]
+                assert np.array_equal(got[ok], want[ok]), (j, dy, dx)
