@@ -82,16 +82,21 @@ def geodesic_inverse(lon1, lat1, lon2, lat2, a: float = WGS84[0], f: float = WGS
     U2 = np.arctan((1.0 - f) * np.tan(np.radians(lat2)))
     sU1, cU1, sU2, cU2 = np.sin(U1), np.cos(U1), np.sin(U2), np.cos(U2)
     lam = L.copy()
+
+    def terms(lam):
+        """sin / cos of sigma, sigma, sin alpha, cos^2 alpha and cos 2 sigma_m of a longitude difference lam."""
+        sl, cl = np.sin(lam), np.cos(lam)
+        ss = np.hypot(cU2 * sl, cU1 * sU2 - sU1 * cU2 * cl)
+        cs = sU1 * sU2 + cU1 * cU2 * cl
+        sa = np.where(ss > 0, cU1 * cU2 * sl / np.where(ss > 0, ss, 1.0), 0.0)
+        c2a = 1.0 - sa * sa
+        c2sm = np.where(c2a > 0, cs - 2.0 * sU1 * sU2 / np.where(c2a > 0, c2a, 1.0), 0.0)
+        return ss, cs, np.arctan2(ss, cs), sa, c2a, c2sm
+
     done = np.zeros(L.shape, dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         for _ in range(max_iter):
-            sl, cl = np.sin(lam), np.cos(lam)
-            ss = np.hypot(cU2 * sl, cU1 * sU2 - sU1 * cU2 * cl)
-            cs = sU1 * sU2 + cU1 * cU2 * cl
-            sig = np.arctan2(ss, cs)
-            sa = np.where(ss > 0, cU1 * cU2 * sl / np.where(ss > 0, ss, 1.0), 0.0)
-            c2a = 1.0 - sa * sa
-            c2sm = np.where(c2a > 0, cs - 2.0 * sU1 * sU2 / np.where(c2a > 0, c2a, 1.0), 0.0)
+            ss, cs, sig, sa, c2a, c2sm = terms(lam)
             C = f / 16.0 * c2a * (4.0 + f * (4.0 - 3.0 * c2a))
             new = L + (1.0 - C) * f * sa * (sig + C * ss * (c2sm + C * cs * (-1.0 + 2.0 * c2sm * c2sm)))
             done = np.abs(new - lam) <= tol
@@ -100,13 +105,7 @@ def geodesic_inverse(lon1, lat1, lon2, lat2, a: float = WGS84[0], f: float = WGS
                 break
         if not done.all():
             raise ValueError("the geodesic distance did not converge (nearly antipodal points)")
-        sl, cl = np.sin(lam), np.cos(lam)
-        ss = np.hypot(cU2 * sl, cU1 * sU2 - sU1 * cU2 * cl)
-        cs = sU1 * sU2 + cU1 * cU2 * cl
-        sig = np.arctan2(ss, cs)
-        sa = np.where(ss > 0, cU1 * cU2 * sl / np.where(ss > 0, ss, 1.0), 0.0)
-        c2a = 1.0 - sa * sa
-        c2sm = np.where(c2a > 0, cs - 2.0 * sU1 * sU2 / np.where(c2a > 0, c2a, 1.0), 0.0)
+        ss, cs, sig, sa, c2a, c2sm = terms(lam)
     u2 = c2a * (a * a - b * b) / (b * b)
     A = 1.0 + u2 / 16384.0 * (4096.0 + u2 * (-768.0 + u2 * (320.0 - 175.0 * u2)))
     B = u2 / 1024.0 * (256.0 + u2 * (-128.0 + u2 * (74.0 - 47.0 * u2)))
