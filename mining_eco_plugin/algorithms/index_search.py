@@ -27,7 +27,7 @@ from ..core.indices import ROLE_ALIASES, ROLES
 from .base import MiningEcoAlgorithm
 from . import limits
 from .references import cite
-from .samples import numeric_field, read_columns
+from .samples import numeric_field, read_columns, sample_source
 
 FORM_KEYS = list(isr.FORMS)
 TRANSFORM_KEYS = [k for k in isr.TRANSFORMS if k != "NONE"]
@@ -150,12 +150,7 @@ class IndexSearchAlgorithm(MiningEcoAlgorithm):
 
     # -- inputs -------------------------------------------------------------------------------------
     def _read(self, parameters, context, feedback):
-        source = self.parameterAsSource(parameters, "INPUT", context)
-        if source is None:
-            raise ValueError("INPUT: no sample layer was given.")
-        fields = source.fields()
-        target = self.parameterAsString(parameters, "TARGET_FIELD", context)
-        numeric_field(fields, target, "TARGET_FIELD")
+        source, fields, target = sample_source(self, parameters, context, "TARGET_FIELD")
         roles_of = parse_band_roles(self.parameterAsString(parameters, "BAND_ROLES", context))
         for name in roles_of:
             numeric_field(fields, name, "BAND_ROLES")

@@ -29,7 +29,7 @@ from .apply_model import PREDICT_CHUNK_ROWS, band_names, find_bands
 from .base import MiningEcoAlgorithm
 from . import limits
 from .references import cite
-from .samples import numeric_field, read_columns
+from .samples import numeric_field, read_columns, sample_source
 from .scene_params import RESAMPLING_OPTIONS
 from .transfer_matrix import LegendStyle
 
@@ -126,12 +126,7 @@ class RfContributionAlgorithm(MiningEcoAlgorithm):
                         "paletted with the category names.")
 
     def _read(self, parameters, context, feedback):
-        source = self.parameterAsSource(parameters, "INPUT", context)
-        if source is None:
-            raise ValueError("INPUT: no sample layer was given.")
-        fields = source.fields()
-        y_name = self.parameterAsString(parameters, "Y_FIELD", context)
-        numeric_field(fields, y_name, "Y_FIELD")
+        source, fields, y_name = sample_source(self, parameters, context, "Y_FIELD")
         try:
             mapping = rc.parse_categories(self.parameterAsMatrix(parameters, "CATEGORIES", context), fields.names())
         except rc.ContributionError as err:

@@ -31,6 +31,18 @@ def numeric_field(fields, name: str, what: str) -> int:
     return idx
 
 
+def sample_source(alg, parameters, context, target_param: str):
+    """(source, its fields, the target field's name) of a Salinity / Drivers tool's INPUT and its numeric target
+    field ``target_param``; ValueError naming the parameter otherwise."""
+    source = alg.parameterAsSource(parameters, "INPUT", context)
+    if source is None:
+        raise ValueError("INPUT: no sample layer was given.")
+    fields = source.fields()
+    target = alg.parameterAsString(parameters, target_param, context)
+    numeric_field(fields, target, target_param)
+    return source, fields, target
+
+
 def read_columns(source, names, feedback=None) -> np.ndarray:
     """Columns ``names`` of every feature of ``source`` as a float64 array (rows, len(names)), NaN for NULL."""
     fields = source.fields()

@@ -18,7 +18,7 @@ from ..core import screening as sc
 from .base import MiningEcoAlgorithm
 from . import limits
 from .references import cite
-from .samples import numeric_field, read_columns
+from .samples import numeric_field, read_columns, sample_source
 
 RULE_TITLES = ("VIP only (the VIP set of He et al. 2026, used by their best model VIP-RF)",
                "GRA only (the GRA set of He et al. 2026)", "Both VIP and GRA", "Either VIP or GRA")
@@ -113,15 +113,10 @@ class VipScreeningAlgorithm(MiningEcoAlgorithm):
 
     # -- inputs -------------------------------------------------------------------------------------
     def _read_samples(self, parameters, context, feedback):
-        source = self.parameterAsSource(parameters, "INPUT", context)
-        if source is None:
-            raise ValueError("INPUT: no sample layer was given.")
-        fields = source.fields()
-        target = self.parameterAsString(parameters, "TARGET_FIELD", context)
+        source, fields, target = sample_source(self, parameters, context, "TARGET_FIELD")
         chosen = self.parameterAsFields(parameters, "FIELDS", context)
-        for param, names in (("TARGET_FIELD", [target]), ("FIELDS", chosen)):
-            for name in names:
-                numeric_field(fields, name, param)
+        for name in chosen:
+            numeric_field(fields, name, "FIELDS")
         if target in chosen:
             raise ValueError(f"FIELDS: the target '{target}' cannot also be a candidate.")
         default = not chosen
