@@ -39,8 +39,7 @@ class InstallDependenciesAlgorithm(MiningEcoAlgorithm):
     SOURCE = SOURCE
     SOURCE_LABEL = "Source of the packages"
     SHORT_DESCRIPTION = (
-        "Installs skops (and optionally xgboost-cpu, GSTools, Optuna, shap) for QGIS's Python, for the salinity "
-        "model and kriging tools")
+        "Installs skops and, if chosen, xgboost-cpu, GSTools, Optuna and shap into QGIS's Python")
     TAGS = ("pip", "python", "skops", "xgboost", "gstools", "optuna", "shap", "packages", "setup")
 
     def initAlgorithm(self, config=None):  # noqa: N802

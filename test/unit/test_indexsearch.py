@@ -2,7 +2,7 @@
 
 References: the corrections against the worked example of Benjamini & Hochberg (1995, J. R. Stat. Soc. B 57:
 289-300, section 4: 15 p-values, 4 rejected at q = 0.05) and a plain-Python step-down / step-up loop written
-from Holm (1979) and Benjamini & Hochberg (1995) (and statsmodels' multipletests when it is installed); r against
+from Holm (1979) and Benjamini & Hochberg (1995); r against
 numpy.corrcoef; the candidates' expressions against core.expression (the index calculator's evaluator); the
 study's four indices against core.indices (the values spectralindices writes).
 """
@@ -56,13 +56,6 @@ def test_corrections_published_example_and_loops():
     for q in (p, rng.uniform(0, 0.1, 50), rng.uniform(0, 1, 7)):
         np.testing.assert_allclose(s.holm(q), loop_holm(list(q)), rtol=1e-12)
         np.testing.assert_allclose(s.benjamini_hochberg(q), loop_bh(list(q)), rtol=1e-12)
-
-
-def test_corrections_match_statsmodels():
-    multitest = pytest.importorskip("statsmodels.stats.multitest")
-    q = np.random.default_rng(4).uniform(0, 0.2, 40)
-    np.testing.assert_allclose(s.holm(q), multitest.multipletests(q, method="holm")[1], rtol=1e-12)
-    np.testing.assert_allclose(s.benjamini_hochberg(q), multitest.multipletests(q, method="fdr_bh")[1], rtol=1e-12)
 
 
 def test_candidate_counts_and_expressions():
