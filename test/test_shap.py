@@ -201,6 +201,11 @@ def test_applymodel_shap_rasters_equal_shap_called_on_those_pixels(provider, sha
     assert float(ds.GetMetadataItem("SHAP_EXPECTED_VALUE")) == pytest.approx(float(np.ravel(te.expected_value)[0]))
     qml = open(str(tmp_path / "shap.qml")).read()
     assert "#2166ac" in qml and "#b2182b" in qml                     # diverging blue - white - red
+    # the ramp is symmetric around 0 over the first band's values (max |SHAP| by hand), not the nodata code
+    lim = float(np.abs(want[ok, top[0]]).max())
+    import re
+    top_value = float(re.search(r'maximumValue="([^"]+)"', qml).group(1))
+    assert top_value == pytest.approx(lim, rel=1e-4)
 
 
 def test_applymodel_kernel_shap_rasters_add_up_to_the_prediction(provider, shap_inputs, tmp_path):

@@ -22,7 +22,7 @@ from .. import compat
 from ..core import explain, modelfile
 from ..deps import shap_missing_message, skops_missing_message
 from ..core import salinity as core
-from ..raster.engine import FLOAT_NODATA, BandRef, raster_info
+from ..raster.engine import BandRef, raster_info
 from ..raster.executor import BlockPass, OutputSpec, add
 from ..styles import palettes
 from ..styles.qgis_styles import RasterStyle, style_output
@@ -302,7 +302,7 @@ class ApplyModelAlgorithm(MiningEcoAlgorithm):
                 done = self.run_pass(BlockPass(     # small blocks: a cancel is seen within seconds
                     inputs=coarse, combine=add, block_rows=max(1, (64 if explainer.kernel else 4096) // cols), outputs=(OutputSpec("OUTPUT_SHAP", everything, band_names=names,
                                                                     bands=len(names)),),
-                    compute=partial(explain.shap_block, explainer=explainer, nodata=FLOAT_NODATA)), feedback, 62, 97)
+                    compute=partial(explain.shap_block, explainer=explainer)), feedback, 62, 97)
             sums, count = done.partial
             mean_abs = sums / max(count, 1)
             order = [int(j) for j in sorted(range(len(names)), key=lambda j: (-mean_abs[j], j))][:k]

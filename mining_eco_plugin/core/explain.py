@@ -238,16 +238,17 @@ def explain(estimator, X, background, features, seed: int = 42, background_size:
     return Explanation(list(features), X, values, expected, prediction, ex.method(), rows)
 
 
-def shap_block(data, ctx=None, explainer=None, nodata=-9999.0):
+def shap_block(data, ctx=None, explainer=None):
     """Raster block (executor ``compute``): ``data`` {feature index: (rows, cols) float32, NaN = nodata} ->
-    ({"OUTPUT_SHAP": (p, rows, cols) float32 SHAP values, nodata where a feature is nodata},
+    ({"OUTPUT_SHAP": (p, rows, cols) float32 SHAP values, NaN where a feature is nodata (the writer writes NaN as
+    the output's nodata and leaves it out of the band statistics)},
     (sum |SHAP| per feature, count of pixels)) - the partial sums give the mean |SHAP| that ranks the features."""
     keys = sorted(data)
     stack = np.stack([np.asarray(data[k], dtype=np.float64) for k in keys])
     p, shape = len(keys), stack.shape[1:]
     flat = stack.reshape(p, -1).T
     ok = np.all(np.isfinite(flat), axis=1)
-    out = np.full((p, flat.shape[0]), nodata, dtype=np.float32)
+    out = np.full((p, flat.shape[0]), np.nan, dtype=np.float32)
     sums = np.zeros(p, dtype=np.float64)
     if ok.any():
         values, _expected = explainer(flat[ok])
